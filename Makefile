@@ -1,0 +1,85 @@
+# GoReliable Notebooks. Two commands on a fresh Debian machine with Python 3.11:
+#   make demo   set up, then produce every report from the bundled demo data (no server needed)
+#   make test   set up (Debian packages included, as root), then run every test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := prometheus chromium
+PYTEST_ARGS ?=
+
+.PHONY: help venv system-deps demo test lint unit lab stack-up stack-down stack-status demo-snapshot bench strip clean
+
+help:
+	@echo "make demo           set up and produce every report from the bundled demo data into reports/"
+	@echo "make test           set up (incl. Debian packages) and run lint, tests and notebook checks"
+	@echo "make lab            open JupyterLab on notebooks/ in the project's environment"
+	@echo "make stack-up       start the local stack (Prometheus, S3, Kubecost on 127.0.0.1) and print its env"
+	@echo "make stack-down     stop it"
+	@echo "make demo-snapshot  re-record the bundled demo snapshot from the local stack"
+	@echo "make bench          run the benchmarks in benchmarks/"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version' \
+	  || { echo "make: set PYTHON=/path/to/python3.11"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "make: python3 -m venv failed (Debian: apt-get install -y python3-venv)"; exit 2; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian packages the tests need: installed when missing and we are root; otherwise say what to run.
+system-deps:
+	@missing=""; \
+	command -v promtool >/dev/null && command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "make: missing Debian packages:$$missing -- run: sudo apt-get install -y$$missing"; exit 2; \
+	  fi; \
+	fi
+
+demo: venv
+	$(BIN)/goreliable report all
+	$(BIN)/goreliable report run postmortem -f params/postmortem.yaml
+	@echo "open reports/index.html"
+
+lint: venv
+	$(BIN)/ruff check goreliable_lib tests benchmarks
+
+unit: venv
+	$(BIN)/pytest -m "not stack" -q $(PYTEST_ARGS)
+
+test: venv system-deps lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider --nbval-lax notebooks/
+
+lab: venv
+	$(BIN)/jupyter lab notebooks/
+
+stack-up: venv system-deps
+	$(BIN)/goreliable stack up
+
+stack-down: venv
+	$(BIN)/goreliable stack down
+
+stack-status: venv
+	$(BIN)/goreliable stack status
+
+demo-snapshot: venv system-deps
+	$(BIN)/goreliable demo record
+
+bench: venv system-deps
+	$(BIN)/python benchmarks/bench_prometheus.py
+	$(BIN)/python benchmarks/bench_reports.py
+
+strip: venv
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .goreliable test-artifacts

@@ -1,0 +1,21 @@
+"""GoReliable Notebooks: reliability analytics for the GoReliable platform.
+
+`src = goreliable_lib.connect()` gives the Prometheus, Kubecost and drill-log sources the environment points
+at (see the README); `%load_ext goreliable_lib` adds the `%promql` magics to IPython.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from goreliable_lib.connection import Sources, connect
+
+__version__ = "0.1.0"
+__all__ = ["Sources", "__version__", "connect", "load_ipython_extension"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext goreliable_lib`: register the %promql / %%promql magics."""
+    from goreliable_lib import magics
+
+    magics.load_ipython_extension(ipython)

@@ -1,0 +1,142 @@
+"""Snapshots: every result a run fetches, recorded as Parquet plus a manifest, and replayed offline.
+
+A snapshot folder holds `manifest.json` and one Parquet file per recorded request. The manifest names the
+source, the canonical request (never credentials), when it was fetched, the row count and a SHA-256 of the
+Parquet file. Replay looks a request up by (source, canonical JSON); a miss names the request and the
+nearest recorded ones, so a user sees at once which parameter differs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from goreliable_lib.errors import SnapshotMissError, SourceError
+from goreliable_lib.timeutil import parse_time, to_rfc3339, utc_now
+
+FORMAT = "goreliable.snapshot/v1"
+MANIFEST = "manifest.json"
+
+
+def request_key(source: str, request: dict[str, Any]) -> str:
+    """The lookup key of a request: the source name and its canonical JSON."""
+    return source + " " + json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _jsonable_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(attrs, default=str))
+
+
+class SnapshotRecorder:
+    """Records fetched frames into a snapshot folder (thread-safe; the manifest is rewritten atomically)."""
+
+    def __init__(self, path: str | os.PathLike[str], as_of: pd.Timestamp | str | None = None) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        existing = self.path / MANIFEST
+        if existing.exists():
+            self._manifest = json.loads(existing.read_text())
+        else:
+            self._manifest = {"format": FORMAT, "as_of": None, "created_at": to_rfc3339(utc_now()), "entries": []}
+        if as_of is not None:
+            self._manifest["as_of"] = to_rfc3339(as_of)
+        self._keys = {request_key(e["source"], e["request"]): e for e in self._manifest["entries"]}
+
+    def set_as_of(self, as_of: pd.Timestamp | str) -> None:
+        """Set the clock a replay of this snapshot will use as `now`."""
+        with self._lock:
+            self._manifest["as_of"] = to_rfc3339(as_of)
+            self._write_manifest()
+
+    def set_endpoints(self, endpoints: dict[str, str | None]) -> None:
+        """Remember the (credential-free) endpoints the results came from, e.g. the drills URI."""
+        with self._lock:
+            self._manifest["endpoints"] = dict(endpoints)
+            self._write_manifest()
+
+    def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame) -> None:
+        """Store one result; recording the same request again replaces the earlier result."""
+        key = request_key(source, request)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        name = f"{source}-{digest}.parquet"
+        target = self.path / name
+        tmp = target.with_suffix(".parquet.tmp")
+        plain = frame.copy()
+        plain.attrs = {}
+        plain.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+        entry = {
+            "source": source,
+            "request": json.loads(json.dumps(request, default=str)),
+            "file": name,
+            "fetched_at": to_rfc3339(utc_now()),
+            "rows": len(frame),
+            "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+            "attrs": _jsonable_attrs(dict(frame.attrs)),
+        }
+        with self._lock:
+            if key in self._keys:
+                self._manifest["entries"].remove(self._keys[key])
+            self._keys[key] = entry
+            self._manifest["entries"].append(entry)
+            self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        if self._manifest.get("as_of") is None:
+            self._manifest["as_of"] = to_rfc3339(utc_now())
+        tmp = self.path / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(self._manifest, indent=1, sort_keys=True))
+        os.replace(tmp, self.path / MANIFEST)
+
+
+class SnapshotReplayer:
+    """Answers requests from a snapshot folder; its clock is the snapshot's `as_of`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except FileNotFoundError:
+            raise SourceError(f"snapshot {self.path}: no {MANIFEST} (is this a snapshot folder?)") from None
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"snapshot {manifest_path}: not valid JSON ({exc})") from None
+        if manifest.get("format") != FORMAT:
+            raise SourceError(f"snapshot {manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+        self.manifest = manifest
+        self.as_of = parse_time(manifest["as_of"], field=f"{manifest_path}: as_of")
+        self.endpoints: dict[str, str | None] = dict(manifest.get("endpoints") or {})
+        self._entries = {request_key(e["source"], e["request"]): e for e in manifest["entries"]}
+
+    def requests(self, source: str | None = None) -> list[dict[str, Any]]:
+        """The recorded requests, optionally of one source."""
+        return [e["request"] for e in self.manifest["entries"] if source is None or e["source"] == source]
+
+    def lookup(self, source: str, request: dict[str, Any]) -> pd.DataFrame:
+        """The recorded frame for a request, checked against its checksum."""
+        key = request_key(source, request)
+        entry = self._entries.get(key)
+        if entry is None:
+            candidates = {request_key(source, r): r for r in self.requests(source)}
+            nearest_keys = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.0)
+            nearest = [candidates[k] for k in nearest_keys]
+            lines = "\n".join(f"  - {json.dumps(r, sort_keys=True, default=str)}" for r in nearest) or "  (none)"
+            raise SnapshotMissError(
+                f"snapshot {self.path} has no {source} result for "
+                f"{json.dumps(request, sort_keys=True, default=str)}; nearest recorded:\n{lines}",
+                request=request, nearest=nearest)
+        file = self.path / entry["file"]
+        data = file.read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise SourceError(f"snapshot {file}: checksum mismatch (the file was changed or is corrupt)")
+        frame = pd.read_parquet(file)
+        frame.attrs = dict(entry.get("attrs") or {})
+        return frame

@@ -1,0 +1,91 @@
+"""Settings from the environment and the config file; secrets only from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goreliable_lib.config import load_settings, parse_headers, secret_values
+from goreliable_lib.connection import without_credentials
+from goreliable_lib.errors import BadInputError
+
+NO_FILE = {"GORELIABLE_CONFIG": "/nonexistent-but-unused"}
+
+
+def test_demo_is_the_default_without_urls(tmp_path: Path) -> None:
+    empty = tmp_path / "c.yaml"
+    empty.write_text("")
+    assert load_settings({"GORELIABLE_CONFIG": str(empty)}).profile == "demo"
+
+
+def test_live_when_a_url_is_set(tmp_path: Path) -> None:
+    empty = tmp_path / "c.yaml"
+    empty.write_text("")
+    settings = load_settings({"GORELIABLE_CONFIG": str(empty), "GORELIABLE_PROMETHEUS_URL": "http://127.0.0.1:9090",
+                              "GORELIABLE_PROMETHEUS_HEADERS": "X-Scope-OrgID=prod; X-Other=a=b",
+                              "GORELIABLE_PROMETHEUS_TOKEN": "tok-123456"})
+    assert settings.profile == "live"
+    assert settings.prometheus_headers == {"X-Scope-OrgID": "prod", "X-Other": "a=b"}
+    assert settings.prometheus_token == "tok-123456"
+    assert "tok-123456" not in repr(settings)
+
+
+def test_config_file_supplies_keys_and_env_wins(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("GORELIABLE_KUBECOST_URL: http://127.0.0.1:9003\nGORELIABLE_DRILLS_URI: s3://a/b\n")
+    settings = load_settings({"GORELIABLE_CONFIG": str(config), "GORELIABLE_DRILLS_URI": "/tmp/drills"})
+    assert settings.kubecost_url == "http://127.0.0.1:9003"
+    assert settings.drills_uri == "/tmp/drills"
+    assert settings.profile == "live"
+
+
+def test_config_file_refuses_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("GORELIABLE_PROMETHEUS_TOKEN: abc\n")
+    with pytest.raises(BadInputError, match="GORELIABLE_PROMETHEUS_TOKEN: secrets come from the environment"):
+        load_settings({"GORELIABLE_CONFIG": str(config)})
+
+
+def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("GORELIABLE_PROMETEUS_URL: x\n")
+    with pytest.raises(BadInputError, match=r"c.yaml: GORELIABLE_PROMETEUS_URL: unknown key"):
+        load_settings({"GORELIABLE_CONFIG": str(config)})
+    config.write_text("a: [\n")
+    with pytest.raises(BadInputError, match="not valid YAML"):
+        load_settings({"GORELIABLE_CONFIG": str(config)})
+    with pytest.raises(BadInputError, match="config file not found"):
+        load_settings({"GORELIABLE_CONFIG": str(tmp_path / "missing.yaml")})
+
+
+@pytest.mark.parametrize("profile", ["demo", "live", "snapshot:/tmp/x"])
+def test_profiles_accepted(profile: str, tmp_path: Path) -> None:
+    empty = tmp_path / "c.yaml"
+    empty.write_text("")
+    assert load_settings({"GORELIABLE_CONFIG": str(empty), "GORELIABLE_PROFILE": profile}).profile == profile
+
+
+def test_bad_profile(tmp_path: Path) -> None:
+    empty = tmp_path / "c.yaml"
+    empty.write_text("")
+    with pytest.raises(BadInputError, match="GORELIABLE_PROFILE"):
+        load_settings({"GORELIABLE_CONFIG": str(empty), "GORELIABLE_PROFILE": "snapshot:"})
+
+
+def test_bad_headers() -> None:
+    with pytest.raises(BadInputError, match="GORELIABLE_PROMETHEUS_HEADERS: 'novalue' is not Name=value"):
+        parse_headers("A=b;novalue")
+
+
+def test_secret_values_cover_tokens_headers_and_aws() -> None:
+    env = {"GORELIABLE_PROMETHEUS_TOKEN": "sentinel-token", "AWS_SECRET_ACCESS_KEY": "sentinel-aws",
+           "GORELIABLE_PROMETHEUS_HEADERS": "X-Scope-OrgID=sentinel-tenant", "MY_DB_PASSWORD": "sentinel-pw",
+           "HOME": "/root"}
+    assert set(secret_values(env)) == {"sentinel-token", "sentinel-aws", "sentinel-tenant", "sentinel-pw"}
+
+
+def test_urls_lose_credentials() -> None:
+    assert without_credentials("https://user:pw@prom.example:9090/prometheus?x=1") == "https://prom.example:9090/prometheus"
+    assert without_credentials("s3://bucket/prefix") == "s3://bucket/prefix"
+    assert without_credentials(None) is None

@@ -1,0 +1,91 @@
+"""Snapshots: record, replay, checksums, misses that name the nearest requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from goreliable_lib.errors import SnapshotMissError, SourceError
+from goreliable_lib.sources.base import Source
+from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
+
+AS_OF = pd.Timestamp("2026-11-23T06:00:00Z")
+
+
+class Counting(Source):
+    """A source whose fetch is a pure function of the request, counting real fetches."""
+
+    name = "counting"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.fetches = 0
+
+    def series(self, n: int) -> pd.DataFrame:
+        return self._get({"method": "series", "n": n})
+
+    def _fetch(self, request: dict) -> pd.DataFrame:
+        self.fetches += 1
+        n = request["n"]
+        frame = pd.DataFrame({
+            "timestamp": pd.date_range(AS_OF - pd.Timedelta(minutes=n - 1), AS_OF, freq="min"),
+            "value": np.arange(n, dtype="float64"),
+            "service": ["api-gateway"] * n,
+        })
+        frame.loc[0, "value"] = np.nan
+        frame.attrs["warnings"] = [f"{n} points"]
+        return frame
+
+
+def test_record_then_replay_gives_identical_frames(tmp_path: Path) -> None:
+    live = Counting(recorder=SnapshotRecorder(tmp_path, as_of=AS_OF))
+    frames = {n: live.series(n) for n in (1, 5, 60)}
+    replay = Counting(replayer=SnapshotReplayer(tmp_path))
+    assert replay.now() == AS_OF
+    for n, frame in frames.items():
+        again = replay.series(n)
+        pd.testing.assert_frame_equal(again, frame)
+        assert again.attrs == frame.attrs
+    assert replay.fetches == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["format"] == "goreliable.snapshot/v1"
+    assert {e["rows"] for e in manifest["entries"]} == {1, 5, 60}
+
+
+def test_a_miss_names_the_request_and_the_nearest(tmp_path: Path) -> None:
+    live = Counting(recorder=SnapshotRecorder(tmp_path, as_of=AS_OF))
+    live.series(5)
+    live.series(60)
+    with pytest.raises(SnapshotMissError) as info:
+        Counting(replayer=SnapshotReplayer(tmp_path)).series(61)
+    assert '"n": 61' in str(info.value)
+    assert info.value.nearest[0] in ({"method": "series", "n": 60}, {"method": "series", "n": 5})
+    assert len(info.value.nearest) == 2
+
+
+def test_a_changed_file_is_detected(tmp_path: Path) -> None:
+    Counting(recorder=SnapshotRecorder(tmp_path, as_of=AS_OF)).series(5)
+    parquet = next(tmp_path.glob("*.parquet"))
+    pd.DataFrame({"value": [1.0]}).to_parquet(parquet)
+    with pytest.raises(SourceError, match="checksum mismatch"):
+        Counting(replayer=SnapshotReplayer(tmp_path)).series(5)
+
+
+def test_not_a_snapshot(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no manifest.json"):
+        SnapshotReplayer(tmp_path)
+    (tmp_path / "manifest.json").write_text("{")
+    with pytest.raises(SourceError, match="not valid JSON"):
+        SnapshotReplayer(tmp_path)
+
+
+def test_a_replayed_run_records_too(tmp_path: Path) -> None:
+    Counting(recorder=SnapshotRecorder(tmp_path / "a", as_of=AS_OF)).series(3)
+    copy = SnapshotRecorder(tmp_path / "b", as_of=AS_OF)
+    Counting(replayer=SnapshotReplayer(tmp_path / "a"), recorder=copy).series(3)
+    pd.testing.assert_frame_equal(Counting(replayer=SnapshotReplayer(tmp_path / "b")).series(3),
+                                  Counting(replayer=SnapshotReplayer(tmp_path / "a")).series(3))

@@ -1,0 +1,78 @@
+"""The project's shape: required layout, pyproject and environment.yml in agreement, CI calls make test."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+#: pyproject name -> conda-forge name, where they differ.
+CONDA_NAMES = {"kaleido": "python-kaleido"}
+#: conda packages that stand for a pip extra (moto[server] needs flask and flask-cors) or the toolchain.
+CONDA_ONLY = {"python", "pip", "flask", "flask-cors"}
+REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(?P<spec>[<>=!~].*)?$")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = {}
+    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        match = REQUIREMENT.match(line.strip())
+        assert match, line
+        name = match["name"].lower()
+        requirements[CONDA_NAMES.get(name, name)] = (match["spec"] or "").replace(" ", "")
+    return requirements
+
+
+def _environment_requirements() -> dict[str, str]:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "conda-forge" in environment["channels"]
+    requirements = {}
+    for entry in environment["dependencies"]:
+        assert isinstance(entry, str), f"environment.yml: unexpected entry {entry!r}"
+        match = re.match(r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<spec>[<>=!~].*)?$", entry)
+        assert match, entry
+        requirements[match["name"].lower()] = (match["spec"] or "").replace(" ", "")
+    return requirements
+
+
+def test_required_layout_exists() -> None:
+    for name in ("notebooks", "goreliable_lib", "params", "reports", "tests", "environment.yml", "pyproject.toml",
+                 "README.md", "Makefile", ".ci/run"):
+        assert (ROOT / name).exists(), name
+
+
+def test_environment_yml_agrees_with_pyproject() -> None:
+    pip = _pyproject_requirements()
+    conda = _environment_requirements()
+    missing_in_conda = sorted(set(pip) - set(conda))
+    extra_in_conda = sorted(set(conda) - set(pip) - CONDA_ONLY)
+    assert not missing_in_conda, f"in pyproject.toml but not environment.yml: {missing_in_conda}"
+    assert not extra_in_conda, f"in environment.yml but not pyproject.toml: {extra_in_conda}"
+    differing = {name: (pip[name], conda[name]) for name in pip if pip[name] != conda[name]}
+    assert not differing, f"version bounds differ (pyproject, environment.yml): {differing}"
+
+
+def test_python_floor_is_311() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert project["scripts"]["goreliable"] == "goreliable_lib.cli:main"
+
+
+def test_ci_runs_make_test_only() -> None:
+    commands = [line for line in (ROOT / ".ci/run").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert any("make test" in line for line in commands)
+
+
+def test_committed_notebooks_carry_no_outputs() -> None:
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        notebook = json.loads(path.read_text())
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs"), f"{path.name}: a cell has outputs"
+                assert cell.get("execution_count") is None, f"{path.name}: a cell has an execution count"
