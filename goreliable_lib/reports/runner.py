@@ -1,0 +1,247 @@
+"""Run a report notebook with papermill, in a kernel of the current interpreter, and publish the run.
+
+Order of work: validate the parameters and the destination (exit 2, no kernel started) -> stage the run in
+a temporary folder -> execute -> finalise (summary.json, banners, report.html, secret scrub) -> publish
+(atomic rename / upload). A failed run is published too, marked failed, and never moves `latest`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from goreliable_lib.reports.html import export_html
+from goreliable_lib.reports.params import resolve_parameters
+from goreliable_lib.reports.publish import writer_for
+from goreliable_lib.reports.registry import Report, get_report, project_root, require_notebook
+from goreliable_lib.reports.run import CONTEXT_FILE, REPORT_ENV, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
+from goreliable_lib.reports.scrub import atomic_write_text, scrub_text, scrub_tree
+from goreliable_lib.timeutil import to_rfc3339, utc_now
+
+NOTEBOOK_FILE = "report.ipynb"
+HTML_FILE = "report.html"
+ERROR_TAG = "goreliable-error"
+WARNINGS_TAG = "goreliable-warnings"
+#: papermill writes its output through this scheme: every save of the notebook is scrubbed of secrets.
+SCRUB_SCHEME = "goreliable-scrubbed://"
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one report run."""
+
+    report: str
+    run_id: str
+    status: str  # "ok" | "failed"
+    location: str  # the published run folder (path or s3:// URL)
+    exit_code: int
+    error: str | None = None
+    duration_seconds: float = 0.0
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """A sortable run id: UTC timestamp plus a short random part, e.g. 20261123T060000Z-3f9a."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+class ScrubbingHandler:
+    """A papermill I/O handler (iorw style) writing local files with every secret scrubbed."""
+
+    @staticmethod
+    def _path(path: str) -> str:
+        return path.removeprefix(SCRUB_SCHEME)
+
+    def read(self, path: str) -> str:
+        return Path(self._path(path)).read_text(encoding="utf-8")
+
+    def listdir(self, path: str) -> list[str]:
+        return [str(p) for p in Path(self._path(path)).iterdir()]
+
+    def write(self, buf: str, path: str) -> None:
+        atomic_write_text(Path(self._path(path)), buf)
+
+    def pretty_path(self, path: str) -> str:
+        return self._path(path)
+
+
+def _register_handler() -> None:
+    from papermill.iorw import papermill_io
+
+    if not any(scheme == SCRUB_SCHEME for scheme, _ in papermill_io._handlers):
+        papermill_io.register(SCRUB_SCHEME, ScrubbingHandler())
+
+
+def kernel_manager_for(env: Mapping[str, str]) -> type:
+    """A kernel manager starting ipykernel with *this* interpreter (sys.executable), whatever kernelspecs are
+    installed (no python3-kernel-of-another-venv mix-ups), with `env` added to the kernel's environment."""
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec
+    from traitlets import default
+
+    spec_env = dict(env)
+
+    class CurrentInterpreterKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"  # local sockets: no TCP port races between parallel runs, nothing on the network
+
+        @default("ip")
+        def _default_ip(self) -> str:  # a socket path of our own (the default `kernel-ipc` is shared by the cwd)
+            return os.path.join(tempfile.gettempdir(), f"goreliable-kernel-{uuid.uuid4().hex[:16]}")
+
+        @property
+        def kernel_spec(self) -> KernelSpec:
+            if self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(
+                    argv=[sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher",
+                          "-f", "{connection_file}"],
+                    display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.prefix})",
+                    language="python", env=spec_env, resource_dir="")
+            return self._kernel_spec
+
+    return CurrentInterpreterKernelManager
+
+
+def _describe_error(exc: BaseException) -> dict[str, Any]:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return {"type": exc.ename, "message": scrub_text(str(exc.evalue))[:2000], "cell": exc.exec_count}
+    if isinstance(exc, KeyboardInterrupt):
+        return {"type": "KeyboardInterrupt", "message": "interrupted (Ctrl-C) while running"}
+    message = str(exc).strip() or type(exc).__name__
+    if type(exc).__name__ == "DeadKernelError":
+        message = f"the kernel died (killed, or out of memory): {message}"
+    return {"type": type(exc).__name__, "message": scrub_text(message)[:2000]}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _markdown_cell(text: str, tag: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = [tag]
+    return cell
+
+
+def _finalise(staging: Path, report: Report, parameters: dict[str, Any], run_id: str,
+              error: dict[str, Any] | None, started: float) -> dict[str, Any]:
+    """Write summary.json, put the error and warnings on the first screen, export the HTML, scrub."""
+    context = _read_json(staging / CONTEXT_FILE) or {}
+    summary = _read_json(staging / SUMMARY_FILE)
+    if error is None and summary is None:
+        error = {"type": "MissingSummary", "message": "the notebook finished without calling run.write_summary()"}
+    if error is None and summary is not None and summary.get("status") != "ok":
+        error = {"type": "ReportFailed", "message": f"the notebook marked its summary {summary.get('status')!r}"}
+    if summary is None:
+        summary = {"report": report.name, "status": "failed", "generated_at": to_rfc3339(utc_now()),
+                   "parameters": to_jsonable(parameters),
+                   "window": context.get("window") or {"start": None, "end": None},
+                   "source": context.get("source") or {"kind": None, "endpoints": {}},
+                   "warnings": context.get("warnings") or []}
+    summary["run_id"] = run_id
+    summary["runner"] = {"duration_seconds": round(time.monotonic() - started, 3),
+                         "python": sys.version.split()[0], "notebook": report.notebook}
+    if error is not None:
+        summary["status"] = "failed"
+        summary["error"] = error
+    atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+
+    nb_path = staging / NOTEBOOK_FILE
+    # no notebook yet when the run failed before papermill wrote anything
+    nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
+    if warnings := summary.get("warnings"):
+        items = "\n".join(f"- {w}" for w in warnings)
+        nb.cells.insert(0, _markdown_cell(f"**Warnings** (this report may be incomplete):\n\n{items}",
+                                          WARNINGS_TAG))
+    if error is not None and error.get("cell") is None:  # e.g. the kernel died: name the cell that was running
+        running = [c for c in nb.cells if c.get("metadata", {}).get("papermill", {}).get("status") in ("running", "failed")]
+        if running:
+            error["cell"] = running[0].get("execution_count") or nb.cells.index(running[0])
+            summary["error"] = error
+            atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    if error is not None:
+        where = f" in cell [{error['cell']}]" if error.get("cell") is not None else ""
+        nb.cells.insert(0, _markdown_cell(
+            f'<div style="background:#fdd;border:2px solid #b00;padding:8px">'
+            f"<b>This report FAILED{where}: {error['type']}</b>: {error['message']}<br>"
+            f"Run {run_id}. The numbers below are partial and must not be used as complete.</div>", ERROR_TAG))
+    atomic_write_text(nb_path, nbformat.writes(nb))
+    title = parameters.get("title") or report.title
+    export_html(nb_path, staging / HTML_FILE, title=f"{title} ({'FAILED ' if error else ''}{run_id})")
+    (staging / CONTEXT_FILE).unlink(missing_ok=True)
+    scrub_tree(staging)
+    return summary
+
+
+def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str | Path | None = None,
+               progress: bool | dict[str, Any] = True, *, files: Iterable[str | Path] = (),
+               report: Report | None = None, timeout: float | None = None, start_timeout: float = 120,
+               sse: str | None = None, kms_key_id: str | None = None) -> RunResult:
+    """Validate, execute and publish one report; returns the RunResult (exit_code 0 ok, 1 failed, 130
+    interrupted). Bad parameters or destination raise BadInputError before any kernel starts.
+
+    `report` overrides the registry entry (tests run their own notebooks); `timeout` limits each cell (s).
+    """
+    spec = report or get_report(name)
+    values = resolve_parameters(spec, parameters, files)
+    notebook = require_notebook(spec)
+    writer = writer_for(out, sse=sse, kms_key_id=kms_key_id)
+    writer.check()
+
+    import papermill
+
+    _register_handler()
+    started = time.monotonic()
+    run_id = new_run_id()
+    staging = writer.staging_dir(spec.name, run_id)
+    for sub in ("data", "figures"):
+        (staging / sub).mkdir(exist_ok=True)
+    env = {RUN_DIR_ENV: str(staging), REPORT_ENV: spec.name, "GORELIABLE_PROJECT_ROOT": str(project_root()),
+           "GORELIABLE_RUN_ID": run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    if progress:
+        print(f"report {spec.name}: running {notebook} as run {run_id}", file=sys.stderr, flush=True)
+    error: dict[str, Any] | None = None
+    exit_code = EXIT_OK
+    try:
+        papermill.execute_notebook(
+            str(notebook), SCRUB_SCHEME + str(staging / NOTEBOOK_FILE), parameters=values,
+            kernel_name="python3", language="python", progress_bar=progress, log_output=False,
+            start_timeout=start_timeout, execution_timeout=timeout,
+            kernel_manager_class=kernel_manager_for(env), resources={"metadata": {"path": str(project_root())}})
+    except KeyboardInterrupt as exc:
+        error, exit_code = _describe_error(exc), EXIT_INTERRUPTED
+    except Exception as exc:  # PapermillExecutionError, DeadKernelError, CellTimeoutError, kernel start failures
+        error, exit_code = _describe_error(exc), EXIT_FAILED
+    summary = _finalise(staging, spec, values, run_id, error, started)
+    if summary["status"] != "ok" and exit_code == EXIT_OK:
+        exit_code = EXIT_FAILED
+    error = summary.get("error") if summary["status"] != "ok" else None
+    location = writer.publish(staging, spec.name, run_id, ok=exit_code == EXIT_OK)
+    message = f"{error['type']}: {error['message']}" if error else None
+    result = RunResult(spec.name, run_id, summary["status"], location, exit_code, message,
+                       round(time.monotonic() - started, 3))
+    if progress:
+        state = "ok" if exit_code == EXIT_OK else f"FAILED ({message})"
+        print(f"report {spec.name}: {state} in {result.duration_seconds:.1f}s -> {location}",
+              file=sys.stderr, flush=True)
+    return result

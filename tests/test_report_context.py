@@ -1,0 +1,175 @@
+"""The in-notebook run context, the HTML export and the index, without starting a kernel."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from report_fixtures import SENTINELS, find_sentinels, sentinel_env
+
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.reports import html as report_html
+from goreliable_lib.reports import index as report_index
+from goreliable_lib.reports.publish import LocalWriter
+from goreliable_lib.reports.run import CONTEXT_FILE, RUN_DIR_ENV, current_run, to_jsonable
+from goreliable_lib.reports.scrub import REDACTED, scrub_text, scrub_tree, secret_values
+
+sentinel_env = sentinel_env  # the fixture, re-exported for pytest
+
+
+def test_scratch_folder_without_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    monkeypatch.setenv("GORELIABLE_PROJECT_ROOT", str(tmp_path))
+    run = current_run("slo", {"end": "2026-11-23T06:00:00Z", "window": "1M"})
+    assert run.scratch and run.run_dir == tmp_path / "reports" / "_scratch" / "slo"
+    assert run.window == {"start": "2026-11-01T00:00:00Z", "end": "2026-11-23T06:00:00Z"}
+    with pytest.raises(BadInputError):
+        current_run("../slo", {})
+
+
+def test_windows_of_each_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
+    end = "2026-11-23T06:00:00Z"
+    assert current_run("cost", {"end": end, "window": "2026-10"}).window == {
+        "start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    assert current_run("dr", {"end": end, "quarters": 8}).window["start"] == "2025-01-01T00:00:00Z"
+    pm = current_run("postmortem", {"end": "now", "incident_start": "2026-11-20T14:05:00Z",
+                                    "incident_end": "2026-11-20T15:10:00Z"})
+    assert pm.window == {"start": "2026-11-20T14:05:00Z", "end": "2026-11-20T15:10:00Z"}
+
+
+def test_tables_warnings_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
+    run = current_run("cost", {"end": "2026-11-23T06:00:00Z", "window": "30d", "teams": "all"})
+    path = run.export_table(pd.DataFrame({"team": ["ml-platform"], "cost": [12.5]}), "teams", show=False)
+    assert path == tmp_path / "run" / "teams.csv" and path.read_text() == "team,cost\nml-platform,12.5\n"
+    with pytest.raises(BadInputError):
+        run.export_table(pd.DataFrame(), "../escape", show=False)
+    run.warn("Kubecost returned no data for 2026-11-02")
+    context = json.loads((tmp_path / "run" / CONTEXT_FILE).read_text())
+    assert context["warnings"] == ["Kubecost returned no data for 2026-11-02"]
+    summary = run.write_summary({"total_cost": np.float64(1234.5), "idle_cost": float("nan"),
+                                 "teams": [{"team": "ml-platform", "cost": np.int64(3)}],
+                                 "warnings": ["from the notebook"]})
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written == summary
+    assert {"report", "status", "generated_at", "parameters", "window", "source", "warnings"} <= set(written)
+    assert written["status"] == "ok" and written["idle_cost"] is None and written["total_cost"] == 1234.5
+    assert written["window"] == {"start": "2026-10-24T06:00:00Z", "end": "2026-11-23T06:00:00Z"}
+    assert written["warnings"] == ["Kubecost returned no data for 2026-11-02", "from the notebook"]
+    assert to_jsonable({"t": pd.Timestamp("2026-11-23T06:00:00Z"), "d": pd.Timedelta("90s"), "n": pd.NA,
+                        "x": math.inf}) == {"t": "2026-11-23T06:00:00Z", "d": 90.0, "n": None, "x": None}
+
+
+def test_connect_records_into_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run.connect() on the bundled demo profile: the run's snapshot gets the fetched results."""
+    pytest.importorskip("goreliable_lib.sources.prometheus")
+    from goreliable_lib.connection import demo_snapshot_path
+
+    if not (demo_snapshot_path() / "manifest.json").exists():
+        pytest.skip("the bundled demo snapshot is not recorded yet")
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
+    monkeypatch.setenv("GORELIABLE_PROFILE", "demo")
+    run = current_run("slo", {"end": "now", "window": "30d"})
+    src = run.connect()
+    assert run.window["end"] == json.loads((demo_snapshot_path() / "manifest.json").read_text())["as_of"]
+    assert run.source["kind"] == "demo"
+    assert src.now() == pd.Timestamp(run.window["end"])
+
+
+def test_secret_values_and_scrub(sentinel_env: dict[str, str], tmp_path: Path) -> None:
+    values = secret_values()
+    for name, value in SENTINELS.items():
+        assert value.split("=")[-1] in values or value in values, name
+    text = json.dumps({"a": f"Bearer {SENTINELS['GORELIABLE_PROMETHEUS_TOKEN']}"})
+    assert REDACTED in scrub_text(text) and not find_sentinels(scrub_text(text).encode())
+    (tmp_path / "x.bin").write_bytes(b"\x00" + SENTINELS["AWS_SESSION_TOKEN"].encode() + b"\x01")
+    (tmp_path / "y.html").write_text(f"<p>{SENTINELS['MY_SERVICE_PASSWORD']}</p>")
+    touched = scrub_tree(tmp_path)
+    assert len(touched) == 2
+    assert all(not find_sentinels(p.read_bytes()) for p in tmp_path.iterdir())
+    assert len((tmp_path / "x.bin").read_bytes()) == 2 + len(SENTINELS["AWS_SESSION_TOKEN"])
+
+
+def _figure_notebook() -> nbformat.NotebookNode:
+    """A notebook whose outputs look like the run context's: plotly HTML without plotly.js, plus an
+    output that tries to pull a script and a stylesheet from a CDN."""
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    div = fig.to_html(full_html=False, include_plotlyjs=False)
+    outputs = [nbformat.v4.new_output("display_data", {"text/html": div, "text/plain": "<figure>"}),
+               nbformat.v4.new_output("display_data", {"text/html": div, "text/plain": "<figure>"}),
+               nbformat.v4.new_output("display_data", {"text/html": (
+                   '<script src="https://cdn.example.com/x.js"></script><link rel="stylesheet" '
+                   'href="http://cdn.example.com/x.css"><script src=//cdn.example.com/y.js></script>'),
+                   "text/plain": "x"})]
+    cell = nbformat.v4.new_code_cell("secret_code_line = 1", outputs=outputs, execution_count=1)
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title $x^2$"), cell])
+
+
+EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
+
+
+def test_html_is_offline_with_plotly_once(tmp_path: Path) -> None:
+    nb_path = tmp_path / "report.ipynb"
+    nbformat.write(_figure_notebook(), nb_path)
+    out = report_html.export_html(nb_path, tmp_path / "report.html", title="t")
+    page = out.read_text()
+    assert EXTERNAL.search(page) is None
+    assert "cdnjs" not in page and "MathJax.Hub" not in page and "require.min.js" not in page
+    assert page.count("plotly.js v") == 1 and page.count(report_html.PLOTLY_MARKER) == 1
+    assert page.count('class="plotly-graph-div"') == 2
+    assert "secret_code_line" not in page  # code cells are not exported
+    assert "Content-Security-Policy" in page
+    assert page.index(report_html.PLOTLY_MARKER) < page.index("plotly-graph-div")
+    without_figures = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("no charts")])
+    assert "plotly.js v" not in report_html.notebook_to_html(without_figures)
+
+
+def _fake_run(root: Path, report: str, run_id: str, status: str, **extra: object) -> Path:
+    writer = LocalWriter(root)
+    staging = writer.staging_dir(report, run_id)
+    (staging / "summary.json").write_text(json.dumps({"report": report, "status": status, "window": {
+        "start": "2026-10-24T06:00:00Z", "end": "2026-11-23T06:00:00Z"}, "warnings": [], **extra}))
+    return Path(writer.publish(staging, report, run_id, ok=status == "ok"))
+
+
+def _publish_many(root: str, worker: int, count: int) -> None:
+    for i in range(count):
+        _fake_run(Path(root), ["slo", "cost", "dr"][i % 3], f"20261123T06{worker:02d}{i:02d}Z-{worker:02d}{i:02d}",
+                  "ok" if i % 4 else "failed", error={"type": "X", "message": "boom"})
+
+
+def test_concurrent_publishing_keeps_the_index_consistent(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")  # the workers only publish: no threads to worry about
+    workers = [context.Process(target=_publish_many, args=(str(tmp_path), w, 12)) for w in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    page = (tmp_path / "index.html").read_text()
+    run_ids = re.findall(r">(20261123T\d{6}Z-\d{4})</a>", page)
+    assert len(run_ids) == 48 and run_ids == sorted(run_ids, reverse=True)
+    assert not list(tmp_path.glob("*/.tmp-*")) and not list(tmp_path.glob(".*.tmp"))
+    for report in ("slo", "cost", "dr"):
+        latest = (tmp_path / report / "latest").resolve()
+        assert json.loads((latest / "summary.json").read_text())["status"] == "ok"
+        assert latest.name == report_index.latest_ok_run(tmp_path, report)
+
+
+def test_headlines() -> None:
+    assert report_index.headline({"report": "slo", "status": "ok", "slos": [{"status": "ok"}, {"status": "breached"}],
+                                  "policy": {"decision": "reliability work"}}) == (
+        "2 SLOs (1 breached, 1 ok); policy: reliability work")
+    assert report_index.headline({"report": "cost", "status": "ok", "total_cost": 1234.5, "teams": [{}],
+                                  "budgets": [{"over": True}], "anomalies": []}).startswith("total 1,234.50")
+    assert report_index.headline({"status": "failed", "error": {"type": "DeadKernelError", "message": "died"}}) == (
+        "failed: DeadKernelError: died")

@@ -1,0 +1,116 @@
+"""Publishing to S3 (a real moto server on 127.0.0.1) and the secret scan over every byte written."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_fixtures import SENTINELS, find_sentinels, moto_endpoint, stub_parameters, test_report
+
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.reports.publish import S3Writer, writer_for
+from goreliable_lib.reports.runner import run_report
+
+moto_endpoint = moto_endpoint  # the fixture, re-exported for pytest
+BUCKET = "goreliable-reports"
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """boto3 pointed at the moto server through the standard AWS_* variables; a fresh bucket."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "moto-test-key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "moto-test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("s3")
+    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=BUCKET)
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    return client
+
+
+def _objects(client: Any, prefix: str) -> dict[str, bytes]:
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+    return {k: client.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys}
+
+
+def _staged_copy(writer: S3Writer, report: str, run_id: str, status: str) -> Path:
+    staging = writer.staging_dir(report, run_id)
+    (staging / "figures").mkdir()
+    (staging / "figures" / "f.json").write_text("{}")
+    (staging / "report.html").write_text("<html></html>")
+    (staging / "summary.json").write_text(json.dumps({"report": report, "status": status, "warnings": [],
+                                                      "window": {"start": None, "end": None}}))
+    return staging
+
+
+def test_publish_layout_sse_and_latest(s3: Any) -> None:
+    writer = writer_for(f"s3://{BUCKET}/team/reports", sse="aws:kms", kms_key_id="alias/reports")
+    assert isinstance(writer, S3Writer)
+    writer.check()
+    good = writer.publish(_staged_copy(writer, "cost", "20261123T060000Z-aaaa", "ok"), "cost",
+                          "20261123T060000Z-aaaa", ok=True)
+    assert good == f"s3://{BUCKET}/team/reports/cost/20261123T060000Z-aaaa/"
+    staging = _staged_copy(writer, "cost", "20261124T060000Z-bbbb", "failed")
+    writer.publish(staging, "cost", "20261124T060000Z-bbbb", ok=False)
+    assert not staging.exists()  # the local staging copy is removed once uploaded
+    objects = _objects(s3, "team/reports/")
+    assert set(objects) == {f"team/reports/cost/{r}/{f}" for r in ("20261123T060000Z-aaaa", "20261124T060000Z-bbbb")
+                            for f in ("figures/f.json", "report.html", "summary.json")} | {
+        "team/reports/cost/latest", "team/reports/index.html"}
+    assert objects["team/reports/cost/latest"].decode().strip() == "20261123T060000Z-aaaa"  # failed run: no move
+    index = objects["team/reports/index.html"].decode()
+    assert index.index("20261124T060000Z-bbbb") < index.index("20261123T060000Z-aaaa")
+    assert 'href="cost/20261123T060000Z-aaaa/report.html"' in index
+    head = s3.head_object(Bucket=BUCKET, Key="team/reports/cost/20261123T060000Z-aaaa/summary.json")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["ContentType"] == "application/json"
+
+
+def test_bad_s3_destinations(s3: Any) -> None:
+    with pytest.raises(BadInputError, match="bucket 'no-such-bucket' not usable"):
+        writer_for("s3://no-such-bucket/x").check()
+    with pytest.raises(BadInputError, match="--sse"):
+        writer_for(f"s3://{BUCKET}/x", sse="rot13")
+    with pytest.raises(BadInputError, match="needs --sse aws:kms"):
+        writer_for(f"s3://{BUCKET}/x", sse="AES256", kms_key_id="k")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_secret_scan_every_byte_local_and_s3(s3: Any, monkeypatch: pytest.MonkeyPatch,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    """A notebook that tries every way to leak the sentinel secrets (print, warn, table, figure, summary,
+    files, parquet, its error message, a parameter); published to S3 with SSE. No byte may hold them."""
+    for key, value in SENTINELS.items():
+        monkeypatch.setenv(key, value)  # AWS_SECRET_ACCESS_KEY included: moto accepts any secret
+    result = run_report("slo", stub_parameters(title=f"report for {SENTINELS['AWS_SESSION_TOKEN']}"),
+                        f"s3://{BUCKET}/scan", report=test_report("leaky.ipynb"), sse="AES256")
+    assert result.exit_code == 1 and result.status == "failed"
+    assert result.error == "RuntimeError: failing with [REDACTED] in the message"
+    objects = _objects(s3, "scan/")
+    run_prefix = f"scan/slo/{result.run_id}/"
+    names = {k.removeprefix(run_prefix) for k in objects if k.startswith(run_prefix)}
+    assert {"report.ipynb", "report.html", "summary.json", "slos.csv", "leak.csv", "notes.txt",
+            "figures/sli.json", "figures/leaky.json", "data/leak.parquet"} <= names
+    assert "scan/index.html" in objects and "scan/slo/latest" not in objects
+    leaks = {key: found for key, data in objects.items() if (found := find_sentinels(data))}
+    assert leaks == {}
+    captured = capfd.readouterr()
+    assert find_sentinels((captured.out + captured.err).encode()) == []
+    # the leaks did happen and were scrubbed (so the scan above can fail)
+    summary = json.loads(objects[run_prefix + "summary.json"])
+    assert summary["note"] == "[REDACTED]" and summary["parameters"]["title"] == "report for [REDACTED]"
+    assert "[REDACTED]" in objects[run_prefix + "notes.txt"].decode()
+    assert b"*" * len(SENTINELS["GORELIABLE_PROMETHEUS_TOKEN"]) in objects[run_prefix + "data/leak.parquet"]
+    nb = json.loads(objects[run_prefix + "report.ipynb"])
+    assert nb["metadata"]["papermill"]["parameters"]["title"] == "report for [REDACTED]"
+    for key in objects:
+        if key.startswith(run_prefix):
+            assert s3.head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == "AES256", key
+    assert not list(Path(tempfile.gettempdir()).glob(f"goreliable-slo-{result.run_id}-*"))  # staging removed
