@@ -46,7 +46,7 @@ system-deps:
 
 demo: venv
 	$(BIN)/goreliable report all
-	$(BIN)/goreliable report run postmortem -f params/postmortem.yaml
+	$(BIN)/goreliable report run postmortem -f params/postmortem-demo.yaml
 	@echo "open reports/index.html"
 
 lint: venv
@@ -57,7 +57,7 @@ unit: venv
 
 test: venv system-deps lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
-	$(BIN)/pytest -q -p no:cacheprovider --nbval-lax notebooks/
+	GORELIABLE_PROFILE=demo GORELIABLE_CONFIG=/dev/null $(BIN)/pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
 
 lab: venv
 	$(BIN)/jupyter lab notebooks/

@@ -21,7 +21,7 @@ FILE_KEYS = frozenset({
     "GORELIABLE_PROMETHEUS_CA_BUNDLE", "GORELIABLE_PROMETHEUS_INSECURE", "GORELIABLE_PROMETHEUS_TIMEOUT",
     "GORELIABLE_PROMETHEUS_USERNAME", "GORELIABLE_THANOS_DEDUP", "GORELIABLE_THANOS_PARTIAL_RESPONSE",
     "GORELIABLE_THANOS_MAX_SOURCE_RESOLUTION", "GORELIABLE_KUBECOST_URL", "GORELIABLE_DRILLS_URI",
-    "GORELIABLE_NOW",
+    "GORELIABLE_NOW", "GORELIABLE_RECORD",
 })
 #: Keys that are secrets: environment only.
 SECRET_KEYS = frozenset({
@@ -84,6 +84,7 @@ class Settings:
     kubecost_token: str | None = field(default=None, repr=False)
     drills_uri: str | None = None
     now: str | None = None
+    record: str | None = None
 
     @property
     def snapshot_path(self) -> str | None:
@@ -149,4 +150,5 @@ def load_settings(env: Mapping[str, str] | None = None, profile: str | None = No
         kubecost_token=env.get("GORELIABLE_KUBECOST_TOKEN") or None,
         drills_uri=values.get("GORELIABLE_DRILLS_URI"),
         now=values.get("GORELIABLE_NOW"),
+        record=values.get("GORELIABLE_RECORD"),
     )

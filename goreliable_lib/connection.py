@@ -75,13 +75,16 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
     """Connect to the sources the environment points at.
 
     `profile` overrides GORELIABLE_PROFILE: `demo` (the bundled snapshot, the default when no URL is set),
-    `live`, or `snapshot:PATH`. With a `recorder`, every result fetched is also written to that snapshot.
+    `live`, or `snapshot:PATH`. With a `recorder` (or GORELIABLE_RECORD=PATH), every result fetched is also
+    written to that snapshot, which `GORELIABLE_PROFILE=snapshot:PATH` replays later.
     """
     from goreliable_lib.sources.drills import DrillSource
     from goreliable_lib.sources.kubecost import KubecostSource
     from goreliable_lib.sources.prometheus import PrometheusSource
 
     settings = settings or load_settings(profile=profile)
+    if recorder is None and settings.record:
+        recorder = SnapshotRecorder(settings.record)
     if settings.profile == "live":
         clock_override = parse_time(settings.now, field="GORELIABLE_NOW") if settings.now else None
 

@@ -140,3 +140,27 @@ class SnapshotReplayer:
         frame = pd.read_parquet(file)
         frame.attrs = dict(entry.get("attrs") or {})
         return frame
+
+
+def merge_snapshots(folders: list[Path], target: Path, *, as_of: pd.Timestamp | str,
+                    endpoints: dict[str, str | None] | None = None) -> int:
+    """Merge snapshot folders into `target` (later folders win on the same request); returns the entry count."""
+    target.mkdir(parents=True, exist_ok=True)
+    merged: dict[str, dict[str, Any]] = {}
+    for folder in folders:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        for entry in manifest["entries"]:
+            data = (folder / entry["file"]).read_bytes()
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise SourceError(f"snapshot {folder / entry['file']}: checksum mismatch")
+            (target / entry["file"]).write_bytes(data)
+            merged[request_key(entry["source"], entry["request"])] = entry
+    keep = {entry["file"] for entry in merged.values()}
+    for stale in target.glob("*.parquet"):
+        if stale.name not in keep:
+            stale.unlink()
+    manifest = {"format": FORMAT, "as_of": to_rfc3339(as_of), "created_at": to_rfc3339(utc_now()),
+                "endpoints": dict(endpoints or {}),
+                "entries": sorted(merged.values(), key=lambda e: (e["source"], e["file"]))}
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return len(merged)

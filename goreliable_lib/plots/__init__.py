@@ -1,0 +1,48 @@
+"""Plotly figures in one house style. Functions take tidy DataFrames and return figures; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+#: Status colours used in every table and chart (colour-blind-safe pairs with text labels always shown).
+STATUS_COLOURS = {"ok": "#1a9850", "at_risk": "#fdae61", "breached": "#d73027", "no_data": "#9e9e9e",
+                  "failed": "#d73027", "passed": "#1a9850", "aborted": "#9e9e9e", "unknown": "#9e9e9e"}
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
+
+
+def style(fig: go.Figure, title: str | None = None, *, y_title: str | None = None, height: int = 380) -> go.Figure:
+    """Apply the house style: white background, light grid, legend below, UTC time axis."""
+    fig.update_layout(
+        template="plotly_white", title=title, height=height, font={"family": FONT, "size": 13},
+        margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 40}, colorway=PALETTE,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
+        hovermode="x unified",
+    )
+    if y_title:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def timeseries(frame: pd.DataFrame, *, x: str = "timestamp", y: str = "value", series: str | Sequence[str] | None = None,
+               title: str | None = None, y_title: str | None = None) -> go.Figure:
+    """Lines from a long frame: one line per distinct value of the `series` column(s)."""
+    fig = go.Figure()
+    if series is None:
+        fig.add_trace(go.Scatter(x=frame[x], y=frame[y], mode="lines", name=y))
+    else:
+        columns = [series] if isinstance(series, str) else list(series)
+        for key, group in frame.groupby(columns, sort=True, dropna=False):
+            name = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+            fig.add_trace(go.Scatter(x=group[x], y=group[y], mode="lines", name=name))
+    return style(fig, title, y_title=y_title)
+
+
+def target_line(fig: go.Figure, value: float, label: str, *, colour: str = "#d73027") -> go.Figure:
+    """A dashed horizontal target/threshold line with its label."""
+    fig.add_hline(y=value, line_dash="dash", line_color=colour, annotation_text=label,
+                  annotation_position="top left")
+    return fig

@@ -1,0 +1,50 @@
+"""Session-wide fixtures: the local stack (real Prometheus, moto S3, Kubecost server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The repository root."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def simulation():
+    """The standard simulation (default seed and as_of): the ground truth of every integration test."""
+    from goreliable_lib.sim import Simulation
+
+    return Simulation()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory, simulation) -> Iterator:
+    """The whole local stack, started once per test session and stopped at the end."""
+    from goreliable_lib.stack.manager import LocalStack
+
+    stack = LocalStack(tmp_path_factory.mktemp("stack"), seed=simulation.seed, as_of=simulation.as_of)
+    state = stack.start()
+    try:
+        yield state
+    finally:
+        stack.stop()
+
+
+@pytest.fixture()
+def stack_env(local_stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment pointing the kit at the local stack, set for one test."""
+    env = local_stack.env()
+    for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GORELIABLE_CONFIG", os.devnull)
+    return env
