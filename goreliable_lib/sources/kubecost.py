@@ -87,12 +87,14 @@ class KubecostSource(Source):
 
     name = "kubecost"
 
-    def __init__(self, url: str, *, timeout: float = 60, retries: int = 3, headers: dict[str, str] | None = None,
+    def __init__(self, url: str | None, *, timeout: float = 60, retries: int = 3, headers: dict[str, str] | None = None,
                  token: str | None = None, recorder: SnapshotRecorder | None = None,
                  replayer: SnapshotReplayer | None = None, clock: Callable[[], pd.Timestamp] | None = None,
                  chunk: object = "1d") -> None:
         super().__init__(recorder=recorder, replayer=replayer, clock=clock)
-        self.url = url.rstrip("/")
+        if not url and replayer is None:
+            raise BadInputError("kubecost url: required unless replaying a snapshot (set GORELIABLE_KUBECOST_URL)")
+        self.url = url.rstrip("/") if url else ""  # empty when replaying a snapshot
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.chunk = parse_duration(chunk, field="chunk")
