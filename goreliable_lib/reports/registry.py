@@ -192,6 +192,16 @@ def _check_incident(values: dict[str, Any]) -> None:
                             f"{values['incident_start']!r}")
 
 
+def _check_budgets(values: dict[str, Any]) -> None:
+    """The cost report's budgets file parses and validates (so a bad file is exit 2, before any kernel)."""
+    from goreliable_lib.budgets import load_budgets
+
+    try:
+        load_budgets(values["budgets"])
+    except BadInputError as exc:
+        raise BadInputError(f"budgets: {exc}") from None
+
+
 _CATALOG = Param("catalog", "file", "params/slos.yaml", "OpenSLO v1 catalog", check_file)
 
 REPORTS: dict[str, Report] = {
@@ -208,7 +218,7 @@ REPORTS: dict[str, Report] = {
         Param("aggregate", "text", "label:cost-team", "Kubecost aggregation for teams", check_aggregate),
         Param("budgets", "file", "params/budgets.yaml", "budgets per team / namespace", check_file),
         Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
-    ), "params/cost.yaml"),
+    ), "params/cost.yaml", _check_budgets),
     "dr": Report("dr", "notebooks/dr_trends.ipynb", "Disaster-recovery trends", (
         *_common("Disaster-recovery trends"),
         Param("drills_uri", "uri", None, "drill logs: s3://bucket/prefix or a folder (default: "
