@@ -32,8 +32,14 @@ def _environment_requirements() -> dict[str, str]:
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "conda-forge" in environment["channels"]
     requirements = {}
+    entries = []
     for entry in environment["dependencies"]:
-        assert isinstance(entry, str), f"environment.yml: unexpected entry {entry!r}"
+        if isinstance(entry, dict):
+            assert set(entry) == {"pip"}, f"environment.yml: unexpected entry {entry!r}"
+            entries.extend(entry["pip"])
+        else:
+            entries.append(entry)
+    for entry in entries:
         match = re.match(r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<spec>[<>=!~].*)?$", entry)
         assert match, entry
         requirements[match["name"].lower()] = (match["spec"] or "").replace(" ", "")

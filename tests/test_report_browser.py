@@ -1,0 +1,216 @@
+"""Every report.html opens in headless Chromium from disk with the network cut off: no request leaves the
+file, the console shows no error (CSP violations included), every plotly chart draws; a screenshot of each
+page is kept in test-artifacts/screenshots/.
+
+Runs come from the runner itself: the tiny test notebooks (ok, fails, leaky: one or two plotly charts each,
+good and failed runs) and, once the demo snapshot is bundled, the real reports on the demo profile.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from browser import Chromium, Page, find_chromium
+from report_fixtures import NOTEBOOKS, SENTINELS, stub_parameters
+
+from goreliable_lib.reports.cli import RunRequest, run_many
+from goreliable_lib.reports.html import PLOTLY_MARKER
+from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(find_chromium() is None, reason="Chromium not installed (Debian: apt-get install chromium)"),
+]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+DEMO_MANIFEST = ROOT / "goreliable_lib" / "data" / "demo" / "manifest.json"
+POSTMORTEM_DEMO_PARAMS = ROOT / "params" / "postmortem-demo.yaml"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+#: The test notebooks and the plotly figures each displays before it ends (or fails); chart_types.ipynb is
+#: written by the test: every trace type goreliable_lib.plots uses, on one page, under the page's CSP.
+TEST_NOTEBOOKS = {"ok.ipynb": 1, "fails.ipynb": 1, "leaky.ipynb": 2, "chart_types.ipynb": 4}
+CHART_TYPES = """from plotly.subplots import make_subplots
+
+days = pd.date_range("2026-10-24", periods=30, freq="D", tz="UTC")
+budget = go.Figure(go.Scatter(x=days, y=[1 - i / 40 for i in range(30)], fill="tozeroy", name="budget left"))
+run.show_figure(budget, "budget")
+cost = go.Figure([go.Bar(x=["ml-platform", "payments"], y=[412.5, 133.2], name=n) for n in ("cpu", "ram")])
+cost.update_layout(barmode="stack")
+run.show_figure(cost, "cost")
+run.show_figure(go.Figure(go.Heatmap(z=[[1, 20, 30], [20, 1, 60]], x=["q1", "q2", "q3"], y=["pg", "nats"])), "heat")
+gauges = make_subplots(rows=1, cols=2, specs=[[{"type": "indicator"}, {"type": "xy"}]])
+gauges.add_trace(go.Indicator(mode="gauge+number", value=0.42, title={"text": "budget"}), row=1, col=1)
+gauges.add_trace(go.Scatter(x=[1, 2], y=[3, 1], mode="lines+markers"), row=1, col=2)
+run.show_figure(gauges, "gauges")
+run.write_summary({"slos": []})"""
+
+
+def chart_types_notebook(folder: Path) -> Path:
+    """A notebook drawing every trace type the kit uses, built like the other test notebooks."""
+    spec = importlib.util.spec_from_file_location("build_test_notebooks", NOTEBOOKS / "build.py")
+    assert spec and spec.loader
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    path = folder / "chart_types.ipynb"
+    nbformat.write(build.notebook(build.SETUP, CHART_TYPES), path)
+    return path
+#: Every chart on the page: is it drawn (plotly's main SVG, traces laid out, a visible size)?
+CHARTS_JS = """[...document.querySelectorAll('.js-plotly-plot')].map(gd => {
+  const box = gd.getBoundingClientRect();
+  return {id: gd.id, svg: gd.querySelectorAll('svg.main-svg').length, traces: (gd.data || []).length,
+          drawn: (gd._fullData || []).length, width: box.width, height: box.height};
+})"""
+
+
+def expected_figures(run_dir: Path) -> int:
+    """The plotly figures the executed notebook displayed (one chart each on the page)."""
+    nb = nbformat.read(run_dir / "report.ipynb", as_version=4)
+    return sum(PLOTLY_MIME in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", []))
+
+
+def without_plotly_js(html: str) -> str:
+    """The page with its embedded plotly.js bundle (the script after the PlotlyConfig one) cut out."""
+    config_end = html.index("</script>", html.index(PLOTLY_MARKER)) + len("</script>")
+    bundle = html.index("<script", config_end)
+    end = html.index("</script>", bundle) + len("</script>")
+    return html[:bundle] + html[end:]
+
+
+def page_problems(page: Page, html: Path, figures: int, timeout: float = 30) -> list[str]:
+    """Open `html` offline in `page`; what is wrong: requests leaving the file, console errors, charts not
+    drawn, a chart count different from `figures`."""
+    url = html.resolve().as_uri()
+    page.open_offline(url)
+    problems: list[str] = []
+    ready = (f"document.querySelectorAll('.js-plotly-plot').length >= {figures} && "
+             "[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector('svg.main-svg'))")
+    try:
+        page.wait_until(ready, timeout=timeout)
+    except Exception as exc:  # CDPError: keep going, the details below say what is missing
+        problems.append(f"charts not ready: {exc}")
+    page.session.drain(0.5)  # late errors and requests
+    problems += [f"request left the file: {u}" for u in page.requests
+                 if u != url and not u.startswith(("data:", "blob:", "about:"))]
+    problems += page.console_errors
+    charts: list[dict[str, Any]] = page.evaluate(CHARTS_JS)
+    if len(charts) != figures:
+        problems.append(f"{len(charts)} plotly charts on the page, {figures} figures in the notebook")
+    for chart in charts:
+        if not (chart["svg"] and chart["traces"] and chart["drawn"] == chart["traces"]
+                and chart["width"] > 100 and chart["height"] > 100):
+            problems.append(f"chart not drawn: {chart}")
+    return problems
+
+
+def check_report(browser: Chromium, run_dir: Path, label: str, figures: int) -> None:
+    """The browser checks on one run's report.html, and its screenshot."""
+    html = run_dir / "report.html"
+    assert html.is_file(), f"{run_dir}: no report.html"
+    with browser.new_page() as page:
+        problems = page_problems(page, html, figures)
+        page.screenshot(SCREENSHOTS / f"{label}.png")
+    assert problems == [], f"{html}:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with Chromium(tmp_path_factory.mktemp("chromium-profile")) as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
+def test_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The test notebooks run in parallel by the runner (sentinel secrets set, for leaky.ipynb)."""
+    out = tmp_path_factory.mktemp("reports")
+    notebooks = {name: NOTEBOOKS / name for name in TEST_NOTEBOOKS}
+    notebooks["chart_types.ipynb"] = chart_types_notebook(tmp_path_factory.mktemp("notebooks"))
+    requests = [RunRequest("slo", stub_parameters(), notebook=str(path)) for path in notebooks.values()]
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in SENTINELS.items():
+            patch.setenv(key, value)
+        results = run_many(requests, str(out), timeout=300)
+    runs = {}
+    for name, (_, code, location, error) in zip(TEST_NOTEBOOKS, results, strict=True):
+        assert location, f"{name}: not run ({code}: {error})"
+        assert (code == 0) == (name in ("ok.ipynb", "chart_types.ipynb")), f"{name}: exit {code} ({error})"
+        runs[name] = Path(location)
+    return runs
+
+
+def demo_reports() -> dict[str, list[str]]:
+    """The real reports runnable on the demo profile now: name -> parameter files."""
+    reports = {name: [] for name in STANDARD_SUITE if REPORTS[name].notebook_path(ROOT).is_file()}
+    if REPORTS["postmortem"].notebook_path(ROOT).is_file() and POSTMORTEM_DEMO_PARAMS.is_file():
+        reports["postmortem"] = [str(POSTMORTEM_DEMO_PARAMS)]
+    return reports
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The real reports on the demo profile (bundled snapshot, no server), run in parallel by the runner."""
+    if not DEMO_MANIFEST.is_file():
+        pytest.skip(f"the demo snapshot is not bundled yet ({DEMO_MANIFEST.relative_to(ROOT)})")
+    reports = demo_reports()
+    if not reports:
+        pytest.skip("no report notebook in notebooks/ yet")
+    out = tmp_path_factory.mktemp("demo-reports")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+            patch.delenv(name)
+        patch.setenv("GORELIABLE_PROFILE", "demo")
+        patch.setenv("GORELIABLE_CONFIG", os.devnull)
+        patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
+        results = run_many([RunRequest(name, files=tuple(files)) for name, files in reports.items()], str(out),
+                           timeout=600)
+    return {name: Path(location) for name, _, location, _ in results if location}
+
+
+@pytest.mark.parametrize("notebook", list(TEST_NOTEBOOKS))
+def test_test_report_opens_offline_and_draws(browser: Chromium, test_runs: dict[str, Path],
+                                             notebook: str) -> None:
+    run_dir = test_runs[notebook]
+    figures = expected_figures(run_dir)
+    assert figures == TEST_NOTEBOOKS[notebook]
+    check_report(browser, run_dir, f"test-{Path(notebook).stem}", figures)
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_demo_report_opens_offline_and_draws(browser: Chromium, demo_runs: dict[str, Path], report: str) -> None:
+    if report not in demo_reports():
+        pytest.skip(f"{report}: notebook {REPORTS[report].notebook} (or its demo parameters) not written yet")
+    assert report in demo_runs, f"{report}: the runner published no run"
+    run_dir = demo_runs[report]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    figures = expected_figures(run_dir)
+    assert figures > 0 or summary["status"] != "ok", f"{report}: a good report without a single chart"
+    check_report(browser, run_dir, f"demo-{report}", figures)
+
+
+def test_the_checks_catch_broken_pages(browser: Chromium, test_runs: dict[str, Path], tmp_path: Path) -> None:
+    """The same checks fail on pages that fetch from outside, break the CSP or lose plotly.js."""
+    html = (test_runs["ok.ipynb"] / "report.html").read_text(encoding="utf-8")
+    external = '<img src="https://cdn.example.com/pixel.png"><script>fetch("https://example.com/x")</script>'
+    cases = {
+        # blocked by the CSP: the violation is a console error
+        "with_csp.html": (html.replace("</body>", external + "</body>"), "violates the following Content Security"),
+        # without the CSP the request is sent (and fails: offline)
+        "without_csp.html": (re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
+                             .replace("</body>", external + "</body>"), "request left the file: https://"),
+        # plotly.js missing: nothing draws
+        "no_plotly.html": (without_plotly_js(html), "plotly charts on the page"),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        with browser.new_page() as page:
+            problems = page_problems(page, path, 1, timeout=3)
+        assert any(expected in p for p in problems), f"{name}: {problems}"
