@@ -45,6 +45,7 @@ import pandas as pd
 
 from goreliable_lib.sim.timeline import COST_HISTORY_DAYS, DEFAULT_AS_OF, DEFAULT_SEED, HISTORY_DAYS
 
+VERSION = "1"  # bump when the generated costs change (keys the stack cache)
 CLUSTER = "go-reliable-eks"
 REGION = "us-east-1"
 CPU_HOURLY_COST = 0.031611  # per core-hour
@@ -475,17 +476,21 @@ class CostSimulation:
 
     # ------------------------------------------------------------------ Prometheus cost metrics
     def write_openmetrics(self, path: str | Path, *, days: float = HISTORY_DAYS, step_seconds: int = 60,
-                          skip_last: pd.Timedelta = NO_BACKFILL_LAST) -> dict[str, int]:
+                          skip_last: pd.Timedelta = NO_BACKFILL_LAST, start: pd.Timestamp | None = None,
+                          end: pd.Timestamp | None = None) -> dict[str, int]:
         """Write the Kubecost/OpenCost cost metrics of the last `days` days (ending `skip_last` before as_of,
-        which the stack must not backfill) as one complete OpenMetrics file ending with `# EOF`.
+        which the stack must not backfill) as one complete OpenMetrics file ending with `# EOF`; `start`/`end`
+        narrow it to the whole hours in [start, end) (the stack writes one file per backfill block).
 
         Values are constant within an hour and equal the allocations': `container_cpu_allocation` =
         max(request, usage) cores, so the cpu_cost of [start, end) is
         `sum_over_time((container_cpu_allocation * on(node) group_left() node_cpu_hourly_cost)[86399s:1m]) / 60`
         evaluated at end - 1m (Prometheus 2 ranges include both ends, hence 86399s rather than 1d).
         Returns the series and sample counts."""
-        end = self.as_of - skip_last
-        start = max(self.as_of - pd.Timedelta(days=days), self.hours[0])
+        window_end = self.as_of - skip_last
+        window_start = max(self.as_of - pd.Timedelta(days=days), self.hours[0])
+        start = window_start if start is None else max(window_start, pd.Timestamp(start))
+        end = window_end if end is None else min(window_end, pd.Timestamp(end))
         if step_seconds <= 0 or 3600 % step_seconds or (end - start) <= pd.Timedelta(0):
             raise ValueError("step_seconds must divide an hour and the window must be positive")
         sel = (self.hours >= start) & (self.hours < end)

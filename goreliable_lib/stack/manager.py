@@ -33,13 +33,6 @@ def default_stack_dir() -> Path:
     return Path(os.environ.get("GORELIABLE_STACK_DIR", ".goreliable/stack")).resolve()
 
 
-def default_cache_dir() -> Path:
-    """Where generated datasets are cached, keyed by seed and simulator version."""
-    root = os.environ.get("GORELIABLE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "goreliable")
-    return Path(root)
-
-
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -150,7 +143,7 @@ class LocalStack:
         self.workdir = Path(workdir)
         self.seed = DEFAULT_SEED if seed is None else int(seed)
         self.as_of = parse_time(as_of if as_of is not None else DEFAULT_AS_OF, field="as_of")
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         self.ports = dict(ports or {})
         self.simulation = Simulation(seed=self.seed, as_of=self.as_of)
         self._prometheus: Any = None
@@ -174,7 +167,7 @@ class LocalStack:
             raise
 
     def _start(self, timeout: float) -> StackState:
-        from goreliable_lib.stack.prometheus import PrometheusServer, build_tsdb
+        from goreliable_lib.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
         from goreliable_lib.stack.s3 import S3Server, upload_drills
 
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -190,8 +183,8 @@ class LocalStack:
                 [python, "-m", "goreliable_lib.stack.kubecost_server", "--port", str(port), "--flavour", flavour,
                  "--seed", str(self.seed), "--as-of", to_rfc3339(self.as_of)], logs / f"{name}.log")
 
-        key = f"seed{self.seed}-{to_rfc3339(self.as_of).replace(':', '')}-v{self.simulation.version}"
-        blocks = build_tsdb(self.cache_dir / "tsdb", key, self.simulation.openmetrics_writers())
+        blocks = build_tsdb(self.cache_dir or default_cache_root(), self.simulation.cache_key,
+                            self.simulation.openmetrics_writers())
         self._prometheus = PrometheusServer(blocks, workdir=self.workdir / "prometheus",
                                             port=self.ports.get("prometheus"))
         prometheus_url = self._prometheus.start(timeout=timeout)
