@@ -1,0 +1,307 @@
+"""PrometheusSource against a real Prometheus 2.42 (and the fault proxy in front of it)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from prom_source_fixtures import DATA_END, LONG_SERVICES, ODD_LABELS, long_value, prom_url  # noqa: F401
+
+from goreliable_lib.errors import BadInputError, PrometheusError
+from goreliable_lib.sources.prometheus import PrometheusSource, PrometheusWarning
+from goreliable_lib.sources.promql import selector
+from goreliable_lib.stack.faults import FaultProxy, refused_url
+
+pytestmark = pytest.mark.stack
+TIMEOUT_BODY = {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}
+
+
+def fast_source(url: str, **kwargs: object) -> PrometheusSource:
+    """A source with a tiny backoff so retry tests stay quick."""
+    source = PrometheusSource(url, **kwargs)  # type: ignore[arg-type]
+    source.backoff_seconds = 0.01
+    return source
+
+
+def check_exact(frame: pd.DataFrame) -> None:
+    """Every sample of the `long` dataset equals its known value."""
+    for index, service in enumerate(LONG_SERVICES):
+        rows = frame[frame["service"] == service]
+        seconds = rows["timestamp"].astype("int64").to_numpy() // 10**9
+        np.testing.assert_array_equal(rows["value"].to_numpy(), long_value(index, seconds))
+
+
+def test_chunked_result_equals_a_single_query(prom_url: str) -> None:  # noqa: F811
+    start, end = DATA_END - pd.Timedelta(days=3), DATA_END
+    single = PrometheusSource(prom_url).query_range("prom_test_requests_total", start, end, "1m")
+    assert len(single) == 4 * (3 * 1440 + 1) and single["timestamp"].is_unique is False
+    with FaultProxy(prom_url) as proxy:
+        chunked = PrometheusSource(proxy.url, max_points_per_series=500, max_concurrency=3).query_range(
+            "prom_test_requests_total", start, end, "1m")
+        assert len(proxy.requests) == 9  # 4321 points in 500-point chunks on the absolute grid
+        for seen in proxy.requests:
+            low, high = float(seen.args["start"][0]), float(seen.args["end"][0])
+            assert low % 60 == 0 and high % 60 == 0 and (high - low) / 60 + 1 <= 500
+    pd.testing.assert_frame_equal(chunked, single)
+    check_exact(single)
+    assert not single.duplicated(["timestamp", "service"]).any()
+
+
+def test_unaligned_grid_chunks_equal_a_single_query(prom_url: str) -> None:  # noqa: F811
+    start, end = DATA_END - pd.Timedelta("5h") + pd.Timedelta("17s"), DATA_END
+    single = PrometheusSource(prom_url).query_range("prom_test_requests_total", start, end, 90, align=False)
+    chunked = PrometheusSource(prom_url, max_points_per_series=13).query_range(
+        "prom_test_requests_total", start, end, 90, align=False)
+    pd.testing.assert_frame_equal(chunked, single)
+    assert single["timestamp"].iloc[0] == start and len(single) == 4 * (int((5 * 3600 - 17) // 90) + 1)
+
+
+def test_alignment_keeps_samples_inside_the_range(prom_url: str) -> None:  # noqa: F811
+    start, end = DATA_END - pd.Timedelta("1h") + pd.Timedelta("10s"), DATA_END - pd.Timedelta("50s")
+    frame = PrometheusSource(prom_url).query_range('prom_test_requests_total{service="a"}', start, end, "1m")
+    assert frame["timestamp"].iloc[0] == DATA_END - pd.Timedelta("59min")
+    assert frame["timestamp"].iloc[-1] == DATA_END - pd.Timedelta("1min") and len(frame) == 59
+
+
+def test_sixty_day_one_minute_range_query(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        frame = PrometheusSource(proxy.url).query_range(
+            selector("prom_test_requests_total", service="b"), DATA_END - pd.Timedelta(days=60), DATA_END, "1m")
+        assert len(proxy.requests) >= 9  # 86,401 points: 7-day chunks
+    assert len(frame) == 60 * 1440 + 1 and frame["timestamp"].is_monotonic_increasing
+    assert frame["timestamp"].is_unique and frame["timestamp"].iloc[0] == DATA_END - pd.Timedelta(days=60)
+    check_exact(frame)
+
+
+def test_label_values_with_quotes_and_backslashes_match_exactly(prom_url: str) -> None:  # noqa: F811
+    source = PrometheusSource(prom_url)
+    for labels in ODD_LABELS:
+        frame = source.query(selector("odd_metric", **labels), time=DATA_END)
+        assert len(frame) == 1, labels
+        assert frame.loc[0, "job"] == labels["job"] and frame.loc[0, "path"] == labels["path"]
+    assert len(source.query("odd_metric", time=DATA_END)) == 3
+    everything = source.query_range("odd_metric", DATA_END - pd.Timedelta("199min"), DATA_END, 60)
+    assert everything["value"].isna().sum() == 3 and np.isinf(everything["value"]).sum() == 9
+
+
+def test_long_queries_are_posted_as_a_form(prom_url: str) -> None:  # noqa: F811
+    padding = " + ".join(["0 * prom_test_requests_total"] * 60)
+    long_query = f"prom_test_requests_total + ({padding})"
+    assert len(long_query) > 1500
+    with FaultProxy(prom_url) as proxy:
+        source = PrometheusSource(proxy.url)
+        frame = source.query_range(long_query, DATA_END - pd.Timedelta("2h"), DATA_END, "1m")
+        short = source.query_range("prom_test_requests_total", DATA_END - pd.Timedelta("2h"), DATA_END, "1m")
+        assert [r.method for r in proxy.requests] == ["POST", "GET"]
+        assert proxy.requests[0].form["query"] == [long_query] and proxy.requests[0].args == {}
+    pd.testing.assert_frame_equal(frame, short.drop(columns="__name__"))
+
+
+def test_empty_result_and_instant_vector(prom_url: str) -> None:  # noqa: F811
+    source = PrometheusSource(prom_url)
+    empty = source.query_range("no_such_metric", DATA_END - pd.Timedelta("1h"), DATA_END, "1m")
+    assert list(empty.columns) == ["timestamp", "value"] and empty.empty
+    vector = source.query("sum by (service) (prom_test_requests_total)", time=DATA_END)
+    assert sorted(vector["service"]) == list(LONG_SERVICES) and list(vector.columns) == ["timestamp", "value", "service"]
+    scalar = source.query("scalar(sum(prom_test_requests_total))", time=DATA_END)
+    assert scalar["value"].iloc[0] == sum(long_value(i, np.array([int(DATA_END.timestamp())]))[0] for i in range(4))
+
+
+def test_server_timeout_is_retried_then_raised_with_its_message(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(503, TIMEOUT_BODY, times=None)
+        with pytest.raises(PrometheusError) as caught:
+            fast_source(proxy.url, retries=2).query("prom_test_requests_total", time=DATA_END)
+        assert len(proxy.requests) == 3
+    error = caught.value
+    assert (error.error_type, error.status, error.query) == ("timeout", 503, "prom_test_requests_total")
+    assert "query timed out in expression evaluation" in str(error) and "3 attempts" in str(error)
+
+
+def test_transient_503_and_500_are_retried_to_success(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(503, TIMEOUT_BODY, times=1)
+        proxy.respond(500, {"status": "error", "errorType": "internal", "error": "boom"}, times=1)
+        frame = fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
+        assert [r.fault for r in proxy.requests] == ["respond", "respond", None]
+    assert len(frame) == 4
+
+
+def test_500_gives_up_with_the_server_message(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(500, {"status": "error", "errorType": "internal", "error": "store gateway exploded"},
+                      times=None)
+        with pytest.raises(PrometheusError, match="store gateway exploded") as caught:
+            fast_source(proxy.url, retries=1).query("up", time=DATA_END)
+    assert caught.value.status == 500 and caught.value.error_type == "internal"
+
+
+def test_429_honours_retry_after(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(429, "slow down", headers={"Retry-After": "1"}, times=1)
+        began = time.monotonic()
+        frame = fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
+        assert time.monotonic() - began >= 0.9 and len(proxy.requests) == 2
+    assert len(frame) == 4
+
+
+def test_refused_connection_is_retried_then_raised() -> None:
+    url = refused_url()
+    with pytest.raises(PrometheusError) as caught:
+        fast_source(url, retries=2).query("up", time=DATA_END)
+    assert caught.value.error_type == "unavailable" and url in str(caught.value) and "3 attempts" in str(caught.value)
+
+
+def test_closed_connection_is_retried(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.close_connection(times=1)
+        frame = fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
+        assert [r.fault for r in proxy.requests] == ["close", None]
+    assert len(frame) == 4
+
+
+def test_slow_response_past_the_timeout_is_not_retried(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.delay(2.0, times=None)
+        began = time.monotonic()
+        with pytest.raises(PrometheusError, match="did not answer within 1 s") as caught:
+            fast_source(proxy.url, timeout=1.0).query("prom_test_requests_total", time=DATA_END)
+        assert time.monotonic() - began < 2.5 and len(proxy.requests) == 1
+    assert caught.value.error_type == "timeout"
+
+
+def test_malformed_json_raises_a_clear_error(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.malformed()
+        with pytest.raises(PrometheusError, match="malformed response") as caught:
+            fast_source(proxy.url).query_range("prom_test_requests_total", DATA_END - pd.Timedelta("1h"), DATA_END, 60)
+    assert caught.value.error_type == "bad_response" and caught.value.query == "prom_test_requests_total"
+
+
+def test_bad_data_is_not_retried_and_names_the_query(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        with pytest.raises(PrometheusError) as caught:
+            fast_source(proxy.url).query("sum(rate(prom_test_requests_total[5m]", time=DATA_END)
+        assert len(proxy.requests) == 1
+    error = caught.value
+    assert (error.error_type, error.status) == ("bad_data", 400)
+    assert "sum(rate(prom_test_requests_total[5m]" in str(error) and "unclosed left parenthesis" in str(error)
+
+
+def test_execution_error_is_not_retried(prom_url: str) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(422, {"status": "error", "errorType": "execution", "error": "query processing would load "
+                            "too many samples into memory in query execution"}, times=None)
+        with pytest.raises(PrometheusError, match="too many samples") as caught:
+            fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
+        assert len(proxy.requests) == 1
+    assert caught.value.error_type == "execution" and caught.value.status == 422
+
+
+def test_partial_response_warnings_are_surfaced(prom_url: str) -> None:  # noqa: F811
+    message = "No StoreAPIs matched for this query (partial response)"
+    with FaultProxy(prom_url) as proxy:
+        proxy.inject_warnings([message], times=None)
+        source = PrometheusSource(proxy.url, max_points_per_series=100)
+        with pytest.warns(PrometheusWarning, match="partial response"):
+            frame = source.query_range("prom_test_requests_total", DATA_END - pd.Timedelta("5h"), DATA_END, 60)
+        assert len(proxy.requests) == 4  # the chunks' identical warnings are reported once
+    assert frame.attrs["warnings"] == [message] and len(frame) == 4 * 301
+
+
+def test_auth_headers_and_thanos_options_are_sent_but_never_shown(prom_url: str) -> None:  # noqa: F811
+    token = "s3cr3t-token-value"
+    with FaultProxy(prom_url) as proxy:
+        source = PrometheusSource(proxy.url, token=token, headers={"X-Scope-OrgID": "prod|staging"},
+                                  thanos_dedup=True, partial_response=False, max_source_resolution="5m")
+        source.query("prom_test_requests_total", time=DATA_END)
+        seen = proxy.requests[0]
+        assert seen.headers["Authorization"] == f"Bearer {token}" and seen.headers["X-Scope-Orgid"] == "prod|staging"
+        assert seen.args["dedup"] == ["true"] and seen.args["partial_response"] == ["false"]
+        assert seen.args["max_source_resolution"] == ["5m"]
+        proxy.respond(500, {"status": "error", "errorType": "internal", "error": "nope"}, times=None)
+        with pytest.raises(PrometheusError) as caught:
+            source.retries = 0
+            source.query("up", time=DATA_END)
+        basic_url = proxy.url.replace("http://", "http://ops:hunter2@")
+        basic = fast_source(basic_url, retries=0)
+        with pytest.raises(PrometheusError) as caught_basic:
+            basic.query("up", time=DATA_END)
+        assert proxy.requests[-1].headers["Authorization"].startswith("Basic ")
+    for text in (repr(source), str(caught.value), repr(basic), str(caught_basic.value)):
+        assert token not in text and "hunter2" not in text
+    assert "Authorization" in repr(source)  # header names only
+
+
+def test_tls_settings_reach_the_session(tmp_path) -> None:  # noqa: ANN001
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not used for http")
+    assert PrometheusSource("https://prom.example:9090", ca_bundle=str(bundle))._session.verify == str(bundle)
+    assert PrometheusSource("https://prom.example:9090")._session.verify is True
+    assert PrometheusSource("https://prom.example:9090", verify=False)._session.verify is False
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"url": "prom:9090"}, "url"), ({"url": None}, "url"), ({"timeout": 0}, "timeout"),
+    ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle"), ({"token": "t", "basic_auth": ("u", "p")}, "auth"),
+    ({"max_points_per_series": 20000}, "max_points_per_series"), ({"max_source_resolution": "5 minutes"},
+                                                                    "max_source_resolution"),
+])
+def test_bad_settings_are_named(kwargs: dict[str, object], field: str) -> None:
+    arguments = {"url": "http://127.0.0.1:9", **kwargs}
+    with pytest.raises(BadInputError, match=field):
+        PrometheusSource(**arguments)  # type: ignore[arg-type]
+
+
+def test_bad_query_arguments_are_named(prom_url: str) -> None:  # noqa: F811
+    source = PrometheusSource(prom_url)
+    for call, field in [(lambda: source.query_range("up", "now", "now-1h", "1m"), "end"),
+                        (lambda: source.query_range("up", "now-1h", "now", "soon"), "step"),
+                        (lambda: source.query_range("up", "yesterday", "now", "1m"), "start"),
+                        (lambda: source.query("  "), "query")]:
+        with pytest.raises(BadInputError, match=field):
+            call()
+
+
+def test_record_then_replay_gives_identical_frames(prom_url: str, tmp_path) -> None:  # noqa: F811, ANN001
+    snapshot = pytest.importorskip("goreliable_lib.sources.snapshot")
+    recorder = snapshot.SnapshotRecorder(tmp_path / "snap", as_of=DATA_END)
+    live = PrometheusSource(prom_url, recorder=recorder, clock=lambda: DATA_END)
+    with FaultProxy(prom_url) as proxy:
+        proxy.inject_warnings(["partial"], times=None)
+        warned = PrometheusSource(proxy.url, recorder=recorder, clock=lambda: DATA_END)
+        with pytest.warns(PrometheusWarning):
+            recorded_warned = warned.query("odd_metric")
+    recorded = {"range": live.query_range("prom_test_requests_total", "now-2d", "now", "5m"),
+                "odd": live.query_range("odd_metric", "now-3h", "now", "1m"),
+                "empty": live.query_range("nothing_here", "now-1h", "now", "1m"),
+                "instant": live.query("sum by (service) (prom_test_requests_total)")}
+    replay = PrometheusSource(None, replayer=snapshot.SnapshotReplayer(tmp_path / "snap"))
+    replayed = {"range": replay.query_range("prom_test_requests_total", "now-2d", "now", "5m"),
+                "odd": replay.query_range("odd_metric", "now-3h", "now", "1m"),
+                "empty": replay.query_range("nothing_here", "now-1h", "now", "1m"),
+                "instant": replay.query("sum by (service) (prom_test_requests_total)")}
+    for name, frame in recorded.items():
+        pd.testing.assert_frame_equal(replayed[name], frame, check_like=False, obj=name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        replayed_warned = replay.query("odd_metric")
+    pd.testing.assert_frame_equal(replayed_warned, recorded_warned)
+    assert replayed_warned.attrs["warnings"] == ["partial"] and any(
+        issubclass(w.category, PrometheusWarning) for w in caught)
+
+
+def test_compression_is_off_for_loopback_and_gives_the_same_frames(prom_url: str) -> None:  # noqa: F811
+    assert PrometheusSource("https://prometheus.monitoring.svc:9090").compression is True
+    with FaultProxy(prom_url) as proxy:
+        plain = PrometheusSource(proxy.url)
+        gzipped = PrometheusSource(proxy.url, compression=True)
+        start = DATA_END - pd.Timedelta("6h")
+        frames = [source.query_range("prom_test_requests_total", start, DATA_END, 60) for source in (plain, gzipped)]
+        assert [r.headers["Accept-Encoding"] for r in proxy.requests] == ["identity", "gzip"]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    direct = PrometheusSource(prom_url, compression=True).query_range("prom_test_requests_total", start, DATA_END, 60)
+    pd.testing.assert_frame_equal(direct, frames[0])  # gzip straight from Prometheus

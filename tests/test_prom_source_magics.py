@@ -1,0 +1,73 @@
+"""The %promql / %%promql magics in a real IPython shell against a real Prometheus."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from prom_source_fixtures import DATA_END, LONG_SERVICES, prom_url  # noqa: F401
+
+from goreliable_lib import magics
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.timeutil import to_rfc3339
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture()
+def shell(prom_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # noqa: F811
+    """An IPython shell with `%load_ext goreliable_lib`, the environment pointing at the test Prometheus."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GORELIABLE_CONFIG", os.devnull)
+    monkeypatch.setenv("GORELIABLE_PROFILE", "live")
+    monkeypatch.setenv("GORELIABLE_PROMETHEUS_URL", prom_url)
+    monkeypatch.setenv("GORELIABLE_NOW", to_rfc3339(DATA_END))
+    magics.reset()
+    ipython = InteractiveShell.instance()
+    ipython.run_line_magic("load_ext", "goreliable_lib")
+    yield ipython
+    magics.reset()
+
+
+def test_line_magic_instant_and_range(shell) -> None:  # noqa: ANN001
+    instant = shell.run_line_magic("promql", 'prom_test_requests_total{service=~"a|b"}')
+    assert sorted(instant["service"]) == ["a", "b"] and (instant["timestamp"] == DATA_END).all()
+    ranged = shell.run_line_magic("promql", "--range 6h --step 5m prom_test_requests_total")
+    assert len(ranged) == len(LONG_SERVICES) * 73
+    assert ranged["timestamp"].min() == DATA_END - pd.Timedelta("6h")
+
+
+def test_cell_magic_with_end_out_and_plot(shell) -> None:  # noqa: ANN001
+    from IPython.utils.capture import capture_output
+
+    end = DATA_END - pd.Timedelta(days=1)
+    with capture_output() as captured:
+        frame = shell.run_cell_magic("promql", f"--range=1h --step 1m --end {to_rfc3339(end)} --plot --out rates",
+                                     'sum by (service) (rate(prom_test_requests_total{service!="d"}[5m]))\n')
+    assert shell.user_ns["rates"] is frame and frame["timestamp"].max() == end
+    assert sorted(frame["service"].unique()) == ["a", "b", "c"]
+    assert frame.groupby("service")["value"].mean().to_dict() == pytest.approx({"a": 1 / 60, "b": 2 / 60, "c": 3 / 60})
+    figures = [o for o in captured.outputs if "application/vnd.plotly.v1+json" in o.data]
+    assert len(figures) == 1 and len(figures[0].data["application/vnd.plotly.v1+json"]["data"]) == 3
+
+
+def test_magic_option_errors_are_clear(shell) -> None:  # noqa: ANN001
+    with pytest.raises(BadInputError, match="unknown option --rnage"):
+        shell.run_line_magic("promql", "--rnage 6h up")
+    with pytest.raises(BadInputError, match="no query"):
+        shell.run_line_magic("promql", "--range 6h")
+    with pytest.raises(BadInputError, match="--out"):
+        shell.run_line_magic("promql", "--out 1x up")
+    with pytest.raises(BadInputError, match="--range"):
+        shell.run_line_magic("promql", "--range soon up")
+
+
+def test_parse_magic_keeps_the_query_verbatim() -> None:
+    call = magics.parse_magic('--step=30s --range 2h  sum(rate(x{a="--b c", d=~"e|f"}[5m])) by (a)')
+    assert (call.step, call.range, call.plot) == ("30s", "2h", False)
+    assert call.query == 'sum(rate(x{a="--b c", d=~"e|f"}[5m])) by (a)'
