@@ -1,0 +1,366 @@
+"""SLO analysis: SLI, error budget, burn rates, multiwindow alerts, budget policy, model drift (pure functions).
+
+Inputs are per-minute event frames `timestamp, good, total` (UTC, whole minutes), one row per minute, where a
+row holds the events scraped in (timestamp - 1m, timestamp] and NaN means no sample (a scrape gap). A window
+(start, end] holds the rows with start < timestamp <= end, as the simulator's ground truth does.
+
+Rules (the summary.json "slo" fields):
+- SLI = good / total of the window's events (request-weighted; never an average of per-minute ratios).
+- error_budget_remaining = 1 - (1 - SLI) / (1 - objective); negative when overspent.
+- burn rate over d = (bad / total over (end - d, end]) / (1 - objective); None when there were no events.
+- coverage = share of the window's minutes with a sample.
+- status: `no_data` when the window had no events (SLI and budget are then None, never 1.0);
+  `breached` when error_budget_remaining < 0 (SLI below the objective); `at_risk` when it is below the alert
+  threshold (10% by default, exhausted-but-not-overspent included); else `ok`.
+- policy (thresholds are parameters): on the SLO with the least budget left, `freeze` when it is exhausted
+  (<= 0), `reliability` below 20%, `caution` from 20% to 50% inclusive, `features` above 50%; `alert` is set
+  below 10%. SLOs without data do not drive the decision but are named in the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from goreliable_lib.timeutil import to_rfc3339
+
+MINUTE = pd.Timedelta(minutes=1)
+BURN_RATE_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d", "3d")
+STATUSES = ("ok", "at_risk", "breached", "no_data")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """A multiwindow burn-rate alert: fires while the burn rate over both windows is >= `burn_rate`."""
+
+    severity: str
+    long_window: str
+    short_window: str
+    burn_rate: float
+
+
+#: The SRE workbook's multiwindow, multi-burn-rate alerts for a 30-day budget.
+ALERT_RULES: tuple[AlertRule, ...] = (
+    AlertRule("page", "1h", "5m", 14.4),
+    AlertRule("page", "6h", "30m", 6.0),
+    AlertRule("ticket", "1d", "2h", 3.0),
+    AlertRule("ticket", "3d", "6h", 1.0),
+)
+#: The longest history the alerts and burn rates look back at before a window's start.
+LOOKBACK = pd.Timedelta(days=3)
+
+_WINDOW_UNITS = {"m": "min", "h": "h", "d": "D", "w": "W"}
+
+
+def window_length(text: str) -> pd.Timedelta:
+    """`5m`, `1h`, `3d` -> Timedelta (alert and burn-rate windows)."""
+    return pd.Timedelta(int(text[:-1]), unit=_WINDOW_UNITS[text[-1]])
+
+
+def _floor_minute(ts: pd.Timestamp) -> pd.Timestamp:
+    return pd.Timestamp(ts).tz_convert("UTC").floor("min") if pd.Timestamp(ts).tzinfo else \
+        pd.Timestamp(ts).tz_localize("UTC").floor("min")
+
+
+def minutes_of(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The minute timestamps of the window (start, end]."""
+    return pd.date_range(_floor_minute(start) + MINUTE, _floor_minute(end), freq="min", name="timestamp")
+
+
+def on_minute_grid(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """`good`, `total` indexed by every minute of (start, end]; NaN where the frame has no row or no sample."""
+    frame = events.set_index("timestamp")[["good", "total"]] if "timestamp" in events.columns else events
+    frame = frame.astype(float)
+    if not frame.index.is_unique:
+        frame = frame.groupby(level=0).sum(min_count=1)
+    return frame.reindex(minutes_of(start, end))
+
+
+# --------------------------------------------------------------------------------------------- figures
+def sli(good: float, total: float) -> float:
+    """good / total; NaN when there were no events."""
+    return good / total if total > 0 else math.nan
+
+
+def error_budget_remaining(sli_value: float, objective: float) -> float:
+    """1 - (1 - SLI) / (1 - objective): 1 = untouched, 0 = exhausted, negative = overspent; NaN without data."""
+    return 1.0 - (1.0 - sli_value) / (1.0 - objective)
+
+
+def burn_rate(bad: float, total: float, objective: float) -> float:
+    """How fast the budget burns: the error ratio over the allowed error ratio (1 = exactly on budget)."""
+    return (bad / total) / (1.0 - objective) if total > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Events of a window and how much of it had data."""
+
+    good: float
+    total: float
+    minutes: int
+    minutes_with_data: int
+
+    @property
+    def bad(self) -> float:
+        return self.total - self.good
+
+    @property
+    def coverage(self) -> float:
+        return self.minutes_with_data / self.minutes if self.minutes else math.nan
+
+
+def window_counts(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> WindowCounts:
+    """Good and total events of (start, end] (exact sums of the per-minute increments) and coverage."""
+    grid = on_minute_grid(events, start, end)
+    return WindowCounts(good=float(grid["good"].sum()), total=float(grid["total"].sum()),
+                        minutes=len(grid), minutes_with_data=int(grid["total"].notna().sum()))
+
+
+def burn_rates(events: pd.DataFrame, end: pd.Timestamp, objective: float,
+               windows: tuple[str, ...] = BURN_RATE_WINDOWS) -> dict[str, float]:
+    """Burn rate over each window ending at `end` (NaN where the window had no events)."""
+    rates = {}
+    for window in windows:
+        counts = window_counts(events, end - window_length(window), end)
+        rates[window] = burn_rate(counts.bad, counts.total, objective)
+    return rates
+
+
+def rolling_burn_rate(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, window: str,
+                      objective: float) -> pd.Series:
+    """Burn rate over `window` evaluated at every minute of (start, end] (uses the frame's history before
+    `start`); NaN where the trailing window had no events."""
+    length = window_length(window)
+    steps = int(length / MINUTE)
+    grid = on_minute_grid(events, start - length, end).fillna(0.0)
+    bad = (grid["total"] - grid["good"]).to_numpy()
+    total = grid["total"].to_numpy()
+    cum_bad = np.concatenate([[0.0], np.cumsum(bad)])
+    cum_total = np.concatenate([[0.0], np.cumsum(total)])
+    bad_sum = cum_bad[steps:] - cum_bad[:-steps]
+    total_sum = cum_total[steps:] - cum_total[:-steps]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(total_sum > 0, bad_sum / np.where(total_sum > 0, total_sum, 1) / (1.0 - objective), np.nan)
+    return pd.Series(rate[1:], index=grid.index[steps:], name=window)
+
+
+ALERT_COLUMNS = ["severity", "long_window", "short_window", "burn_rate_threshold", "start", "end", "ongoing",
+                 "peak_burn_rate"]
+
+
+def alert_periods(events: pd.DataFrame, objective: float, start: pd.Timestamp, end: pd.Timestamp,
+                  rules: tuple[AlertRule, ...] = ALERT_RULES) -> pd.DataFrame:
+    """The periods in (start, end] in which each multiwindow alert would have fired, evaluated every minute.
+
+    A period runs from the first evaluation that fired (`start`) to the first that did not (`end`; the window
+    end and `ongoing=True` when still firing). `peak_burn_rate` is the highest long-window burn rate in it.
+    """
+    rows: list[dict[str, Any]] = []
+    for rule in rules:
+        long_rate = rolling_burn_rate(events, start, end, rule.long_window, objective)
+        short_rate = rolling_burn_rate(events, start, end, rule.short_window, objective)
+        firing = ((long_rate >= rule.burn_rate) & (short_rate >= rule.burn_rate)).to_numpy()
+        edges = np.diff(np.concatenate([[0], firing.astype(int), [0]]))
+        for first, after in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            ongoing = after >= len(firing)
+            rows.append({
+                "severity": rule.severity, "long_window": rule.long_window, "short_window": rule.short_window,
+                "burn_rate_threshold": rule.burn_rate, "start": long_rate.index[first],
+                "end": long_rate.index[-1] if ongoing else long_rate.index[after], "ongoing": bool(ongoing),
+                "peak_burn_rate": float(np.nanmax(long_rate.to_numpy()[first:after])),
+            })
+    frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    return frame.sort_values(["start", "severity"], ignore_index=True) if len(frame) else frame
+
+
+def daily_sli(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """SLI per UTC day of the window: `day`, `good`, `total`, `bad`, `sli` (NaN without events), `coverage`.
+
+    Day D holds the minutes (D, D + 1d], clipped to the window."""
+    grid = on_minute_grid(events, start, end)
+    day = (grid.index - pd.Timedelta(1, "ns")).floor("D")
+    grouped = grid.groupby(day)
+    daily = pd.DataFrame({"good": grouped["good"].sum(), "total": grouped["total"].sum(),
+                          "coverage": grouped["total"].count() / grouped["total"].size()})
+    daily.index.name = "day"
+    daily["bad"] = daily["total"] - daily["good"]
+    daily["sli"] = (daily["good"] / daily["total"]).where(daily["total"] > 0)
+    return daily.reset_index()[["day", "good", "total", "bad", "sli", "coverage"]]
+
+
+def budget_burndown(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, objective: float,
+                    freq: str = "1h") -> pd.DataFrame:
+    """Error budget remaining through the window: `timestamp`, `bad_events` (cumulative), `error_budget_remaining`.
+
+    The budget is the window's allowed bad events, (1 - objective) x its total events, so the curve starts at
+    1.0 at `start` and ends at the window's error_budget_remaining. Empty when the window had no events."""
+    grid = on_minute_grid(events, start, end).fillna(0.0)
+    total = float(grid["total"].sum())
+    if total <= 0:
+        return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "bad_events": [],
+                             "error_budget_remaining": []})
+    cumulative_bad = (grid["total"] - grid["good"]).cumsum()
+    points = pd.date_range(_floor_minute(start), _floor_minute(end), freq=freq)
+    points = points.union(pd.DatetimeIndex([_floor_minute(start), _floor_minute(end)]))
+    bad = cumulative_bad.reindex(points, method="ffill").fillna(0.0)
+    return pd.DataFrame({"timestamp": points, "bad_events": bad.to_numpy(),
+                         "error_budget_remaining": 1.0 - bad.to_numpy() / ((1.0 - objective) * total)})
+
+
+def slo_status(error_budget_remaining_value: float, total: float, alert_below: float = 0.10) -> str:
+    """`no_data` without events; `breached` when overspent (< 0); `at_risk` below the alert threshold; `ok`."""
+    if not total > 0 or math.isnan(error_budget_remaining_value):
+        return "no_data"
+    if error_budget_remaining_value < 0:
+        return "breached"
+    if error_budget_remaining_value < alert_below:
+        return "at_risk"
+    return "ok"
+
+
+# --------------------------------------------------------------------------------------------- report
+def _number(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+@dataclass
+class SLOResult:
+    """One SLO over one window: the summary.json "slo" fields plus the frames the report plots."""
+
+    name: str
+    service: str
+    objective: float
+    start: pd.Timestamp
+    end: pd.Timestamp
+    good_events: float
+    total_events: float
+    sli: float
+    error_budget_remaining: float
+    burn_rates: dict[str, float]
+    coverage: float
+    status: str
+    alerts: pd.DataFrame = field(repr=False)
+    daily: pd.DataFrame = field(repr=False)
+    burndown: pd.DataFrame = field(repr=False)
+
+    @property
+    def bad_events(self) -> float:
+        return self.total_events - self.good_events
+
+    def summary(self) -> dict[str, Any]:
+        """The summary.json entry (plain floats, None for unknown, times RFC3339)."""
+        return {
+            "name": self.name, "service": self.service, "objective": self.objective,
+            "window": {"start": to_rfc3339(self.start), "end": to_rfc3339(self.end)},
+            "sli": _number(self.sli), "good_events": self.good_events, "total_events": self.total_events,
+            "bad_events": self.bad_events, "error_budget_remaining": _number(self.error_budget_remaining),
+            "burn_rates": {k: _number(v) for k, v in self.burn_rates.items()},
+            "alerts": alerts_summary(self.alerts), "coverage": _number(self.coverage), "status": self.status,
+        }
+
+
+def alerts_summary(alerts: pd.DataFrame) -> list[dict[str, Any]]:
+    """Alert periods as JSON-able dicts."""
+    return [{"severity": row.severity, "windows": f"{row.long_window}/{row.short_window}",
+             "burn_rate_threshold": float(row.burn_rate_threshold), "start": to_rfc3339(row.start),
+             "end": to_rfc3339(row.end), "ongoing": bool(row.ongoing), "peak_burn_rate": float(row.peak_burn_rate)}
+            for row in alerts.itertuples()]
+
+
+def evaluate_slo(events: pd.DataFrame, *, name: str, service: str, objective: float, start: pd.Timestamp,
+                 end: pd.Timestamp, alert_below: float = 0.10,
+                 rules: tuple[AlertRule, ...] = ALERT_RULES) -> SLOResult:
+    """Everything the report shows for one SLO over the window (start, end].
+
+    `events` should reach `LOOKBACK` before `start` so the alerts at the window's start see their windows."""
+    counts = window_counts(events, start, end)
+    value = sli(counts.good, counts.total)
+    remaining = error_budget_remaining(value, objective)
+    return SLOResult(
+        name=name, service=service, objective=objective, start=pd.Timestamp(start), end=pd.Timestamp(end),
+        good_events=counts.good, total_events=counts.total, sli=value, error_budget_remaining=remaining,
+        burn_rates=burn_rates(events, end, objective), coverage=counts.coverage,
+        status=slo_status(remaining, counts.total, alert_below),
+        alerts=alert_periods(events, objective, start, end, rules), daily=daily_sli(events, start, end),
+        burndown=budget_burndown(events, start, end, objective))
+
+
+def budget_policy(results: list[SLOResult], *, features_above: float = 0.50, reliability_below: float = 0.20,
+                  alert_below: float = 0.10) -> dict[str, Any]:
+    """The error-budget policy decision, driven by the SLO with the least budget left.
+
+    Returns {decision: features|caution|reliability|freeze|no_data, reason, slo, error_budget_remaining, alert}.
+    """
+    with_data = [r for r in results if r.status != "no_data"]
+    without = [r.name for r in results if r.status == "no_data"]
+    note = f" No data for {', '.join(without)}: not counted." if without else ""
+    if not with_data:
+        return {"decision": "no_data", "reason": "No SLO had events in the window: no decision." + note.rstrip(),
+                "slo": None, "error_budget_remaining": None, "alert": False}
+    driver = min(with_data, key=lambda r: r.error_budget_remaining)
+    remaining = driver.error_budget_remaining
+    share = f"{driver.name} has {remaining:.1%} of its error budget left"
+    if remaining <= 0:
+        decision, rule = "freeze", "budget exhausted: freeze releases except reliability fixes"
+    elif remaining < reliability_below:
+        decision, rule = "reliability", f"below {reliability_below:.0%}: reliability work first"
+    elif remaining <= features_above:
+        decision, rule = "caution", f"between {reliability_below:.0%} and {features_above:.0%}: ship with caution"
+    else:
+        decision, rule = "features", f"above {features_above:.0%} for every SLO: feature work"
+    alert = remaining < alert_below
+    alert_text = f" Alert: below {alert_below:.0%}." if alert else ""
+    return {"decision": decision, "reason": f"{share} ({rule}).{alert_text}{note}", "slo": driver.name,
+            "error_budget_remaining": float(remaining), "alert": bool(alert)}
+
+
+# --------------------------------------------------------------------------------------------- model drift
+def model_drift(drift: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, threshold: float = 0.5,
+                model_label: str = "model") -> list[dict[str, Any]]:
+    """Drift status per model from a drift gauge (`timestamp`, `value`, `<model_label>`): drift is detected
+    where value > threshold. Returns [{model, detected_in_window, detected_now, first_detected_at,
+    last_detected_at, samples_detected, last_sample_at}] with "now" = the last sample at or before `end`."""
+    if drift.empty or model_label not in drift.columns:
+        return []
+    frame = drift[(drift["timestamp"] > start) & (drift["timestamp"] <= end)]
+    status = []
+    for model, rows in frame.sort_values("timestamp").groupby(model_label, sort=True):
+        detected = rows[rows["value"] > threshold]
+        last = rows.iloc[-1]
+        status.append({
+            "model": str(model), "detected_in_window": bool(len(detected)),
+            "detected_now": bool(last["value"] > threshold),
+            "first_detected_at": to_rfc3339(detected["timestamp"].iloc[0]) if len(detected) else None,
+            "last_detected_at": to_rfc3339(detected["timestamp"].iloc[-1]) if len(detected) else None,
+            "samples_detected": int(len(detected)), "last_sample_at": to_rfc3339(last["timestamp"]),
+        })
+    return status
+
+
+# --------------------------------------------------------------------------------------------- incidents
+def incident_impact(events: pd.DataFrame, *, name: str, objective: float, incident_start: pd.Timestamp,
+                    incident_end: pd.Timestamp, budget_window: str = "30d",
+                    rules: tuple[AlertRule, ...] = ALERT_RULES) -> dict[str, Any]:
+    """What an incident cost an SLO (the postmortem's summary.json "slos" entry).
+
+    `budget_consumed` = bad events of (incident_start, incident_end] over the error budget of the
+    `budget_window` ending at the incident's end ((1 - objective) x its total events); `first_alert_at` = the
+    start of the first alert period (any rule) overlapping the incident; `time_to_detect_seconds` = that minus
+    the incident start. `events` should reach `budget_window` (and LOOKBACK) before the incident's end."""
+    incident = window_counts(events, incident_start, incident_end)
+    budget = window_counts(events, incident_end - window_length(budget_window), incident_end)
+    allowed = (1.0 - objective) * budget.total
+    alerts = alert_periods(events, objective, incident_start, incident_end, rules)
+    first_alert = alerts["start"].min() if len(alerts) else None
+    return {
+        "name": name, "bad_events": incident.bad, "total_events": incident.total,
+        "budget_consumed": incident.bad / allowed if allowed > 0 else None,
+        "first_alert_at": to_rfc3339(first_alert) if first_alert is not None else None,
+        "time_to_detect_seconds": (first_alert - pd.Timestamp(incident_start)).total_seconds()
+        if first_alert is not None else None,
+    }
