@@ -202,6 +202,17 @@ def _check_budgets(values: dict[str, Any]) -> None:
         raise BadInputError(f"budgets: {exc}") from None
 
 
+def _check_catalog(values: dict[str, Any]) -> None:
+    """The SLO report's catalog parses and validates (so a bad catalog is exit 2, before any kernel)."""
+    from goreliable_lib.catalog import read_catalog
+
+    path = Path(values["catalog"])
+    try:
+        read_catalog(path if path.is_absolute() else project_root() / path)
+    except BadInputError as exc:
+        raise BadInputError(f"catalog: {exc}") from None
+
+
 _CATALOG = Param("catalog", "file", "params/slos.yaml", "OpenSLO v1 catalog", check_file)
 
 REPORTS: dict[str, Report] = {
@@ -211,7 +222,7 @@ REPORTS: dict[str, Report] = {
         Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month)",
               check_window),
         Param("services", "names", "all", "services to include (all, or a list)", check_names),
-    ), "params/slo.yaml"),
+    ), "params/slo.yaml", _check_catalog),
     "cost": Report("cost", "notebooks/cost_by_team.ipynb", "Cost by team", (
         *_common("Cost by team"),
         Param("window", "window", "30d", "cost window: 30d (last 30 days) or a month like 2026-10", check_window),
