@@ -115,6 +115,7 @@ class SLOReport:
         if not frames:
             return pd.DataFrame(columns=["slo", *ALERT_COLUMNS])
         table = pd.concat(frames, ignore_index=True)
+        table["peak_burn_rate"] = table["peak_burn_rate"].round(2)
         return table[["slo", *ALERT_COLUMNS]].sort_values(["start", "slo"], ignore_index=True)
 
     def coverage_by_day(self) -> pd.DataFrame:

@@ -140,26 +140,3 @@ def test_parallel_runs(tmp_path: Path) -> None:
     assert (out / "slo" / "latest").resolve() == max(folders)
     assert not list(out.glob("slo/.tmp-*")) and os.listdir(out / "slo").count("latest") == 1
     assert json.loads((max(folders) / "summary.json").read_text())["runner"]["duration_seconds"] > 0
-
-
-def test_real_reports_leak_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every committed report notebook, on the demo profile, with sentinel secrets in the environment:
-    no byte written holds them. Skipped until the report notebooks exist."""
-    from goreliable_lib.reports.registry import REPORTS
-
-    present = [name for name, report in REPORTS.items() if report.notebook_path().is_file()]
-    if not present:
-        pytest.skip("no report notebook committed yet under notebooks/")
-    from goreliable_lib.connection import demo_snapshot_path
-
-    if not (demo_snapshot_path() / "manifest.json").is_file():
-        pytest.skip("the bundled demo snapshot is not recorded yet")
-    for key, value in SENTINELS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("GORELIABLE_PROFILE", "demo")
-    incident = {"incident_start": "now-3h", "incident_end": "now-2h"}
-    requests = [RunRequest(name, incident if name == "postmortem" else {}) for name in present]
-    results = run_many(requests, str(tmp_path), jobs=2)
-    leaks = {str(p): found for p in tmp_path.rglob("*") if p.is_file() and (found := find_sentinels(p.read_bytes()))}
-    assert leaks == {}
-    assert [(name, code) for name, code, _, _ in results] == [(name, 0) for name in present], results
