@@ -215,19 +215,21 @@ def slo_markdown(result: Any) -> str:
 
 
 def slo_figures(report: SLOReport, result: Any) -> dict[str, go.Figure]:
-    """The four charts of one SLO's section, by figure name."""
+    """The charts of one SLO's section, by figure name (the alert timeline only when an alert would have fired)."""
     thresholds = report.analysis.policy_thresholds
     lines = {f"features > {thresholds.features_above:.0%}": thresholds.features_above,
              f"reliability < {thresholds.reliability_below:.0%}": thresholds.reliability_below,
              f"alert < {thresholds.alert_below:.0%}": thresholds.alert_below}
-    return {
+    figures = {
         f"{result.name}_sli": slo_plots.sli_over_time(result.daily, result.objective, title="SLI per day"),
         f"{result.name}_burndown": slo_plots.budget_burndown(result.burndown, result.start, result.end,
                                                              thresholds=lines, title="Error budget remaining"),
         f"{result.name}_burn_rates": slo_plots.burn_rates(result.burn_rates, title="Burn rates at the window's end"),
-        f"{result.name}_alerts": slo_plots.alert_timeline(result.alerts, result.start, result.end,
-                                                          title="When the alerts would have fired"),
     }
+    if len(result.alerts):  # no empty chart: the section's text already says "0 page, 0 ticket"
+        figures[f"{result.name}_alerts"] = slo_plots.alert_timeline(result.alerts, result.start, result.end,
+                                                                    title="When the alerts would have fired")
+    return figures
 
 
 def drift_figure(report: SLOReport) -> go.Figure:

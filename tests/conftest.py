@@ -48,3 +48,34 @@ def stack_env(local_stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("GORELIABLE_CONFIG", os.devnull)
     return env
+
+
+@pytest.fixture(scope="session")
+def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The four reports run once on the bundled demo snapshot (what `make demo` does), in parallel, with
+    sentinel secrets in the environment; shared by the ground-truth, secret-scan and browser tests."""
+    import json
+
+    from report_fixtures import SENTINELS
+
+    from goreliable_lib.connection import demo_snapshot_path
+    from goreliable_lib.reports.cli import RunRequest, run_many
+
+    if not (demo_snapshot_path() / "manifest.json").is_file():
+        pytest.fail("the bundled demo snapshot is missing: run `goreliable demo record`")
+    out = tmp_path_factory.mktemp("demo-reports")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+            patch.delenv(name)
+        for key, value in SENTINELS.items():
+            patch.setenv(key, value)
+        patch.setenv("GORELIABLE_PROFILE", "demo")
+        patch.setenv("GORELIABLE_CONFIG", os.devnull)
+        patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
+        requests = [RunRequest("slo"), RunRequest("cost"), RunRequest("dr"),
+                    RunRequest("postmortem", files=(str(ROOT / "params" / "postmortem-demo.yaml"),))]
+        results = run_many(requests, str(out), jobs=2, timeout=600)
+    runs = {name: Path(location) for name, _, location, _ in results if location}
+    return {"out": out, "results": results, "runs": runs,
+            "summaries": {name: json.loads((runs[name] / "summary.json").read_text())
+                          for name, code, _, _ in results if code == 0}}

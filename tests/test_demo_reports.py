@@ -4,19 +4,13 @@ and no executed cell wrote an error or a warning to stderr."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import nbformat
 import pandas as pd
 import pytest
-from report_fixtures import SENTINELS, find_sentinels
-
-from goreliable_lib.connection import demo_snapshot_path
-from goreliable_lib.reports.cli import RunRequest, run_many
-from goreliable_lib.reports.registry import project_root
+from report_fixtures import find_sentinels
 
 pytestmark = pytest.mark.slow
 
@@ -25,28 +19,9 @@ OBJECTIVES = {"api-gateway-availability": 0.999, "api-gateway-latency": 0.99, "o
 
 
 @pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every report run once on the demo profile (in parallel, like `make demo`), with sentinel secrets set."""
-    if not (demo_snapshot_path() / "manifest.json").is_file():
-        pytest.fail("the bundled demo snapshot is missing: run `goreliable demo record`")
-    out = tmp_path_factory.mktemp("demo-reports")
-    patch = pytest.MonkeyPatch()
-    for key, value in SENTINELS.items():
-        patch.setenv(key, value)
-    for key in ("GORELIABLE_PROMETHEUS_URL", "GORELIABLE_KUBECOST_URL", "GORELIABLE_DRILLS_URI", "GORELIABLE_NOW"):
-        patch.delenv(key, raising=False)
-    patch.setenv("GORELIABLE_PROFILE", "demo")
-    patch.setenv("GORELIABLE_CONFIG", "/dev/null")
-    try:
-        demo_params = str(project_root() / "params" / "postmortem-demo.yaml")
-        requests = [RunRequest("slo"), RunRequest("cost"), RunRequest("dr"),
-                    RunRequest("postmortem", files=(demo_params,))]
-        results = run_many(requests, str(out), jobs=2)
-    finally:
-        patch.undo()
-    return {"out": out, "results": results,
-            "summaries": {name: json.loads((Path(location) / "summary.json").read_text())
-                          for name, code, location, _ in results if code == 0}}
+def demo_runs(demo_suite: dict[str, Any]) -> dict[str, Any]:
+    """The demo suite (tests/conftest.py): run once per session, shared with the browser test."""
+    return demo_suite
 
 
 def test_every_report_succeeds(demo_runs: dict[str, Any]) -> None:

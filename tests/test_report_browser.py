@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from report_fixtures import NOTEBOOKS, SENTINELS, stub_parameters
 
 from goreliable_lib.reports.cli import RunRequest, run_many
 from goreliable_lib.reports.html import PLOTLY_MARKER
-from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE
+from goreliable_lib.reports.registry import REPORTS
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,8 +30,6 @@ pytestmark = [
 ]
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-DEMO_MANIFEST = ROOT / "goreliable_lib" / "data" / "demo" / "manifest.json"
-POSTMORTEM_DEMO_PARAMS = ROOT / "params" / "postmortem-demo.yaml"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 #: The test notebooks and the plotly figures each displays before it ends (or fails); chart_types.ipynb is
 #: written by the test: every trace type goreliable_lib.plots uses, on one page, under the page's CSP.
@@ -146,32 +143,10 @@ def test_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return runs
 
 
-def demo_reports() -> dict[str, list[str]]:
-    """The real reports runnable on the demo profile now: name -> parameter files."""
-    reports = {name: [] for name in STANDARD_SUITE if REPORTS[name].notebook_path(ROOT).is_file()}
-    if REPORTS["postmortem"].notebook_path(ROOT).is_file() and POSTMORTEM_DEMO_PARAMS.is_file():
-        reports["postmortem"] = [str(POSTMORTEM_DEMO_PARAMS)]
-    return reports
-
-
 @pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The real reports on the demo profile (bundled snapshot, no server), run in parallel by the runner."""
-    if not DEMO_MANIFEST.is_file():
-        pytest.skip(f"the demo snapshot is not bundled yet ({DEMO_MANIFEST.relative_to(ROOT)})")
-    reports = demo_reports()
-    if not reports:
-        pytest.skip("no report notebook in notebooks/ yet")
-    out = tmp_path_factory.mktemp("demo-reports")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
-            patch.delenv(name)
-        patch.setenv("GORELIABLE_PROFILE", "demo")
-        patch.setenv("GORELIABLE_CONFIG", os.devnull)
-        patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
-        results = run_many([RunRequest(name, files=tuple(files)) for name, files in reports.items()], str(out),
-                           timeout=600)
-    return {name: Path(location) for name, _, location, _ in results if location}
+def demo_runs(demo_suite: dict[str, Any]) -> dict[str, Path]:
+    """The real reports on the demo profile, run once per session (tests/conftest.py `demo_suite`)."""
+    return demo_suite["runs"]
 
 
 @pytest.mark.parametrize("notebook", list(TEST_NOTEBOOKS))
@@ -185,8 +160,6 @@ def test_test_report_opens_offline_and_draws(browser: Chromium, test_runs: dict[
 
 @pytest.mark.parametrize("report", list(REPORTS))
 def test_demo_report_opens_offline_and_draws(browser: Chromium, demo_runs: dict[str, Path], report: str) -> None:
-    if report not in demo_reports():
-        pytest.skip(f"{report}: notebook {REPORTS[report].notebook} (or its demo parameters) not written yet")
     assert report in demo_runs, f"{report}: the runner published no run"
     run_dir = demo_runs[report]
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -150,3 +150,20 @@ def test_report_list(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in text
     assert cli.main(["report", "list", "--json"]) == 0
     assert '"quarters"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("report", "parameters", "message"), [
+    ("slo", {"services": ["billing"]}, "parameter services: unknown service 'billing'"),
+    ("postmortem", {"incident_start": "2026-11-11T14:20:00Z", "incident_end": "2026-11-11T15:00:00Z",
+                    "services": ["nope"]}, "parameter services: unknown service 'nope'"),
+    ("postmortem", {"incident_start": "2026-11-11T14:20:00Z", "incident_end": "2026-11-11T15:00:00Z",
+                    "slos": ["nope"]}, "parameter slos: unknown SLO 'nope'"),
+    ("postmortem", {"incident_start": "2026-11-11T15:00:00Z", "incident_end": "2026-11-11T14:20:00Z"},
+     "incident_end: .* must be after incident_start"),
+    ("dr", {"targets": "README.md"}, "parameter targets: .*README.md"),
+])
+def test_catalog_and_targets_are_checked_before_any_kernel(report: str, parameters: dict, message: str) -> None:
+    """Names that the catalog does not know and files that do not validate are bad input (exit 2)."""
+    with pytest.raises(BadInputError, match=message) as info:
+        resolve(report, parameters)
+    assert info.value.exit_code == 2

@@ -185,11 +185,29 @@ def _common(title: str) -> tuple[Param, ...]:
 
 
 def _check_incident(values: dict[str, Any]) -> None:
+    """The incident is a positive interval and the services/SLOs named exist in the catalog."""
+    from goreliable_lib.postmortem import select_incident_slos
+
     start = parse_time(values["incident_start"], now=_CHECK_NOW, field="incident_start")
     end = parse_time(values["incident_end"], now=_CHECK_NOW, field="incident_end")
     if end <= start:
         raise BadInputError(f"incident_end: {values['incident_end']!r} must be after incident_start "
                             f"{values['incident_start']!r}")
+    try:
+        select_incident_slos(values["catalog"], values["services"], values["slos"])
+    except BadInputError as exc:
+        message = str(exc)
+        raise BadInputError(message if message.startswith(("services", "slos")) else f"catalog: {message}") from None
+
+
+def _check_targets(values: dict[str, Any]) -> None:
+    """The DR report's targets file parses and validates (so a bad file is exit 2, before any kernel)."""
+    from goreliable_lib.dr_report import load_targets
+
+    try:
+        load_targets(values["targets"])
+    except BadInputError as exc:
+        raise BadInputError(f"targets: {exc}") from None
 
 
 def _check_budgets(values: dict[str, Any]) -> None:
@@ -208,9 +226,15 @@ def _check_catalog(values: dict[str, Any]) -> None:
 
     path = Path(values["catalog"])
     try:
-        read_catalog(path if path.is_absolute() else project_root() / path)
+        catalog = read_catalog(path if path.is_absolute() else project_root() / path)
     except BadInputError as exc:
         raise BadInputError(f"catalog: {exc}") from None
+    services = values.get("services")
+    if services not in (None, "all", []):
+        known = {slo.service for slo in catalog.slos}
+        if unknown := [s for s in ([services] if isinstance(services, str) else services) if s not in known]:
+            raise BadInputError(f"services: unknown service {', '.join(map(repr, unknown))} "
+                                f"(the catalog has: {', '.join(sorted(known))})")
 
 
 _CATALOG = Param("catalog", "file", "params/slos.yaml", "OpenSLO v1 catalog", check_file)
@@ -236,7 +260,7 @@ REPORTS: dict[str, Report] = {
               "GORELIABLE_DRILLS_URI / the profile's)", check_drills_uri),
         Param("quarters", "int", 8, "quarters of history", check_int_range(1, 40)),
         Param("targets", "file", "params/dr_targets.yaml", "RTO/RPO targets per component", check_file),
-    ), "params/dr.yaml"),
+    ), "params/dr.yaml", _check_targets),
     "postmortem": Report("postmortem", "notebooks/postmortem.ipynb", "Incident postmortem", (
         *_common("Incident postmortem"),
         Param("incident_start", "time", None, "start of the incident (required)", check_time, required=True),
