@@ -373,7 +373,8 @@ def _error_message(error: dict[str, Any]) -> str:
 
 
 def _doc_label(number: int, document: Any) -> str:
-    name = document.get("metadata", {}).get("name") if isinstance(document, dict) else None
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
     name = name if isinstance(name, str) else None
     return f"document {number}" + (f" ({name})" if name else "")
 
@@ -385,9 +386,16 @@ def read_catalog(path: str | Path) -> Catalog:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInputError(f"{path_text}: cannot read the SLO catalog: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path_text}: the SLO catalog is not UTF-8 text (byte {exc.start})") from None
     try:
-        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        all_nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        all_documents = list(yaml.safe_load_all(text))
+        if len(all_nodes) != len(all_documents):
+            raise BadInputError(f"{path_text}: the YAML documents could not be told apart")
+        # empty documents (`---` alone, `--- ~`) are skipped
+        pairs = [(d, n) for d, n in zip(all_documents, all_nodes, strict=True) if d is not None and n is not None]
+        documents, nodes = [d for d, _ in pairs], [n for _, n in pairs]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

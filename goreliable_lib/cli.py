@@ -44,9 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GoReliableError as exc:
         print(f"goreliable: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("goreliable: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # the documented codes only (0, 1, 2): an interrupted command failed while running
+        print("goreliable: error: interrupted (Ctrl-C / SIGINT)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

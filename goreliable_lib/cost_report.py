@@ -24,7 +24,7 @@ import pandas as pd
 from goreliable_lib import cost_checks
 from goreliable_lib.analysis import cost
 from goreliable_lib.budgets import Budgets
-from goreliable_lib.errors import BadInputError, SourceError
+from goreliable_lib.errors import BadInputError, KubecostError, SourceError
 from goreliable_lib.sources.kubecost import key_column
 from goreliable_lib.timeutil import parse_time
 
@@ -71,6 +71,10 @@ def fetch(kubecost: Any, window: dict[str, Any] | tuple[Any, Any], aggregate: st
                                 share_idle=False)
     totals = kubecost.allocation((start, end), aggregate=f"namespace,controller,{team}", accumulate=True,
                                  idle=True, share_idle=False)
+    if daily.empty and totals.empty:  # nothing at all: a report of zeros would read as "we spent nothing"
+        raise KubecostError(f"Kubecost returned no allocation at all for {start:%Y-%m-%d %H:%M} .. "
+                            f"{end:%Y-%m-%d %H:%M} UTC (outside its retention, or the wrong cluster or URL?): "
+                            "there is no cost to report")
     return CostData(start, end, aggregate, key_column(team), daily, totals, warnings)
 
 

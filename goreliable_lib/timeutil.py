@@ -22,8 +22,19 @@ def utc_now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").floor("s")
 
 
+#: What pandas raises for a time or duration it cannot hold (year 10000, 1e300 seconds, now-99999999d).
+_OUT_OF_RANGE = (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta)
+
+
 def parse_duration(value: object, *, field: str = "duration") -> pd.Timedelta:
     """A duration: seconds as a number, Prometheus style (`1m`, `30d`, `1h30m`, `1w`), or a timedelta."""
+    try:
+        return _parse_duration(value, field=field)
+    except _OUT_OF_RANGE:
+        raise BadInputError(f"{field}: {value!r} is out of range") from None
+
+
+def _parse_duration(value: object, *, field: str) -> pd.Timedelta:
     if isinstance(value, pd.Timedelta):
         result = value
     elif isinstance(value, dt.timedelta):
@@ -50,6 +61,13 @@ def parse_duration(value: object, *, field: str = "duration") -> pd.Timedelta:
 
 def parse_time(value: object, now: pd.Timestamp | None = None, *, field: str = "time") -> pd.Timestamp:
     """A point in time, UTC: datetime, RFC3339 string, unix seconds, `now`, or `now-7d`."""
+    try:
+        return _parse_time(value, now, field=field)
+    except _OUT_OF_RANGE:
+        raise BadInputError(f"{field}: {value!r} is out of range") from None
+
+
+def _parse_time(value: object, now: pd.Timestamp | None, *, field: str) -> pd.Timestamp:
     if isinstance(value, pd.Timestamp | dt.datetime):
         ts = pd.Timestamp(value)
     elif isinstance(value, bool):
@@ -85,6 +103,13 @@ def parse_time(value: object, now: pd.Timestamp | None = None, *, field: str = "
 def parse_window(window: object, end: pd.Timestamp, *, field: str = "window") -> tuple[pd.Timestamp, pd.Timestamp]:
     """A report window ending at `end`: rolling (`30d`), calendar to date (`1M`, `1Q`), or named
     (`2026-10`, `2026-Q3`, which ignore `end`). Returns (start, end), both UTC."""
+    try:
+        return _parse_window(window, end, field=field)
+    except _OUT_OF_RANGE:
+        raise BadInputError(f"{field}: {window!r} is out of range") from None
+
+
+def _parse_window(window: object, end: pd.Timestamp, *, field: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     end = parse_time(end, field="end")
     text = str(window).strip() if window is not None else ""
     if match := _MONTH.match(text):

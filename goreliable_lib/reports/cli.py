@@ -70,8 +70,8 @@ def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: in
 
 
 def _worst(codes: Sequence[int]) -> int:
-    """The worst exit code: bad input (2) > failed (1) > ok (0); an interrupt (130) beats all."""
-    rank = {0: 0, 1: 1, 2: 2, 130: 3}
+    """The worst exit code: bad input (2) > failed (1) > ok (0)."""
+    rank = {0: 0, 1: 1, 2: 2}
     return max(codes, key=lambda c: rank.get(c, 1), default=0)
 
 
@@ -156,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GoReliableError as exc:
         print(f"goreliable: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # outside a notebook run (validation, publishing): exit 1 like a failed run
+        print("goreliable: error: interrupted (Ctrl-C / SIGINT)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

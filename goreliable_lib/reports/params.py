@@ -42,6 +42,10 @@ def load_param_file(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInputError(f"-f {path}: parameter file not found") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise BadInputError(f"-f {path}: cannot read the parameter file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -91,6 +95,9 @@ def resolve_parameters(report: Report, parameters: Mapping[str, Any] | None = No
             resolved[spec.name] = spec.validator(value, spec.name)
         except BadInputError as exc:
             raise BadInputError(f"report {report.name}: parameter {exc}; valid: {', '.join(valid)}") from None
+        except (ValueError, TypeError, OverflowError) as exc:  # a value no validator foresaw: still bad input
+            raise BadInputError(f"report {report.name}: parameter {spec.name}: {str(value)[:100]!r} is not valid "
+                                f"({type(exc).__name__}: {str(exc)[:200]}); valid: {', '.join(valid)}") from None
     if report.check is not None:
         try:
             report.check(resolved)

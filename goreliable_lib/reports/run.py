@@ -27,6 +27,7 @@ import pandas as pd
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.reports.registry import project_root, safe_name
 from goreliable_lib.reports.scrub import atomic_write_text, scrub_text
+from goreliable_lib.sources.snapshot import SnapshotRecorder
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339, utc_now
 
 RUN_DIR_ENV = "GORELIABLE_RUN_DIR"
@@ -84,11 +85,13 @@ class Run:
 
     # ---- data ------------------------------------------------------------------------------------------
     def connect(self, profile: str | None = None) -> Any:
-        """`goreliable_lib.connect()` recording every fetch into `data_dir`; sets the window on its clock."""
-        from goreliable_lib import connect
-        from goreliable_lib.sources.snapshot import SnapshotRecorder
+        """`goreliable_lib.connect()` recording every fetch into `data_dir`; sets the window on its clock.
 
-        recorder = self.recorder = SnapshotRecorder(self.data_dir)
+        A Prometheus or Kubecost result that carries warnings (a partial response, a cost Kubecost did not send)
+        becomes a warning of the run: on the first screen and in summary.json, never silently complete."""
+        from goreliable_lib import connect
+
+        recorder = self.recorder = _RunRecorder(self.data_dir, self)
         self.sources = connect(profile, recorder=recorder)
         now = self.sources.now()
         recorder.set_as_of(now)
@@ -166,6 +169,15 @@ class Run:
         except ImportError:  # pragma: no cover - IPython is a dependency
             print(f"Warning: {text}")
 
+    def source_warning(self, source: str, request: Mapping[str, Any], message: str) -> None:
+        """A warning a source attached to a result (`frame.attrs["warnings"]`), said as a warning of the run."""
+        if source == "prometheus":
+            query = str(request.get("query", ""))
+            query = query if len(query) <= 150 else query[:150] + "..."
+            self.warn(f"Prometheus warned about query {query!r}: {message} (its data may be incomplete)")
+        else:
+            self.warn(f"{source.capitalize()}: {message}")
+
     def write_summary(self, summary: Mapping[str, Any]) -> dict[str, Any]:
         """Write summary.json: the report's headline numbers plus the always-present fields."""
         body = to_jsonable(dict(summary))
@@ -192,6 +204,24 @@ class Run:
         context = {"report": self.report, "parameters": to_jsonable(self.parameters), "window": self.window,
                    "source": self.source, "warnings": self.warnings}
         atomic_write_text(self.run_dir / CONTEXT_FILE, json.dumps(context, indent=1))
+
+
+#: Sources whose result warnings are passed to the run (the DR report lists the drill-log problems itself).
+WARNING_SOURCES = frozenset({"prometheus", "kubecost"})
+
+
+class _RunRecorder(SnapshotRecorder):
+    """The run's snapshot recorder; also hands the warnings a result carries to the run."""
+
+    def __init__(self, path: Path, run: Run) -> None:
+        super().__init__(path)
+        self._run = run
+
+    def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame) -> None:
+        super().record(source, request, frame)
+        if source in WARNING_SOURCES:
+            for message in frame.attrs.get("warnings") or []:
+                self._run.source_warning(source, request, str(message))
 
 
 def current_run(report: str, parameters: Mapping[str, Any] | None = None) -> Run:

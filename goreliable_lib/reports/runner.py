@@ -3,14 +3,22 @@
 Order of work: validate the parameters and the destination (exit 2, no kernel started) -> stage the run in
 a temporary folder -> execute -> finalise (summary.json, banners, report.html, secret scrub) -> publish
 (atomic rename / upload). A failed run is published too, marked failed, and never moves `latest`.
+
+Exit codes stay the documented 0 / 1 / 2: an interrupt (Ctrl-C, SIGINT) while the notebook runs is a run that
+failed while running (exit 1, kept and marked failed with `KeyboardInterrupt`); a destination that cannot be
+written (a full disk, a folder that became read-only) is exit 1 with a message naming the folder and the cause,
+and the unfinished run is removed so it holds no space (earlier runs and `latest` are never touched).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import secrets
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +30,7 @@ from typing import Any
 
 import nbformat
 
+from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.reports.html import export_html
 from goreliable_lib.reports.params import resolve_parameters
 from goreliable_lib.reports.publish import writer_for
@@ -31,12 +40,18 @@ from goreliable_lib.reports.scrub import atomic_write_text, scrub_text, scrub_tr
 from goreliable_lib.timeutil import to_rfc3339, utc_now
 
 NOTEBOOK_FILE = "report.ipynb"
+#: The kernel process's own output during the run; kept as kernel.log only when the run failed and it says something.
+KERNEL_LOG = ".kernel.log"
 HTML_FILE = "report.html"
 ERROR_TAG = "goreliable-error"
 WARNINGS_TAG = "goreliable-warnings"
 #: papermill writes its output through this scheme: every save of the notebook is scrubbed of secrets.
 SCRUB_SCHEME = "goreliable-scrubbed://"
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED = 0, 1
+#: An interrupted run is a run that failed while running (DESIGN.md documents 0, 1 and 2 only).
+EXIT_INTERRUPTED = EXIT_FAILED
+#: Warnings listed one by one at the top of the report; the rest are counted (all are in summary.json).
+MAX_WARNINGS_SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,17 @@ def kernel_manager_for(env: Mapping[str, str]) -> type:
         def _default_ip(self) -> str:  # a socket path of our own (the default `kernel-ipc` is shared by the cwd)
             return os.path.join(tempfile.gettempdir(), f"goreliable-kernel-{uuid.uuid4().hex[:16]}")
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # the kernel's own stdout/stderr (not the cells': those go to the notebook) into the run folder's
+            # .kernel.log, not the operator's terminal (an interrupted kernel prints zmq tracebacks there)
+            log = Path(spec_env[RUN_DIR_ENV]) / KERNEL_LOG if RUN_DIR_ENV in spec_env else None
+            handle = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **{"stdout": handle, "stderr": handle, **kw})
+            finally:
+                if log is not None:
+                    handle.close()
+
         @property
         def kernel_spec(self) -> KernelSpec:
             if self._kernel_spec is None:
@@ -122,7 +148,8 @@ def _describe_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, PapermillExecutionError):
         return {"type": exc.ename, "message": scrub_text(str(exc.evalue))[:2000], "cell": exc.exec_count}
     if isinstance(exc, KeyboardInterrupt):
-        return {"type": "KeyboardInterrupt", "message": "interrupted (Ctrl-C) while running"}
+        return {"type": "KeyboardInterrupt", "message": "interrupted (Ctrl-C / SIGINT) while running; the run "
+                "stopped before its end"}
     message = str(exc).strip() or type(exc).__name__
     if type(exc).__name__ == "DeadKernelError":
         message = f"the kernel died (killed, or out of memory): {message}"
@@ -170,7 +197,9 @@ def _finalise(staging: Path, report: Report, parameters: dict[str, Any], run_id:
     # no notebook yet when the run failed before papermill wrote anything
     nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
     if warnings := summary.get("warnings"):
-        items = "\n".join(f"- {w}" for w in warnings)
+        items = "\n".join(f"- {w}" for w in warnings[:MAX_WARNINGS_SHOWN])
+        if len(warnings) > MAX_WARNINGS_SHOWN:
+            items += f"\n- ... and {len(warnings) - MAX_WARNINGS_SHOWN} more (all listed in summary.json)"
         nb.cells.insert(0, _markdown_cell(f"**Warnings** (this report may be incomplete):\n\n{items}",
                                           WARNINGS_TAG))
     if error is not None and error.get("cell") is None:  # e.g. the kernel died: name the cell that was running
@@ -189,16 +218,37 @@ def _finalise(staging: Path, report: Report, parameters: dict[str, Any], run_id:
     title = parameters.get("title") or report.title
     export_html(nb_path, staging / HTML_FILE, title=f"{title} ({'FAILED ' if error else ''}{run_id})")
     (staging / CONTEXT_FILE).unlink(missing_ok=True)
+    kernel_log = staging / KERNEL_LOG
+    if error is not None and kernel_log.is_file() and kernel_log.stat().st_size:
+        kernel_log.rename(staging / KERNEL_LOG.lstrip("."))
+    else:
+        kernel_log.unlink(missing_ok=True)
     scrub_tree(staging)
     return summary
+
+
+def _where(writer: Any) -> str:
+    return str(getattr(writer, "root", None) or getattr(writer, "url", None) or writer)
+
+
+def _write_failure(writer: Any, report: str, run_id: str, staging: Path, exc: OSError) -> str:
+    """The message of a run that could not be written; removes the unfinished run (it would only hold space)."""
+    cause = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    if staging.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+        kept = "the unfinished run was removed; earlier runs and `latest` are untouched"
+    else:
+        kept = "the run folder was published but `latest` or index.html may be stale (the next run rebuilds them)"
+    return f"report {report}: run {run_id} could not be written to {_where(writer)} ({cause}); {kept}"
 
 
 def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str | Path | None = None,
                progress: bool | dict[str, Any] = True, *, files: Iterable[str | Path] = (),
                report: Report | None = None, timeout: float | None = None, start_timeout: float = 120,
                sse: str | None = None, kms_key_id: str | None = None) -> RunResult:
-    """Validate, execute and publish one report; returns the RunResult (exit_code 0 ok, 1 failed, 130
-    interrupted). Bad parameters or destination raise BadInputError before any kernel starts.
+    """Validate, execute and publish one report; returns the RunResult (exit_code 0 ok, 1 failed or interrupted).
+    Bad parameters or destination raise BadInputError before any kernel starts; a destination that cannot be
+    written while the run is finished raises GoReliableError (exit 1).
 
     `report` overrides the registry entry (tests run their own notebooks); `timeout` limits each cell (s).
     """
@@ -213,9 +263,14 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     _register_handler()
     started = time.monotonic()
     run_id = new_run_id()
-    staging = writer.staging_dir(spec.name, run_id)
-    for sub in ("data", "figures"):
-        (staging / sub).mkdir(exist_ok=True)
+    try:
+        staging = writer.staging_dir(spec.name, run_id)
+        for sub in ("data", "figures"):
+            (staging / sub).mkdir(exist_ok=True)
+    except OSError as exc:
+        kind = BadInputError if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else GoReliableError
+        raise kind(f"--out {_where(writer)}: cannot create the run folder of report {spec.name} "
+                   f"({exc.strerror or exc}: {exc.filename}); nothing was run") from None
     env = {RUN_DIR_ENV: str(staging), REPORT_ENV: spec.name, "GORELIABLE_PROJECT_ROOT": str(project_root()),
            "GORELIABLE_RUN_ID": run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if progress:
@@ -232,11 +287,14 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
         error, exit_code = _describe_error(exc), EXIT_INTERRUPTED
     except Exception as exc:  # PapermillExecutionError, DeadKernelError, CellTimeoutError, kernel start failures
         error, exit_code = _describe_error(exc), EXIT_FAILED
-    summary = _finalise(staging, spec, values, run_id, error, started)
-    if summary["status"] != "ok" and exit_code == EXIT_OK:
-        exit_code = EXIT_FAILED
-    error = summary.get("error") if summary["status"] != "ok" else None
-    location = writer.publish(staging, spec.name, run_id, ok=exit_code == EXIT_OK)
+    try:
+        summary = _finalise(staging, spec, values, run_id, error, started)
+        if summary["status"] != "ok" and exit_code == EXIT_OK:
+            exit_code = EXIT_FAILED
+        error = summary.get("error") if summary["status"] != "ok" else None
+        location = writer.publish(staging, spec.name, run_id, ok=exit_code == EXIT_OK)
+    except OSError as exc:  # a full disk, a destination gone read-only: say so, keep nothing half-written
+        raise GoReliableError(_write_failure(writer, spec.name, run_id, staging, exc)) from None
     message = f"{error['type']}: {error['message']}" if error else None
     result = RunResult(spec.name, run_id, summary["status"], location, exit_code, message,
                        round(time.monotonic() - started, 3))

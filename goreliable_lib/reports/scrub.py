@@ -68,8 +68,12 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write scrubbed text to `path` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(scrub_text(text), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(scrub_text(text), encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interrupt: leave the old file, not a half-written temporary
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def scrub_tree(root: Path, secrets: Iterable[str] | None = None) -> list[Path]:

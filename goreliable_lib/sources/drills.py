@@ -24,11 +24,14 @@ drill duration = the last `recovered` minus `disaster_declared`, NaN for an abor
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import orjson
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -54,6 +57,11 @@ class DrillLogWarning(UserWarning):
     """A drill log line was skipped or something in the logs looks wrong."""
 
 
+#: The times a drill event may carry: what pandas' nanosecond timestamps hold (1677-09-22 .. 2262-04-11).
+EARLIEST_TS = pd.Timestamp.min.ceil("s").to_pydatetime().replace(tzinfo=dt.UTC)
+LATEST_TS = pd.Timestamp.max.floor("s").to_pydatetime().replace(tzinfo=dt.UTC)
+
+
 def _parse_ts(value: Any) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError(f"expected an RFC3339 string like 2026-08-14T10:23:41Z, got {value!r}")
@@ -63,7 +71,13 @@ def _parse_ts(value: Any) -> dt.datetime:
         raise ValueError(f"{value!r} is not an RFC3339 time like 2026-08-14T10:23:41Z") from None
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone (end it with Z)")
-    return parsed.astimezone(dt.UTC)
+    try:
+        utc = parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        utc = None
+    if utc is None or not EARLIEST_TS <= utc <= LATEST_TS:
+        raise ValueError(f"{value!r} is out of range ({EARLIEST_TS:%Y-%m-%d} .. {LATEST_TS:%Y-%m-%d})")
+    return utc
 
 
 class DrillEvent(BaseModel):
@@ -142,13 +156,40 @@ def parse_event(data: Any) -> DrillEvent:
         raise ValueError(describe_validation_error(exc)) from None
 
 
-def parse_log(content: bytes, file: str, location: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows (one per valid line) and warnings (one per invalid line) of one JSONL file."""
-    rows: list[dict[str, Any]] = []
-    problems: list[str] = []
-    content = content.removeprefix(b"\xef\xbb\xbf")
-    for number, raw in enumerate(content.split(b"\n"), start=1):
-        raw = raw.rstrip(b"\r")
+#: Invalid lines listed one by one per file; the rest are counted in one more warning (a 200,000-line log of
+#: garbage must not put 200,000 warnings on the report's first screen).
+MAX_PROBLEMS_PER_FILE = 50
+#: Logs are read in chunks of this size (folder and S3 alike).
+CHUNK_BYTES = 1 << 20
+_ROW_FIELDS = ("file", "line", "drill_id", "scenario", "component", "event", "ts_ns", "data_loss_seconds", "note",
+               "extra")
+
+
+def iter_lines(content: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    """The lines of a log given whole or as a stream of chunks (split on `\n` only, `\r` stripped at the end),
+    holding at most one line and one chunk in memory."""
+    if isinstance(content, bytes | bytearray):
+        for line in bytes(content).split(b"\n"):
+            yield line.rstrip(b"\r")
+        return
+    pending = bytearray()
+    for chunk in content:
+        pending += chunk
+        start = 0
+        while (end := pending.find(b"\n", start)) >= 0:
+            yield bytes(pending[start:end]).rstrip(b"\r")
+            start = end + 1
+        del pending[:start]
+    yield bytes(pending).rstrip(b"\r")
+
+
+def _parse_into(content: bytes | Iterable[bytes], file: str, location: str, columns: dict[str, list[Any]],
+                problems: list[str]) -> None:
+    """Validate every line of one log, appending valid events to `columns` and one warning per invalid line."""
+    invalid = 0
+    for number, raw in enumerate(iter_lines(content), start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
         if not raw.strip():
             continue
         try:
@@ -158,51 +199,75 @@ def parse_log(content: bytes, file: str, location: str) -> tuple[list[dict[str, 
                 raise ValueError(f"not valid JSON ({exc})") from None
             event = parse_event(data)
         except ValueError as exc:
-            problems.append(f"{location} line {number}: {exc}; line skipped")
+            invalid += 1
+            if invalid <= MAX_PROBLEMS_PER_FILE:
+                problems.append(f"{location} line {number}: {exc}; line skipped")
             continue
-        rows.append({
-            "file": file, "line": number, "schema": SCHEMA, "drill_id": event.drill_id, "scenario": event.scenario,
-            "component": event.component, "event": event.event, "ts": pd.Timestamp(event.ts),
-            "data_loss_seconds": float("nan") if event.data_loss_seconds is None else float(event.data_loss_seconds),
-            "note": event.note, "extra": dict(event.model_extra or {}),
-        })
+        for name, value in zip(_ROW_FIELDS, (
+                file, number, event.drill_id, event.scenario, event.component, event.event,
+                pd.Timestamp(event.ts).value, math.nan if event.data_loss_seconds is None
+                else float(event.data_loss_seconds), event.note, dict(event.model_extra or {})), strict=True):
+            columns[name].append(value)
+    if invalid > MAX_PROBLEMS_PER_FILE:
+        problems.append(f"{location}: {invalid - MAX_PROBLEMS_PER_FILE} more invalid lines skipped (only the first "
+                        f"{MAX_PROBLEMS_PER_FILE} of {invalid} are listed); fix the log")
+
+
+def parse_log(content: bytes | Iterable[bytes], file: str, location: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows (one per valid line) and warnings (one per invalid line, capped) of one JSONL file."""
+    columns: dict[str, list[Any]] = {name: [] for name in _ROW_FIELDS}
+    problems: list[str] = []
+    _parse_into(content, file, location, columns, problems)
+    rows = [dict(zip(_ROW_FIELDS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for row in rows:
+        row["schema"] = SCHEMA
+        row["ts"] = pd.Timestamp(row.pop("ts_ns"), tz="UTC")
     return rows, problems
 
 
-def events_frame(logs: Iterable[tuple[str, str, bytes]]) -> pd.DataFrame:
-    """The events frame of several logs given as (file, location for messages, content); see the module doc."""
-    rows: list[dict[str, Any]] = []
+def events_frame(logs: Iterable[tuple[str, str, bytes | Iterable[bytes]]]) -> pd.DataFrame:
+    """The events frame of several logs given as (file, location for messages, content or a stream of chunks);
+    see the module doc. Memory: the valid events' columns plus one log's chunk at a time."""
+    columns: dict[str, list[Any]] = {name: [] for name in _ROW_FIELDS}
     problems: list[str] = []
     locations: dict[str, str] = {}
     for file, location, content in logs:
         locations[file] = location
-        file_rows, file_problems = parse_log(content, file, location)
-        rows.extend(file_rows)
-        problems.extend(file_problems)
+        _parse_into(content, file, location, columns, problems)
+    rows = len(columns["file"])
     frame = pd.DataFrame({
-        "file": pd.Series([r["file"] for r in rows], dtype=object),
-        "line": pd.Series([r["line"] for r in rows], dtype="int64"),
-        **{column: pd.Series([r[column] for r in rows], dtype=object)
-           for column in ("schema", "drill_id", "scenario", "component", "event")},
-        "ts": pd.Series(pd.to_datetime([r["ts"] for r in rows], utc=True), dtype="datetime64[ns, UTC]"),
-        "data_loss_seconds": pd.Series([r["data_loss_seconds"] for r in rows], dtype="float64"),
-        "note": pd.Series([r["note"] for r in rows], dtype=object),
-        "extra": pd.Series([r["extra"] for r in rows], dtype=object),
+        "file": pd.Series(columns["file"], dtype=object),
+        "line": pd.Series(columns["line"], dtype="int64"),
+        "schema": pd.Series([SCHEMA] * rows, dtype=object),
+        **{column: pd.Series(columns[column], dtype=object)
+           for column in ("drill_id", "scenario", "component", "event")},
+        "ts": pd.Series(pd.to_datetime(np.asarray(columns["ts_ns"], dtype="int64"), utc=True),
+                        dtype="datetime64[ns, UTC]"),
+        "data_loss_seconds": pd.Series(columns["data_loss_seconds"], dtype="float64"),
+        "note": pd.Series(columns["note"], dtype=object),
+        "extra": pd.Series(columns["extra"], dtype=object),
     })
-    if len(frame):
-        keys = frame.apply(lambda row: orjson.dumps(
-            [row.drill_id, row.scenario, row.component, row.event, row.ts.value,
-             None if pd.isna(row.data_loss_seconds) else row.data_loss_seconds, row.note, row.extra],
-            option=orjson.OPT_SORT_KEYS), axis=1)
-        duplicated = keys.duplicated(keep="first")
-        first_line = {key: index for index, key in reversed(list(keys.items()))}
-        for index in frame.index[duplicated]:
-            original = frame.loc[first_line[keys[index]]]
+    if rows:
+        first_of: dict[str, int] = {}  # the identity of an event -> its first row
+        duplicates: list[tuple[int, int]] = []
+        for index, key in enumerate(
+                json.dumps([drill_id, scenario, component, event, ts, None if math.isnan(loss) else loss, note,
+                            extra], sort_keys=True, separators=(",", ":"))  # not orjson: 4 KB per small bytes
+                for drill_id, scenario, component, event, ts, loss, note, extra in zip(
+                    columns["drill_id"], columns["scenario"], columns["component"], columns["event"],
+                    columns["ts_ns"], columns["data_loss_seconds"], columns["note"], columns["extra"], strict=True)):
+            if key in first_of:
+                duplicates.append((index, first_of[key]))
+            else:
+                first_of[key] = index
+        for index, original in duplicates:
             problems.append(
                 f"{locations[frame.at[index, 'file']]} line {frame.at[index, 'line']}: duplicates "
-                f"{locations[original['file']]} line {original['line']} ({frame.at[index, 'event']} of "
-                f"{frame.at[index, 'component']} in {frame.at[index, 'drill_id']}); duplicate dropped")
-        frame = frame[~duplicated]
+                f"{locations[frame.at[original, 'file']]} line {frame.at[original, 'line']} "
+                f"({frame.at[index, 'event']} of {frame.at[index, 'component']} in {frame.at[index, 'drill_id']}); "
+                f"duplicate dropped")
+        if duplicates:
+            frame = frame.drop(index=[index for index, _ in duplicates])
         frame = frame.sort_values(["drill_id", "ts", "file", "line"], kind="stable").reset_index(drop=True)
     frame.attrs["warnings"] = problems
     return frame
@@ -422,21 +487,27 @@ class DrillSource(Source):
             frame.attrs["warnings"].insert(0, f"no drill logs (*.jsonl) under {self.uri}")
         return _wire(frame)
 
-    def _read_folder(self, folder: Path) -> list[tuple[str, str, bytes]]:
+    def _read_folder(self, folder: Path) -> list[tuple[str, str, Iterable[bytes]]]:
         if folder.is_file():
-            return [(folder.name, str(folder), folder.read_bytes())]
+            return [(folder.name, str(folder), self._file_chunks(folder))]
         if not folder.is_dir():
             raise DrillLogError(f"drill logs at {self.uri}: folder does not exist")
-        logs = []
         try:
-            for path in sorted(folder.rglob("*.jsonl")):
-                if path.is_file():
-                    logs.append((path.relative_to(folder).as_posix(), str(path), path.read_bytes()))
+            paths = [path for path in sorted(folder.rglob("*.jsonl")) if path.is_file()]
         except OSError as exc:
             raise DrillLogError(f"drill logs at {self.uri}: cannot read {exc.filename}: {exc.strerror}") from None
-        return logs
+        return [(path.relative_to(folder).as_posix(), str(path), self._file_chunks(path)) for path in paths]
 
-    def _read_s3(self, bucket: str, prefix: str) -> list[tuple[str, str, bytes]]:
+    def _file_chunks(self, path: Path) -> Iterable[bytes]:
+        """A log file read lazily in chunks (a huge log is never held whole in memory)."""
+        try:
+            with open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK_BYTES):
+                    yield chunk
+        except OSError as exc:
+            raise DrillLogError(f"drill logs at {self.uri}: cannot read {exc.filename}: {exc.strerror}") from None
+
+    def _read_s3(self, bucket: str, prefix: str) -> list[tuple[str, str, Iterable[bytes]]]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._s3 if self._s3 is not None else s3_client()
@@ -450,15 +521,20 @@ class DrillSource(Source):
                     if item["Key"].endswith(".jsonl")]
         except (ClientError, BotoCoreError) as exc:
             raise s3_error(self.uri, "list the drill logs", exc) from None
-        logs = []
-        for key in sorted(keys):
-            try:
-                body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "NoSuchKey":  # deleted since the listing
-                    continue
-                raise s3_error(f"s3://{bucket}/{key}", "read a drill log", exc) from None
-            except BotoCoreError as exc:
-                raise s3_error(f"s3://{bucket}/{key}", "read a drill log", exc) from None
-            logs.append((key.removeprefix(list_prefix), f"s3://{bucket}/{key}", body))
-        return logs
+        return [(key.removeprefix(list_prefix), f"s3://{bucket}/{key}", self._s3_chunks(client, bucket, key))
+                for key in sorted(keys)]
+
+    @staticmethod
+    def _s3_chunks(client: Any, bucket: str, key: str) -> Iterable[bytes]:
+        """An S3 object streamed in chunks; a key deleted since the listing reads as empty."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            body = client.get_object(Bucket=bucket, Key=key)["Body"]
+            yield from body.iter_chunks(CHUNK_BYTES)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchKey":  # deleted since the listing
+                return
+            raise s3_error(f"s3://{bucket}/{key}", "read a drill log", exc) from None
+        except BotoCoreError as exc:
+            raise s3_error(f"s3://{bucket}/{key}", "read a drill log", exc) from None

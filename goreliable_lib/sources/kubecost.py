@@ -144,6 +144,7 @@ class KubecostSource(Source):
 
     # ------------------------------------------------------------------ fetching
     def _fetch(self, request: dict[str, Any]) -> pd.DataFrame:
+        self._problems: list[str] = []  # null or missing costs, said in attrs["warnings"]
         start, end = pd.Timestamp(request["start"]), pd.Timestamp(request["end"])
         accumulate = request["accumulate"]
         step = pd.Timedelta(seconds=request["step"]) if request["step"] is not None else None
@@ -163,12 +164,14 @@ class KubecostSource(Source):
                     group = []
                 group.append(interval)
             records.extend(self._fetch_sets(request, group))
-            frame = _normalise(records, request["aggregate"])
+            frame = _normalise(records, request["aggregate"], self._problems, request)
         else:
             frames = [self._fetch_summed(request, interval) for interval in intervals]
             frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         frame = frame.sort_values(["start", "name"], kind="stable").reset_index(drop=True)
         frame.attrs["flavour"] = self.flavour
+        if self._problems:
+            frame.attrs["warnings"] = list(dict.fromkeys(self._problems))
         return frame
 
     def _fetch_sets(self, request: dict[str, Any],
@@ -187,7 +190,7 @@ class KubecostSource(Source):
         records: list[dict[str, Any]] = []
         for lo, hi in _intervals(interval[0], interval[1], self.chunk):
             records.extend(_records(self._call(self._params(request, lo, hi, step=None), request), [(lo, hi)]))
-        frame = _normalise(records, request["aggregate"])
+        frame = _normalise(records, request["aggregate"], self._problems, request)
         return _combine(frame, interval, request["aggregate"]) if len(frame) else frame
 
     def _params(self, request: dict[str, Any], start: pd.Timestamp, end: pd.Timestamp,
@@ -224,6 +227,10 @@ class KubecostSource(Source):
             if not isinstance(data, list):
                 raise KubecostError(f"Kubecost answered without a list of allocation sets: {str(body)[:200]} "
                                     f"(GET {endpoint})", request=request)
+            odd = next((s for s in data if s is not None and not isinstance(s, dict)), None)
+            if odd is not None:
+                raise KubecostError(f"Kubecost answered with an allocation set that is not an object: "
+                                    f"{str(odd)[:200]} (GET {endpoint})", request=request)
             return data
         assert last_error is not None
         raise last_error
@@ -332,8 +339,47 @@ def _records(data: list[Any], intervals: list[tuple[pd.Timestamp, pd.Timestamp]]
     return out
 
 
-def _normalise(records: list[dict[str, Any]], aggregate: str) -> pd.DataFrame:
-    """Allocation records -> frame, one row per (interval, allocation); nulls become NaN."""
+#: The costs every allocation must carry; a null or missing one makes every total that includes it too low.
+REQUIRED_COSTS = ("cpuCost", "gpuCost", "ramCost", "pvCost", "networkCost", "loadBalancerCost", "sharedCost",
+                  "externalCost", "totalCost")
+_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def _numbers(records: list[dict[str, Any]], field: str, request: dict[str, Any] | None) -> np.ndarray:
+    """One numeric field of every record as float64 (null or missing = NaN); anything but a JSON number or null
+    is a KubecostError naming the field and the allocation."""
+    values = [r.get(field) for r in records]
+    if {type(v) for v in values} <= _NUMBER_TYPES:
+        try:
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+        except OverflowError:
+            pass
+    index, value = next((i, v) for i, v in enumerate(values) if type(v) not in (int, float, type(None))
+                        or (type(v) is int and abs(v) > 1e308))
+    record = records[index]
+    raise KubecostError(f"Kubecost sent {field}={str(value)[:60]!r} for allocation {str(record['name'])[:100]!r} "
+                        f"({to_rfc3339(record['_start'])}..{to_rfc3339(record['_end'])}): expected a number or null",
+                        request=request)
+
+
+def _missing_costs(records: list[dict[str, Any]], columns: dict[str, Any]) -> list[str]:
+    """One warning per required cost that some allocations did not carry (null, missing or not finite)."""
+    problems = []
+    for field in REQUIRED_COSTS:
+        absent = ~np.isfinite(columns[snake(field)])
+        if absent.any():
+            first = records[int(np.argmax(absent))]
+            problems.append(f"Kubecost sent no {field} (null or missing) for {int(absent.sum())} of {len(records)} "
+                            f"allocations (first: {str(first['name'])[:100]!r}, {to_rfc3339(first['_start'])}.."
+                            f"{to_rfc3339(first['_end'])}); those costs are missing from every total, which are "
+                            f"therefore too low")
+    return problems
+
+
+def _normalise(records: list[dict[str, Any]], aggregate: str, problems: list[str] | None = None,
+               request: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Allocation records -> frame, one row per (interval, allocation); nulls become NaN (and a warning in
+    `problems` for a missing cost); a value that is not a number raises KubecostError."""
     if not records:
         return _empty(aggregate)
     names, keys = _parse_names([str(r["name"]) for r in records], _aggregate_parts(aggregate))
@@ -343,8 +389,9 @@ def _normalise(records: list[dict[str, Any]], aggregate: str) -> pd.DataFrame:
         "end": pd.DatetimeIndex([r["_end"] for r in records]).as_unit("ns"),
     }
     for field in ["minutes"] + COST_FIELDS + USAGE_FIELDS + EFFICIENCY_FIELDS:
-        values = [r.get(field) for r in records]
-        columns[snake(field)] = np.array([np.nan if v is None else v for v in values], dtype=float)
+        columns[snake(field)] = _numbers(records, field, request)
+    if problems is not None:
+        problems.extend(_missing_costs(records, columns))
     columns["is_idle"] = np.array([n == IDLE or n.endswith("/" + IDLE) for n in names], dtype=bool)
     columns["is_unallocated"] = np.array([UNALLOCATED in n.split("/") for n in names], dtype=bool)
     for column, values in keys.items():

@@ -222,7 +222,8 @@ class PrometheusServer:
     """
 
     def __init__(self, tsdb_blocks: Path, *, workdir: Path, port: int | None = None,
-                 stop_at_exit: bool = False) -> None:
+                 stop_at_exit: bool = False, extra_args: Iterable[str] = ()) -> None:
+        self.extra_args = [str(arg) for arg in extra_args]  # e.g. ["--query.max-samples=1000"] (fault tests)
         self.tsdb_blocks = Path(tsdb_blocks)
         self.workdir = Path(workdir)
         self.port = port
@@ -289,7 +290,7 @@ class PrometheusServer:
     def _launch(self, prometheus: Path, data: Path, timeout: float) -> None:
         command = [str(prometheus), f"--config.file={self.workdir / 'prometheus.yml'}",
                    f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
-                   f"--web.listen-address=127.0.0.1:{self.port}"]
+                   f"--web.listen-address=127.0.0.1:{self.port}", *self.extra_args]
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True)

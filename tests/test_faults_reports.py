@@ -1,0 +1,308 @@
+"""Fault matrix, report level: real kernels, real servers, real signals, a real full disk.
+
+Four kernel runs (~15-30 s each on this machine): a good baseline run of a small probe report against a real
+Prometheus holding the simulated history; the same report while that Prometheus is killed (SIGKILL) between two
+queries; the same report into an output folder on a tmpfs that is full; and `python -m goreliable_lib report
+run dr` interrupted with SIGINT (Ctrl-C) while its notebook waits on S3. Each time: the message names the
+cause, the exit code is the documented one, the previous good run and `latest` are untouched (byte for byte),
+and the failed run says so on its first screen and in summary.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from report_fixtures import read_summary, tree_digest
+
+from goreliable_lib.errors import GoReliableError
+from goreliable_lib.reports.index import write_local_index
+from goreliable_lib.reports.registry import Param, Report, check_text, check_time
+from goreliable_lib.reports.runner import run_report
+from goreliable_lib.sim import Simulation
+from goreliable_lib.stack.faults import FaultProxy
+from goreliable_lib.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(600),
+              pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian prometheus missing")]
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2026-11-23T06:00:00Z"
+QUERY = 'sum(http_requests_total{service="api-gateway"})'
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
+
+PROBE_CELLS = [
+    ("parameters", 'end = "now"\ntitle = None\ngate = None'),
+    (None, f'''import pathlib
+import time
+
+from goreliable_lib import reports
+
+run = reports.current_run("probe", parameters={{"end": end, "title": title, "gate": gate}})
+src = run.connect()
+first = src.prometheus.query_range('{QUERY}', "now-2h", "now", "5m")
+run.export_table(first, "first")'''),
+    (None, f'''if gate:  # the test kills Prometheus, then opens the gate
+    deadline = time.monotonic() + 120
+    while not pathlib.Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+second = src.prometheus.query('{QUERY}')'''),
+    (None, 'run.write_summary({"requests": float(second["value"].iloc[0]), "points": len(first)})'),
+]
+
+
+def probe_report(folder: Path) -> Report:
+    """A small report on Prometheus (two queries, a gate between them), written as a notebook in `folder`."""
+    cells = []
+    for tag, source in PROBE_CELLS:
+        cell = nbformat.v4.new_code_cell(source)
+        if tag:
+            cell.metadata["tags"] = [tag]
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "probe.ipynb"
+    nbformat.write(nb, path)
+    return Report("probe", str(path), "Probe", (
+        Param("end", "time", "now", "end", check_time),
+        Param("title", "text", None, "title", check_text),
+        Param("gate", "text", None, "a file the notebook waits for between its two queries", check_text)))
+
+
+@pytest.fixture(scope="module")
+def blocks() -> Path:
+    simulation = Simulation()
+    return build_tsdb(default_cache_root(), simulation.cache_key, simulation.openmetrics_writers())
+
+
+@contextlib.contextmanager
+def live_env(**values: str) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+            patch.delenv(name)
+        patch.setenv("GORELIABLE_PROFILE", "live")
+        patch.setenv("GORELIABLE_CONFIG", os.devnull)
+        patch.setenv("GORELIABLE_NOW", AS_OF)
+        for name, value in values.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def baseline(blocks: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A good run of the probe report: the run every fault below must leave untouched."""
+    work = tmp_path_factory.mktemp("faults")
+    report = probe_report(work)
+    with PrometheusServer(blocks, workdir=work / "prometheus", stop_at_exit=True) as server, \
+            live_env(GORELIABLE_PROMETHEUS_URL=server.url):
+        result = run_report("probe", {}, work / "reports", report=report, progress=False)
+    assert result.exit_code == 0, result.error
+    return {"out": work / "reports", "result": result, "report": report, "work": work}
+
+
+def copy_reports(baseline: dict[str, Any], destination: Path) -> dict[str, Any]:
+    """The baseline's reports folder copied (symlinks kept) to `destination`; the good run and its digest."""
+    shutil.copytree(baseline["out"], destination, symlinks=True)
+    good = destination / "probe" / baseline["result"].run_id
+    return {"out": destination, "good": good, "digest": tree_digest(good),
+            "index": (destination / "index.html").read_bytes()}
+
+
+def assert_untouched(state: dict[str, Any], report: str = "probe") -> None:
+    """The previous good run is byte-identical and `latest` still points at it; no staging left behind."""
+    assert tree_digest(state["good"]) == state["digest"]
+    assert (state["out"] / report / "latest").resolve() == state["good"].resolve()
+    assert not list(state["out"].glob(f"{report}/.tmp-*")) and not list(state["out"].rglob(".*.tmp"))
+
+
+def test_baseline_is_a_good_run(baseline: dict[str, Any]) -> None:
+    summary = read_summary(baseline["result"].location)
+    assert summary["status"] == "ok" and summary["requests"] > 0 and summary["warnings"] == []
+
+
+def test_prometheus_killed_mid_report(baseline: dict[str, Any], blocks: Path, tmp_path: Path) -> None:
+    """SIGKILL to Prometheus after the first query: the second query is retried, then the run fails (exit 1) naming
+    Prometheus and the query; the first query's data is kept in the failed run; the good run is untouched."""
+    state = copy_reports(baseline, tmp_path / "reports")
+    gate = tmp_path / "gate"
+    server = PrometheusServer(blocks, workdir=tmp_path / "prometheus", stop_at_exit=True)
+    url = server.start(timeout=120)
+    killed: dict[str, Any] = {}
+
+    def kill_after_first_query() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and "at" not in killed:
+            for manifest in state["out"].glob("probe/.tmp-*/data/manifest.json"):
+                with contextlib.suppress(OSError, ValueError):
+                    if json.loads(manifest.read_text())["entries"]:
+                        os.kill(server.pid, signal.SIGKILL)
+                        killed["at"] = time.monotonic()
+            time.sleep(0.1)
+        gate.touch()
+
+    killer = threading.Thread(target=kill_after_first_query, daemon=True)
+    killer.start()
+    try:
+        with live_env(GORELIABLE_PROMETHEUS_URL=url):
+            result = run_report("probe", {"gate": str(gate)}, state["out"], report=baseline["report"],
+                                progress=False)
+    finally:
+        killer.join(10)
+        server.stop()
+    assert "at" in killed, "Prometheus was never killed (the first query did not happen?)"
+    assert result.exit_code == 1 and result.status == "failed"
+    assert result.error.startswith("PrometheusError: Prometheus ") and url in result.error
+    assert "unreachable" in result.error and "gave up after 4 attempts" in result.error and QUERY in result.error
+    run_dir = Path(result.location)
+    summary = read_summary(run_dir)
+    assert summary["status"] == "failed" and summary["error"]["type"] == "PrometheusError"
+    assert "requests" not in summary  # no number from a half-run
+    manifest = json.loads((run_dir / "data" / "manifest.json").read_text())
+    assert [e["source"] for e in manifest["entries"]] == ["prometheus"] and (run_dir / "first.csv").is_file()
+    page = (run_dir / "report.html").read_text()
+    assert "This report FAILED" in page and "must not be used as complete" in page
+    assert_untouched(state)
+    index = (state["out"] / "index.html").read_text()
+    assert index.count('class="status">failed<') == 1 and index.count('class="status">ok<') == 1
+
+
+def _fill(folder: Path, leave_bytes: int) -> None:
+    """Fill the filesystem of `folder` until about `leave_bytes` remain free."""
+    filler = folder / "filler.bin"
+    with open(filler, "wb") as handle:
+        block = b"\0" * 65536
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(block)
+                handle.flush()
+    free = shutil.disk_usage(folder).free
+    with open(filler, "r+b") as handle:
+        handle.truncate(max(filler.stat().st_size - max(leave_bytes - free, 0), 0))
+
+
+@contextlib.contextmanager
+def tiny_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `folder` (root only; unmounted afterwards whatever happens)."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full disk is simulated with a tiny tmpfs, which needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_full_disk(baseline: dict[str, Any], blocks: Path, tmp_path: Path) -> None:
+    """The output folder's disk fills up: exit 1 with a message naming the folder and "No space left on device";
+    the unfinished run is removed (it would only hold space), the good run, `latest` and index.html untouched."""
+    with tiny_tmpfs(tmp_path / "disk", "8m") as disk:
+        state = copy_reports(baseline, disk / "reports")
+        _fill(disk, leave_bytes=48 * 1024)
+        with PrometheusServer(blocks, workdir=tmp_path / "prometheus", stop_at_exit=True) as server, \
+                live_env(GORELIABLE_PROMETHEUS_URL=server.url), pytest.raises(GoReliableError) as caught:
+            run_report("probe", {}, state["out"], report=baseline["report"], progress=False)
+        message = str(caught.value)
+        assert caught.value.exit_code == 1
+        assert message.startswith("report probe: run ") and f"could not be written to {state['out']}" in message
+        assert "No space left on device" in message and "unfinished run was removed" in message
+        assert_untouched(state)
+        assert (state["out"] / "index.html").read_bytes() == state["index"]
+        assert sorted(p.name for p in (state["out"] / "probe").iterdir()) == sorted([state["good"].name, "latest"])
+
+
+def _kernel_of(run_folder_prefix: str) -> int | None:
+    """The pid of the kernel whose environment names a run folder under `run_folder_prefix`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if b"ipykernel_launcher" not in (entry / "cmdline").read_bytes():
+                continue
+            if f"GORELIABLE_RUN_DIR={run_folder_prefix}".encode() in (entry / "environ").read_bytes():
+                return int(entry.name)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _good_dr_run(out: Path) -> dict[str, Any]:
+    """A previous good DR run (its summary, page and `latest`), published the way the runner does."""
+    good = out / "dr" / "20261101T060000Z-0a1b"
+    good.mkdir(parents=True)
+    (good / "summary.json").write_text(json.dumps({"report": "dr", "status": "ok", "generated_at": AS_OF,
+                                                   "window": {"start": None, "end": AS_OF}, "drills": [],
+                                                   "warnings": []}))
+    (good / "report.html").write_text("<html><body>good DR report</body></html>")
+    (out / "dr" / "latest").symlink_to(good.name, target_is_directory=True)
+    write_local_index(out)
+    return {"out": out, "good": good, "digest": tree_digest(good)}
+
+
+def test_ctrl_c_mid_run_via_the_cli(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) while the DR notebook waits on S3: `goreliable report run dr` exits 1 (documented codes only:
+    an interrupted run failed while running), prints the run folder, keeps the partial run marked failed with
+    KeyboardInterrupt at the top, leaves the good run and `latest` alone, and leaves no kernel behind."""
+    state = _good_dr_run(tmp_path / "reports")
+    with FaultProxy(None) as s3:
+        s3.delay(120, times=None)  # S3 never answers in time: the notebook is stuck in its first fetch
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GORELIABLE_", "AWS_"))}
+        env.update({"GORELIABLE_PROFILE": "live", "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_NOW": AS_OF,
+                    "GORELIABLE_DRILLS_URI": "s3://goreliable-drills/drills", "AWS_ENDPOINT_URL": s3.url,
+                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1"})
+        process = subprocess.Popen([sys.executable, "-m", "goreliable_lib", "report", "run", "dr", "-q", "--out",
+                                    str(state["out"])], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 240
+            while not s3.requests and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert s3.requests, "the DR notebook never reached S3"
+            kernel = _kernel_of(str(state["out"] / "dr" / ".tmp-"))
+            assert kernel is not None and _alive(kernel)
+            os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+            stdout, stderr = process.communicate(timeout=180)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 1, stderr[-3000:]
+    location = Path(stdout.strip().splitlines()[-1])
+    assert location.parent == state["out"] / "dr" and RUN_ID.fullmatch(location.name)
+    assert "goreliable: error: report dr failed: KeyboardInterrupt: interrupted (Ctrl-C / SIGINT)" in stderr
+    (tmp_path / "stderr.txt").write_text(stderr)
+    assert "Traceback" not in stderr, stderr[-4000:]
+    summary = read_summary(location)
+    assert summary["status"] == "failed" and summary["error"]["type"] == "KeyboardInterrupt"
+    nb = nbformat.read(location / "report.ipynb", as_version=4)
+    assert "goreliable-error" in nb.cells[0].metadata.get("tags", []) and "KeyboardInterrupt" in nb.cells[0].source
+    assert "This report FAILED" in (location / "report.html").read_text()
+    assert_untouched(state, "dr")
+    index = (state["out"] / "index.html").read_text()
+    assert location.name in index and state["good"].name in index
+    deadline = time.monotonic() + 20
+    while _alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel), f"kernel {kernel} survived the interrupted run"
