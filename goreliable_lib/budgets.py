@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.yamlfile import read_yaml
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=253)]
 Money = Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)]
@@ -83,17 +83,5 @@ def resolve_budgets_path(path: str | Path) -> Path:
 
 def load_budgets(path: str | Path) -> Budgets:
     """Load and validate a budgets file; errors name the file (and the line for YAML syntax errors)."""
-    target = resolve_budgets_path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: budgets file not found") from None
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read budgets file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInputError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = read_yaml(resolve_budgets_path(path), what="budgets", shown=str(path))
     return parse_budgets(data, source=str(path))

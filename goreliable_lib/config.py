@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.yamlfile import read_yaml
 
 #: Keys a config file may set (the same names as the environment variables).
 FILE_KEYS = frozenset({
@@ -93,12 +92,7 @@ class Settings:
 
 
 def _load_file(path: Path) -> dict[str, str]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: config file not found (GORELIABLE_CONFIG)") from None
-    except yaml.YAMLError as exc:
-        raise BadInputError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, what="config (GORELIABLE_CONFIG)")
     if data is None:
         return {}
     if not isinstance(data, dict):

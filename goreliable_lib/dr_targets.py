@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import parse_duration
+from goreliable_lib.yamlfile import read_yaml
 
 DEFAULT_TARGETS_PATH = Path(__file__).resolve().parents[1] / "params" / "dr_targets.yaml"
 
@@ -138,18 +138,7 @@ def parse_dr_targets(data: Any, *, source: str = "dr targets") -> DRTargets:
 def load_dr_targets(path: str | Path | None = None) -> DRTargets:
     """Load and validate a targets file (default `params/dr_targets.yaml` of the project)."""
     target_path = Path(path) if path is not None else DEFAULT_TARGETS_PATH
-    try:
-        text = target_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInputError(f"{target_path}: DR targets file not found") from None
-    except OSError as exc:
-        raise BadInputError(f"{target_path}: cannot read DR targets file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInputError(f"{target_path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = read_yaml(target_path, what="DR targets")
     return parse_dr_targets(data, source=str(target_path))
 
 

@@ -55,7 +55,7 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     config.write_text("a: [\n")
     with pytest.raises(BadInputError, match="not valid YAML"):
         load_settings({"GORELIABLE_CONFIG": str(config)})
-    with pytest.raises(BadInputError, match="config file not found"):
+    with pytest.raises(BadInputError, match=r"config \(GORELIABLE_CONFIG\) file not found"):
         load_settings({"GORELIABLE_CONFIG": str(tmp_path / "missing.yaml")})
 
 

@@ -79,7 +79,7 @@ def test_bad_parameters(name: str, params: dict, message: str, tmp_path: Path) -
 def test_param_file_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("window: 30d\nservices: [a, b\n")
-    with pytest.raises(BadInputError, match=r"broken.yaml: line \d+ not valid YAML"):
+    with pytest.raises(BadInputError, match=r"broken.yaml: line \d+ is not valid YAML"):
         load_param_file(broken)
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n- b\n")

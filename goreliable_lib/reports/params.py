@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.yamlfile import read_yaml
 from goreliable_lib.reports.registry import Report, project_root
 from goreliable_lib.timeutil import to_rfc3339
 
@@ -38,18 +39,7 @@ def load_param_file(path: str | Path) -> dict[str, Any]:
     file = Path(path)
     if not file.is_absolute() and not file.exists():
         file = project_root() / file
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInputError(f"-f {path}: parameter file not found") from None
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise BadInputError(f"-f {path}: cannot read the parameter file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInputError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(file, what="parameter", shown=f"-f {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -151,22 +151,6 @@ class S3Server:
         self.stop()
 
 
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """Stop a server started detached (by `stack up`) from another process."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-
-
 def _serve(host: str) -> None:
     """Run moto on `host`, port 0, print the endpoint, then wait for SIGTERM/SIGINT."""
     from moto.server import ThreadedMotoServer
