@@ -479,8 +479,16 @@ def test_report_runs_on_a_read_only_root_filesystem(production: list[dict[str, A
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     writable = [m["mountPath"] for m in container["volumeMounts"] if m["mountPath"].startswith(("/tmp", "/home"))]
     assert env["HOME"] in writable and env["TMPDIR"] in writable
+    # the checkout and the venv may live under /tmp or /home (a CI clone): keep them visible, read-only
+    keep = sorted({str(p) for p in (ROOT, Path(sys.prefix).resolve()) if str(p).startswith(("/tmp/", "/home/"))})
+    keep = [p for p in keep if not any(p != other and p.startswith(other + "/") for other in keep)]
     script = " && ".join([
-        "mount --bind / /", "mount -o remount,bind,ro /", "mount -t tmpfs tmpfs /tmp", "mount -t tmpfs tmpfs /home",
+        "mount --bind / /",
+        *[f"mkdir -p /run/goreliable-keep{i} && mount --bind {path} /run/goreliable-keep{i}"
+          for i, path in enumerate(keep)],
+        "mount -o remount,bind,ro /", "mount -t tmpfs tmpfs /tmp", "mount -t tmpfs tmpfs /home",
+        *[f"mkdir -p {path} && mount --bind /run/goreliable-keep{i} {path} && mount -o remount,bind,ro {path}"
+          for i, path in enumerate(keep)],
         *[f"mkdir -p {path}" for path in writable],
         f"! touch {ROOT}/.read-only-probe 2>/dev/null",  # the root filesystem really is read-only
         f'exec "{sys.executable}" -c "$0"',
