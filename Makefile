@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := prometheus chromium
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv system-deps demo test lint unit lab stack-up stack-down stack-status demo-snapshot bench strip clean
 
@@ -56,7 +57,7 @@ unit: venv
 	$(BIN)/pytest -m "not stack" -q $(PYTEST_ARGS)
 
 test: venv system-deps lint
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	GORELIABLE_PROFILE=demo GORELIABLE_CONFIG=/dev/null $(BIN)/pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
 
 lab: venv

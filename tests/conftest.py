@@ -53,7 +53,10 @@ def stack_env(local_stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The four reports run once on the bundled demo snapshot (what `make demo` does), in parallel, with
-    sentinel secrets in the environment; shared by the ground-truth, secret-scan and browser tests."""
+    sentinel secrets in the environment; shared by the ground-truth, secret-scan and browser tests. Under
+    pytest-xdist the first worker runs them and the others reuse its results (a lock file in the shared
+    base temp folder)."""
+    import fcntl
     import json
 
     from report_fixtures import SENTINELS
@@ -63,18 +66,25 @@ def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     if not (demo_snapshot_path() / "manifest.json").is_file():
         pytest.fail("the bundled demo snapshot is missing: run `goreliable demo record`")
-    out = tmp_path_factory.mktemp("demo-reports")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
-            patch.delenv(name)
-        for key, value in SENTINELS.items():
-            patch.setenv(key, value)
-        patch.setenv("GORELIABLE_PROFILE", "demo")
-        patch.setenv("GORELIABLE_CONFIG", os.devnull)
-        patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
-        requests = [RunRequest("slo"), RunRequest("cost"), RunRequest("dr"),
-                    RunRequest("postmortem", files=(str(ROOT / "params" / "postmortem-demo.yaml"),))]
-        results = run_many(requests, str(out), jobs=2, timeout=600)
+    shared = tmp_path_factory.getbasetemp().parent
+    out = shared / "demo-reports"
+    record = shared / "demo-reports.json"
+    with open(shared / "demo-reports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            with pytest.MonkeyPatch.context() as patch:
+                for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+                    patch.delenv(name)
+                for key, value in SENTINELS.items():
+                    patch.setenv(key, value)
+                patch.setenv("GORELIABLE_PROFILE", "demo")
+                patch.setenv("GORELIABLE_CONFIG", os.devnull)
+                patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
+                requests = [RunRequest("slo"), RunRequest("cost"), RunRequest("dr"),
+                            RunRequest("postmortem", files=(str(ROOT / "params" / "postmortem-demo.yaml"),))]
+                results = run_many(requests, str(out), jobs=2, timeout=600)
+            record.write_text(json.dumps(results))
+    results = [tuple(r) for r in json.loads(record.read_text())]
     runs = {name: Path(location) for name, _, location, _ in results if location}
     return {"out": out, "results": results, "runs": runs,
             "summaries": {name: json.loads((runs[name] / "summary.json").read_text())

@@ -1,10 +1,10 @@
-"""Several `python -m goreliable_lib report run ...` processes at once against the local stack, one output folder.
+"""`goreliable report all` started several times at once against the local stack, into one output folder.
 
-Started together: the DR report twice (the same report at the same moment, drill logs from the stack's S3), the
-cost report (the stack's Kubecost, cross-checked against its Prometheus) and a DR report on a bucket that does not
-exist (a clean failure). Afterwards: every run is complete or cleanly failed with the documented exit code,
-index.html parses and lists every run folder exactly once, `latest` of each report names its newest good run,
-nothing is left in staging, and the two simultaneous DR runs hold the same numbers.
+Started together: `report all` twice (slo, cost and dr each, every report in its own process: six kernels at
+once, the same reports at the same moment) and a DR report on a bucket that does not exist (a clean failure).
+Afterwards: every run is complete or cleanly failed with the documented exit code, index.html parses and lists
+every run folder exactly once, `latest` of each report names its newest good run, nothing is left in staging,
+and simultaneous runs of the same report hold the same numbers.
 """
 
 from __future__ import annotations
@@ -60,10 +60,8 @@ class IndexRows(HTMLParser):
             self._cell.append(data)
 
 
-def _start(name: str, out: Path, env: dict[str, str], *params: str) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "goreliable_lib", "report", "run", name, "-q", "--out", str(out)]
-    for param in params:
-        argv += ["-p", param]
+def _start(argv: list[str], out: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "goreliable_lib", "report", *argv, "-q", "--out", str(out)]
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -72,10 +70,10 @@ def test_parallel_report_runs_keep_every_run_and_a_consistent_index(local_stack:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GORELIABLE_", "AWS_"))}
     env.update(local_stack.env())
     env["GORELIABLE_CONFIG"] = os.devnull
-    jobs = {"dr-1": ("dr",), "dr-2": ("dr",), "cost": ("cost",),
-            "dr-missing-bucket": ("dr", f"drills_uri=s3://{MISSING_BUCKET}/drills")}
+    jobs = {"all-1": ["all"], "all-2": ["all"],
+            "dr-missing-bucket": ["run", "dr", "-p", f"drills_uri=s3://{MISSING_BUCKET}/drills"]}
     began = time.monotonic()
-    processes = {job: _start(args[0], out, env, *args[1:]) for job, args in jobs.items()}
+    processes = {job: _start(argv, out, env) for job, argv in jobs.items()}
     results: dict[str, dict[str, Any]] = {}
     try:
         for job, process in processes.items():
@@ -86,27 +84,37 @@ def test_parallel_report_runs_keep_every_run_and_a_consistent_index(local_stack:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-    print(f"{len(jobs)} parallel report runs: {time.monotonic() - began:.0f} s")
+    print(f"{len(jobs)} parallel commands: {time.monotonic() - began:.0f} s")
     codes = {job: r["code"] for job, r in results.items()}
-    assert codes == {"dr-1": 0, "dr-2": 0, "cost": 0, "dr-missing-bucket": 1}, {
+    assert codes == {"all-1": 0, "all-2": 0, "dr-missing-bucket": 1}, {
         job: r["stderr"][-1500:] for job, r in results.items()}
 
-    folders = {job: Path(r["stdout"].strip().splitlines()[-1]) for job, r in results.items()}
-    assert len(set(folders.values())) == len(jobs)  # every run its own folder, none lost
-    for job, folder in folders.items():
-        assert folder.parent == out / jobs[job][0] and folder.is_dir(), job
+    folders: dict[str, Path] = {}  # e.g. "all-1/slo" -> its run folder
+    for job, result in results.items():
+        for line in result["stdout"].strip().splitlines():
+            folder = Path(line)
+            folders[f"{job}/{folder.parent.name}"] = folder
+    assert sorted(folders) == ["all-1/cost", "all-1/dr", "all-1/slo", "all-2/cost", "all-2/dr", "all-2/slo",
+                               "dr-missing-bucket/dr"]
+    assert len(set(folders.values())) == len(folders)  # every run its own folder, none lost
+    for key, folder in folders.items():
+        assert folder.parent.parent == out and folder.is_dir(), key
         for name in ("report.ipynb", "report.html", "summary.json", "data/manifest.json"):
-            assert (folder / name).is_file(), (job, name)
+            assert (folder / name).is_file(), (key, name)
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary["status"] == ("failed" if codes[job] else "ok") and summary["run_id"] == folder.name, job
+        expected = "failed" if key.startswith("dr-missing-bucket") else "ok"
+        assert summary["status"] == expected and summary["run_id"] == folder.name, key
+    folders["dr-missing-bucket"] = folders.pop("dr-missing-bucket/dr")
 
     failed = json.loads((folders["dr-missing-bucket"] / "summary.json").read_text())
     assert failed["error"]["type"] == "DrillLogError"
     assert f"bucket '{MISSING_BUCKET}' does not exist" in failed["error"]["message"]
     assert f"report dr failed: DrillLogError: drill logs at s3://{MISSING_BUCKET}/drills" in \
         results["dr-missing-bucket"]["stderr"]
-    first, second = (json.loads((folders[j] / "summary.json").read_text()) for j in ("dr-1", "dr-2"))
-    assert first["drills"] == second["drills"] and first["drills"]  # same data, same numbers, both complete
+    for report, field in (("dr", "drills"), ("cost", "teams"), ("slo", "slos")):
+        first, second = (json.loads((folders[f"{job}/{report}"] / "summary.json").read_text())[field]
+                         for job in ("all-1", "all-2"))
+        assert first == second and first, report  # same data, same numbers, both complete
 
     on_disk = sorted(f"{report.name}/{run.name}" for report in out.iterdir() if report.is_dir()
                      for run in report.iterdir() if run.is_dir() and not run.is_symlink())
@@ -120,8 +128,8 @@ def test_parallel_report_runs_keep_every_run_and_a_consistent_index(local_stack:
     assert statuses[f"dr/{folders['dr-missing-bucket'].name}"] == "failed"
     assert all(links[0] == f"{key}/report.html" for key, links in zip(listed, parser.links, strict=True))
 
-    good_dr = max(folders["dr-1"].name, folders["dr-2"].name)
-    assert (out / "dr" / "latest").resolve() == (out / "dr" / good_dr).resolve()
-    assert (out / "cost" / "latest").resolve() == folders["cost"].resolve()
+    for report in ("slo", "cost", "dr"):
+        newest_good = max(folders[f"all-1/{report}"].name, folders[f"all-2/{report}"].name)
+        assert (out / report / "latest").resolve() == (out / report / newest_good).resolve(), report
     leftovers = [p.name for p in out.rglob("*") if p.name.startswith(".") and p.name != LOCK_FILE]
     assert leftovers == []  # no staging folder, no half-written index or latest

@@ -128,14 +128,15 @@ def test_build_tsdb_is_cached_atomic_and_shared_by_hard_links(tmp_path: Path) ->
     blocks = build_tsdb(cache, "seed=1 as_of=2026 v1", [writer])
     assert build_tsdb(cache, "seed=1 as_of=2026 v1", [writer]) == blocks
     assert len(calls) == 1
-    assert [p.name for p in cache.iterdir()] == [blocks.name]  # no temp dirs or inputs left behind
+    # no temp dirs or inputs left behind (only the build lock, which serialises concurrent builders)
+    assert [p.name for p in cache.iterdir() if p.suffix != ".lock"] == [blocks.name]
 
     def broken(path: Path) -> None:
         path.write_text("# TYPE demo counter\ndemo_total 1 1790000000\n\n# EOF\n")  # blank line
 
     with pytest.raises(StackError, match="promtool backfill"):
         build_tsdb(cache, "seed=2", [writer, broken])
-    assert [p.name for p in cache.iterdir()] == [blocks.name]  # nothing half-built
+    assert [p.name for p in cache.iterdir() if p.suffix != ".lock"] == [blocks.name]  # nothing half-built
 
     with PrometheusServer(blocks, workdir=tmp_path / "a") as first, \
             PrometheusServer(blocks, workdir=tmp_path / "b") as second:

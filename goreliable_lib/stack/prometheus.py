@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -144,6 +145,15 @@ def build_tsdb(cache_root: Path, key: str, writers: list[Callable[[Path], None]]
         return final
     _, promtool = find_binaries()
     Path(cache_root).mkdir(parents=True, exist_ok=True)
+    with open(Path(cache_root) / f".{final.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same key: wait for it, then reuse
+        if final.is_dir():
+            return final
+        return _build_tsdb(Path(cache_root), final, key, promtool, writers)
+
+
+def _build_tsdb(cache_root: Path, final: Path, key: str, promtool: Path,
+                writers: list[Callable[[Path], None]]) -> Path:
     for stale in Path(cache_root).glob(".building-*"):  # left by a crashed build (a build takes minutes)
         with contextlib.suppress(OSError):
             if time.time() - stale.stat().st_mtime > _STALE_BUILD_SECONDS:
