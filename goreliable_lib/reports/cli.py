@@ -46,9 +46,11 @@ def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any]
     """Worker-process entry: (name, exit code, run folder, error)."""
     from goreliable_lib.reports.runner import run_report
 
+    quiet = options.pop("quiet", False)
+    progress: bool | dict[str, Any] = False if quiet else {"desc": request.name, "position": position, "leave": True}
     try:
         result = run_report(request.name, request.parameters, out, files=request.files, report=request.report(),
-                            progress={"desc": request.name, "position": position, "leave": True}, **options)
+                            progress=progress, **options)
     except GoReliableError as exc:
         return request.name, exc.exit_code, None, str(exc)
     return request.name, result.exit_code, result.location, result.error
@@ -92,7 +94,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_all(args: argparse.Namespace) -> int:
-    results = run_many([RunRequest(name) for name in STANDARD_SUITE], args.out, jobs=args.jobs, **_options(args))
+    results = run_many([RunRequest(name) for name in STANDARD_SUITE], args.out, jobs=args.jobs, quiet=args.quiet,
+                       **_options(args))
     for name, code, location, error in results:
         print(location or f"{name}: not run")
         if code:
@@ -119,6 +122,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sse", choices=SSE_CHOICES, help="S3 server-side encryption for --out s3://")
     parser.add_argument("--sse-kms-key-id", metavar="KEY_ID", help="KMS key for --sse aws:kms")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="limit per notebook cell (default: none)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
 def register(subparsers: Any) -> None:
@@ -132,7 +136,6 @@ def register(subparsers: Any) -> None:
     run.add_argument("name", choices=list(REPORTS), metavar="NAME", help=f"one of {', '.join(REPORTS)}")
     run.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="a parameter (YAML-typed)")
     run.add_argument("-f", "--file", action="append", metavar="FILE.yaml", help="a YAML file of parameters")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     _add_output_options(run)
     run.set_defaults(func=_cmd_run)
 
