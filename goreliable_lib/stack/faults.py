@@ -21,18 +21,12 @@ from typing import Any
 
 import orjson
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from goreliable_lib.stack.serving import LoopbackServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                "transfer-encoding", "upgrade", "host", "content-length", "content-encoding"}
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (tests make hundreds of requests)."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
 
 
 @dataclass
@@ -87,32 +81,25 @@ class FaultProxy:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._session = requests.Session()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FaultProxy:
         """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(self._app, name="fault-proxy").start()
         return self
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("FaultProxy is not started")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def stop(self) -> None:
         """Stop serving and close the upstream session."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(timeout=5)
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         self._session.close()
 
     def __enter__(self) -> FaultProxy:

@@ -40,13 +40,11 @@ import argparse
 import contextlib
 import math
 import re
-import threading
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from goreliable_lib.sim.costs import (
@@ -55,6 +53,7 @@ from goreliable_lib.sim.costs import (
     CostSimulation,
     sanitize_label,
 )
+from goreliable_lib.stack.serving import LoopbackServer
 
 FLAVOURS = ("kubecost", "opencost")
 DAY = pd.Timedelta(days=1)
@@ -568,13 +567,6 @@ class KubecostApp:
                         mimetype="application/json")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (tests and the stack would drown in it)."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 class KubecostServer:
     """Serves the Allocation API of a CostSimulation on 127.0.0.1 in a background thread.
 
@@ -587,30 +579,23 @@ class KubecostServer:
         self.app = KubecostApp(self.sim, flavour=flavour, label_key_form=label_key_form)
         self.flavour = flavour
         self.port = port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("server not started")
-        root = f"http://127.0.0.1:{self._server.server_port}"
+        root = f"http://127.0.0.1:{self._server.port}"
         return root + "/model" if self.flavour == "kubecost" else root
 
     def start(self) -> str:
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kubecost-server", daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(self.app, port=self.port, name="kubecost-server").start()
         return self.url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def __enter__(self) -> str:
         return self.start()
@@ -635,11 +620,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.as_of is not None:
         kwargs["as_of"] = args.as_of
     server = KubecostServer(CostSimulation(**kwargs), args.flavour, port=args.port, label_key_form=args.label_key_form)
-    server._server = make_server("127.0.0.1", args.port, server.app, threaded=True,
-                                 request_handler=_QuietHandler)
+    server._server = LoopbackServer(server.app, port=args.port, name="kubecost-server")
     print(f"serving {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        server._server.serve_forever()
+        server._server.serve()
     return 0
 
 
