@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.yamlfile import read_yaml
+from goreliable_lib.yamlfile import field_path, read_yaml
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=253)]
 Money = Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)]
@@ -43,13 +43,6 @@ class Budgets(BaseModel):
         return pd.DataFrame(rows, columns=["scope", "kind", "name", "limit"])
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
-
-
 def parse_budgets(data: Any, *, source: str = "budgets") -> Budgets:
     """Validate already-loaded YAML data; `source` names the file in error messages."""
     if data is None:
@@ -70,7 +63,7 @@ def parse_budgets(data: Any, *, source: str = "budgets") -> Budgets:
             message = str(error["msg"]) + (f", got {error['input']!r}" if "input" in error else "")
         places = {tuple(p for p in e["loc"] if p not in ("float", "int")) for e in exc.errors()}
         more = f" (and {len(places) - 1} more problem(s))" if len(places) > 1 else ""
-        raise BadInputError(f"{source}: {_field_path(loc)}: {message}{more}") from None
+        raise BadInputError(f"{source}: {field_path(loc)}: {message}{more}") from None
 
 
 def resolve_budgets_path(path: str | Path) -> Path:

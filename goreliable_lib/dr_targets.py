@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import parse_duration
-from goreliable_lib.yamlfile import read_yaml
+from goreliable_lib.yamlfile import field_path, read_yaml
 
 DEFAULT_TARGETS_PATH = Path(__file__).resolve().parents[1] / "params" / "dr_targets.yaml"
 
@@ -112,13 +112,6 @@ class DRTargets(BaseModel):
             columns=["component", "name", "rpo_target_seconds", "rto_target_seconds", "recovery_mechanism"])
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
-
-
 def parse_dr_targets(data: Any, *, source: str = "dr targets") -> DRTargets:
     """Validate already-loaded YAML data; `source` names the file in error messages."""
     if not isinstance(data, dict):
@@ -128,7 +121,7 @@ def parse_dr_targets(data: Any, *, source: str = "dr targets") -> DRTargets:
     except ValidationError as exc:
         error = exc.errors()[0]
         message = str(error["msg"]).removeprefix("Value error, ")
-        where = _field_path(tuple(error["loc"]))
+        where = field_path(tuple(error["loc"]))
         if error["loc"] == () and ": " in message:  # model-level check already names its field
             where, message = message.split(": ", 1)
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""

@@ -28,3 +28,11 @@ def read_yaml(path: str | Path, *, what: str, shown: str | None = None) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise BadInputError(f"{name}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a path users read: `teams.ml-platform`, `components[2].rto`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
