@@ -11,7 +11,9 @@ and the failed run says so on its first screen and in summary.json.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
+import logging
 import os
 import re
 import shutil
@@ -294,6 +296,7 @@ def test_ctrl_c_mid_run_via_the_cli(tmp_path: Path) -> None:
     assert "goreliable: error: report dr failed: KeyboardInterrupt: interrupted (Ctrl-C / SIGINT)" in stderr
     (tmp_path / "stderr.txt").write_text(stderr)
     assert "Traceback" not in stderr, stderr[-4000:]
+    assert "Kernel died" not in stderr, stderr[-4000:]  # the runner's error line is the one report of the interrupt
     summary = read_summary(location)
     assert summary["status"] == "failed" and summary["error"]["type"] == "KeyboardInterrupt"
     nb = nbformat.read(location / "report.ipynb", as_version=4)
@@ -306,3 +309,58 @@ def test_ctrl_c_mid_run_via_the_cli(tmp_path: Path) -> None:
     while _alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(kernel), f"kernel {kernel} survived the interrupted run"
+
+
+def _abandon_a_dead_kernel_cell_task(loop: Any) -> None:
+    """What an interrupt leaves on nbclient's loop: a cell task that ended in DeadKernelError nobody retrieves."""
+    import asyncio
+
+    from nbclient.exceptions import DeadKernelError
+
+    async def cell() -> None:
+        raise DeadKernelError("Kernel died")
+
+    task = loop.create_task(cell())
+    loop.run_until_complete(asyncio.wait([task]))
+    del task
+    gc.collect()  # what the interpreter does at some point: the moment asyncio reports the unretrieved exception
+
+
+@pytest.mark.parametrize("quieted", [True, False])
+def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """After Ctrl-C the runner's own error line is the only report: asyncio's "Task exception was never retrieved"
+    traceback for nbclient's abandoned cell task (printed whenever the garbage collector gets to it, so only
+    sometimes) is not. Without the handler the traceback appears: this is what the test would catch."""
+    import asyncio
+
+    from goreliable_lib.reports import runner
+
+    loop = asyncio.new_event_loop()
+    try:
+        if quieted:
+            loop.set_exception_handler(runner._ignore_abandoned_dead_kernel_tasks)
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            _abandon_a_dead_kernel_cell_task(loop)
+    finally:
+        loop.close()
+    unretrieved = [r for r in caplog.records if "exception was never retrieved" in r.getMessage()]
+    assert (unretrieved == []) is quieted
+
+
+def test_nbclients_kernel_died_echo_is_dropped_and_other_papermill_lines_kept(caplog: pytest.LogCaptureFixture) -> None:
+    from goreliable_lib.reports import runner
+
+    runner._register_handler()
+    with caplog.at_level(logging.INFO, logger="papermill"):
+        logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
+        logging.getLogger("papermill").info("Executing notebook with kernel: python3")
+    assert [r.getMessage() for r in caplog.records] == ["Executing notebook with kernel: python3"]
+
+
+def test_the_runner_quiets_the_loop_papermill_executes_on() -> None:
+    from jupyter_core.utils import ensure_event_loop
+
+    from goreliable_lib.reports import runner
+
+    runner._quiet_abandoned_cell_tasks()
+    assert ensure_event_loop().get_exception_handler() is runner._ignore_abandoned_dead_kernel_tasks

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -93,11 +94,41 @@ class ScrubbingHandler:
         return self._path(path)
 
 
+class _KernelDiedEcho(logging.Filter):
+    """Drops nbclient's "Kernel died while waiting for execute reply." line: the runner reports a dead or
+    interrupted kernel itself, once, in its own error line (after Ctrl-C the kernel "died" because we stopped it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Kernel died while waiting for execute reply")
+
+
 def _register_handler() -> None:
     from papermill.iorw import papermill_io
 
     if not any(scheme == SCRUB_SCHEME for scheme, _ in papermill_io._handlers):
         papermill_io.register(SCRUB_SCHEME, ScrubbingHandler())
+    papermill_logger = logging.getLogger("papermill")
+    if not any(isinstance(f, _KernelDiedEcho) for f in papermill_logger.filters):
+        papermill_logger.addFilter(_KernelDiedEcho())
+
+
+def _ignore_abandoned_dead_kernel_tasks(loop: Any, context: dict[str, Any]) -> None:
+    """asyncio exception handler for nbclient's event loop: after an interrupt or a dead kernel, the cell task
+    nbclient abandoned ends in DeadKernelError that nobody retrieves, and asyncio would print "Task exception was
+    never retrieved" with its traceback whenever the garbage collector reaches it. The runner reports the outcome
+    itself, once; anything else goes to asyncio's default handler."""
+    if type(context.get("exception")).__name__ == "DeadKernelError":
+        return
+    loop.default_exception_handler(context)
+
+
+def _quiet_abandoned_cell_tasks() -> None:
+    """Install `_ignore_abandoned_dead_kernel_tasks` on the event loop papermill/nbclient run on in this thread."""
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if loop.get_exception_handler() is None:
+        loop.set_exception_handler(_ignore_abandoned_dead_kernel_tasks)
 
 
 def kernel_manager_for(env: Mapping[str, str]) -> type:
@@ -261,6 +292,7 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     import papermill
 
     _register_handler()
+    _quiet_abandoned_cell_tasks()
     started = time.monotonic()
     run_id = new_run_id()
     try:
