@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from goreliable_lib import __version__
 from goreliable_lib.errors import GoReliableError
+from goreliable_lib.signals import describe_interruption, stop_on_sigterm
 
 #: Modules whose `register(subparsers)` adds a command group.
 COMMAND_MODULES = (
@@ -39,13 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    stop_on_sigterm()  # Kubernetes stops a pod with SIGTERM: handled like Ctrl-C
     try:
         return int(args.func(args) or 0)
     except GoReliableError as exc:
         print(f"goreliable: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:  # the documented codes only (0, 1, 2): an interrupted command failed while running
-        print("goreliable: error: interrupted (Ctrl-C / SIGINT)", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # the documented codes only (0, 1, 2): an interrupted command failed while running
+        print(f"goreliable: error: {describe_interruption(exc)}", file=sys.stderr)
         return 1
 
 

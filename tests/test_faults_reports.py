@@ -364,3 +364,97 @@ def test_the_runner_quiets_the_loop_papermill_executes_on() -> None:
 
     runner._quiet_abandoned_cell_tasks()
     assert ensure_event_loop().get_exception_handler() is runner._ignore_abandoned_dead_kernel_tasks
+
+
+def _live_env_stuck_at(url: str) -> dict[str, str]:
+    """The live profile with Prometheus, Kubecost and S3 all behind `url` (a proxy that never answers in time)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GORELIABLE_", "AWS_"))}
+    env.update({"GORELIABLE_PROFILE": "live", "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_NOW": AS_OF,
+                "GORELIABLE_PROMETHEUS_URL": url, "GORELIABLE_KUBECOST_URL": url,
+                "GORELIABLE_DRILLS_URI": "s3://goreliable-drills/drills", "AWS_ENDPOINT_URL": url,
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
+    return env
+
+
+def _wait_for_kernels(process: subprocess.Popen[str], prefixes: list[str], deadline_seconds: float = 240) -> list[int]:
+    """The kernels of the runs whose staging folders start with `prefixes`, once every one is running."""
+    deadline = time.monotonic() + deadline_seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        kernels = [_kernel_of(prefix) for prefix in prefixes]
+        if all(kernels):
+            return [k for k in kernels if k]
+        time.sleep(0.3)
+    raise AssertionError(f"kernels of {prefixes} never all started (exit {process.poll()})")
+
+
+def test_sigterm_mid_run_is_handled_like_ctrl_c(tmp_path: Path) -> None:
+    """SIGTERM to the `goreliable` process alone (what Kubernetes, through tini, does to a CronJob pod past its
+    deadline or on a node drain): the run stops like Ctrl-C: exit 1, the partial run published and marked failed
+    with `Terminated`, the good run and `latest` untouched, the kernel shut down. Python's default would kill the
+    process on the spot: an orphaned kernel and a staging folder nobody publishes."""
+    state = _good_dr_run(tmp_path / "reports")
+    with FaultProxy(None) as stuck:
+        stuck.delay(120, times=None)
+        process = subprocess.Popen([sys.executable, "-m", "goreliable_lib", "report", "run", "dr", "-q", "--out",
+                                    str(state["out"])], cwd=ROOT, env=_live_env_stuck_at(stuck.url),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            [kernel] = _wait_for_kernels(process, [str(state["out"] / "dr" / ".tmp-")])
+            deadline = time.monotonic() + 120
+            while not stuck.requests and time.monotonic() < deadline:
+                time.sleep(0.2)
+            process.send_signal(signal.SIGTERM)  # the process only, not its group: the kernel gets nothing
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 1, stderr[-3000:]
+    location = Path(stdout.strip().splitlines()[-1])
+    assert location.parent == state["out"] / "dr" and RUN_ID.fullmatch(location.name)
+    assert "goreliable: error: report dr failed: Terminated: terminated (SIGTERM) while running" in stderr, stderr
+    assert "Traceback" not in stderr and "Kernel died" not in stderr, stderr[-4000:]
+    summary = read_summary(location)
+    assert summary["status"] == "failed" and summary["error"]["type"] == "Terminated"
+    assert "This report FAILED" in (location / "report.html").read_text()
+    assert_untouched(state, "dr")
+    deadline = time.monotonic() + 20
+    while _alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel), f"kernel {kernel} survived the terminated run"
+
+
+def test_sigterm_to_report_all_stops_every_report_cleanly(tmp_path: Path) -> None:
+    """`report all` got SIGTERM (only its main process: Kubernetes does not signal the worker processes): it passes
+    it on, so every report's run is published marked failed with `Terminated`, each line printed, exit 1, and no
+    worker process or kernel is left behind."""
+    out = tmp_path / "reports"
+    with FaultProxy(None) as stuck:
+        stuck.delay(120, times=None)
+        process = subprocess.Popen([sys.executable, "-m", "goreliable_lib", "report", "all", "-q", "--out",
+                                    str(out)], cwd=ROOT, env=_live_env_stuck_at(stuck.url),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            kernels = _wait_for_kernels(process, [str(out / name / ".tmp-") for name in ("slo", "cost", "dr")])
+            workers = [int(pid) for pid in (Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+                                            .split())]
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=180)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 1, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-4000:]
+    locations = [Path(line) for line in stdout.split()]
+    assert sorted(location.parent.name for location in locations) == ["cost", "dr", "slo"], stdout
+    for location in locations:
+        assert RUN_ID.fullmatch(location.name) and location.is_dir()
+        summary = read_summary(location)
+        assert summary["status"] == "failed" and summary["error"]["type"] == "Terminated", summary["error"]
+        assert f"goreliable: error: report {location.parent.name}: Terminated: terminated (SIGTERM)" in stderr
+        assert not list(out.glob(f"{location.parent.name}/.tmp-*"))
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in kernels + workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in kernels + workers if _alive(pid)], "a kernel or worker survived report all"

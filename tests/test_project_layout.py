@@ -82,3 +82,25 @@ def test_committed_notebooks_carry_no_outputs() -> None:
             if cell["cell_type"] == "code":
                 assert not cell.get("outputs"), f"{path.name}: a cell has outputs"
                 assert cell.get("execution_count") is None, f"{path.name}: a cell has an execution count"
+
+
+def test_every_fault_matrix_row_names_tests_that_exist() -> None:
+    """docs/reliability.md: rows numbered 1..N without gaps, each naming at least one test, and every named test
+    (`tests/FILE.py::name`, or `::name` for the file named before it in the row) is defined in that file."""
+    import ast
+
+    rows = [line for line in (ROOT / "docs" / "reliability.md").read_text().splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [int(row.split("|")[1]) for row in rows] == list(range(1, len(rows) + 1))
+    defined: dict[str, set[str]] = {}
+    for row in rows:
+        tests_cell = row.rstrip().rstrip("|").split("|")[-1]
+        named = re.findall(r"(tests/[\w/]+\.py)?::(\w+)", tests_cell)
+        assert named, f"row {row.split('|')[1].strip()} names no test"
+        current = None
+        for file, name in named:
+            current = file or current
+            assert current, row
+            if current not in defined:
+                tree = ast.parse((ROOT / current).read_text())
+                defined[current] = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+            assert name in defined[current], f"docs/reliability.md names {current}::{name}, which does not exist"

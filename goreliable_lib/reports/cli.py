@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
 import multiprocessing
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,7 @@ from goreliable_lib.reports.registry import (
     get_report,
     require_notebook,
 )
+from goreliable_lib.signals import Terminated, describe_interruption, stop_on_sigterm
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any]
                             progress=progress, **options)
     except GoReliableError as exc:
         return request.name, exc.exit_code, None, str(exc)
+    except KeyboardInterrupt as exc:  # stopped before or after the notebook ran (validation, publishing)
+        return request.name, 1, None, describe_interruption(exc)
     return request.name, result.exit_code, result.location, result.error
 
 
@@ -66,9 +71,30 @@ def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: in
     writer_for(out, sse=options.get("sse"), kms_key_id=options.get("kms_key_id")).check()
     workers = max(1, min(jobs or len(requests), len(requests)))
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads or sockets
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=stop_on_sigterm) as pool:
         futures = [pool.submit(_run_in_worker, r, out, options, i) for i, r in enumerate(requests)]
-        return [f.result() for f in futures]
+        try:
+            concurrent.futures.wait(futures)
+        except KeyboardInterrupt as exc:
+            for future in futures:  # reports still queued (--jobs below the suite's size) are not started
+                future.cancel()
+            if isinstance(exc, Terminated):
+                # SIGTERM reaches only this process (Kubernetes signals the container's main process): pass it
+                # on, so each worker stops its run the way `report run` does (kept, marked failed). Ctrl-C in a
+                # terminal has already reached the workers (the whole process group): just wait for their clean-up.
+                for worker in multiprocessing.active_children():
+                    worker.terminate()
+        return [_outcome(request, future) for request, future in zip(requests, futures, strict=True)]
+
+
+def _outcome(request: RunRequest, future: concurrent.futures.Future) -> tuple[str, int, str | None, str | None]:
+    """A worker's result; a worker that died (killed before it could stop its run) is a failed report."""
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:
+        return request.name, 1, None, "not started: the suite was stopped"
+    except BrokenProcessPool as exc:
+        return request.name, 1, None, f"the worker process died before finishing the report ({exc})"
 
 
 def _worst(codes: Sequence[int]) -> int:
@@ -154,13 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="goreliable")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    stop_on_sigterm()  # Kubernetes stops a pod with SIGTERM: handled like Ctrl-C
     try:
         return int(args.func(args) or 0)
     except GoReliableError as exc:
         print(f"goreliable: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:  # outside a notebook run (validation, publishing): exit 1 like a failed run
-        print("goreliable: error: interrupted (Ctrl-C / SIGINT)", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # outside a notebook run (validation, publishing): exit 1 like a failed run
+        print(f"goreliable: error: {describe_interruption(exc)}", file=sys.stderr)
         return 1
 
 

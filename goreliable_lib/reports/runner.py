@@ -37,6 +37,7 @@ from goreliable_lib.reports.params import resolve_parameters
 from goreliable_lib.reports.publish import writer_for
 from goreliable_lib.reports.registry import Report, get_report, project_root, require_notebook
 from goreliable_lib.reports.run import CONTEXT_FILE, REPORT_ENV, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
+from goreliable_lib.signals import describe_interruption
 from goreliable_lib.reports.scrub import atomic_write_text, scrub_text, scrub_tree
 from goreliable_lib.timeutil import to_rfc3339, utc_now
 
@@ -178,8 +179,8 @@ def _describe_error(exc: BaseException) -> dict[str, Any]:
 
     if isinstance(exc, PapermillExecutionError):
         return {"type": exc.ename, "message": scrub_text(str(exc.evalue))[:2000], "cell": exc.exec_count}
-    if isinstance(exc, KeyboardInterrupt):
-        return {"type": "KeyboardInterrupt", "message": "interrupted (Ctrl-C / SIGINT) while running; the run "
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (`Terminated`) once stop_on_sigterm is installed
+        return {"type": type(exc).__name__, "message": f"{describe_interruption(exc)} while running; the run "
                 "stopped before its end"}
     message = str(exc).strip() or type(exc).__name__
     if type(exc).__name__ == "DeadKernelError":
