@@ -15,6 +15,7 @@ _UNIT_WORDS = {"w": "W", "d": "D", "h": "h", "m": "min", "s": "s", "ms": "ms"}
 _MONTH = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
 _QUARTER = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>[1-4])$", re.IGNORECASE)
 _CALENDAR = re.compile(r"^1(?P<unit>[MQ])$")
+_PREVIOUS = re.compile(r"^last(?P<unit>month|quarter)$", re.IGNORECASE)  # Kubecost's `lastmonth` spelling
 
 
 def utc_now() -> pd.Timestamp:
@@ -101,8 +102,9 @@ def _parse_time(value: object, now: pd.Timestamp | None, *, field: str) -> pd.Ti
 
 
 def parse_window(window: object, end: pd.Timestamp, *, field: str = "window") -> tuple[pd.Timestamp, pd.Timestamp]:
-    """A report window ending at `end`: rolling (`30d`), calendar to date (`1M`, `1Q`), or named
-    (`2026-10`, `2026-Q3`, which ignore `end`). Returns (start, end), both UTC."""
+    """A report window ending at `end`: rolling (`30d`), calendar to date (`1M`, `1Q`), the previous full
+    calendar month or quarter before the one holding `end` (`lastmonth`, `lastquarter`: what a scheduled monthly
+    or quarterly report wants), or named (`2026-10`, `2026-Q3`, which ignore `end`). Returns (start, end), UTC."""
     try:
         return _parse_window(window, end, field=field)
     except _OUT_OF_RANGE:
@@ -121,6 +123,9 @@ def _parse_window(window: object, end: pd.Timestamp, *, field: str) -> tuple[pd.
     if match := _QUARTER.match(text):
         start = pd.Timestamp(year=int(match["year"]), month=3 * int(match["quarter"]) - 2, day=1, tz="UTC")
         return start, start + pd.DateOffset(months=3)
+    if match := _PREVIOUS.match(text):
+        current = end.tz_localize(None).to_period("M" if match["unit"].lower() == "month" else "Q")
+        return (current - 1).start_time.tz_localize("UTC"), current.start_time.tz_localize("UTC")
     if match := _CALENDAR.match(text):
         period = end.tz_localize(None).to_period("M" if match["unit"] == "M" else "Q")
         start = period.start_time.tz_localize("UTC")
@@ -132,7 +137,8 @@ def _parse_window(window: object, end: pd.Timestamp, *, field: str) -> tuple[pd.
     except BadInputError:
         raise BadInputError(
             f"{field}: {window!r} is not a window (use a duration like '30d', '1M' or '1Q' for the calendar "
-            f"month or quarter to date, or a month '2026-10' or quarter '2026-Q3')") from None
+            f"month or quarter to date, 'lastmonth' or 'lastquarter', or a month '2026-10' or quarter "
+            f"'2026-Q3')") from None
 
 
 def to_rfc3339(ts: object) -> str:

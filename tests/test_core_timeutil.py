@@ -54,6 +54,9 @@ def test_bad_time_names_the_field() -> None:
     ("2026-02", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"),
     ("2026-Q3", "2026-07-01T00:00:00Z", "2026-10-01T00:00:00Z"),
     ("2026-q4", "2026-10-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+    ("lastmonth", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+    ("LastMonth", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+    ("lastquarter", "2026-07-01T00:00:00Z", "2026-10-01T00:00:00Z"),
 ])
 def test_windows(window: str, start: str, end: str) -> None:
     assert parse_window(window, END) == (pd.Timestamp(start), pd.Timestamp(end))
@@ -64,7 +67,21 @@ def test_calendar_window_at_a_month_boundary_is_the_previous_month() -> None:
     assert parse_window("1M", first) == (pd.Timestamp("2026-10-01T00:00:00Z"), first)
 
 
-@pytest.mark.parametrize("window", ["2026-13", "thirty days", "", "2026-Q5", "1Y"])
+@pytest.mark.parametrize(("end", "window", "start", "stop"), [
+    # the monthly cost CronJob runs at 07:00 on the 1st: the month that just ended, whole
+    ("2026-11-01T07:00:00Z", "lastmonth", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+    ("2026-11-01T00:00:00Z", "lastmonth", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+    ("2026-10-31T23:59:59Z", "lastmonth", "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z"),
+    ("2026-01-01T07:00:00Z", "lastmonth", "2025-12-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+    ("2026-03-15T00:00:00Z", "lastmonth", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"),
+    ("2026-01-01T07:00:00Z", "lastquarter", "2025-10-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+    ("2026-06-30T23:00:00Z", "lastquarter", "2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+])
+def test_previous_full_month_and_quarter(end: str, window: str, start: str, stop: str) -> None:
+    assert parse_window(window, pd.Timestamp(end)) == (pd.Timestamp(start), pd.Timestamp(stop))
+
+
+@pytest.mark.parametrize("window", ["2026-13", "thirty days", "", "2026-Q5", "1Y", "lastyear", "last month"])
 def test_bad_windows(window: str) -> None:
     with pytest.raises(BadInputError, match="window"):
         parse_window(window, END)

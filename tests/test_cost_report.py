@@ -78,6 +78,7 @@ def runs(cost_sim: CostSimulation, kubecost_url: str, prometheus_url: str,
             patch.setenv(key, value)
         results["live"] = run_report("cost", {}, out, progress=False)
         results["live_digest"] = _digest(Path(results["live"].location))
+        results["lastmonth"] = run_report("cost", {"window": "lastmonth"}, out, progress=False)
         patch.setenv("GORELIABLE_PROFILE", f"snapshot:{results['live'].location}/data")
         results["replay"] = run_report("cost", {}, out, progress=False)
         with FaultProxy(kubecost_url.removesuffix("/model")) as proxy:
@@ -114,6 +115,22 @@ def test_live_run_equals_the_ground_truth(runs: dict[str, Any], cost_sim: CostSi
     assert sorted((a["scope"], a["day"]) for a in summary["anomalies"]) == [
         (f"{scope}", day) for scope in ("namespace:go-reliable-production", "team:app-platform")
         for day in ("2026-11-04", "2026-11-05")]
+
+
+def test_lastmonth_is_the_previous_calendar_month_to_the_cent(runs: dict[str, Any], cost_sim: CostSimulation) -> None:
+    """`window=lastmonth` (what the monthly CronJob passes) is October, whole, for a run on 2026-11-23: totals equal
+    the ground truth, and the seed's budget compares October's actual cost, nothing projected."""
+    result = runs["lastmonth"]
+    assert result.exit_code == 0 and result.status == "ok", result.error
+    summary = _summary(result.location)
+    start, end = pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-11-01", tz="UTC")
+    assert summary["window"] == {"start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    teams = cost_sim.truth_totals(start, end, "label:cost-team")
+    assert {t["team"]: t["cost"] for t in summary["teams"]} == pytest.approx(teams, abs=CENT)
+    october = cost_sim.monthly_budget_namespace_cost("2026-10")
+    budget = next(b for b in summary["budgets"] if b["scope"] == f"namespace:{NS}")
+    assert budget["projected"] == pytest.approx(october, abs=CENT)
+    assert budget["over"] is (october > 500)
 
 
 def test_live_run_tables_figures_and_cross_check(runs: dict[str, Any]) -> None:

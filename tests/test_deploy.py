@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -317,6 +318,9 @@ def test_cronjob_arguments_are_the_runners_cli(production: list[dict[str, Any]])
     """Each container's args, with $(VAR) expanded from the ConfigMap like the kubelet does, parse with the
     real `goreliable report` parser: run NAME --out s3://... --sse aws:kms, a cell timeout under the deadline."""
     from goreliable_lib.reports.cli import register
+    from goreliable_lib.reports.params import parse_assignments, resolve_parameters
+    from goreliable_lib.reports.registry import get_report
+    from goreliable_lib.timeutil import parse_window
 
     parser = argparse.ArgumentParser(prog="goreliable")
     register(parser.add_subparsers(dest="command", required=True))
@@ -330,6 +334,10 @@ def test_cronjob_arguments_are_the_runners_cli(production: list[dict[str, Any]])
         assert (parsed.report_command, parsed.name) == ("run", report_of(cronjob))
         assert parsed.out == configmap["data"]["REPORTS_S3_URI"] and parsed.sse == "aws:kms"
         assert parsed.timeout < cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+        values = resolve_parameters(get_report(parsed.name), parse_assignments(parsed.param or []), parsed.file or [])
+        if parsed.name == "cost":  # monthly, on the 1st: the whole calendar month that just ended
+            assert parse_window(values["window"], pd.Timestamp("2026-12-01T06:30:00Z")) == (
+                pd.Timestamp("2026-11-01T00:00:00Z"), pd.Timestamp("2026-12-01T00:00:00Z"))
 
 
 def test_configmap_is_usable_by_the_kit_and_holds_no_secret(production: list[dict[str, Any]]) -> None:

@@ -249,7 +249,7 @@ REPORTS: dict[str, Report] = {
     ), "params/slo.yaml", _check_catalog),
     "cost": Report("cost", "notebooks/cost_by_team.ipynb", "Cost by team", (
         *_common("Cost by team"),
-        Param("window", "window", "30d", "cost window: 30d (last 30 days) or a month like 2026-10", check_window),
+        Param("window", "window", "30d", "cost window: 30d (last 30 days), lastmonth, or a month like 2026-10", check_window),
         Param("aggregate", "text", "label:cost-team", "Kubecost aggregation for teams", check_aggregate),
         Param("budgets", "file", "params/budgets.yaml", "budgets per team / namespace", check_file),
         Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
