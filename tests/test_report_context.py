@@ -173,3 +173,28 @@ def test_headlines() -> None:
                                   "budgets": [{"over": True}], "anomalies": []}).startswith("total 1,234.50")
     assert report_index.headline({"status": "failed", "error": {"type": "DeadKernelError", "message": "died"}}) == (
         "failed: DeadKernelError: died")
+
+
+@pytest.mark.parametrize("name", ["anomaly_team_a..b", "anomaly_namespace_../../etc", "latest drill 2026/Q3",
+                                  "..", "-x", "é", ""])
+def test_names_from_data_become_safe_distinct_file_stems(name: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A team label like `a..b` (a valid Kubernetes label value) or a drill id from a log must not fail a report
+    when it names a figure: it becomes a safe stem, distinct from the stem of any other name."""
+    from goreliable_lib.reports import file_stem
+    from goreliable_lib.reports.registry import safe_name
+
+    stem = file_stem(name)
+    assert safe_name(stem, "stem") == stem and stem != file_stem(name + "x")
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
+    run = current_run("cost", {"end": "2026-11-23T06:00:00Z", "window": "30d", "teams": "all"})
+    import plotly.graph_objects as go
+
+    run.show_figure(go.Figure(), stem)
+    assert [p.name for p in (tmp_path / "run" / "figures").iterdir()] == [f"{stem}.json"]
+
+
+def test_safe_names_stay_as_they_are() -> None:
+    from goreliable_lib.reports import file_stem
+
+    assert file_stem("anomaly_namespace_go-reliable-production") == "anomaly_namespace_go-reliable-production"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE, Param, Report, get_report
+from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE, Param, Report, file_stem, get_report
 from goreliable_lib.reports.run import Run, current_run
 
-__all__ = ["REPORTS", "STANDARD_SUITE", "Param", "Report", "Run", "RunResult", "current_run", "get_report",
-           "run_report"]
+__all__ = ["REPORTS", "STANDARD_SUITE", "Param", "Report", "Run", "RunResult", "current_run", "file_stem",
+           "get_report", "run_report"]
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -40,6 +41,18 @@ def safe_name(value: Any, field_name: str) -> str:
         raise BadInputError(f"{field_name}: {value!r} is not allowed (letters, digits and _ . : = @ + - only; "
                             "no path separators or '..')")
     return text
+
+
+def file_stem(text: str) -> str:
+    """A file name stem for a name built from *data* (a Kubecost team or namespace, a drill id), which may hold
+    anything a label value or a log line can: unchanged when `safe_name` accepts it, else every other character
+    and each `..` become `_`, with a short hash of the original so two names never share a file."""
+    try:
+        return safe_name(text, "name")
+    except BadInputError:
+        pass
+    cleaned = re.sub(r"[^A-Za-z0-9_.:=@+-]", "_", str(text)).replace("..", "__").lstrip(".-_") or "name"
+    return f"{cleaned[:80]}-{hashlib.sha256(str(text).encode()).hexdigest()[:8]}"
 
 
 # ---- validators ------------------------------------------------------------------------------------------
