@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from goreliable_lib.sim.timeline import COST_HISTORY_DAYS, DEFAULT_AS_OF, DEFAULT_SEED, HISTORY_DAYS
 
@@ -498,7 +500,9 @@ class CostSimulation:
         per_hour = 3600 // step_seconds
         stamps = (self.hours[hour_index].asi8 // 10**9)[:, None] + np.arange(per_hour)[None, :] * step_seconds
         stamps = stamps.ravel()
-        stamp_text = np.char.mod("%d", stamps).astype(object)
+        # " <unix seconds>\n" per sample; lines are joined with Arrow string kernels (no Python string per line)
+        stamp_text = pc.binary_join_element_wise(" ", pc.cast(pa.array(stamps), pa.string()), "\n", "")
+        sample_hour = pa.array(np.repeat(np.arange(len(hour_index)), per_hour))
         families: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
 
         def add(family: str, labels: dict[str, str], hourly: np.ndarray, active: np.ndarray) -> None:
@@ -541,20 +545,20 @@ class CostSimulation:
                 hourly, np.ones(len(self.hours), bool))
         series = 0
         samples = 0
-        with open(path, "w", encoding="utf-8") as out:
+        with open(path, "wb") as out:
             for family, members in families.items():
-                out.write(f"# TYPE {family} gauge\n")
+                out.write(f"# TYPE {family} gauge\n".encode())
                 for prefix, hourly, active in members:
                     if not active.any():
                         continue
-                    values = np.repeat(np.char.mod("%.10g", hourly).astype(object), per_hour)
-                    keep = np.repeat(active, per_hour)
-                    lines = prefix + values[keep] + " " + stamp_text[keep]
-                    out.write("\n".join(lines.tolist()))
-                    out.write("\n")
+                    keep = pa.array(np.repeat(active, per_hour))
+                    values = pa.array(np.char.mod("%.10g", hourly)).take(sample_hour.filter(keep))
+                    lines = pc.binary_join_element_wise(prefix, values, stamp_text.filter(keep), "")
+                    offsets = np.frombuffer(lines.buffers()[1], np.int32, len(lines) + 1, lines.offset * 4)
+                    out.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
                     series += 1
-                    samples += int(keep.sum())
-            out.write("# EOF\n")
+                    samples += len(lines)
+            out.write(b"# EOF\n")
         return {"series": series, "samples": samples}
 
 
