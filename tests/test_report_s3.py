@@ -114,3 +114,30 @@ def test_secret_scan_every_byte_local_and_s3(s3: Any, monkeypatch: pytest.Monkey
         if key.startswith(run_prefix):
             assert s3.head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == "AES256", key
     assert not list(Path(tempfile.gettempdir()).glob(f"goreliable-slo-{result.run_id}-*"))  # staging removed
+
+
+def test_racing_publishers_leave_index_and_latest_naming_every_run(s3: Any) -> None:
+    """S3 has no lock. Publisher A lists the runs, then B publishes a newer run completely (index and `latest`
+    included), then A writes what it built from its stale listing. A checks the listing after writing and
+    writes again, so the index names all three runs and `latest` the newest good one, not A's."""
+    url = f"s3://{BUCKET}/race"
+    a, b = writer_for(url), writer_for(url)
+    a.publish(_staged_copy(a, "cost", "20261123T060000Z-aaaa", "ok"), "cost", "20261123T060000Z-aaaa", ok=True)
+    real_entries = a._entries
+    rounds = []
+
+    def stale_first_listing() -> list[Any]:
+        listing = real_entries()
+        if not rounds:  # B publishes between A's listing and A's writes
+            b.publish(_staged_copy(b, "cost", "20261125T060000Z-cccc", "ok"), "cost", "20261125T060000Z-cccc",
+                      ok=True)
+        rounds.append(len(listing))
+        return listing
+
+    a._entries = stale_first_listing  # type: ignore[method-assign]
+    a.publish(_staged_copy(a, "cost", "20261124T060000Z-bbbb", "ok"), "cost", "20261124T060000Z-bbbb", ok=True)
+    objects = _objects(s3, "race/")
+    index = objects["race/index.html"].decode()
+    assert all(run in index for run in ("20261123T060000Z-aaaa", "20261124T060000Z-bbbb", "20261125T060000Z-cccc"))
+    assert objects["race/cost/latest"].decode().strip() == "20261125T060000Z-cccc"
+    assert rounds == [2, 3, 3]  # stale listing, then the fresh one written, then the check that it held

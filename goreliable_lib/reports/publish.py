@@ -28,6 +28,8 @@ from goreliable_lib.reports.index import (
 from goreliable_lib.reports.registry import project_root
 
 SSE_CHOICES = ("AES256", "aws:kms")
+#: S3 index refreshes before giving up on a listing that keeps changing (each round follows a new publication)
+_REFRESH_ROUNDS = 20
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".csv": "text/csv",
                   ".ipynb": "application/x-ipynb+json", ".parquet": "application/vnd.apache.parquet",
                   ".png": "image/png"}
@@ -78,8 +80,9 @@ class LocalWriter:
 class S3Writer:
     """`s3://bucket/prefix` through boto3 (AWS_ENDPOINT_URL and the usual AWS_* settings apply).
 
-    Files are uploaded with summary.json last (its presence marks a complete run), then `latest`, then the
-    index, rebuilt from every summary.json under the prefix. Optional server-side encryption.
+    Files are uploaded with summary.json last (its presence marks a complete run), then `latest` and the index,
+    both rebuilt from every summary.json under the prefix until the listing stops changing (no lock on S3).
+    Optional server-side encryption.
     """
 
     def __init__(self, url: str, *, sse: str | None = None, kms_key_id: str | None = None,
@@ -155,15 +158,7 @@ class S3Writer:
                 relative = path.relative_to(staging).as_posix()
                 self.client.upload_file(str(path), self.bucket, f"{run_key}/{relative}",
                                         ExtraArgs=self._extra(relative))
-            if ok:
-                latest_key = self._key(report, LATEST)
-                try:
-                    current = self.client.get_object(Bucket=self.bucket, Key=latest_key)["Body"].read().decode()
-                except ClientError:
-                    current = ""
-                if run_id > current.strip():
-                    self._put_text(latest_key, run_id + "\n")
-            self._put_text(self._key(INDEX_FILE), render_index(self._entries()))
+            self._refresh_latest_and_index(report)
         except (ClientError, BotoCoreError) as exc:
             raise GoReliableError(f"report {report}: upload to {self.url} failed ({type(exc).__name__}: {exc}); "
                                   f"the run is kept at {staging}") from None
@@ -171,6 +166,26 @@ class S3Writer:
             shutil.rmtree(staging.parent, ignore_errors=True)
             self._staged.discard(staging)
         return f"s3://{self.bucket}/{run_key}/"
+
+    def _refresh_latest_and_index(self, report: str) -> None:
+        """Write `report`'s `latest` (its newest good run) and index.html from the listing, then list again and
+        repeat until the listing is the one they were built from.
+
+        S3 has no lock: two runs publishing at once could each build from a listing that misses the other's run,
+        and the staler write could land last. Because every publisher checks the listing after its own writes, the
+        last write is always followed by a check that sees every run published before it (a run published after
+        it has its own publisher's check), so the index and `latest` end up naming every run."""
+        built_from = None
+        for _ in range(_REFRESH_ROUNDS):
+            entries = self._entries()
+            listing = sorted((e.report, e.run_id, e.status) for e in entries)
+            if listing == built_from:
+                return
+            good = [e.run_id for e in entries if e.report == report and e.status == "ok"]
+            if good:
+                self._put_text(self._key(report, LATEST), max(good) + "\n")
+            self._put_text(self._key(INDEX_FILE), render_index(entries))
+            built_from = listing
 
     def _entries(self) -> list[Any]:
         entries = []
