@@ -459,7 +459,8 @@ def test_no_secret_literal_in_deploy() -> None:
 # ---- the report pod's environment on a read-only root filesystem ---------------------------------------------
 
 RO_RUN = """
-import json, sys
+import faulthandler, json, sys
+faulthandler.dump_traceback_later(RO_DUMP_AFTER, exit=False)  # a stuck step shows its stack in the failure
 sys.path.insert(0, "tests")
 from report_fixtures import stub_parameters, test_report
 from goreliable_lib.reports.runner import run_report
@@ -468,6 +469,10 @@ result = run_report("slo", stub_parameters(), "/tmp/out", report=test_report("ok
 go.Figure(go.Bar(x=[1], y=[2])).write_image("/tmp/figure.png")  # kaleido + chromium
 print(json.dumps({"status": result.status, "exit_code": result.exit_code, "location": result.location}))
 """
+#: Seconds: the run takes ~16 s alone and ~40 s beside three busy CPUs on 2 cores; once it took over 240 s
+#: in a loaded full run. The generous limit is for loaded CI machines; the stack dump names the step if it hangs.
+RO_TIMEOUT = 420
+RO_RUN = RO_RUN.replace("RO_DUMP_AFTER", str(RO_TIMEOUT - 60))
 
 
 def can_unshare_mounts() -> bool:
@@ -477,7 +482,7 @@ def can_unshare_mounts() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(RO_TIMEOUT + 60)
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not can_unshare_mounts(),
                     reason="needs a private mount namespace (unshare --mount: root or user namespaces)")
 def test_report_runs_on_a_read_only_root_filesystem(production: list[dict[str, Any]]) -> None:
@@ -502,8 +507,12 @@ def test_report_runs_on_a_read_only_root_filesystem(production: list[dict[str, A
         f'exec "{sys.executable}" -c "$0"',
     ])
     run_env = {"PATH": os.environ["PATH"], "GORELIABLE_PROJECT_ROOT": str(ROOT), **env}
-    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, RO_RUN],
-                          cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=240, check=False)
+    try:
+        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, RO_RUN],
+                              cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=RO_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        pytest.fail(f"the read-only run took over {RO_TIMEOUT} s; its stderr (with the stack dump):\n{stderr[-6000:]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     outcome = json.loads(proc.stdout.strip().splitlines()[-1])
     assert outcome == {"status": "ok", "exit_code": 0, "location": outcome["location"]}
