@@ -32,6 +32,14 @@ DEMO_RUNS: tuple[tuple[str, dict[str, str]], ...] = (
 EXPLORE_NOTEBOOK = "notebooks/explore.ipynb"
 
 
+def demo_endpoints(seed: int, drills_uri: str) -> dict[str, str]:
+    """The demo snapshot's `endpoints` (what a demo run's summary.json shows as its source): where the data came
+    from in words, not the recording stack's loopback URLs, which meant nothing once it stopped. The drills URI
+    stays: the drill source replays its requests under it."""
+    origin = f"goreliable simulator (seed {seed}), recorded from the local stack"
+    return {"prometheus": origin, "kubecost": origin, "drills": drills_uri}
+
+
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
@@ -77,9 +85,8 @@ def record_demo(target: Path, workdir: Path, *, postmortem_params: Path | None =
                 papermill.execute_notebook(str(root / EXPLORE_NOTEBOOK), str(workdir / "explore.ipynb"),
                                            cwd=str(root), progress_bar=False)
             snapshots.append(explore)
-        count = merge_snapshots(snapshots, target, as_of=state.as_of,
-                                endpoints={"prometheus": state.prometheus_url, "kubecost": state.kubecost_url,
-                                           "drills": state.drills_uri})
+        count = merge_snapshots(snapshots, target, as_of=state.as_of, endpoints=demo_endpoints(state.seed,
+                                                                                               state.drills_uri))
     finally:
         if stack is not None:
             stack.stop()

@@ -66,7 +66,10 @@ def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     if not (demo_snapshot_path() / "manifest.json").is_file():
         pytest.fail("the bundled demo snapshot is missing: run `goreliable demo record`")
-    shared = tmp_path_factory.getbasetemp().parent
+    # under xdist each worker's base temp is <session folder>/popen-gwN: share the session folder; without xdist
+    # the base temp *is* the session folder (its parent holds every earlier session: never reuse those)
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     out = shared / "demo-reports"
     record = shared / "demo-reports.json"
     with open(shared / "demo-reports.lock", "w") as lock:

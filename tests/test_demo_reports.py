@@ -105,3 +105,16 @@ def test_postmortem_budget_consumed_equals_the_ground_truth(demo_runs: dict[str,
     assert slo["bad_events"] == total - good
     assert math.isclose(slo["budget_consumed"], (total - good) / (window_total * (1 - 0.999)), abs_tol=1e-3)
     assert start < pd.Timestamp(slo["first_alert_at"]) <= end
+
+
+def test_demo_source_says_where_the_data_came_from(demo_runs: dict[str, Any]) -> None:
+    """A demo run's summary.json names the simulator as its source, not the long-gone loopback URLs of the
+    stack the demo snapshot was recorded from."""
+    import json
+
+    from goreliable_lib.demo import demo_endpoints
+
+    for summary_path in demo_runs["out"].glob("*/2*/summary.json"):
+        source = json.loads(summary_path.read_text())["source"]
+        assert source["kind"] == "demo" and "127.0.0.1" not in json.dumps(source), (summary_path, source)
+        assert source["endpoints"] == demo_endpoints(20261123, "s3://goreliable-drills/drills")
