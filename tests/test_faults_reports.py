@@ -262,55 +262,6 @@ def _good_dr_run(out: Path) -> dict[str, Any]:
     return {"out": out, "good": good, "digest": tree_digest(good)}
 
 
-def test_ctrl_c_mid_run_via_the_cli(tmp_path: Path) -> None:
-    """SIGINT (Ctrl-C) while the DR notebook waits on S3: `goreliable report run dr` exits 1 (documented codes only:
-    an interrupted run failed while running), prints the run folder, keeps the partial run marked failed with
-    KeyboardInterrupt at the top, leaves the good run and `latest` alone, and leaves no kernel behind."""
-    state = _good_dr_run(tmp_path / "reports")
-    with FaultProxy(None) as s3:
-        s3.delay(120, times=None)  # S3 never answers in time: the notebook is stuck in its first fetch
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GORELIABLE_", "AWS_"))}
-        env.update({"GORELIABLE_PROFILE": "live", "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_NOW": AS_OF,
-                    "GORELIABLE_DRILLS_URI": "s3://goreliable-drills/drills", "AWS_ENDPOINT_URL": s3.url,
-                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1"})
-        process = subprocess.Popen([sys.executable, "-m", "goreliable_lib", "report", "run", "dr", "-q", "--out",
-                                    str(state["out"])], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 240
-            while not s3.requests and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert s3.requests, "the DR notebook never reached S3"
-            kernel = _kernel_of(str(state["out"] / "dr" / ".tmp-"))
-            assert kernel is not None and _alive(kernel)
-            os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
-            stdout, stderr = process.communicate(timeout=180)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    assert process.returncode == 1, stderr[-3000:]
-    location = Path(stdout.strip().splitlines()[-1])
-    assert location.parent == state["out"] / "dr" and RUN_ID.fullmatch(location.name)
-    assert "goreliable: error: report dr failed: KeyboardInterrupt: interrupted (Ctrl-C / SIGINT)" in stderr
-    (tmp_path / "stderr.txt").write_text(stderr)
-    assert "Traceback" not in stderr, stderr[-4000:]
-    assert "Kernel died" not in stderr, stderr[-4000:]  # the runner's error line is the one report of the interrupt
-    summary = read_summary(location)
-    assert summary["status"] == "failed" and summary["error"]["type"] == "KeyboardInterrupt"
-    nb = nbformat.read(location / "report.ipynb", as_version=4)
-    assert "goreliable-error" in nb.cells[0].metadata.get("tags", []) and "KeyboardInterrupt" in nb.cells[0].source
-    assert "This report FAILED" in (location / "report.html").read_text()
-    assert_untouched(state, "dr")
-    index = (state["out"] / "index.html").read_text()
-    assert location.name in index and state["good"].name in index
-    deadline = time.monotonic() + 20
-    while _alive(kernel) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive(kernel), f"kernel {kernel} survived the interrupted run"
-
-
 def _abandon_a_dead_kernel_cell_task(loop: Any) -> None:
     """What an interrupt leaves on nbclient's loop: a cell task that ended in DeadKernelError nobody retrieves."""
     import asyncio
@@ -387,41 +338,62 @@ def _wait_for_kernels(process: subprocess.Popen[str], prefixes: list[str], deadl
     raise AssertionError(f"kernels of {prefixes} never all started (exit {process.poll()})")
 
 
-def test_sigterm_mid_run_is_handled_like_ctrl_c(tmp_path: Path) -> None:
-    """SIGTERM to the `goreliable` process alone (what Kubernetes, through tini, does to a CronJob pod past its
-    deadline or on a node drain): the run stops like Ctrl-C: exit 1, the partial run published and marked failed
-    with `Terminated`, the good run and `latest` untouched, the kernel shut down. Python's default would kill the
-    process on the spot: an orphaned kernel and a staging folder nobody publishes."""
+#: How each interrupt reaches `goreliable report run`: (send it, the error type, the words of the error line).
+INTERRUPTS = {
+    # a terminal's Ctrl-C: SIGINT to the whole foreground process group (the kernel is in its own session)
+    "ctrl-c": (lambda process: os.killpg(process.pid, signal.SIGINT), "KeyboardInterrupt",
+               "interrupted (Ctrl-C / SIGINT)"),
+    # Kubernetes stopping the pod (activeDeadlineSeconds, a node drain): SIGTERM, through tini, to the process only
+    "sigterm": (lambda process: process.send_signal(signal.SIGTERM), "Terminated", "terminated (SIGTERM)"),
+}
+
+
+@pytest.mark.parametrize("how", list(INTERRUPTS))
+def test_interrupt_mid_run_via_the_cli(how: str, tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM while the DR notebook waits on S3: `goreliable report run dr` exits 1 (documented codes
+    only: an interrupted run failed while running), prints the run folder, keeps the partial run marked failed
+    with the interruption at the top, prints one error line (no traceback, no "Kernel died" echo), leaves the good
+    run and `latest` alone, and leaves no kernel behind. Python's default for SIGTERM would kill the process on the
+    spot: an orphaned kernel and a staging folder nobody publishes."""
+    send, error_type, words = INTERRUPTS[how]
     state = _good_dr_run(tmp_path / "reports")
     with FaultProxy(None) as stuck:
-        stuck.delay(120, times=None)
+        stuck.delay(120, times=None)  # S3 never answers in time: the notebook is stuck in its first fetch
         process = subprocess.Popen([sys.executable, "-m", "goreliable_lib", "report", "run", "dr", "-q", "--out",
                                     str(state["out"])], cwd=ROOT, env=_live_env_stuck_at(stuck.url),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             [kernel] = _wait_for_kernels(process, [str(state["out"] / "dr" / ".tmp-")])
-            deadline = time.monotonic() + 120
-            while not stuck.requests and time.monotonic() < deadline:
+            deadline = time.monotonic() + 240
+            while not stuck.requests and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.2)
-            process.send_signal(signal.SIGTERM)  # the process only, not its group: the kernel gets nothing
-            stdout, stderr = process.communicate(timeout=120)
+            assert stuck.requests, "the DR notebook never reached S3"
+            assert _alive(kernel)
+            send(process)
+            stdout, stderr = process.communicate(timeout=180)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
+    (tmp_path / "stderr.txt").write_text(stderr)
     assert process.returncode == 1, stderr[-3000:]
     location = Path(stdout.strip().splitlines()[-1])
     assert location.parent == state["out"] / "dr" and RUN_ID.fullmatch(location.name)
-    assert "goreliable: error: report dr failed: Terminated: terminated (SIGTERM) while running" in stderr, stderr
+    assert f"goreliable: error: report dr failed: {error_type}: {words} while running" in stderr, stderr[-3000:]
     assert "Traceback" not in stderr and "Kernel died" not in stderr, stderr[-4000:]
     summary = read_summary(location)
-    assert summary["status"] == "failed" and summary["error"]["type"] == "Terminated"
+    assert summary["status"] == "failed" and summary["error"]["type"] == error_type
+    nb = nbformat.read(location / "report.ipynb", as_version=4)
+    assert "goreliable-error" in nb.cells[0].metadata.get("tags", []) and error_type in nb.cells[0].source
     assert "This report FAILED" in (location / "report.html").read_text()
     assert_untouched(state, "dr")
+    index = (state["out"] / "index.html").read_text()
+    assert location.name in index and state["good"].name in index
     deadline = time.monotonic() + 20
     while _alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(kernel), f"kernel {kernel} survived the terminated run"
+    assert not _alive(kernel), f"kernel {kernel} survived the interrupted run"
+
 
 
 def test_sigterm_to_report_all_stops_every_report_cleanly(tmp_path: Path) -> None:
