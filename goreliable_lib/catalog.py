@@ -1,4 +1,5 @@
-"""The SLO catalog: OpenSLO v1 `kind: SLO` documents (ratio indicators on Prometheus counters), validated.
+"""The SLO catalog: OpenSLO v1 `kind: SLO` documents (ratio indicators on Prometheus counters, inline or shared
+through `indicatorRef` to a `kind: SLI` document in the same file), validated.
 
 `load_catalog(path)` returns the SLOs; `load_policy(path)` the error-budget policy thresholds (an optional
 `apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` document in the same file; defaults from the seed).
@@ -253,10 +254,18 @@ class Objective(_Model):
 class SLOSpec(_Model):
     description: str | None = None
     service: str = Field(min_length=1)
-    indicator: Indicator
+    indicator: Indicator | None = None  # inline, or
+    indicatorRef: str | None = None  # the metadata.name of a `kind: SLI` document in the same catalog
     timeWindow: list[TimeWindow] = Field(min_length=1, max_length=1)
     budgetingMethod: Literal["Occurrences"]
     objectives: list[Objective] = Field(min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _one_indicator(self) -> SLOSpec:
+        if (self.indicator is None) == (self.indicatorRef is None):
+            raise ValueError("give exactly one of indicator (inline) or indicatorRef (the name of a kind: SLI "
+                             "document)")
+        return self
 
 
 class Metadata(_Model):
@@ -266,8 +275,18 @@ class Metadata(_Model):
     annotations: dict[str, str] | None = None
 
 
+class SLI(_Model):
+    """An OpenSLO v1 `kind: SLI` document: an indicator SLOs share through `spec.indicatorRef`."""
+
+    apiVersion: Literal["openslo/v1"]
+    kind: Literal["SLI"]
+    metadata: Metadata
+    spec: IndicatorSpec
+
+
 class SLO(_Model):
-    """One OpenSLO v1 SLO document, with shortcuts to what the analysis needs."""
+    """One OpenSLO v1 SLO document, with shortcuts to what the analysis needs (an `indicatorRef` is resolved
+    into `spec.indicator` when the catalog is read)."""
 
     apiVersion: Literal["openslo/v1"]
     kind: Literal["SLO"]
@@ -297,6 +316,9 @@ class SLO(_Model):
 
     @property
     def ratio(self) -> RatioMetric:
+        if self.spec.indicator is None:
+            raise BadInputError(f"SLO {self.name}: indicatorRef {self.spec.indicatorRef!r} is resolved only when "
+                                "the catalog is read with read_catalog / load_catalog")
         return self.spec.indicator.spec.ratioMetric
 
     @property
@@ -402,6 +424,8 @@ def read_catalog(path: str | Path) -> Catalog:
         problem = getattr(exc, "problem", None) or str(exc)
         raise BadInputError(f"{path_text}: {where}invalid YAML: {problem}") from None
     slos: list[SLO] = []
+    referring: list[tuple[SLO, str, yaml.Node]] = []
+    indicators: dict[str, tuple[SLI, int]] = {}
     policy: BudgetPolicy | None = None
     first_seen: dict[str, int] = {}
     for number, (document, node) in enumerate(zip(documents, nodes, strict=True), start=1):
@@ -417,18 +441,43 @@ def read_catalog(path: str | Path) -> Catalog:
         if api_version != API_VERSION:
             raise BadInputError(f"{label}: apiVersion: expected {API_VERSION!r}, got {api_version!r}"
                                 f"{_line(node, ('apiVersion',))}")
+        if kind == "SLI":
+            sli = _validate(SLI, document, label, node)
+            if sli.metadata.name in indicators:
+                raise BadInputError(f"{label}: metadata.name: duplicate SLI name {sli.metadata.name!r}, first "
+                                    f"defined in document {indicators[sli.metadata.name][1]}"
+                                    f"{_line(node, ('metadata', 'name'))}")
+            indicators[sli.metadata.name] = (sli, number)
+            continue
         if kind != "SLO":
-            raise BadInputError(f"{label}: kind: unknown kind {kind!r} (this catalog holds kind: SLO documents)"
-                                f"{_line(node, ('kind',))}")
+            raise BadInputError(f"{label}: kind: unknown kind {kind!r} (this catalog holds kind: SLO and SLI "
+                                f"documents){_line(node, ('kind',))}")
         slo = _validate(SLO, document, label, node)
         if slo.name in first_seen:
             raise BadInputError(f"{label}: metadata.name: duplicate SLO name {slo.name!r}, first defined in "
                                 f"document {first_seen[slo.name]}{_line(node, ('metadata', 'name'))}")
         first_seen[slo.name] = number
         slos.append(slo)
+        referring.append((slo, label, node))
     if not slos:
         raise BadInputError(f"{path_text}: the catalog holds no SLO documents")
-    return Catalog(path_text, slos, policy or BudgetPolicy())
+    return Catalog(path_text, [_resolve_indicator(slo, indicators, label, node) for slo, label, node in referring],
+                   policy or BudgetPolicy())
+
+
+def _resolve_indicator(slo: SLO, indicators: dict[str, tuple[SLI, int]], label: str, node: yaml.Node) -> SLO:
+    """The SLO with its `indicatorRef` replaced by the referenced SLI's indicator (SLIs may come later in the
+    file); an unknown name is bad input naming the field, its line and the SLIs there are."""
+    reference = slo.spec.indicatorRef
+    if reference is None:
+        return slo
+    if reference not in indicators:
+        known = ", ".join(sorted(indicators)) or "none"
+        raise BadInputError(f"{label}: spec.indicatorRef: no kind: SLI document named {reference!r} in the "
+                            f"catalog (SLIs: {known}){_line(node, ('spec', 'indicatorRef'))}")
+    sli = indicators[reference][0]
+    indicator = Indicator(metadata={"name": reference}, spec=sli.spec)
+    return slo.model_copy(update={"spec": slo.spec.model_copy(update={"indicator": indicator})})
 
 
 def _line(node: yaml.Node, loc: tuple[Any, ...]) -> str:

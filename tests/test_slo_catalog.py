@@ -84,6 +84,40 @@ def test_valid_variants(tmp_path: Path) -> None:
     assert [s.name for s in select_slos([a, b, c], ["shop"])] == ["a", "b", "c"]
 
 
+SLI_DOC = """\
+apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: {name}
+spec:
+  ratioMetric:
+    counter: true
+    good:
+      metricSource: {{type: Prometheus, spec: {{query: 'requests_total{{code!~"5.."}}'}}}}
+    total:
+      metricSource: {{type: Prometheus, spec: {{query: requests_total}}}}
+"""
+
+
+def _referring(name: str = "shop-availability", ref: str = "shop-non-5xx") -> str:
+    """An SLO whose indicator is `indicatorRef: ref` instead of inline."""
+    inline = _doc(name)
+    start, end = inline.index("  indicator:\n"), inline.index("  timeWindow:")
+    return inline[:start] + f"  indicatorRef: {ref}\n" + inline[end:]
+
+
+def test_indicator_ref_to_an_sli_document(tmp_path: Path) -> None:
+    """OpenSLO's shared indicators: two SLOs (objectives 99% and 99.9%) refer to one `kind: SLI` document, which
+    may come after them; they read exactly like an inline indicator."""
+    text = "\n---\n".join([_referring("a"), _referring("b").replace("target: 0.99", "target: 0.999"),
+                            SLI_DOC.format(name="shop-non-5xx"), _doc("c")])
+    a, b, c = load_catalog(_write(tmp_path, text))
+    assert (a.name, b.name, c.name) == ("a", "b", "c") and (a.objective, b.objective) == (0.99, 0.999)
+    for slo in (a, b):
+        assert slo.good_selector == c.good_selector and slo.total_selector == c.total_selector
+        assert slo.spec.indicator.metadata == {"name": "shop-non-5xx"}
+
+
 BAD = [
     ("yaml", "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: x\n", r"slos\.yaml: line \d+, column \d+: invalid YAML"),
     ("kind", _doc().replace("kind: SLO", "kind: Service"), r"document 1 \(shop-availability\): kind: unknown kind 'Service'"),
@@ -107,6 +141,11 @@ BAD = [
     ("duplicate", _doc() + "---\n" + _doc(), r"document 2 \(shop-availability\): metadata\.name: duplicate SLO name 'shop-availability', first defined in document 1"),
     ("not-mapping", "- a\n- b\n", r"document 1: expected a mapping"),
     ("empty", "# nothing\n", r"holds no SLO documents"),
+    ("ref-unknown", _referring(ref="nope") + "---\n" + SLI_DOC.format(name="shop-non-5xx"), r"document 1 \(shop-availability\): spec\.indicatorRef: no kind: SLI document named 'nope' in the catalog \(SLIs: shop-non-5xx\) \(line 7\)"),
+    ("ref-and-inline", _doc().replace("  indicator:\n", "  indicatorRef: x\n  indicator:\n"), r"document 1 \(shop-availability\): spec: give exactly one of indicator \(inline\) or indicatorRef"),
+    ("no-indicator", _referring().replace("  indicatorRef: shop-non-5xx\n", ""), r"spec: give exactly one of indicator"),
+    ("sli-duplicate", SLI_DOC.format(name="s") + "---\n" + SLI_DOC.format(name="s") + "---\n" + _doc(), r"document 2 \(s\): metadata\.name: duplicate SLI name 's', first defined in document 1"),
+    ("sli-bad", SLI_DOC.format(name="s").replace("counter: true", "counter: false") + "---\n" + _doc(), r"document 1 \(s\): spec\.ratioMetric\.counter: must be true"),
     ("policy", _doc() + "---\napiVersion: goreliable/v1\nkind: ErrorBudgetPolicy\nspec: {features_above: 0.1, reliability_below: 0.2}\n", r"document 2: spec: .*alert_below <= reliability_below <= features_above"),
 ]
 
