@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import parse_duration
+from goreliable_lib.yamlfile import field_path
 
 API_VERSION = "openslo/v1"
 POLICY_API_VERSION = "goreliable/v1"
@@ -369,18 +370,6 @@ class Catalog:
 
 
 # --------------------------------------------------------------------------------------------- loading
-def _field_path(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif str(part).startswith("function-") or part in ("tagged-union",):
-            continue
-        else:
-            text += ("." if text else "") + str(part)
-    return text
-
-
 def _error_message(error: dict[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
@@ -501,7 +490,7 @@ def _validate(model: type[BaseModel], document: dict[str, Any], label: str, node
     except ValidationError as exc:
         error = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise BadInputError(f"{label}: {_field_path(error['loc'])}: {_error_message(error)}{more}"
+        raise BadInputError(f"{label}: {field_path(error['loc'])}: {_error_message(error)}{more}"
                             f"{_line(node, error['loc'])}") from None
 
 

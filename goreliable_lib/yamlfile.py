@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,16 @@ def read_yaml(path: str | Path, *, what: str, shown: str | None = None) -> Any:
         raise BadInputError(f"{name}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
+#: Location segments pydantic adds for validators and unions, e.g. `function-after[_check(), Budgets]`.
+_PYDANTIC_SEGMENT = re.compile(r"^(?:function-(?:after|before|wrap|plain)|tagged-union)\[")
+
+
 def field_path(loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as a path users read: `teams.ml-platform`, `components[2].rto`."""
+    """A pydantic error location as a path users read: `teams.ml-platform`, `components[2].rto`; pydantic's own
+    segments (`function-after[...]` of a validator, `tagged-union[...]`) are not fields and are left out."""
     path = ""
     for part in loc:
+        if isinstance(part, str) and _PYDANTIC_SEGMENT.match(part):
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "(top level)"

@@ -89,3 +89,15 @@ def test_urls_lose_credentials() -> None:
     assert without_credentials("https://user:pw@prom.example:9090/prometheus?x=1") == "https://prom.example:9090/prometheus"
     assert without_credentials("s3://bucket/prefix") == "s3://bucket/prefix"
     assert without_credentials(None) is None
+
+
+def test_field_path_reads_like_the_file_and_drops_pydantic_segments() -> None:
+    """One formatter for every YAML file's validation errors (catalog, budgets, DR targets): pydantic's validator
+    and union segments are left out, a user's key that merely starts with `function-` is kept."""
+    from goreliable_lib.yamlfile import field_path
+
+    assert field_path(("spec", "objectives", 0, "target")) == "spec.objectives[0].target"
+    assert field_path(("spec", "function-after[_one_indicator(), SLOSpec]")) == "spec"
+    assert field_path(("x", "tagged-union[A,B]", "y")) == "x.y"
+    assert field_path(("teams", "function-platform", "monthly")) == "teams.function-platform.monthly"
+    assert field_path(()) == "(top level)"
