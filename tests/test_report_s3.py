@@ -123,18 +123,18 @@ def test_racing_publishers_leave_index_and_latest_naming_every_run(s3: Any) -> N
     url = f"s3://{BUCKET}/race"
     a, b = writer_for(url), writer_for(url)
     a.publish(_staged_copy(a, "cost", "20261123T060000Z-aaaa", "ok"), "cost", "20261123T060000Z-aaaa", ok=True)
-    real_entries = a._entries
+    real_listing = a._summary_keys
     rounds = []
 
     def stale_first_listing() -> list[Any]:
-        listing = real_entries()
+        listing = real_listing()
         if not rounds:  # B publishes between A's listing and A's writes
             b.publish(_staged_copy(b, "cost", "20261125T060000Z-cccc", "ok"), "cost", "20261125T060000Z-cccc",
                       ok=True)
         rounds.append(len(listing))
         return listing
 
-    a._entries = stale_first_listing  # type: ignore[method-assign]
+    a._summary_keys = stale_first_listing  # type: ignore[method-assign]
     a.publish(_staged_copy(a, "cost", "20261124T060000Z-bbbb", "ok"), "cost", "20261124T060000Z-bbbb", ok=True)
     objects = _objects(s3, "race/")
     index = objects["race/index.html"].decode()

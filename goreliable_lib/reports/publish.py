@@ -168,37 +168,47 @@ class S3Writer:
         return f"s3://{self.bucket}/{run_key}/"
 
     def _refresh_latest_and_index(self, report: str) -> None:
-        """Write `report`'s `latest` (its newest good run) and index.html from the listing, then list again and
-        repeat until the listing is the one they were built from.
+        """Write `report`'s `latest` (its newest good run) and index.html from the runs' summaries, then list
+        again and repeat until the listing is the one they were built from.
 
         S3 has no lock: two runs publishing at once could each build from a listing that misses the other's run,
         and the staler write could land last. Because every publisher checks the listing after its own writes, the
         last write is always followed by a check that sees every run published before it (a run published after
-        it has its own publisher's check), so the index and `latest` end up naming every run."""
+        it has its own publisher's check), so the index and `latest` end up naming every run. The check is a
+        listing only; summaries are read again only when it changed."""
         built_from = None
         for _ in range(_REFRESH_ROUNDS):
-            entries = self._entries()
-            listing = sorted((e.report, e.run_id, e.status) for e in entries)
-            if listing == built_from:
+            summaries = self._summary_keys()
+            if summaries == built_from:
                 return
+            entries = self._entries(summaries)
             good = [e.run_id for e in entries if e.report == report and e.status == "ok"]
             if good:
                 self._put_text(self._key(report, LATEST), max(good) + "\n")
             self._put_text(self._key(INDEX_FILE), render_index(entries))
-            built_from = listing
+            built_from = summaries
 
-    def _entries(self) -> list[Any]:
-        entries = []
+    def _summary_keys(self) -> list[tuple[str, str]]:
+        """(key, ETag) of every run's summary.json under the prefix (scratch and hidden folders skipped)."""
+        keys = []
         paginator = self.client.get_paginator("list_objects_v2")
         base = self._key() + "/" if self.prefix else ""
         for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
             for item in page.get("Contents", []):
                 parts = item["Key"][len(base):].split("/")
-                if len(parts) != 3 or parts[2] != "summary.json" or parts[0].startswith(("_", ".")):
-                    continue
-                body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
-                with contextlib.suppress(ValueError):
-                    entries.append(entry_from_summary(json.loads(body), f"{parts[0]}/{parts[1]}", parts[1]))
+                if len(parts) == 3 and parts[2] == "summary.json" and not parts[0].startswith(("_", ".")):
+                    keys.append((item["Key"], item.get("ETag", "")))
+        return sorted(keys)
+
+    def _entries(self, summaries: list[tuple[str, str]]) -> list[Any]:
+        """Index rows from the runs' summaries (`summaries` from `_summary_keys`)."""
+        base = self._key() + "/" if self.prefix else ""
+        entries = []
+        for key, _ in summaries:
+            report, run_id, _ = key[len(base):].split("/")
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            with contextlib.suppress(ValueError):
+                entries.append(entry_from_summary(json.loads(body), f"{report}/{run_id}", run_id))
         return entries
 
 
