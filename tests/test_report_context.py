@@ -198,3 +198,39 @@ def test_safe_names_stay_as_they_are() -> None:
     from goreliable_lib.reports import file_stem
 
     assert file_stem("anomaly_namespace_go-reliable-production") == "anomaly_namespace_go-reliable-production"
+
+
+@pytest.mark.parametrize("failure", ["hangs", "raises"])
+def test_a_png_that_hangs_or_fails_is_a_warning_not_a_stuck_report(failure: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """kaleido bounds a render but not Chromium's start-up: a PNG that does not come within the limit (or fails)
+    is a warning on the report's first screen and in summary.json, and the report goes on with the figure's
+    JSON written; it never hangs an unattended run."""
+    import threading
+
+    import plotly.graph_objects as go
+
+    from goreliable_lib.reports import run as run_module
+
+    release = threading.Event()
+
+    def to_image(self: go.Figure, *args: object, **kwargs: object) -> bytes:
+        if failure == "hangs":
+            release.wait(30)
+            return b"too late"
+        raise ValueError("Chromium not found")
+
+    monkeypatch.setattr(go.Figure, "to_image", to_image)
+    monkeypatch.setattr(run_module, "PNG_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
+    run = current_run("postmortem", {"end": "2026-11-11T16:00:00Z", "incident_start": "2026-11-11T14:20:00Z",
+                                     "incident_end": "2026-11-11T15:00:00Z"})
+    try:
+        run.show_figure(go.Figure(go.Bar(x=[1], y=[2])), "sli", png=True)
+    finally:
+        release.set()
+    figures = sorted(p.name for p in (tmp_path / "run" / "figures").iterdir())
+    assert figures == ["sli.json"]
+    expected = ("no image from kaleido/Chromium within 0.5 s" if failure == "hangs"
+                else "ValueError: Chromium not found")
+    assert run.warnings == [f"figure sli: PNG not written ({expected})"]

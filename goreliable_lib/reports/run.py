@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import math
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ REPORT_ENV = "GORELIABLE_REPORT"
 #: Written by the run context as it goes, read by the runner when the notebook fails before write_summary.
 CONTEXT_FILE = ".run-context.json"
 SUMMARY_FILE = "summary.json"
+#: The longest a figure's PNG may take (Chromium's start-up included; a render takes ~0.5 s once it runs)
+PNG_TIMEOUT_SECONDS = 120.0
 
 
 def to_jsonable(value: Any) -> Any:
@@ -141,10 +144,31 @@ class Run:
         display({"application/vnd.plotly.v1+json": json.loads(figure_json), "text/html": scrub_text(div),
                  "text/plain": f"<figure {name}>"}, raw=True)
         if png:
+            self._write_png(fig, name)
+
+    def _write_png(self, fig: Any, name: str) -> None:
+        """figures/NAME.png through kaleido and Chromium, bounded by PNG_TIMEOUT_SECONDS: kaleido bounds a render
+        but not Chromium's start-up, and an unattended report must not hang on a picture. A failure or a timeout
+        is a warning (the interactive figure and its JSON are written either way)."""
+        outcome: dict[str, Any] = {}
+
+        def render() -> None:
             try:
-                fig.write_image(self.figures_dir / f"{name}.png")
+                outcome["png"] = fig.to_image(format="png")
             except Exception as exc:  # kaleido needs Chrome/Chromium: say so, do not fail the report
-                self.warn(f"figure {name}: PNG not written ({type(exc).__name__}: {exc})")
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=render, name=f"png-{name}", daemon=True)
+        worker.start()
+        worker.join(PNG_TIMEOUT_SECONDS)
+        if worker.is_alive():
+            self.warn(f"figure {name}: PNG not written (no image from kaleido/Chromium within "
+                      f"{PNG_TIMEOUT_SECONDS:g} s)")
+        elif "error" in outcome:
+            error = outcome["error"]
+            self.warn(f"figure {name}: PNG not written ({type(error).__name__}: {error})")
+        else:
+            (self.figures_dir / f"{name}.png").write_bytes(outcome["png"])
 
     def export_table(self, df: pd.DataFrame, name: str, show: bool = True) -> Path:
         """Write NAME.csv beside the report (and show the table unless show=False)."""
