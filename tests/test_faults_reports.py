@@ -28,7 +28,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from report_fixtures import read_summary, tree_digest
+from report_fixtures import mounted_tmpfs, read_summary, tree_digest
 
 from goreliable_lib.errors import GoReliableError
 from goreliable_lib.reports.index import write_local_index
@@ -200,14 +200,8 @@ def tiny_tmpfs(folder: Path, size: str) -> Iterator[Path]:
     folder.mkdir()
     if os.geteuid() != 0:
         pytest.skip("a full disk is simulated with a tiny tmpfs, which needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                             capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(folder, f"size={size}"):
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_full_disk(baseline: dict[str, Any], blocks: Path, tmp_path: Path) -> None:

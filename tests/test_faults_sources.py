@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 import pytest
 from drill_fixtures import moto_endpoint, s3  # noqa: F401 - fixtures
+from report_fixtures import mounted_tmpfs
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
@@ -309,14 +310,8 @@ def read_only_folder(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "readonly"
     folder.mkdir()
     if os.geteuid() == 0:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(folder)],
-                                 capture_output=True, check=False)
-        if mounted.returncode != 0:
-            pytest.skip(f"cannot mount a read-only tmpfs: {mounted.stderr.decode().strip()}")
-        try:
+        with mounted_tmpfs(folder, "size=64k,ro"):
             yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], check=False)
     else:
         folder.chmod(0o555)
         try:
