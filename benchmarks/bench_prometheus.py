@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_prometheus.py [--days 30] [--repeat 2]
 
-Starts a real Prometheus (Debian 2.42, via goreliable_lib.stack.prometheus) on a generated dataset of
+Starts a real Prometheus (Debian 2.42, via goreliable_lib.devstack.stack.prometheus) on a generated dataset of
 120 series at a 1-minute resolution (built once with promtool and cached, see tests/prom_source_fixtures.py),
 then runs one range query over all 120 series, `--days` days at a 1-minute step (43,201 points per series for
 30 days, so the query must be chunked):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.yamlfile import read_yaml
+from goreliable_lib.inputs.yamlfile import read_yaml
 
 #: Keys a config file may set (the same names as the environment variables).
 FILE_KEYS = frozenset({

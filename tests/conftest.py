@@ -20,7 +20,7 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def simulation():
     """The standard simulation (default seed and as_of): the ground truth of every integration test."""
-    from goreliable_lib.sim import Simulation
+    from goreliable_lib.devstack.sim import Simulation
 
     return Simulation()
 
@@ -28,7 +28,7 @@ def simulation():
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory, simulation) -> Iterator:
     """The whole local stack, started once per test session and stopped at the end."""
-    from goreliable_lib.stack.manager import LocalStack
+    from goreliable_lib.devstack.stack.manager import LocalStack
 
     stack = LocalStack(tmp_path_factory.mktemp("stack"), seed=simulation.seed, as_of=simulation.as_of)
     state = stack.start()
@@ -61,8 +61,8 @@ def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     from report_fixtures import SENTINELS
 
-    from goreliable_lib.connection import demo_snapshot_path
-    from goreliable_lib.reports.cli import RunRequest, run_many
+    from goreliable_lib.cli.report import RunRequest, run_many
+    from goreliable_lib.sources.connect import demo_snapshot_path
 
     if not (demo_snapshot_path() / "manifest.json").is_file():
         pytest.fail("the bundled demo snapshot is missing: run `goreliable demo record`")

@@ -1,5 +1,5 @@
 """Fixtures of the cost tests: the cost simulation, Kubecost/OpenCost servers on 127.0.0.1, a source factory,
-and a tiny Prometheus runner (used when goreliable_lib.stack.prometheus is not available)."""
+and a tiny Prometheus runner (used when goreliable_lib.devstack.stack.prometheus is not available)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import requests
 
-from goreliable_lib.sim.costs import CostSimulation
+from goreliable_lib.devstack.sim.costs import CostSimulation
+from goreliable_lib.devstack.stack.kubecost_server import KubecostServer
 from goreliable_lib.sources.kubecost import KubecostSource
-from goreliable_lib.stack.kubecost_server import KubecostServer
 
 _SIM: CostSimulation | None = None
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from goreliable_lib.sim.drills import DrillSimulation
-from goreliable_lib.stack.s3 import S3Server, client, upload_drills
+from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.devstack.stack.s3 import S3Server, client, upload_drills
 
 
 @pytest.fixture(scope="session")

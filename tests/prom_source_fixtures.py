@@ -205,7 +205,7 @@ RECORDED: dict[str, bytes] = {
 
 def build_dataset(name: str) -> Path:
     """The TSDB blocks of dataset `name`, built once with promtool (stack helpers) and cached."""
-    from goreliable_lib.stack.prometheus import build_tsdb
+    from goreliable_lib.devstack.stack.prometheus import build_tsdb
 
     def write(path: Path) -> None:
         with open(path, "w", encoding="utf-8", buffering=2**20) as out:
@@ -217,7 +217,7 @@ def build_dataset(name: str) -> Path:
 @contextlib.contextmanager
 def running_prometheus(name: str, workdir: Path) -> Iterator[str]:
     """A real Prometheus serving dataset `name` on 127.0.0.1; yields its URL and stops it afterwards."""
-    from goreliable_lib.stack.prometheus import PrometheusServer
+    from goreliable_lib.devstack.stack.prometheus import PrometheusServer
 
     server = PrometheusServer(build_dataset(name), workdir=workdir)
     url = server.start()

@@ -73,7 +73,7 @@ def sentinel_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def moto_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 (free port), through the stack's helper when present."""
     try:
-        from goreliable_lib.stack.s3 import S3Server
+        from goreliable_lib.devstack.stack.s3 import S3Server
     except ImportError:  # pragma: no cover - the stack module is written by another engineer
         from moto.server import ThreadedMotoServer
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import requests
 
-from goreliable_lib.sim import Simulation
-from goreliable_lib.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 
 
 @dataclasses.dataclass

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import requests
 
-from goreliable_lib.catalog import parse_selector
-from goreliable_lib.slo_data import matches
+from goreliable_lib.inputs.catalog import parse_selector
+from goreliable_lib.reports.slo_events import matches
 from goreliable_lib.timeutil import parse_time
 
 ROOT = Path(__file__).resolve().parent.parent

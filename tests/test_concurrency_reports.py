@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from goreliable_lib.reports.index import LOCK_FILE
+from goreliable_lib.runner.index import LOCK_FILE
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[1]

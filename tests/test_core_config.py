@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from goreliable_lib.config import load_settings, parse_headers, secret_values
-from goreliable_lib.connection import without_credentials
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.sources.connect import without_credentials
 
 NO_FILE = {"GORELIABLE_CONFIG": "/nonexistent-but-unused"}
 
@@ -94,7 +94,7 @@ def test_urls_lose_credentials() -> None:
 def test_field_path_reads_like_the_file_and_drops_pydantic_segments() -> None:
     """One formatter for every YAML file's validation errors (catalog, budgets, DR targets): pydantic's validator
     and union segments are left out, a user's key that merely starts with `function-` is kept."""
-    from goreliable_lib.yamlfile import field_path
+    from goreliable_lib.inputs.yamlfile import field_path
 
     assert field_path(("spec", "objectives", 0, "target")) == "spec.objectives[0].target"
     assert field_path(("spec", "function-after[_one_indicator(), SLOSpec]")) == "spec"

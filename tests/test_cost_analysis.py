@@ -16,14 +16,15 @@ import pandas as pd
 import pytest
 from cost_fixtures import cost_sim, kubecost_url, opencost_url  # noqa: F401 - fixtures
 
-from goreliable_lib import cost_checks, cost_report
 from goreliable_lib.analysis import cost
-from goreliable_lib.budgets import Budgets, load_budgets, parse_budgets
+from goreliable_lib.analysis import crosscheck as cost_checks
+from goreliable_lib.devstack.sim.costs import WORKLOADS, CostSimulation
+from goreliable_lib.devstack.stack.faults import FaultProxy
 from goreliable_lib.errors import BadInputError, KubecostError
+from goreliable_lib.inputs.budgets import Budgets, load_budgets, parse_budgets
 from goreliable_lib.plots import cost as cost_plots
-from goreliable_lib.sim.costs import WORKLOADS, CostSimulation
+from goreliable_lib.reports import cost as cost_report
 from goreliable_lib.sources.kubecost import KubecostSource
-from goreliable_lib.stack.faults import FaultProxy
 
 CENT = 0.005
 NS = "go-reliable-production"
@@ -272,7 +273,7 @@ def test_cross_check_queries_escape_parameter_values() -> None:
 
 
 def test_cross_check_without_prometheus_warns(report: cost_report.CostReport) -> None:
-    from goreliable_lib.connection import MissingSource
+    from goreliable_lib.sources.connect import MissingSource
 
     table, warnings = cost_report.fetch_cross_check(MissingSource("Prometheus", "GORELIABLE_PROMETHEUS_URL"),
                                                     report)

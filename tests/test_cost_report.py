@@ -20,12 +20,12 @@ import pandas as pd
 import pytest
 from cost_fixtures import cost_sim, kubecost_url  # noqa: F401 - fixtures
 
-from goreliable_lib import cost_report
 from goreliable_lib.analysis.cost import IDLE, UNALLOCATED
-from goreliable_lib.budgets import Budgets
-from goreliable_lib.sim.costs import CostSimulation
+from goreliable_lib.devstack.sim.costs import CostSimulation
+from goreliable_lib.devstack.stack.faults import FaultProxy
+from goreliable_lib.inputs.budgets import Budgets
+from goreliable_lib.reports import cost as cost_report
 from goreliable_lib.sources.prometheus import PrometheusSource
-from goreliable_lib.stack.faults import FaultProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) missing")]
@@ -51,7 +51,7 @@ def _csv(location: str, name: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def prometheus_url(cost_sim: CostSimulation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus with the last 3 days of cost metrics (the cross-check day is inside)."""
-    from goreliable_lib.stack.prometheus import start_from_openmetrics
+    from goreliable_lib.devstack.stack.prometheus import start_from_openmetrics
 
     work = tmp_path_factory.mktemp("cost-prometheus")
     cost_sim.write_openmetrics(work / "costs.om", days=3)
@@ -66,7 +66,7 @@ def prometheus_url(cost_sim: CostSimulation, tmp_path_factory: pytest.TempPathFa
 def runs(cost_sim: CostSimulation, kubecost_url: str, prometheus_url: str,
          tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """live run -> replay of its snapshot -> a run whose Kubecost answers 500; one output folder."""
-    from goreliable_lib.reports.runner import run_report
+    from goreliable_lib.runner.execute import run_report
 
     out = tmp_path_factory.mktemp("cost-reports")
     results: dict[str, Any] = {"out": out}

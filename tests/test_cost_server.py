@@ -10,8 +10,8 @@ import pytest
 import requests
 from cost_fixtures import cost_sim, kubecost_old_keys_url, kubecost_url, opencost_url  # noqa: F401 - fixtures
 
-from goreliable_lib.sim.costs import IDLE, UNALLOCATED, CostSimulation
-from goreliable_lib.stack.kubecost_server import _round
+from goreliable_lib.devstack.sim.costs import IDLE, UNALLOCATED, CostSimulation
+from goreliable_lib.devstack.stack.kubecost_server import _round
 
 ALLOCATION_FIELDS = {
     "name", "properties", "window", "start", "end", "minutes", "cpuCores", "cpuCoreRequestAverage",

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from cost_fixtures import MiniPrometheus, cost_sim  # noqa: F401 - fixture
 
-from goreliable_lib.sim.costs import IDLE, UNALLOCATED, CostSimulation
+from goreliable_lib.devstack.sim.costs import IDLE, UNALLOCATED, CostSimulation
 
 NS = "go-reliable-production"
 
@@ -121,7 +121,9 @@ def test_prometheus_cost_metrics_reconcile_with_the_allocations(cost_sim: CostSi
     path = tmp_path / "costs.om"
     cost_sim.write_openmetrics(path, days=3)
     try:
-        from goreliable_lib.stack.prometheus import start_from_openmetrics  # the stack's runner when present
+        from goreliable_lib.devstack.stack.prometheus import (
+            start_from_openmetrics,  # the stack's runner when present
+        )
     except ImportError:
         start_from_openmetrics = None
     server = None

@@ -18,8 +18,8 @@ from cost_fixtures import (  # noqa: F401 - fixtures
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from goreliable_lib.devstack.sim.costs import IDLE, UNALLOCATED, CostSimulation
 from goreliable_lib.errors import BadInputError, KubecostError
-from goreliable_lib.sim.costs import IDLE, UNALLOCATED, CostSimulation
 from goreliable_lib.sources.kubecost import COLUMNS, KubecostSource
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
@@ -194,7 +194,7 @@ def test_server_errors_and_timeouts(make_source: Callable[..., KubecostSource],
 
 def test_fault_proxy_500_then_recovery(make_source: Callable[..., KubecostSource], kubecost_url: str,
                                        cost_sim: CostSimulation) -> None:
-    from goreliable_lib.stack.faults import FaultProxy, refused_url
+    from goreliable_lib.devstack.stack.faults import FaultProxy, refused_url
 
     with FaultProxy(kubecost_url.removesuffix("/model")) as proxy:
         proxy.respond(500, {"code": 500, "message": "boom"}, times=1)

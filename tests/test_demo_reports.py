@@ -112,7 +112,7 @@ def test_demo_source_says_where_the_data_came_from(demo_runs: dict[str, Any]) ->
     stack the demo snapshot was recorded from."""
     import json
 
-    from goreliable_lib.demo import demo_endpoints
+    from goreliable_lib.cli.demo import demo_endpoints
 
     for summary_path in demo_runs["out"].glob("*/2*/summary.json"):
         source = json.loads(summary_path.read_text())["source"]

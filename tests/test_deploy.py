@@ -317,9 +317,9 @@ def test_cronjobs_schedule_and_limits(production: list[dict[str, Any]]) -> None:
 def test_cronjob_arguments_are_the_runners_cli(production: list[dict[str, Any]]) -> None:
     """Each container's args, with $(VAR) expanded from the ConfigMap like the kubelet does, parse with the
     real `goreliable report` parser: run NAME --out s3://... --sse aws:kms, a cell timeout under the deadline."""
-    from goreliable_lib.reports.cli import register
-    from goreliable_lib.reports.params import parse_assignments, resolve_parameters
+    from goreliable_lib.cli.report import register
     from goreliable_lib.reports.registry import get_report
+    from goreliable_lib.runner.params import parse_assignments, resolve_parameters
     from goreliable_lib.timeutil import parse_window
 
     parser = argparse.ArgumentParser(prog="goreliable")
@@ -463,7 +463,7 @@ import faulthandler, json, sys
 faulthandler.dump_traceback_later(RO_DUMP_AFTER, exit=False)  # a stuck step shows its stack in the failure
 sys.path.insert(0, "tests")
 from report_fixtures import stub_parameters, test_report
-from goreliable_lib.reports.runner import run_report
+from goreliable_lib.runner.execute import run_report
 import plotly.graph_objects as go
 result = run_report("slo", stub_parameters(), "/tmp/out", report=test_report("ok.ipynb"), progress=False)
 go.Figure(go.Bar(x=[1], y=[2])).write_image("/tmp/figure.png")  # kaleido + chromium

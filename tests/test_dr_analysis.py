@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from goreliable_lib.analysis import dr
-from goreliable_lib.dr_targets import DRTargets, load_dr_targets, seed_targets
-from goreliable_lib.sim.drills import DrillSimulation
+from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.inputs.dr_targets import DRTargets, load_dr_targets, seed_targets
 from goreliable_lib.sources.drills import DrillLogWarning, DrillSource
 
 drill_sim = drill_fixtures.drill_sim

@@ -16,10 +16,10 @@ import nbformat
 import pytest
 from drill_fixtures import drill_s3, drill_sim, moto_endpoint  # noqa: F401
 
-from goreliable_lib import dr_report
+from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.reports import dr as dr_report
 from goreliable_lib.reports.registry import get_report
-from goreliable_lib.reports.runner import run_report
-from goreliable_lib.sim.drills import DrillSimulation
+from goreliable_lib.runner.execute import run_report
 from goreliable_lib.sources.drills import DrillSource
 from goreliable_lib.sources.snapshot import SnapshotReplayer
 from goreliable_lib.timeutil import to_rfc3339

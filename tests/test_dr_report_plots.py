@@ -1,4 +1,4 @@
-"""The DR report's figures (goreliable_lib/plots/dr.py) and glue (goreliable_lib/dr_report.py), without a kernel:
+"""The DR report's figures (goreliable_lib/plots/dr.py) and glue (goreliable_lib/reports/dr.py), without a kernel:
 built from the simulated drills and checked cell by cell against the ground truth."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from drill_fixtures import (  # noqa: F401
     drill_sim,
 )
 
-from goreliable_lib import dr_report
+from goreliable_lib.devstack.sim.drills import DrillSimulation
 from goreliable_lib.plots import dr as dr_plots
-from goreliable_lib.reports.run import Run
-from goreliable_lib.sim.drills import DrillSimulation
+from goreliable_lib.reports import dr as dr_report
+from goreliable_lib.runner.context import Run
 from goreliable_lib.sources.drills import DrillSource
 
 TARGETS = "params/dr_targets.yaml"

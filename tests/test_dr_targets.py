@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from goreliable_lib.dr_targets import (
-    DEFAULT_TARGETS_PATH,
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.dr_targets import (
+    DEFAULT_TARGETS_FILE,
     SEED_DR_TABLE,
     SEED_DRILL_DURATION_TARGET_SECONDS,
     load_dr_targets,
     seed_targets,
 )
-from goreliable_lib.errors import BadInputError
 
 
 def test_shipped_file_is_the_seed_table() -> None:
     targets = load_dr_targets()
-    assert DEFAULT_TARGETS_PATH.name == "dr_targets.yaml"
+    assert DEFAULT_TARGETS_FILE == "dr_targets.yaml"
     table = {t.component: (t.rpo, t.rto) for t in targets.components}
     assert table == SEED_DR_TABLE
     assert table["postgresql"] == (300.0, 1800.0) and table["mlflow-metadata"] == (900.0, 2700.0)

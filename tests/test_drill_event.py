@@ -11,11 +11,11 @@ import drill_fixtures
 import pandas as pd
 import pytest
 
-from goreliable_lib import drill_event
+from goreliable_lib.cli import drill as drill_event
+from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.devstack.stack.s3 import client, upload_drills
 from goreliable_lib.errors import BadInputError, DrillLogError
-from goreliable_lib.sim.drills import DrillSimulation
 from goreliable_lib.sources.drills import DrillSource
-from goreliable_lib.stack.s3 import client, upload_drills
 
 drill_sim = drill_fixtures.drill_sim
 moto_endpoint = drill_fixtures.moto_endpoint

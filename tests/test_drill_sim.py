@@ -8,9 +8,9 @@ from pathlib import Path
 
 import drill_fixtures
 
-from goreliable_lib.dr_targets import SEED_COMPONENTS
-from goreliable_lib.sim.drills import DrillSimulation
-from goreliable_lib.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
+from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
+from goreliable_lib.inputs.dr_targets import SEED_COMPONENTS
 
 drill_sim = drill_fixtures.drill_sim
 

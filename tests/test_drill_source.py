@@ -19,11 +19,11 @@ from drill_fixtures import (
     line,
 )
 
+from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.devstack.stack.s3 import S3Server, client, enable_iam_checks, upload_drills
 from goreliable_lib.errors import BadInputError, DrillLogError, SnapshotMissError
-from goreliable_lib.sim.drills import DrillSimulation
 from goreliable_lib.sources.drills import COMPONENT_COLUMNS, EVENT_COLUMNS, DrillLogWarning, DrillSource
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
-from goreliable_lib.stack.s3 import S3Server, client, enable_iam_checks, upload_drills
 
 drill_sim = drill_fixtures.drill_sim
 drill_folder = drill_fixtures.drill_folder

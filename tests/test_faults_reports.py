@@ -30,13 +30,13 @@ import nbformat
 import pytest
 from report_fixtures import mounted_tmpfs, read_summary, tree_digest
 
+from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.stack.faults import FaultProxy
+from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 from goreliable_lib.errors import GoReliableError
-from goreliable_lib.reports.index import write_local_index
 from goreliable_lib.reports.registry import Param, Report, check_text, check_time
-from goreliable_lib.reports.runner import run_report
-from goreliable_lib.sim import Simulation
-from goreliable_lib.stack.faults import FaultProxy
-from goreliable_lib.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+from goreliable_lib.runner.execute import run_report
+from goreliable_lib.runner.index import write_local_index
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(600),
               pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian prometheus missing")]
@@ -278,7 +278,7 @@ def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, c
     sometimes) is not. Without the handler the traceback appears: this is what the test would catch."""
     import asyncio
 
-    from goreliable_lib.reports import runner
+    from goreliable_lib.runner import execute as runner
 
     loop = asyncio.new_event_loop()
     try:
@@ -293,7 +293,7 @@ def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, c
 
 
 def test_nbclients_kernel_died_echo_is_dropped_and_other_papermill_lines_kept(caplog: pytest.LogCaptureFixture) -> None:
-    from goreliable_lib.reports import runner
+    from goreliable_lib.runner import execute as runner
 
     runner._register_handler()
     with caplog.at_level(logging.INFO, logger="papermill"):
@@ -305,7 +305,7 @@ def test_nbclients_kernel_died_echo_is_dropped_and_other_papermill_lines_kept(ca
 def test_the_runner_quiets_the_loop_papermill_executes_on() -> None:
     from jupyter_core.utils import ensure_event_loop
 
-    from goreliable_lib.reports import runner
+    from goreliable_lib.runner import execute as runner
 
     runner._quiet_abandoned_cell_tasks()
     assert ensure_event_loop().get_exception_handler() is runner._ignore_abandoned_dead_kernel_tasks

@@ -31,17 +31,17 @@ from report_fixtures import mounted_tmpfs
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
-from goreliable_lib import cost_report
+from goreliable_lib.cli import report as cli
+from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.stack.faults import FaultProxy
+from goreliable_lib.devstack.stack.kubecost_server import KubecostApp
+from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 from goreliable_lib.errors import KubecostError, PrometheusError
-from goreliable_lib.reports import cli
-from goreliable_lib.reports.run import Run
-from goreliable_lib.sim import Simulation
-from goreliable_lib.sources import promql
+from goreliable_lib.inputs import promql
+from goreliable_lib.reports import cost as cost_report
+from goreliable_lib.runner.context import Run
 from goreliable_lib.sources.kubecost import KubecostSource
 from goreliable_lib.sources.prometheus import PrometheusSource, PrometheusWarning
-from goreliable_lib.stack.faults import FaultProxy
-from goreliable_lib.stack.kubecost_server import KubecostApp
-from goreliable_lib.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300),
               pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian prometheus missing")]

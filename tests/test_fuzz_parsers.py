@@ -33,12 +33,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis_profile import FUZZ, count, write_counts
 
-from goreliable_lib import catalog
+from goreliable_lib.devstack.stack.faults import FaultProxy
 from goreliable_lib.errors import BadInputError, KubecostError, PrometheusError
-from goreliable_lib.reports import params, registry
-from goreliable_lib.sources import drills, kubecost, promjson, promql
+from goreliable_lib.inputs import catalog, promql
+from goreliable_lib.reports import registry
+from goreliable_lib.runner import params
+from goreliable_lib.sources import drills, kubecost, promjson
 from goreliable_lib.sources.prometheus import PrometheusSource
-from goreliable_lib.stack.faults import FaultProxy
 
 NOW = pd.Timestamp("2026-11-23T06:00:00Z")
 #: text without lone surrogates (no JSON encoder writes them; orjson refuses them on both sides)

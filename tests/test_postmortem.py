@@ -20,10 +20,11 @@ import pytest
 from cost_fixtures import cost_sim, kubecost_url  # noqa: F401 - fixtures
 from sim_metrics_fixtures import MetricsStack, metrics_stack_fixture  # noqa: F401 - fixture
 
-from goreliable_lib import cli, postmortem
-from goreliable_lib.connection import connect
+from goreliable_lib import cli
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.reports.runner import run_report
+from goreliable_lib.reports import postmortem
+from goreliable_lib.runner.execute import run_report
+from goreliable_lib.sources.connect import connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) missing")]

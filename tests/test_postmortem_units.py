@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from goreliable_lib import postmortem
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.plots import postmortem as plots
+from goreliable_lib.reports import postmortem
 
 NOW = pd.Timestamp("2026-11-23T06:00:00Z")
 START, END = pd.Timestamp("2026-11-11T14:20:00Z"), pd.Timestamp("2026-11-11T15:00:00Z")

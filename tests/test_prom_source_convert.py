@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from prom_source_fixtures import recorded_body
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.sources import promjson, promql
+from goreliable_lib.inputs import promql
+from goreliable_lib.sources import promjson
 from goreliable_lib.sources.prometheus import plan_chunks
 
 

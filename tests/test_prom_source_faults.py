@@ -1,4 +1,4 @@
-"""The fault proxy itself (goreliable_lib.stack.faults), against a tiny upstream of its own."""
+"""The fault proxy itself (goreliable_lib.devstack.stack.faults), against a tiny upstream of its own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import orjson
 import pytest
 import requests
 
-from goreliable_lib.stack.faults import FaultProxy, refused_url
+from goreliable_lib.devstack.stack.faults import FaultProxy, refused_url
 
 
 @pytest.fixture()

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from prom_source_fixtures import DATA_END, LONG_SERVICES, ODD_LABELS, long_value, prom_url  # noqa: F401
 
+from goreliable_lib.devstack.stack.faults import FaultProxy, refused_url
 from goreliable_lib.errors import BadInputError, PrometheusError
+from goreliable_lib.inputs.promql import selector
 from goreliable_lib.sources.prometheus import PrometheusSource, PrometheusWarning
-from goreliable_lib.sources.promql import selector
-from goreliable_lib.stack.faults import FaultProxy, refused_url
 
 pytestmark = pytest.mark.stack
 TIMEOUT_BODY = {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from prom_source_fixtures import DATA_END, LONG_SERVICES, prom_url  # noqa: F401
 
-from goreliable_lib import magics
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.lab import magics
 from goreliable_lib.timeutil import to_rfc3339
 
 pytestmark = pytest.mark.stack

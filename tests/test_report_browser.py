@@ -19,9 +19,9 @@ import pytest
 from browser import Chromium, Page, find_chromium
 from report_fixtures import NOTEBOOKS, SENTINELS, stub_parameters
 
-from goreliable_lib.reports.cli import RunRequest, run_many
-from goreliable_lib.reports.html import PLOTLY_MARKER
+from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.runner.html import PLOTLY_MARKER
 
 pytestmark = [
     pytest.mark.slow,

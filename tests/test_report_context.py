@@ -16,11 +16,11 @@ import pytest
 from report_fixtures import SENTINELS, find_sentinels, sentinel_env
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.reports import html as report_html
-from goreliable_lib.reports import index as report_index
-from goreliable_lib.reports.publish import LocalWriter
-from goreliable_lib.reports.run import CONTEXT_FILE, RUN_DIR_ENV, current_run, to_jsonable
-from goreliable_lib.reports.scrub import REDACTED, scrub_text, scrub_tree, secret_values
+from goreliable_lib.runner import html as report_html
+from goreliable_lib.runner import index as report_index
+from goreliable_lib.runner.context import CONTEXT_FILE, RUN_DIR_ENV, current_run, to_jsonable
+from goreliable_lib.runner.publish import LocalWriter
+from goreliable_lib.runner.scrub import REDACTED, scrub_text, scrub_tree, secret_values
 
 sentinel_env = sentinel_env  # the fixture, re-exported for pytest
 
@@ -72,7 +72,7 @@ def test_tables_warnings_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_connect_records_into_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """run.connect() on the bundled demo profile: the run's snapshot gets the fetched results."""
     pytest.importorskip("goreliable_lib.sources.prometheus")
-    from goreliable_lib.connection import demo_snapshot_path
+    from goreliable_lib.sources.connect import demo_snapshot_path
 
     if not (demo_snapshot_path() / "manifest.json").exists():
         pytest.skip("the bundled demo snapshot is not recorded yet")
@@ -210,7 +210,7 @@ def test_a_png_that_hangs_or_fails_is_a_warning_not_a_stuck_report(failure: str,
 
     import plotly.graph_objects as go
 
-    from goreliable_lib.reports import run as run_module
+    from goreliable_lib.runner import context as run_module
 
     release = threading.Event()
 

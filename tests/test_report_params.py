@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from report_fixtures import stub_parameters, test_report
 
+from goreliable_lib.cli import report as cli
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.reports import cli, runner
-from goreliable_lib.reports.params import load_param_file, parse_assignments, resolve_parameters
 from goreliable_lib.reports.registry import REPORTS, get_report, safe_name
+from goreliable_lib.runner import execute as runner
+from goreliable_lib.runner.params import load_param_file, parse_assignments, resolve_parameters
 
 
 def resolve(name: str, params: dict, files=()) -> dict:

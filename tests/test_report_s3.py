@@ -11,8 +11,8 @@ import pytest
 from report_fixtures import SENTINELS, find_sentinels, moto_endpoint, stub_parameters, test_report
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.reports.publish import S3Writer, writer_for
-from goreliable_lib.reports.runner import run_report
+from goreliable_lib.runner.execute import run_report
+from goreliable_lib.runner.publish import S3Writer, writer_for
 
 moto_endpoint = moto_endpoint  # the fixture, re-exported for pytest
 BUCKET = "goreliable-reports"

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.sim import metrics as sim_metrics
+from goreliable_lib.devstack.sim.metrics import SLOS, MetricsSimulation
+from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, HISTORY_DAYS
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.sim import Simulation
-from goreliable_lib.sim import metrics as sim_metrics
-from goreliable_lib.sim.metrics import SLOS, MetricsSimulation
-from goreliable_lib.sim.timeline import DEFAULT_AS_OF, HISTORY_DAYS
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -232,7 +232,7 @@ def test_schedule_without_data_and_crash_loop_shared_with_costs(sim: MetricsSimu
     assert sim_metrics.scripted_events().equals(sim.scripted_events())
     loop = sim.scripted_events().set_index("name").loc["notification-worker-crash-loop"]
     assert loop["start"] == pd.Timestamp("2026-11-04T00:00:00Z") and loop["end"] - loop["start"] == pd.Timedelta(days=2)
-    costs = pytest.importorskip("goreliable_lib.sim.costs")
+    costs = pytest.importorskip("goreliable_lib.devstack.sim.costs")
     if hasattr(costs, "CRASH_LOOP_DAYS_BEFORE_AS_OF"):
         assert loop["start"] == sim.as_of.floor("D") - pd.Timedelta(days=costs.CRASH_LOOP_DAYS_BEFORE_AS_OF)
         assert loop["end"] - loop["start"] == pd.Timedelta(days=costs.CRASH_LOOP_DAYS)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from slo_fixtures import CATALOG, T0, SampleSource, platform_table, samples
 
-from goreliable_lib import slo_data
-from goreliable_lib.catalog import load_catalog, parse_selector
+from goreliable_lib.inputs.catalog import load_catalog, parse_selector
+from goreliable_lib.reports import slo_events as slo_data
 
 MIN = pd.Timedelta(minutes=1)
 
@@ -81,7 +81,7 @@ def test_local_matching_follows_prometheus_semantics() -> None:
 
 
 def _slo(good: str, total: str, part: str = "good"):
-    from goreliable_lib.catalog import SLO
+    from goreliable_lib.inputs.catalog import SLO
 
     metric = {"metricSource": {"type": "Prometheus", "spec": {"query": good}}}
     return SLO.model_validate({

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from slo_fixtures import MINI, T0, SampleSource, mini_prometheus  # noqa: F401  (fixture)
 
-from goreliable_lib import slo_data
 from goreliable_lib.analysis import slo as analysis
-from goreliable_lib.catalog import SLO
+from goreliable_lib.inputs.catalog import SLO
+from goreliable_lib.reports import slo_events as slo_data
 
 MIN = pd.Timedelta(minutes=1)
 START, END = T0 + 500 * MIN, T0 + 1440 * MIN  # 940 minutes: holds the gap, the reset, the new series

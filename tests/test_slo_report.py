@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from sim_metrics_fixtures import MetricsStack, metrics_stack_fixture  # noqa: F401  (session fixture)
 
-from goreliable_lib.reports.runner import run_report
+from goreliable_lib.runner.execute import run_report
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) missing")]

@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from goreliable_lib import slo_report
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.plots import STATUS_COLOURS
 from goreliable_lib.plots import slo as slo_plots
-from goreliable_lib.reports.runner import run_report
+from goreliable_lib.reports import slo as slo_report
+from goreliable_lib.runner.execute import run_report
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = pd.Timestamp("2026-11-01T00:00:00Z"), pd.Timestamp("2026-11-03T00:00:00Z")

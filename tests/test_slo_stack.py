@@ -12,9 +12,9 @@ import pytest
 from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (session fixture `metrics_stack`)
 from slo_fixtures import CATALOG
 
-from goreliable_lib import slo_data
 from goreliable_lib.analysis import slo as analysis
-from goreliable_lib.catalog import load_catalog
+from goreliable_lib.inputs.catalog import load_catalog
+from goreliable_lib.reports import slo_events as slo_data
 from goreliable_lib.sources.prometheus import PrometheusSource
 from goreliable_lib.timeutil import parse_window
 

@@ -10,9 +10,14 @@ import pandas as pd
 import pytest
 import requests
 
+from goreliable_lib.devstack.stack import prometheus as stack_prometheus
+from goreliable_lib.devstack.stack.prometheus import (
+    PrometheusServer,
+    backfill,
+    build_tsdb,
+    start_from_openmetrics,
+)
 from goreliable_lib.errors import StackError
-from goreliable_lib.stack import prometheus as stack_prometheus
-from goreliable_lib.stack.prometheus import PrometheusServer, backfill, build_tsdb, start_from_openmetrics
 
 pytestmark = pytest.mark.timeout(120)
 

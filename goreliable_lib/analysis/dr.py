@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from goreliable_lib.dr_targets import DRTargets
+from goreliable_lib.inputs.dr_targets import DRTargets
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE, Param, Report, file_stem, get_report
-from goreliable_lib.reports.run import Run, current_run
+from goreliable_lib.runner.context import Run, current_run
 
 __all__ = ["REPORTS", "STANDARD_SUITE", "Param", "Report", "Run", "RunResult", "current_run", "file_stem",
            "get_report", "run_report"]
@@ -17,7 +17,7 @@ __all__ = ["REPORTS", "STANDARD_SUITE", "Param", "Report", "Run", "RunResult", "
 
 def __getattr__(name: str) -> Any:
     if name in {"run_report", "RunResult"}:
-        from goreliable_lib.reports import runner
+        from goreliable_lib.runner import execute as runner
 
         return getattr(runner, name)
     raise AttributeError(name)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from goreliable_lib.errors import BadInputError, GoReliableError
+from goreliable_lib.paths import project_root, resolve
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
 #: A validator gets the value and the field name, returns the normalised value or raises BadInputError.
@@ -20,18 +21,6 @@ Validator = Callable[[Any, str], Any]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=@+-]*$")
 #: Any fixed clock works to check that a relative time parses; the notebook resolves it on the source's clock.
 _CHECK_NOW = pd.Timestamp("2026-11-23T06:00:00Z")
-
-
-def project_root() -> Path:
-    """The project folder holding notebooks/ and params/: GORELIABLE_PROJECT_ROOT, else the nearest parent of
-    the working directory that has both, else the folder above the installed package."""
-    if explicit := os.environ.get("GORELIABLE_PROJECT_ROOT"):
-        return Path(explicit).resolve()
-    cwd = Path.cwd().resolve()
-    for folder in (cwd, *cwd.parents):
-        if (folder / "notebooks").is_dir() and (folder / "params").is_dir():
-            return folder
-    return Path(__file__).resolve().parents[2]
 
 
 def safe_name(value: Any, field_name: str) -> str:
@@ -106,7 +95,7 @@ def check_file(value: Any, field_name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadInputError(f"{field_name}: expected a file path, got {value!r}")
     path = Path(value.strip())
-    resolved = path if path.is_absolute() else project_root() / path
+    resolved = resolve(path)
     if not resolved.is_file():
         raise BadInputError(f"{field_name}: file {value!r} not found (relative paths start at {project_root()})")
     return value.strip()
@@ -144,7 +133,7 @@ def check_drills_uri(value: Any, field_name: str) -> str | None:
             raise BadInputError(f"{field_name}: {text!r} is not s3://bucket/prefix")
         return text
     path = Path(text)
-    if not (path if path.is_absolute() else project_root() / path).is_dir():
+    if not resolve(path).is_dir():
         raise BadInputError(f"{field_name}: folder {text!r} not found")
     return text
 
@@ -199,7 +188,7 @@ def _common(title: str) -> tuple[Param, ...]:
 
 def _check_incident(values: dict[str, Any]) -> None:
     """The incident is a positive interval and the services/SLOs named exist in the catalog."""
-    from goreliable_lib.postmortem import select_incident_slos
+    from goreliable_lib.reports.postmortem import select_incident_slos
 
     start = parse_time(values["incident_start"], now=_CHECK_NOW, field="incident_start")
     end = parse_time(values["incident_end"], now=_CHECK_NOW, field="incident_end")
@@ -215,7 +204,7 @@ def _check_incident(values: dict[str, Any]) -> None:
 
 def _check_targets(values: dict[str, Any]) -> None:
     """The DR report's targets file parses and validates (so a bad file is exit 2, before any kernel)."""
-    from goreliable_lib.dr_report import load_targets
+    from goreliable_lib.reports.dr import load_targets
 
     try:
         load_targets(values["targets"])
@@ -225,7 +214,7 @@ def _check_targets(values: dict[str, Any]) -> None:
 
 def _check_budgets(values: dict[str, Any]) -> None:
     """The cost report's budgets file parses and validates (so a bad file is exit 2, before any kernel)."""
-    from goreliable_lib.budgets import load_budgets
+    from goreliable_lib.inputs.budgets import load_budgets
 
     try:
         load_budgets(values["budgets"])
@@ -235,11 +224,11 @@ def _check_budgets(values: dict[str, Any]) -> None:
 
 def _check_catalog(values: dict[str, Any]) -> None:
     """The SLO report's catalog parses and validates (so a bad catalog is exit 2, before any kernel)."""
-    from goreliable_lib.catalog import read_catalog
+    from goreliable_lib.inputs.catalog import read_catalog
 
     path = Path(values["catalog"])
     try:
-        catalog = read_catalog(path if path.is_absolute() else project_root() / path)
+        catalog = read_catalog(resolve(path))
     except BadInputError as exc:
         raise BadInputError(f"catalog: {exc}") from None
     services = values.get("services")

@@ -36,8 +36,8 @@ import orjson
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from goreliable_lib.dr_targets import SEED_COMPONENTS
 from goreliable_lib.errors import BadInputError, DrillLogError
+from goreliable_lib.inputs.dr_targets import SEED_COMPONENTS
 from goreliable_lib.sources.base import Source
 
 SCHEMA = "goreliable.drill/v1"

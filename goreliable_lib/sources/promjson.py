@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from goreliable_lib.sources.promql import escape_label_value
+from goreliable_lib.inputs.promql import escape_label_value
 
 _VALUES_KEY = b'"values":['
 _NUMBERS_TABLE = bytes.maketrans(b",", b"\n")

@@ -1,0 +1,55 @@
+"""The `goreliable` command. Each command group lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from goreliable_lib import __version__
+from goreliable_lib.errors import GoReliableError
+from goreliable_lib.signals import describe_interruption, stop_on_sigterm
+
+#: Modules whose `register(subparsers)` adds a command group.
+COMMAND_MODULES = (
+    "goreliable_lib.cli.report",
+    "goreliable_lib.devstack.stack.manager",
+    "goreliable_lib.cli.drill",
+    "goreliable_lib.cli.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command group registered."""
+    parser = argparse.ArgumentParser(
+        prog="goreliable",
+        description="GoReliable Notebooks: SLO, cost, DR and postmortem reports from Prometheus, Kubecost "
+                    "and drill logs. Exit codes: 0 ok, 1 failed while running, 2 bad input.")
+    parser.add_argument("--version", action="version", version=f"goreliable {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 failed while running, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    stop_on_sigterm()  # Kubernetes stops a pod with SIGTERM: handled like Ctrl-C
+    try:
+        return int(args.func(args) or 0)
+    except GoReliableError as exc:
+        print(f"goreliable: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:  # the documented codes only (0, 1, 2): an interrupted command failed while running
+        print(f"goreliable: error: {describe_interruption(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The local stack: a real Prometheus, the moto S3 server and the Kubecost server, all on 127.0.0.1.
+
+`goreliable stack up` starts the three as background processes filled by the simulator and prints the
+environment that points the kit at them; `status` checks them; `down` stops them and leaves no process.
+The test suite uses the same `LocalStack` class in-process (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from goreliable_lib.devstack.stack.s3 import DRILLS_BUCKET, DRILLS_PREFIX, s3_env
+from goreliable_lib.errors import StackError
+from goreliable_lib.timeutil import parse_time, to_rfc3339
+
+
+def default_stack_dir() -> Path:
+    """Where `stack up` keeps its state, logs and data (GORELIABLE_STACK_DIR, default .goreliable/stack)."""
+    return Path(os.environ.get("GORELIABLE_STACK_DIR", ".goreliable/stack")).resolve()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port_free(port: int, what: str) -> None:
+    """Raise a clear StackError when `port` on 127.0.0.1 is taken."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise StackError(f"{what}: port {port} on 127.0.0.1 is busy (stop what uses it, or pick another "
+                             f"port)") from None
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{what} exited with code {process.returncode} while starting; its log "
+                             f"({log}):\n{_log_tail(log)}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise StackError(f"{what} did not answer {url} within {timeout:.0f} s; its log ({log}):\n{_log_tail(log)}")
+
+
+def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:
+        return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """Terminate a process group started by the stack, then kill it if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                finished, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not our child: poll for existence
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+                finished = 0
+            if finished == pid:
+                return
+            time.sleep(0.05)
+
+
+@dataclass
+class StackState:
+    """Where the running stack lives; saved as state.json by `stack up`."""
+
+    workdir: str
+    seed: int
+    as_of: str
+    prometheus_url: str
+    s3_endpoint: str
+    kubecost_url: str
+    opencost_url: str
+    bucket: str = DRILLS_BUCKET
+    prefix: str = DRILLS_PREFIX
+    pids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def drills_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def env(self) -> dict[str, str]:
+        """The environment that points the kit at this stack."""
+        return {
+            "GORELIABLE_PROFILE": "live",
+            "GORELIABLE_PROMETHEUS_URL": self.prometheus_url,
+            "GORELIABLE_KUBECOST_URL": self.kubecost_url,
+            "GORELIABLE_NOW": self.as_of,
+            **s3_env(self.s3_endpoint, self.bucket, self.prefix),
+        }
+
+
+class LocalStack:
+    """Starts and stops the three servers of the local stack, filled by one simulation."""
+
+    def __init__(self, workdir: Path, *, seed: int | None = None, as_of: Any = None,
+                 cache_dir: Path | None = None, ports: dict[str, int] | None = None) -> None:
+        from goreliable_lib.devstack.sim import Simulation
+        from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
+
+        self.workdir = Path(workdir)
+        self.seed = DEFAULT_SEED if seed is None else int(seed)
+        self.as_of = parse_time(as_of if as_of is not None else DEFAULT_AS_OF, field="as_of")
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.ports = dict(ports or {})
+        self.simulation = Simulation(seed=self.seed, as_of=self.as_of)
+        self._prometheus: Any = None
+        self._s3: Any = None
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.state: StackState | None = None
+
+    def _port(self, name: str) -> int:
+        port = self.ports.get(name)
+        if port is None:
+            return free_port()
+        check_port_free(port, name)
+        return port
+
+    def start(self, timeout: float = 120.0) -> StackState:
+        """Start everything; on any failure, stop what was started and raise StackError."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> StackState:
+        from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+        from goreliable_lib.devstack.stack.s3 import S3Server, upload_drills
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        python = sys.executable
+
+        self._s3 = S3Server(log_path=logs / "s3.log", detach=True)
+        s3_endpoint = self._s3.start()
+        kubecost_port, opencost_port = self._port("kubecost"), self._port("opencost")
+        for name, port, flavour in (("kubecost", kubecost_port, "kubecost"), ("opencost", opencost_port, "opencost")):
+            self._processes[name] = _spawn(
+                [python, "-m", "goreliable_lib.devstack.stack.kubecost_server", "--port", str(port), "--flavour", flavour,
+                 "--seed", str(self.seed), "--as-of", to_rfc3339(self.as_of)], logs / f"{name}.log")
+
+        blocks = build_tsdb(self.cache_dir or default_cache_root(), self.simulation.cache_key,
+                            self.simulation.openmetrics_writers())
+        self._prometheus = PrometheusServer(blocks, workdir=self.workdir / "prometheus",
+                                            port=self.ports.get("prometheus"))
+        prometheus_url = self._prometheus.start(timeout=timeout)
+
+        upload_drills(s3_endpoint, DRILLS_BUCKET, DRILLS_PREFIX, self.simulation.drills.files())
+        kubecost_url = f"http://127.0.0.1:{kubecost_port}/model"
+        opencost_url = f"http://127.0.0.1:{opencost_port}"
+        _wait_ready(kubecost_url + "/healthz", self._processes["kubecost"], logs / "kubecost.log",
+                    "Kubecost server", timeout)
+        _wait_ready(opencost_url + "/healthz", self._processes["opencost"], logs / "opencost.log",
+                    "OpenCost server", timeout)
+
+        pids = {name: process.pid for name, process in self._processes.items()}
+        pids["prometheus"] = self._prometheus.pid
+        pids["s3"] = self._s3.pid
+        self.state = StackState(str(self.workdir), self.seed, to_rfc3339(self.as_of), prometheus_url, s3_endpoint,
+                                kubecost_url, opencost_url, pids=pids)
+        return self.state
+
+    def stop(self) -> None:
+        """Stop every server this object started."""
+        if self._prometheus is not None:
+            self._prometheus.stop()
+            self._prometheus = None
+        if self._s3 is not None:
+            self._s3.stop()
+            self._s3 = None
+        for process in self._processes.values():
+            stop_pid(process.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        self._processes.clear()
+
+    def detach(self) -> None:
+        """Forget the servers without stopping them (`stack up` leaves them running)."""
+        self._prometheus = None
+        self._s3 = None
+        self._processes.clear()
+
+
+def _state_file(stack_dir: Path) -> Path:
+    return stack_dir / "state.json"
+
+
+def read_state(stack_dir: Path | None = None) -> StackState | None:
+    """The saved state of a running stack, if any."""
+    path = _state_file(stack_dir or default_stack_dir())
+    if not path.exists():
+        return None
+    return StackState(**json.loads(path.read_text()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stack_up(args: argparse.Namespace) -> int:
+    """`goreliable stack up`: start the stack in the background and print its environment."""
+    stack_dir = default_stack_dir()
+    existing = read_state(stack_dir)
+    if existing and any(_alive(pid) for pid in existing.pids.values()):
+        print(f"# the stack is already up (state in {_state_file(stack_dir)}); `goreliable stack down` first",
+              file=sys.stderr)
+        _print_env(existing)
+        return 0
+    ports = {name: value for name, value in (("prometheus", args.prometheus_port),
+                                             ("kubecost", args.kubecost_port)) if value}
+    started = time.monotonic()
+    stack = LocalStack(stack_dir, seed=args.seed, as_of=args.as_of, ports=ports)
+    print(f"# starting the local stack (seed {stack.seed}, as_of {to_rfc3339(stack.as_of)}) ...", file=sys.stderr)
+    state = stack.start()
+    stack.detach()
+    _state_file(stack_dir).write_text(json.dumps(asdict(state), indent=1))
+    print(f"# up in {time.monotonic() - started:.1f} s; state in {_state_file(stack_dir)}. "
+          f"Point the kit at it with: eval \"$(goreliable stack up)\"", file=sys.stderr)
+    _print_env(state)
+    return 0
+
+
+def _print_env(state: StackState) -> None:
+    for name, value in state.env().items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+def stack_down(args: argparse.Namespace) -> int:
+    """`goreliable stack down`: stop every process of the stack."""
+    stack_dir = default_stack_dir()
+    state = read_state(stack_dir)
+    if state is None:
+        print("goreliable: no stack is up", file=sys.stderr)
+        return 0
+    for name, pid in state.pids.items():
+        stop_pid(pid)
+        print(f"stopped {name} (pid {pid})", file=sys.stderr)
+    _state_file(stack_dir).unlink()
+    return 0
+
+
+def stack_status(args: argparse.Namespace) -> int:
+    """`goreliable stack status`: which servers are up. Exit 0 when all are, 1 otherwise."""
+    state = read_state()
+    if state is None:
+        print("no stack is up (goreliable stack up)")
+        return 1
+    checks = {"prometheus": state.prometheus_url + "/-/ready", "s3": state.s3_endpoint,
+              "kubecost": state.kubecost_url + "/healthz", "opencost": state.opencost_url + "/healthz"}
+    healthy = True
+    for name, url in checks.items():
+        try:
+            ok = requests.get(url, timeout=2).status_code < 500
+        except requests.RequestException:
+            ok = False
+        healthy &= ok
+        print(f"{name:10} {'up' if ok else 'DOWN':5} pid {state.pids.get(name)}  {url}")
+    return 0 if healthy else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `stack up|down|status` to the CLI."""
+    stack = subparsers.add_parser("stack", help="the local stack (Prometheus, S3, Kubecost on 127.0.0.1)")
+    commands = stack.add_subparsers(dest="stack_command", metavar="up|down|status", required=True)
+    up = commands.add_parser("up", help="start the stack and print the environment that points the kit at it")
+    up.add_argument("--seed", type=int, default=None, help="simulator seed (default: the standard dataset)")
+    up.add_argument("--as-of", default=None, help="the simulated world's end time (default 2026-11-23T06:00:00Z)")
+    up.add_argument("--prometheus-port", type=int, default=None)
+    up.add_argument("--kubecost-port", type=int, default=None)
+    up.set_defaults(func=stack_up)
+    commands.add_parser("down", help="stop the stack").set_defaults(func=stack_down)
+    commands.add_parser("status", help="show which servers are up").set_defaults(func=stack_status)

@@ -1,0 +1,146 @@
+"""IPython magics: `%promql` / `%%promql` pull PromQL into a DataFrame.
+
+    %load_ext goreliable_lib
+    %promql up                                              # instant query at now
+    %promql --range 6h --step 1m rate(http_requests_total[5m])
+    %%promql --range 2d --end 2026-11-23T06:00:00Z --plot --out errors
+    sum by (service) (rate(http_requests_total{code=~"5.."}[5m]))
+
+Options come first (`--range DURATION`, `--step DURATION` (default 1m), `--end TIME` (default now),
+`--plot`, `--out VAR`); everything after them is the query, verbatim (quotes and braces untouched).
+Without `--range` the query is an instant query at `--end`. The source is
+`goreliable_lib.connect().prometheus`, created on first use and kept; set `magics.source_factory`
+to use another one (e.g. `lambda: PrometheusSource(url)`), and `magics.reset()` to reconnect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.timeutil import parse_duration, parse_time
+
+source_factory: Callable[[], Any] | None = None
+_source: Any = None
+
+_VALUED = {"range", "step", "end", "out"}
+_FLAGS = {"plot"}
+
+
+@dataclass
+class PromqlCall:
+    """A parsed magic invocation."""
+
+    query: str
+    range: str | None = None
+    step: str = "1m"
+    end: str | None = None
+    plot: bool = False
+    out: str | None = None
+
+
+def parse_magic(line: str, cell: str | None = None) -> PromqlCall:
+    """Split leading `--options` from the query (the cell body, or the rest of the line)."""
+    options: dict[str, Any] = {}
+    rest = line
+    while True:
+        match = re.match(r"\s*--(?P<name>[a-z]+)", rest)
+        if not match:
+            break
+        name = match["name"]
+        if name in _FLAGS:
+            options[name] = True
+            rest = rest[match.end():]
+            continue
+        if name not in _VALUED:
+            raise BadInputError(f"%promql: unknown option --{name} (use --range, --step, --end, --plot, --out)")
+        valued = re.match(r"\s*--[a-z]+(?:=|\s+)(?P<value>\S+)", rest)
+        if not valued:
+            raise BadInputError(f"%promql: option --{name} needs a value")
+        options[name] = valued["value"]
+        rest = rest[valued.end():]
+    query = (cell if cell is not None else rest).strip()
+    if cell is not None and rest.strip():
+        raise BadInputError(f"%%promql: unexpected text {rest.strip()!r} on the magic line (the query goes in the cell)")
+    if not query:
+        raise BadInputError("%promql: no query given")
+    if "out" in options and not str(options["out"]).isidentifier():
+        raise BadInputError(f"%promql: --out {options['out']!r} is not a Python variable name")
+    return PromqlCall(query=query, **options)
+
+
+def reset() -> None:
+    """Forget the cached source (the next magic connects again)."""
+    global _source
+    _source = None
+
+
+def prometheus() -> Any:
+    """The Prometheus source the magics use (created lazily, then kept)."""
+    global _source
+    if _source is None:
+        if source_factory is not None:
+            _source = source_factory()
+        else:
+            import goreliable_lib
+
+            _source = goreliable_lib.connect().prometheus
+    return _source
+
+
+def run(call: PromqlCall) -> pd.DataFrame:
+    """Execute a parsed call against `prometheus()`."""
+    source = prometheus()
+    end = parse_time(call.end or "now", now=source.now(), field="--end")
+    if call.range is None:
+        return source.query(call.query, time=end)
+    window = parse_duration(call.range, field="--range")
+    return source.query_range(call.query, end - window, end, parse_duration(call.step, field="--step"))
+
+
+def figure(frame: pd.DataFrame, title: str) -> Any:
+    """A plotly line chart of the wide frame (one line per series), in the house style."""
+    import plotly.graph_objects as go
+
+    from goreliable_lib.plots import style
+    from goreliable_lib.sources.promjson import wide
+
+    table = wide(frame)
+    fig = go.Figure([go.Scatter(x=table.index, y=table[column], mode="lines", name=str(column))
+                     for column in table.columns])
+    return style(fig, title if len(title) <= 120 else title[:117] + "...", y_title="value")
+
+
+def _renderer() -> str:
+    """The user's plotly renderer, unless it would open a browser: then the notebook mimetype."""
+    import plotly.io as pio
+
+    chosen = pio.renderers.default or ""
+    return chosen if chosen and "browser" not in chosen else "plotly_mimetype+notebook"
+
+
+@magics_class
+class PromqlMagics(Magics):
+    """`%promql` (line) and `%%promql` (cell)."""
+
+    @line_cell_magic
+    def promql(self, line: str, cell: str | None = None) -> pd.DataFrame | None:
+        """Run PromQL, return a DataFrame; see `goreliable_lib.lab.magics` for the options."""
+        call = parse_magic(line, cell)
+        frame = run(call)
+        if call.out:
+            self.shell.user_ns[call.out] = frame
+        if call.plot:
+            figure(frame, call.query).show(renderer=_renderer())
+        return frame
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (`%load_ext goreliable_lib` calls this)."""
+    ipython.register_magics(PromqlMagics)

@@ -1,0 +1,263 @@
+"""Glue of the cost-by-team report (notebooks/cost_by_team.ipynb): what it fetches from Kubecost and Prometheus,
+the tables and headline it shows, and its summary.json block. Numbers come from `analysis.cost`.
+
+```python
+run = reports.current_run("cost", parameters={...})
+src = run.connect()
+data = cost_report.fetch(src.kubecost, run.window, aggregate)          # two Kubecost requests, recorded
+report = cost_report.build_report(data, load_budgets(budgets), teams=teams)
+check = cost_report.fetch_cross_check(src.prometheus, report)          # warns instead of failing
+```
+Fetches: (1) daily costs per `namespace,<team aggregate>` on UTC days from 4 weeks before the window's first
+day (the anomaly baseline; also the month-to-date and run-rate days) to the end; (2) the window's totals per
+`namespace,controller,<team aggregate>` (accumulated), from which the team, namespace and label-hygiene tables
+are rolled up. Idle stays a separate row (`shareIdle=false`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from goreliable_lib.analysis import crosscheck as cost_checks
+from goreliable_lib.analysis import cost
+from goreliable_lib.inputs.budgets import Budgets
+from goreliable_lib.errors import BadInputError, KubecostError, SourceError
+from goreliable_lib.sources.kubecost import key_column
+from goreliable_lib.timeutil import parse_time
+
+BASELINE_WEEKS = 4
+WEEK = pd.Timedelta(days=7)
+
+
+@dataclass
+class CostData:
+    """What the report fetched: the window, the daily frame and the window's totals frame."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    aggregate: str
+    team_key: str
+    daily: pd.DataFrame  # allocation(step=1d), aggregate namespace,<team>
+    window: pd.DataFrame  # allocation(accumulate=True), aggregate namespace,controller,<team>
+    warnings: list[str] = field(default_factory=list)
+
+
+def _parts(aggregate: str) -> list[str]:
+    parts = [p.strip() for p in aggregate.split(",") if p.strip()]
+    if len(parts) != 1 or parts[0] in ("namespace", "controller"):
+        raise BadInputError(f"aggregate: {aggregate!r} must be one team property such as label:cost-team "
+                            "(the report adds namespace and controller itself)")
+    return parts
+
+
+def fetch(kubecost: Any, window: dict[str, Any] | tuple[Any, Any], aggregate: str = "label:cost-team") -> CostData:
+    """The two Kubecost requests of the report over `window` (`run.window` or a (start, end) pair); a window
+    ending after the source's now is cut at now, with a warning."""
+    start, end = (window["start"], window["end"]) if isinstance(window, dict) else window
+    start, end = parse_time(start, field="window start"), parse_time(end, field="window end")
+    warnings = []
+    now = kubecost.now()
+    if end > now:
+        warnings.append(f"the window ends {end:%Y-%m-%d %H:%M} UTC, after the data's clock: costs run to "
+                        f"{now:%Y-%m-%d %H:%M} UTC only")
+        end = now
+    team = _parts(aggregate)[0]
+    month_start, _ = cost.month_bounds(end)
+    first_day = min(start.floor("D") - BASELINE_WEEKS * WEEK, month_start, cost.run_rate_window(end)[0] - WEEK)
+    daily = kubecost.allocation((first_day, end), aggregate=f"namespace,{team}", step="1d", idle=True,
+                                share_idle=False)
+    totals = kubecost.allocation((start, end), aggregate=f"namespace,controller,{team}", accumulate=True,
+                                 idle=True, share_idle=False)
+    if daily.empty and totals.empty:  # nothing at all: a report of zeros would read as "we spent nothing"
+        raise KubecostError(f"Kubecost returned no allocation at all for {start:%Y-%m-%d %H:%M} .. "
+                            f"{end:%Y-%m-%d %H:%M} UTC (outside its retention, or the wrong cluster or URL?): "
+                            "there is no cost to report")
+    return CostData(start, end, aggregate, key_column(team), daily, totals, warnings)
+
+
+@dataclass
+class CostReport:
+    """Everything the cost notebook shows."""
+
+    data: CostData
+    teams: pd.DataFrame  # analysis.cost.totals per team (idle, unallocated included)
+    namespaces: pd.DataFrame  # totals per namespace (idle included)
+    daily_teams: pd.DataFrame
+    daily_namespaces: pd.DataFrame
+    ml_split: pd.DataFrame
+    resources: pd.DataFrame
+    namespace_table: pd.DataFrame
+    hygiene: pd.DataFrame
+    team_projection: pd.DataFrame
+    namespace_projection: pd.DataFrame
+    budgets: pd.DataFrame
+    evaluations: dict[str, pd.DataFrame]  # "team" / "namespace" -> analysis.cost.baseline
+    anomalies: pd.DataFrame  # kind, scope, key, day, cost, expected, threshold, delta
+    movers: pd.DataFrame
+    efficiency: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    selected_teams: str | list[str] = "all"
+
+    @property
+    def team_key(self) -> str:
+        return self.data.team_key
+
+    @property
+    def hours(self) -> float:
+        return (self.data.end - self.data.start) / pd.Timedelta(hours=1)
+
+    @property
+    def total_cost(self) -> float:
+        return float(self.teams["total_cost"].sum())
+
+    def cost_of(self, team: str) -> float:
+        found = self.teams.loc[self.teams[self.team_key] == team, "total_cost"]
+        return float(found.sum())
+
+    def anomaly_series(self, kind: str, name: str) -> pd.DataFrame:
+        """The daily evaluations of one team or namespace (for its anomaly chart)."""
+        key = self.team_key if kind == "team" else "namespace"
+        frame = self.evaluations[kind]
+        return frame[frame[key] == name].reset_index(drop=True)
+
+    def summary(self) -> dict[str, Any]:
+        """The cost block of summary.json (DESIGN.md), plus the window's hours and the conventions."""
+        projected = self.team_projection.set_index(self.team_key)["projected_monthly"]
+        ns_projected = self.namespace_projection.set_index("namespace")["projected_monthly"]
+        return {
+            "total_cost": self.total_cost,
+            "teams": [{"team": r[self.team_key], "cost": float(r["total_cost"]),
+                       "projected_monthly": float(projected.get(r[self.team_key], 0.0))}
+                      for _, r in self.teams.iterrows()],
+            "namespaces": [{"namespace": r["namespace"], "cost": float(r["total_cost"]),
+                            "projected_monthly": float(ns_projected.get(r["namespace"], 0.0))}
+                           for _, r in self.namespaces.iterrows()],
+            "budgets": [{"scope": r.scope, "limit": r.limit, "projected": r.projected, "over": bool(r.over),
+                         "over_by": r.over_by, "month_to_date": r.month_to_date, "status": r.status,
+                         "crossing_day": r.crossing_day} for r in self.budgets.itertuples(index=False)],
+            "idle_cost": self.cost_of(cost.IDLE),
+            "unallocated_cost": self.cost_of(cost.UNALLOCATED),
+            "ml_cost": float(self.ml_split.set_index("category").loc["ML infrastructure", "total_cost"]),
+            "application_cost": float(self.ml_split.set_index("category").loc["application runtime", "total_cost"]),
+            "anomalies": [{"scope": f"{r.kind}:{r.name}", "day": r.day.strftime("%Y-%m-%d"), "cost": r.cost,
+                           "expected": r.expected} for r in self.anomalies.itertuples(index=False)],
+            "conventions": {"hours_per_month": cost.HOURS_PER_MONTH, "run_rate_days": cost.RUN_RATE_DAYS,
+                            "projection": "month-to-date actual + run rate x hours left in the calendar month"},
+        }
+
+
+def build_report(data: CostData, budgets: Budgets, *, teams: str | list[str] = "all") -> CostReport:
+    """All tables of the report from the fetched frames; `teams` limits the team and namespace views (idle and
+    unallocated always stay)."""
+    key = data.team_key
+    warnings = list(data.warnings)
+    window = cost.select(data.window, key, teams)
+    daily_frame = cost.select(data.daily, key, teams)
+    if window.empty or not (~window["is_idle"].astype(bool)).any():
+        warnings.append(f"Kubecost returned no allocation for {data.start:%Y-%m-%d %H:%M} .. "
+                        f"{data.end:%Y-%m-%d %H:%M} UTC: every figure below is zero")
+    if teams != "all":
+        unknown = sorted(set(teams) - set(data.window[key]))
+        if unknown:
+            warnings.append(f"teams {', '.join(unknown)}: no cost in the window (check the {data.aggregate} "
+                            "label values)")
+    team_totals = cost.totals(window, key)
+    ns_totals = cost.totals(window, "namespace", special=(cost.IDLE,))
+    daily_teams = cost.daily(daily_frame, key)
+    daily_ns = cost.daily(daily_frame, "namespace")
+    team_projection = cost.projection(daily_teams, key, data.end)
+    ns_projection = cost.projection(daily_ns, "namespace", data.end)
+    budget_table = cost.budget_status(budgets.frame(), {"team": team_projection, "namespace": ns_projection},
+                                      {"team": daily_teams, "namespace": daily_ns}, data.end,
+                                      at_risk_ratio=budgets.at_risk_ratio)
+    for row in budget_table[budget_table["status"] == "no_data"].itertuples(index=False):
+        warnings.append(f"budget {row.scope}: no cost found for it this month (a typo in the budgets file?)")
+    evaluations = {"team": cost.baseline(daily_teams, key), "namespace": cost.baseline(daily_ns, "namespace")}
+    flagged = []
+    for kind, column in (("namespace", "namespace"), ("team", key)):
+        found = cost.anomalies(evaluations[kind], column, data.start, data.end)
+        flagged.append(found.rename(columns={column: "name"}).assign(kind=kind))
+    anomalies = pd.concat(flagged, ignore_index=True)[["kind", "name", "day", "cost", "expected", "threshold",
+                                                       "delta"]]
+    movers = pd.concat([cost.top_movers(daily_ns, "namespace", data.end).rename(columns={"namespace": "name"})
+                        .assign(kind="namespace"),
+                        cost.top_movers(daily_teams, key, data.end).rename(columns={key: "name"}).assign(kind="team")],
+                       ignore_index=True)
+    hours = (data.end - data.start) / pd.Timedelta(hours=1)
+    return CostReport(
+        data, team_totals, ns_totals, daily_teams[daily_teams["day"] >= data.start.floor("D")],
+        daily_ns[daily_ns["day"] >= data.start.floor("D")], cost.ml_vs_application(team_totals, key),
+        cost.resource_table(team_totals, key), cost.namespace_table(ns_totals, hours),
+        cost.label_hygiene(window, key), team_projection, ns_projection, budget_table, evaluations, anomalies,
+        movers[["kind", "name", "this_week", "last_week", "change", "change_pct"]],
+        cost.efficiency(team_totals, key), warnings, teams)
+
+
+def fetch_cross_check(prometheus: Any, report: CostReport) -> tuple[pd.DataFrame | None, list[str]]:
+    """Query Prometheus for the cross-check day and compare; (None, [why]) when Prometheus is not configured,
+    has no cost metrics for that day, or fails (the cross-check never fails the report)."""
+    day_start, day_end = cost_checks.check_day(report.data.end)
+    if day_start < report.data.start.floor("D"):
+        return None, [f"cross-check skipped: the window has no complete UTC day before {day_end:%Y-%m-%d}"]
+    namespaces = None
+    if report.selected_teams != "all":  # the selected teams' namespaces, whole
+        namespaces = sorted(n for n in report.namespaces["namespace"] if n != cost.IDLE)
+    at = cost_checks.query_time(day_end)
+    results: dict[str, pd.DataFrame] = {}
+    try:
+        for check, promql in cost_checks.prometheus_queries(namespaces).items():
+            results[check] = prometheus.query(promql, at)
+    except SourceError as exc:
+        return None, [f"cross-check with Prometheus skipped: {exc}"]
+    if all(frame.empty for frame in results.values()):
+        return None, [f"cross-check skipped: Prometheus has no cost metrics (node_*_hourly_cost, "
+                      f"container_*_allocation) for {day_start:%Y-%m-%d}"]
+    day = report.data.daily
+    day = day[day["start"] == day_start]
+    kubecost_day = cost.rollup(day, "namespace")
+    table = cost_checks.cross_check(kubecost_day, results, namespaces)
+    table.insert(0, "day", day_start.strftime("%Y-%m-%d"))
+    return table, []
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def headline_markdown(report: CostReport, title: str | None = None) -> str:
+    """The first screen: total, per team, ML against application runtime, idle, unallocated, budgets at risk,
+    anomalies (Markdown). Warnings follow it through `run.warn`."""
+    data, key = report.data, report.team_key
+    total = report.total_cost
+    lines = [f"# {title or 'Cost by team'}", "",
+             f"**{_money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
+             f"({report.hours / 24:.1f} days; monthly rate {_money(total / report.hours * cost.HOURS_PER_MONTH)}"
+             f" at 730 h a month).", "", "| | cost | share |", "| --- | ---: | ---: |"]
+    for row in report.teams.itertuples(index=False):
+        name = getattr(row, key)
+        label = {cost.IDLE: "idle (capacity nobody requested)",
+                 cost.UNALLOCATED: "unallocated (no team label)"}.get(name, f"team {name}")
+        lines.append(f"| {label} | {_money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
+                     f"| {label} | {_money(row.total_cost)} | - |")
+    split = report.ml_split.set_index("category")["total_cost"]
+    lines += ["", f"**ML infrastructure** {_money(split['ML infrastructure'])} against **application runtime** "
+              f"{_money(split['application runtime'])} (every other labelled team)."]
+    risky = report.budgets[report.budgets["status"].isin(["over", "at_risk"])]
+    if len(risky):
+        lines.append("")
+        lines.append("**Budgets at risk:** " + "; ".join(
+            f"{r.scope} projected {_money(r.projected)} against {_money(r.limit)} (**{r.status.replace('_', ' ')}**"
+            + (f", crossed/crosses on {r.crossing_day:%Y-%m-%d}" if pd.notna(r.crossing_day) else "") + ")"
+            for r in risky.itertuples(index=False)))
+    else:
+        lines += ["", f"**Budgets:** all {len(report.budgets)} within their monthly limit at the current run rate."]
+    if len(report.anomalies):
+        lines += ["", "**Anomalies:** " + "; ".join(
+            f"{r.kind} {r.name} on {r.day:%Y-%m-%d}: {_money(r.cost)} against {_money(r.expected)} usual"
+            for r in report.anomalies.itertuples(index=False))]
+    else:
+        lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]
+    return "\n".join(lines)

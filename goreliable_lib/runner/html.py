@@ -1,0 +1,66 @@
+"""report.html: the executed notebook without code, opening offline (plotly.js embedded once, no CDN).
+
+nbconvert's lab template loads require.js, MathJax and mermaid from a CDN; a small template extending it
+drops those blocks, and a safety pass removes any external script/link tag an output may carry. Figures are
+displayed by the run context as text/html without plotly.js; this module embeds plotly.js once per page.
+A Content-Security-Policy meta tag forbids the page from fetching anything outside the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+import nbformat
+from nbconvert import HTMLExporter
+
+from goreliable_lib.runner.scrub import atomic_write_text, scrub_text
+
+TEMPLATE_NAME = "goreliable_offline.html.j2"
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+       "img-src data: blob:; font-src data:; worker-src blob:; connect-src 'none'")
+PLOTLY_MARKER = "<!-- goreliable: plotly.js -->"
+_EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?\s*(?:https?:)?//[^>]*>.*?</script\s*>",
+                              re.IGNORECASE | re.DOTALL)
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?\s*(?:https?:)?//[^>]*>", re.IGNORECASE)
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def strip_external(html: str) -> str:
+    """Remove every <script src=http(s)://...> and <link href=http(s)://...> tag."""
+    return _EXTERNAL_LINK.sub("", _EXTERNAL_SCRIPT.sub("", html))
+
+
+def notebook_to_html(nb: nbformat.NotebookNode, title: str | None = None) -> str:
+    """The offline HTML of an executed notebook, code cells hidden."""
+    exporter = HTMLExporter(template_file=TEMPLATE_NAME,
+                            extra_loaders=[jinja2.DictLoader({TEMPLATE_NAME: _TEMPLATE})])
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
+    html = strip_external(body)
+    head = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    if "plotly-graph-div" in html:
+        head += (f"\n{PLOTLY_MARKER}\n<script type=\"text/javascript\">window.PlotlyConfig = "
+                 f"{{MathJaxConfig: 'local'}};</script>\n<script type=\"text/javascript\">{_plotly_js()}</script>")
+    return re.sub(r"<head>", lambda _: "<head>\n" + head, html, count=1)
+
+
+def export_html(notebook_path: Path, html_path: Path, title: str | None = None) -> Path:
+    """Write `html_path` from the notebook at `notebook_path` (scrubbed, atomically)."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    atomic_write_text(html_path, scrub_text(notebook_to_html(nb, title)))
+    return html_path

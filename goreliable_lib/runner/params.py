@@ -1,0 +1,97 @@
+"""Report parameters merged like papermill's: defaults <- default file <- `-f FILE.yaml` <- `-p key=value`.
+
+Everything is validated here, before any kernel starts: an unknown parameter, a wrong type or a bad window
+is a BadInputError (exit 2) naming the parameter and listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.yamlfile import read_yaml
+from goreliable_lib.paths import project_root
+from goreliable_lib.reports.registry import Report
+from goreliable_lib.timeutil import to_rfc3339
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
+    """`-p key=value` pairs; values are YAML-typed (`8` is an int, `[a, b]` a list, `now` text)."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BadInputError(f"-p {pair!r}: expected key=value")
+        try:
+            values[key] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            values[key] = raw  # not YAML: plain text, the validator decides
+    return values
+
+
+def load_param_file(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping of parameters; errors name the file (and the line for YAML syntax errors)."""
+    file = Path(path)
+    if not file.is_absolute() and not file.exists():
+        file = project_root() / file
+    data = read_yaml(file, what="parameter", shown=f"-f {path}")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path}: expected a mapping of parameter names to values, got {type(data).__name__}")
+    return {str(k): v for k, v in data.items()}
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates/datetimes to RFC3339 text so papermill can inject every value as a literal."""
+    if isinstance(value, dt.datetime | dt.date):
+        return to_rfc3339(value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month,
+                                                                                    value.day))
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def resolve_parameters(report: Report, parameters: Mapping[str, Any] | None = None,
+                       files: Iterable[str | Path] = (), *, use_default_file: bool = True) -> dict[str, Any]:
+    """The validated parameters of one run: spec defaults <- params/<report>.yaml <- files <- parameters."""
+    valid = report.param_names
+    merged: dict[str, Any] = {p.name: p.default for p in report.params}
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if use_default_file and report.default_param_file:
+        default_file = project_root() / report.default_param_file
+        if default_file.is_file():
+            layers.append((report.default_param_file, load_param_file(default_file)))
+    layers += [(str(f), load_param_file(f)) for f in files]
+    layers.append(("-p", dict(parameters or {})))
+    for origin, layer in layers:
+        for key, value in layer.items():
+            if key not in merged:
+                raise BadInputError(f"report {report.name}: unknown parameter {key!r} (from {origin}); "
+                                    f"valid: {', '.join(valid)}")
+            merged[key] = _plain(value)
+    resolved: dict[str, Any] = {}
+    for spec in report.params:
+        value = merged[spec.name]
+        if value is None and spec.required:
+            raise BadInputError(f"report {report.name}: parameter {spec.name!r} is required ({spec.help}); "
+                                f"valid: {', '.join(valid)}")
+        try:
+            resolved[spec.name] = spec.validator(value, spec.name)
+        except BadInputError as exc:
+            raise BadInputError(f"report {report.name}: parameter {exc}; valid: {', '.join(valid)}") from None
+        except (ValueError, TypeError, OverflowError) as exc:  # a value no validator foresaw: still bad input
+            raise BadInputError(f"report {report.name}: parameter {spec.name}: {str(value)[:100]!r} is not valid "
+                                f"({type(exc).__name__}: {str(exc)[:200]}); valid: {', '.join(valid)}") from None
+    if report.check is not None:
+        try:
+            report.check(resolved)
+        except BadInputError as exc:
+            raise BadInputError(f"report {report.name}: parameter {exc}; valid: {', '.join(valid)}") from None
+    return resolved
