@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import requests
 
-from goreliable_lib.inputs.catalog import parse_selector
+from goreliable_lib.inputs.promql import parse_selector
 from goreliable_lib.reports.slo_events import matches
 from goreliable_lib.timeutil import parse_time
 

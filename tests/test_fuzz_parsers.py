@@ -154,11 +154,11 @@ def test_any_label_value_stays_one_literal_matcher(value: str) -> None:
     catalog's) reads back exactly one matcher with exactly that value."""
     count("promql_label_value")
     text = promql.selector("http_requests_total", service=value)
-    parsed = catalog.parse_selector(text)
+    parsed = promql.parse_selector(text)
     assert parsed.metric == "http_requests_total"
     assert [(m.label, m.op, m.value) for m in parsed.matchers] == [("service", "=", value)]
     regex = promql.selector("up", job=promql.any_of([value, "b"]))
-    assert len(catalog.parse_selector(regex).matchers) == 1
+    assert len(promql.parse_selector(regex).matchers) == 1
 
 
 # --------------------------------------------------------------------------------------------- Kubecost

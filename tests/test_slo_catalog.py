@@ -8,7 +8,8 @@ import pytest
 from slo_fixtures import CATALOG
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.catalog import load_catalog, load_policy, parse_selector, read_catalog, select_slos
+from goreliable_lib.inputs.catalog import load_catalog, load_policy, read_catalog, select_slos
+from goreliable_lib.inputs.promql import parse_selector
 
 SEED = {
     "api-gateway-availability": ("api-gateway", 0.999), "api-gateway-latency": ("api-gateway", 0.99),

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from slo_fixtures import CATALOG, T0, SampleSource, platform_table, samples
 
-from goreliable_lib.inputs.catalog import load_catalog, parse_selector
+from goreliable_lib.inputs import promql
+from goreliable_lib.inputs.catalog import load_catalog
+from goreliable_lib.inputs.promql import parse_selector
 from goreliable_lib.reports import slo_events as slo_data
 
 MIN = pd.Timedelta(minutes=1)
@@ -50,10 +52,10 @@ def test_le_spellings_are_one_counter() -> None:
     ("+Inf", ["+Inf", "Inf"], ["1"]),
 ])
 def test_le_regex_matches_every_spelling(bound: str, spellings: list[str], not_matching: list[str]) -> None:
-    pattern = slo_data.le_regex(bound)
+    pattern = promql.le_regex(bound)
     assert all(re.fullmatch(pattern, s) for s in spellings), pattern
     assert not any(re.fullmatch(pattern, s) for s in not_matching), pattern
-    assert slo_data.format_le(float(spellings[-1].replace("Inf", "inf"))) == bound.replace("Inf", "Inf")
+    assert promql.format_le(float(spellings[-1].replace("Inf", "inf"))) == bound.replace("Inf", "Inf")
 
 
 def test_samples_query_widens_le() -> None:

@@ -13,6 +13,7 @@ from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (session f
 from slo_fixtures import CATALOG
 
 from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.inputs import promql
 from goreliable_lib.inputs.catalog import load_catalog
 from goreliable_lib.reports import slo_events as slo_data
 from goreliable_lib.sources.prometheus import PrometheusSource
@@ -89,10 +90,10 @@ def test_window_sli_agrees_with_promql_increase(source, fetched, name: str) -> N
     data = fetched[name]
     assert data.new_series[data.new_series["timestamp"] > start].empty
     counts = analysis.window_counts(data.events, start, end)
-    good = slo_data.fetch_selector(slo.good_selector).to_promql()
-    total = slo_data.fetch_selector(slo.total_selector).to_promql()
-    promql = f"sum(increase({good}[30d])) / sum(increase({total}[30d]))"
-    prometheus_sli = float(source.query(promql, end)["value"].iloc[0])
+    good = promql.widen_le(slo.good_selector).to_promql()
+    total = promql.widen_le(slo.total_selector).to_promql()
+    ratio = f"sum(increase({good}[30d])) / sum(increase({total}[30d]))"
+    prometheus_sli = float(source.query(ratio, end)["value"].iloc[0])
     assert abs(prometheus_sli - analysis.sli(counts.good, counts.total)) <= 1e-9
 
 

@@ -8,14 +8,13 @@ field path, e.g. `params/slos.yaml: document 3 (order-success-rate): spec.object
 between 0 and 1 exclusive, got 1.5`.
 
 Queries are Prometheus counter *selectors* (`metric{label="value", ...}`): the SLO is computed exactly from
-the raw counter samples (see `slo_data`), which an arbitrary expression would not allow. A histogram
+the raw counter samples (see `reports.slo_events`), which an arbitrary expression would not allow. A histogram
 threshold written `le="0.3"` matches the bucket whatever its spelling (`0.3`, `0.30`, ...).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.promql import Selector, parse_selector
 from goreliable_lib.inputs.yamlfile import field_path
 from goreliable_lib.paths import resolve
 from goreliable_lib.timeutil import parse_duration
@@ -32,105 +32,6 @@ API_VERSION = "openslo/v1"
 POLICY_API_VERSION = "goreliable/v1"
 CALENDAR_DURATIONS = {"1M": "month", "1Q": "quarter"}
 UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU"}
-
-# --------------------------------------------------------------------------------------------- selectors
-_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-_STRING = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`'
-_MATCHER = re.compile(rf"\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*(?P<value>{_STRING})\s*")
-_SELECTOR = re.compile(rf"^\s*(?P<metric>{_NAME})?\s*(?:\{{(?P<body>.*)\}})?\s*$", re.DOTALL)
-_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f",
-            "v": "\v"}
-
-
-def _unquote(token: str) -> str:
-    if token.startswith("`"):
-        return token[1:-1]
-    body, out, i = token[1:-1], [], 0
-    while i < len(body):
-        char = body[i]
-        if char == "\\":
-            nxt = body[i + 1] if i + 1 < len(body) else ""
-            if nxt not in _ESCAPES:
-                raise ValueError(f"unknown escape sequence \\{nxt} in {token} (write \\\\{nxt} for a regex escape)")
-            out.append(_ESCAPES[nxt])
-            i += 2
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
-
-
-def quote(value: str) -> str:
-    """A PromQL double-quoted string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """One label matcher of a selector: `label op "value"`."""
-
-    label: str
-    op: Literal["=", "!=", "=~", "!~"]
-    value: str
-
-    def to_promql(self) -> str:
-        return f"{self.label}{self.op}{quote(self.value)}"
-
-
-@dataclass(frozen=True)
-class Selector:
-    """A Prometheus series selector: a metric name and label matchers."""
-
-    metric: str | None
-    matchers: tuple[Matcher, ...]
-
-    def to_promql(self) -> str:
-        inner = ",".join(m.to_promql() for m in self.matchers)
-        return f"{self.metric or ''}{{{inner}}}" if inner or not self.metric else self.metric
-
-    def extra_matchers(self, other: Selector) -> tuple[Matcher, ...] | None:
-        """The matchers this selector adds to `other` when it selects a subset of `other`'s series
-        (same metric, every matcher of `other` present here), else None."""
-        if self.metric != other.metric or not set(other.matchers) <= set(self.matchers):
-            return None
-        return tuple(m for m in self.matchers if m not in other.matchers)
-
-
-def parse_selector(text: str) -> Selector:
-    """Parse `metric{label="v", other=~"re"}`; raises ValueError with the reason."""
-    match = _SELECTOR.match(text or "")
-    if not match or not (match["metric"] or match["body"] is not None):
-        raise ValueError(f"must be a counter selector like metric{{label=\"value\"}}, got {text!r}")
-    matchers: list[Matcher] = []
-    body = (match["body"] or "").strip()
-    position = 0
-    while position < len(body):
-        item = _MATCHER.match(body, position)
-        if not item:
-            raise ValueError(f"must be a counter selector like metric{{label=\"value\"}} (expressions are not "
-                             f"supported: the SLI is computed from raw counter samples), got {text!r}")
-        value = _unquote(item["value"])
-        if item["op"] in ("=~", "!~"):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {value!r} for label {item['label']}: {exc}") from None
-        matchers.append(Matcher(item["label"], item["op"], value))  # type: ignore[arg-type]
-        position = item.end()
-        if position < len(body):
-            if body[position] != ",":
-                raise ValueError(f"expected ',' between matchers at {body[position:]!r} in {text!r}")
-            position += 1
-    if not match["metric"] and not any(m.label == "__name__" for m in matchers):
-        raise ValueError(f"names no metric: {text!r}")
-    for matcher in matchers:
-        if matcher.label == "le" and matcher.op in ("=", "!="):
-            try:
-                float(matcher.value)
-            except ValueError:
-                raise ValueError(f"le={matcher.value!r} is not a number in {text!r}") from None
-    return Selector(match["metric"], tuple(matchers))
-
 
 # --------------------------------------------------------------------------------------------- OpenSLO models
 class _Model(BaseModel):

@@ -28,15 +28,14 @@ How the events are computed (exact to the event, from raw counter samples):
 
 from __future__ import annotations
 
-import decimal
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from goreliable_lib.inputs.catalog import SLO, BudgetPolicy, Matcher, Selector, read_catalog, select_slos
+from goreliable_lib.inputs.catalog import SLO, BudgetPolicy, read_catalog, select_slos
+from goreliable_lib.inputs.promql import Matcher, Selector, format_le, quote, widen_le
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
@@ -58,41 +57,9 @@ class InstantSource(Protocol):
     def query_range(self, promql: str, start: Any, end: Any, step: Any) -> pd.DataFrame: ...
 
 
-# --------------------------------------------------------------------------------------------- le spellings
-def format_le(value: float) -> str:
-    """The canonical spelling of a bucket bound: `0.3`, `1`, `+Inf`."""
-    if np.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def le_regex(value: str) -> str:
-    """A regex (RE2, anchored by Prometheus) matching every plain decimal spelling of the bound `value`."""
-    number = float(value)
-    if np.isinf(number):
-        return r"\+?Inf" if number > 0 else "-Inf"
-    patterns = []
-    for text in {repr(number), format(decimal.Decimal(repr(number)), "f")}:
-        if "e" in text or "E" in text:
-            patterns.append(re.escape(text))
-            continue
-        whole, _, fraction = text.partition(".")
-        fraction = fraction.rstrip("0")
-        patterns.append(re.escape(whole) + (r"\." + re.escape(fraction) + "0*" if fraction else r"(\.0*)?"))
-    return "|".join(sorted(set(patterns)))
-
-
-def fetch_selector(selector: Selector) -> Selector:
-    """The selector as sent: `le` equality matchers widened to every spelling of the bound."""
-    matchers = tuple(Matcher("le", "=~" if m.op == "=" else "!~", le_regex(m.value))
-                     if m.label == "le" and m.op in ("=", "!=") else m for m in selector.matchers)
-    return Selector(selector.metric, matchers)
-
-
 def samples_query(selector: Selector, span: pd.Timedelta) -> str:
     """PromQL returning the raw samples of the selector's series over the `span` before the query time."""
-    return f"{fetch_selector(selector).to_promql()}[{int(span.total_seconds())}s]"
+    return f"{widen_le(selector).to_promql()}[{int(span.total_seconds())}s]"
 
 
 # --------------------------------------------------------------------------------------------- local matching
@@ -154,7 +121,7 @@ class CounterIncrements:
 
 
 def _series_names(samples: pd.DataFrame, labels: list[str]) -> pd.Series:
-    parts = [samples[label].astype(object).map(lambda v, k=label: "" if v is None or v != v else f'{k}="{v}"')
+    parts = [samples[label].astype(object).map(lambda v, k=label: "" if v is None or v != v else f"{k}={quote(v)}")
              for label in labels if label != "__name__"]
     name = samples["__name__"].astype(object).fillna("") if "__name__" in labels else pd.Series("", samples.index)
     if not parts:
