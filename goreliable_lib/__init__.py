@@ -6,16 +6,8 @@ at (see the README); `%load_ext goreliable_lib` adds the `%promql` magics to IPy
 
 from __future__ import annotations
 
-from typing import Any
-
+from goreliable_lib.lab.magics import load_ipython_extension
 from goreliable_lib.sources.connect import Sources, connect
 
 __version__ = "0.1.0"
 __all__ = ["Sources", "__version__", "connect", "load_ipython_extension"]
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext goreliable_lib`: register the %promql / %%promql magics."""
-    from goreliable_lib.lab import magics
-
-    magics.load_ipython_extension(ipython)

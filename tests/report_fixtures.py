@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from goreliable_lib.reports.registry import Report, get_report
+from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.reports.registry import get_report
 
 NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
 STUB_CATALOG = NOTEBOOKS / "slos.yaml"
@@ -29,7 +30,7 @@ SENTINELS = {
 }
 
 
-def test_report(notebook: str, name: str = "slo") -> Report:
+def test_report(notebook: str, name: str = "slo") -> ReportSpec:
     """The registry's report `name` (its parameter spec) running one of the tiny test notebooks."""
     return dataclasses.replace(get_report(name), notebook=str(NOTEBOOKS / notebook), default_param_file=None)
 

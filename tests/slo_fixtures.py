@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,19 @@ import pytest
 import requests
 
 from goreliable_lib.inputs.promql import parse_selector
+from goreliable_lib.reports import slo
 from goreliable_lib.reports.slo_events import matches
 from goreliable_lib.timeutil import parse_time
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "params" / "slos.yaml"
 T0 = pd.Timestamp("2026-11-10T12:00:00Z")
+
+
+def slo_report(prometheus: Any, **params: Any) -> slo.SLOReport:
+    """The SLO report over a bare Prometheus source (its clock is the report's), as the notebook builds it."""
+    sources = SimpleNamespace(prometheus=prometheus, now=prometheus.now)
+    return slo.build(slo.fetch(sources, params), params)
 
 
 def minute_events(start: pd.Timestamp, total: Any, good: Any) -> pd.DataFrame:

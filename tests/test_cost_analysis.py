@@ -41,14 +41,14 @@ def fetched(request: pytest.FixtureRequest, cost_sim: CostSimulation) -> Iterato
     """The report's two requests over the last 30 days, from each flavour."""
     url = request.getfixturevalue(f"{request.param}_url")
     source = _source(url, cost_sim)
-    data = cost_report.fetch(source, (cost_sim.as_of - 30 * DAY, cost_sim.as_of))
+    data = cost_report.fetch_allocations(source, (cost_sim.as_of - 30 * DAY, cost_sim.as_of))
     assert source.flavour == request.param
     yield data
 
 
 @pytest.fixture(scope="module")
 def report(fetched: cost_report.CostData) -> cost_report.CostReport:
-    return cost_report.build_report(fetched, load_budgets(ROOT / "params" / "budgets.yaml"))
+    return cost_report.build_tables(fetched, load_budgets(ROOT / "params" / "budgets.yaml"))
 
 
 def _assert_cents(actual: dict[str, float], expected: dict[str, float]) -> None:
@@ -193,7 +193,7 @@ def test_movers_efficiency_and_ml_split(report: cost_report.CostReport) -> None:
 
 
 def test_team_filter_keeps_idle_and_unallocated(fetched: cost_report.CostData) -> None:
-    filtered = cost_report.build_report(fetched, Budgets(), teams=["ml-platform", "nobody"])
+    filtered = cost_report.build_tables(fetched, Budgets(), teams=["ml-platform", "nobody"])
     assert set(filtered.teams["cost_team"]) == {"ml-platform", cost.IDLE, cost.UNALLOCATED}
     assert {"ml-serving", "kubeflow", "kube-system"} <= set(filtered.namespaces["namespace"])
     assert NS not in set(filtered.namespaces["namespace"])
@@ -275,9 +275,10 @@ def test_cross_check_queries_escape_parameter_values() -> None:
 def test_cross_check_without_prometheus_warns(report: cost_report.CostReport) -> None:
     from goreliable_lib.sources.connect import MissingSource
 
-    table, warnings = cost_report.fetch_cross_check(MissingSource("Prometheus", "GORELIABLE_PROMETHEUS_URL"),
-                                                    report)
-    assert table is None and "GORELIABLE_PROMETHEUS_URL" in warnings[0] and "skipped" in warnings[0]
+    check = cost_report.fetch_cross_check(MissingSource("Prometheus", "GORELIABLE_PROMETHEUS_URL"), report.data)
+    warnings = check.notes
+    assert cost_report.cross_check_table(report.data, check) is None
+    assert "GORELIABLE_PROMETHEUS_URL" in warnings[0] and "skipped" in warnings[0]
 
 
 def test_kubecost_timeout_is_a_clear_source_error(kubecost_url: str, cost_sim: CostSimulation) -> None:
@@ -285,5 +286,5 @@ def test_kubecost_timeout_is_a_clear_source_error(kubecost_url: str, cost_sim: C
         proxy.delay(3.0, times=None)
         source = _source(proxy.url + "/model", cost_sim, timeout=0.5, retries=1)
         with pytest.raises(KubecostError, match="timed out") as caught:
-            cost_report.fetch(source, (cost_sim.as_of - DAY, cost_sim.as_of))
+            cost_report.fetch_allocations(source, (cost_sim.as_of - DAY, cost_sim.as_of))
     assert caught.value.exit_code == 1 and "/model/allocation" in str(caught.value)

@@ -23,7 +23,6 @@ from cost_fixtures import cost_sim, kubecost_url  # noqa: F401 - fixtures
 from goreliable_lib.analysis.cost import IDLE, UNALLOCATED
 from goreliable_lib.devstack.sim.costs import CostSimulation
 from goreliable_lib.devstack.stack.faults import FaultProxy
-from goreliable_lib.inputs.budgets import Budgets
 from goreliable_lib.reports import cost as cost_report
 from goreliable_lib.sources.prometheus import PrometheusSource
 
@@ -152,7 +151,7 @@ def test_live_run_tables_figures_and_cross_check(runs: dict[str, Any]) -> None:
     page = (folder / "report.html").read_text()
     assert EXTERNAL.search(page) is None and page.count("plotly.js v") == 1
     assert page.index("ML infrastructure") < page.index("plotly-graph-div")  # the headline comes first
-    assert "730 h" in page and "cost_report.fetch" not in page
+    assert "730 h" in page and "cost.fetch(" not in page
     manifest = json.loads((folder / "data" / "manifest.json").read_text())
     assert sorted(e["source"] for e in manifest["entries"]) == ["kubecost"] * 2 + ["prometheus"] * 4
 
@@ -186,8 +185,8 @@ def test_cross_check_without_prometheus_data_warns(runs: dict[str, Any], prometh
 
     end = pd.Timestamp("2026-11-10T00:00:00Z")
     source = KubecostSource(kubecost_url, clock=lambda: cost_sim.as_of)
-    data = cost_report.fetch(source, (end - pd.Timedelta(days=3), end))
-    report = cost_report.build_report(data, Budgets())
+    data = cost_report.fetch_allocations(source, (end - pd.Timedelta(days=3), end))
     with PrometheusSource(prometheus_url, clock=lambda: cost_sim.as_of) as prometheus:
-        table, warnings = cost_report.fetch_cross_check(prometheus, report)
+        check = cost_report.fetch_cross_check(prometheus, data)
+    table, warnings = cost_report.cross_check_table(data, check), check.notes
     assert table is None and "no cost metrics" in warnings[0] and "2026-11-09" in warnings[0]

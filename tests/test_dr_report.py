@@ -17,6 +17,7 @@ import pytest
 from drill_fixtures import drill_s3, drill_sim, moto_endpoint  # noqa: F401
 
 from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.inputs.dr_targets import load_dr_targets
 from goreliable_lib.reports import dr as dr_report
 from goreliable_lib.reports.registry import get_report
 from goreliable_lib.runner.execute import run_report
@@ -192,10 +193,10 @@ def test_s3_run_matches_the_truth_and_replays_from_its_own_data(
     replayer = SnapshotReplayer(s3_run["dir"] / "data")  # what connect("snapshot:<run>/data") builds for drills
     assert replayer.as_of == drill_sim.as_of and replayer.endpoints["drills"] == drill_s3["uri"]
     drills = DrillSource(replayer.endpoints["drills"], replayer=replayer)
-    replayed = dr_report.build_report(dr_report.fetch_components(drills),
-                                      dr_report.load_targets("params/dr_targets.yaml"), end=drills.now())
+    replayed = dr_report.build_tables(dr_report.fetch_components(drills),
+                                      load_dr_targets("params/dr_targets.yaml"), end=drills.now())
     for key in ("drills", "regressions", "missing_quarters"):
-        assert json.loads(json.dumps(replayed.summary[key])) == summary[key], key
+        assert json.loads(json.dumps(replayed.dr_summary[key])) == summary[key], key
 
 
 def test_notebook_template_is_commit_ready() -> None:

@@ -19,6 +19,7 @@ from drill_fixtures import (  # noqa: F401
 )
 
 from goreliable_lib.devstack.sim.drills import DrillSimulation
+from goreliable_lib.inputs.dr_targets import load_dr_targets
 from goreliable_lib.plots import dr as dr_plots
 from goreliable_lib.reports import dr as dr_report
 from goreliable_lib.runner.context import Run
@@ -31,7 +32,7 @@ TARGETS = "params/dr_targets.yaml"
 def report(drill_folder: Path, drill_sim: DrillSimulation) -> dr_report.DRReport:  # noqa: F811
     """Every simulated quarter (10), so the oldest drill (grafana without data_loss) is in the window."""
     components = dr_report.fetch_components(DrillSource(str(drill_folder)))
-    return dr_report.build_report(components, dr_report.load_targets(TARGETS), end=drill_sim.as_of, quarters=10)
+    return dr_report.build_tables(components, load_dr_targets(TARGETS), end=drill_sim.as_of, quarters=10)
 
 
 def _cells(fig: Any) -> dict[tuple[str, str], tuple[str, float]]:
@@ -78,7 +79,7 @@ def test_pass_fail_matrix_cells_follow_the_truth(report: dr_report.DRReport, dri
 def test_trend_marks_the_regression_the_targets_and_the_missing_quarter(
         report: dr_report.DRReport, drill_sim: DrillSimulation, metric: str, component: str, drill: str,  # noqa: F811
         seconds: float) -> None:
-    missing = report.summary["missing_quarters"]
+    missing = report.dr_summary["missing_quarters"]
     fig = dr_plots.metric_trend(report.trends, metric, missing_quarters=missing, components=report.component_order)
     regression_points = [(x, y) for t in fig.data if t.name == "regression" for x, y in zip(t.x, t.y, strict=True)]
     started = report.drills.set_index("drill_id").at[getattr(drill_sim, drill), "started_at"]
@@ -134,7 +135,7 @@ def test_broken_log_problems_are_listed_and_headlined(tmp_path: Path) -> None:
     (tmp_path / "2026" / "Q1").mkdir(parents=True)
     (tmp_path / "2026" / "Q1" / f"{BROKEN_DRILL}.jsonl").write_text(broken_log_text())
     components = dr_report.fetch_components(DrillSource(str(tmp_path)))
-    report = dr_report.build_report(components, dr_report.load_targets(TARGETS), end="2026-03-31T23:00:00Z",
+    report = dr_report.build_tables(components, load_dr_targets(TARGETS), end="2026-03-31T23:00:00Z",
                                     quarters=1)
     quality = report.data_quality_table()
     assert set(quality["line"]) == BROKEN_LOG_INVALID_LINES | {BROKEN_LOG_DUPLICATE_LINE, 10}
@@ -142,7 +143,7 @@ def test_broken_log_problems_are_listed_and_headlined(tmp_path: Path) -> None:
     assert any("unknown component 'redis'" in p for p in quality["problem"])
     headline = dr_report.headline_markdown(report, "DR")
     assert f"| Problems in the drill logs | **{len(quality)}** (see Data quality below) |" in headline
-    assert all(w in report.summary["warnings"] for w in report.data_problems)
+    assert all(w in report.dr_summary["warnings"] for w in report.data_problems)
     postgres = report.evaluated.set_index("component").loc["postgresql"]
     assert (postgres["rto_seconds"], postgres["rpo_seconds"]) == (300.0, 42.0)
     fig = dr_plots.pass_fail_matrix(report.evaluated, report.drills, components=report.component_order)
@@ -153,14 +154,14 @@ def test_broken_log_problems_are_listed_and_headlined(tmp_path: Path) -> None:
 
 def test_no_drill_logs_say_so_on_the_first_screen(tmp_path: Path) -> None:
     components = dr_report.fetch_components(DrillSource(str(tmp_path)))
-    report = dr_report.build_report(components, dr_report.load_targets(TARGETS), end="2026-11-23T06:00:00Z")
+    report = dr_report.build_tables(components, load_dr_targets(TARGETS), end="2026-11-23T06:00:00Z")
     headline = dr_report.headline_markdown(report)
     assert "**No completed drill** in the window" in headline
-    assert report.latest_drill_id is None and len(report.summary["missing_quarters"]) == 7
+    assert report.latest_drill_id is None and len(report.dr_summary["missing_quarters"]) == 7
     assert report.warnings[0] == f"no drill logs (*.jsonl) under {tmp_path}"
     assert "no drill in the window 2025-Q1 .. 2026-Q4" in report.warnings
     for metric in ("rto", "rpo"):
-        dr_plots.metric_trend(report.trends, metric, missing_quarters=report.summary["missing_quarters"])
+        dr_plots.metric_trend(report.trends, metric, missing_quarters=report.dr_summary["missing_quarters"])
     dr_plots.pass_fail_matrix(report.evaluated, report.drills)
     dr_plots.drill_durations(report.drills)
 
@@ -176,21 +177,21 @@ def live_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drill_sim: DrillSi
 
 
 def test_drill_source_for_an_explicit_uri_records_into_the_run(live_run: Run, drill_folder: Path) -> None:  # noqa: F811
-    live_run.connect()
-    targets = dr_report.load_targets(TARGETS)
-    source = dr_report.drill_source(live_run, str(drill_folder), targets)
+    sources = live_run.connect()
+    targets = load_dr_targets(TARGETS)
+    source = sources.drill_source(str(drill_folder), known_components=targets.component_names())
     assert isinstance(source, DrillSource) and source.known_components == tuple(targets.component_names())
     assert source.now() == pd.Timestamp("2026-11-23T06:00:00Z")
     assert len(dr_report.fetch_components(source))
     manifest = json.loads((live_run.data_dir / "manifest.json").read_text())
     assert [e["request"] for e in manifest["entries"]] == [{"method": "events", "uri": str(drill_folder)}]
-    assert manifest["endpoints"]["drills"] == str(drill_folder) == live_run.source["endpoints"]["drills"]
+    assert manifest["endpoints"]["drills"] == str(drill_folder) == sources.describe()["endpoints"]["drills"]
 
 
 def test_drill_source_defaults_to_the_profile(live_run: Run, drill_folder: Path,  # noqa: F811
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GORELIABLE_DRILLS_URI", str(drill_folder))
     sources = live_run.connect()
-    assert dr_report.drill_source(live_run, None, dr_report.load_targets(TARGETS)) is sources.drills
+    assert sources.drill_source(None, known_components=load_dr_targets(TARGETS).component_names()) is sources.drills
     dr_report.fetch_components(sources.drills)
     assert (live_run.data_dir / "manifest.json").is_file() and list(live_run.data_dir.glob("drills-*.parquet"))

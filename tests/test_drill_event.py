@@ -11,10 +11,11 @@ import drill_fixtures
 import pandas as pd
 import pytest
 
-from goreliable_lib.cli import drill as drill_event
+from goreliable_lib.cli import drill as drill_command
 from goreliable_lib.devstack.sim.drills import DrillSimulation
 from goreliable_lib.devstack.stack.s3 import client, upload_drills
 from goreliable_lib.errors import BadInputError, DrillLogError
+from goreliable_lib.sources import drill_writer as drill_event
 from goreliable_lib.sources.drills import DrillSource
 
 drill_sim = drill_fixtures.drill_sim
@@ -29,7 +30,7 @@ NOW = pd.Timestamp("2026-11-23T06:00:00Z")
 def cli(argv: list[str]) -> int:
     """The `drill` commands as the lead's cli.main will see them (register + func)."""
     parser = argparse.ArgumentParser(prog="goreliable")
-    drill_event.register(parser.add_subparsers(dest="command", required=True))
+    drill_command.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
 

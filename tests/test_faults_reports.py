@@ -34,7 +34,7 @@ from goreliable_lib.devstack.sim import Simulation
 from goreliable_lib.devstack.stack.faults import FaultProxy
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 from goreliable_lib.errors import GoReliableError
-from goreliable_lib.reports.registry import Param, Report, check_text, check_time
+from goreliable_lib.reports.base import Param, ReportSpec, check_text, check_time
 from goreliable_lib.runner.execute import run_report
 from goreliable_lib.runner.index import write_local_index
 
@@ -65,7 +65,7 @@ second = src.prometheus.query('{QUERY}')'''),
 ]
 
 
-def probe_report(folder: Path) -> Report:
+def probe_report(folder: Path) -> ReportSpec:
     """A small report on Prometheus (two queries, a gate between them), written as a notebook in `folder`."""
     cells = []
     for tag, source in PROBE_CELLS:
@@ -77,7 +77,7 @@ def probe_report(folder: Path) -> Report:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = folder / "probe.ipynb"
     nbformat.write(nb, path)
-    return Report("probe", str(path), "Probe", (
+    return ReportSpec("probe", str(path), "Probe", (
         Param("end", "time", "now", "end", check_time),
         Param("title", "text", None, "title", check_text),
         Param("gate", "text", None, "a file the notebook waits for between its two queries", check_text)))
@@ -295,7 +295,7 @@ def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, c
 def test_nbclients_kernel_died_echo_is_dropped_and_other_papermill_lines_kept(caplog: pytest.LogCaptureFixture) -> None:
     from goreliable_lib.runner import execute as runner
 
-    runner._register_handler()
+    runner._drop_kernel_died_echo()
     with caplog.at_level(logging.INFO, logger="papermill"):
         logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
         logging.getLogger("papermill").info("Executing notebook with kernel: python3")

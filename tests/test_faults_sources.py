@@ -198,7 +198,7 @@ def test_kubecost_null_unknown_and_missing_fields_are_said(tmp_path: Path, monke
         _live_env(monkeypatch, GORELIABLE_KUBECOST_URL=url)
         run = Run("cost", {"end": "now", "window": "30d"}, tmp_path / "run", scratch=False)
         src = run.connect()
-        data = cost_report.fetch(src.kubecost, run.window, "label:cost-team")
+        data = cost_report.fetch_allocations(src.kubecost, run.window, "label:cost-team")
     kubeflow = frame["namespace"] == "kubeflow"
     assert kubeflow.sum() > 0 and frame.loc[kubeflow, ["total_cost", "cpu_cost", "gpu_cost"]].isna().all().all()
     pd.testing.assert_frame_equal(frame[~kubeflow].reset_index(drop=True), plain[plain["namespace"] != "kubeflow"]
@@ -220,7 +220,7 @@ def test_kubecost_without_any_data_fails_clearly() -> None:
         source = KubecostSource(url, clock=lambda: AS_OF)
         assert source.allocation("2026-05", aggregate="namespace").empty
         with pytest.raises(KubecostError) as caught:
-            cost_report.fetch(source, ("2026-05-01T00:00:00Z", "2026-05-31T00:00:00Z"))
+            cost_report.fetch_allocations(source, ("2026-05-01T00:00:00Z", "2026-05-31T00:00:00Z"))
     assert "Kubecost returned no allocation at all for 2026-05-01 00:00 .. 2026-05-31 00:00 UTC" in str(caught.value)
     assert caught.value.exit_code == 1
 

@@ -186,14 +186,15 @@ def test_without_kubecost_the_cost_is_a_warning(live_env: dict[str, str], monkey
     for key, value in live_env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GORELIABLE_KUBECOST_URL")
-    report = postmortem.build_report(connect(), OUTAGE_START, OUTAGE_END, slos=["api-gateway-availability"],
-                                     catalog=str(ROOT / "params" / "slos.yaml"))
+    params = {"incident_start": OUTAGE_START, "incident_end": OUTAGE_END, "slos": ["api-gateway-availability"],
+              "catalog": str(ROOT / "params" / "slos.yaml")}
+    report = postmortem.build(postmortem.fetch(connect(), params), params)
     assert report.cost is None
     assert any("no Kubecost configured" in w and "GORELIABLE_KUBECOST_URL" in w for w in report.warnings)
     summary = report.summary()
     assert summary["cost_impact"] == {"cost": None, "usual_cost": None}
     assert [s["name"] for s in summary["slos"]] == ["api-gateway-availability"]
-    assert "Cost impact:** not assessed" in report.headline_markdown()
+    assert "Cost impact:** not assessed" in report.headline()
 
 
 def test_reversed_incident_exits_2_naming_the_parameter(capsys: pytest.CaptureFixture[str],

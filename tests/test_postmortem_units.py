@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from goreliable_lib.analysis import incident as postmortem
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.plots import postmortem as plots
-from goreliable_lib.reports import postmortem
+from goreliable_lib.plots.format import format_duration
 
 NOW = pd.Timestamp("2026-11-23T06:00:00Z")
 START, END = pd.Timestamp("2026-11-11T14:20:00Z"), pd.Timestamp("2026-11-11T15:00:00Z")
@@ -130,7 +131,7 @@ def test_figures_build_with_the_incident_shaded() -> None:
 
 
 def test_format_duration() -> None:
-    assert [postmortem.format_duration(s) for s in (None, 42, 240, 3600, 5400)] == [
+    assert [format_duration(s) for s in (None, 42, 240, 3600, 5400)] == [
         "-", "42 s", "4 min", "1 h", "1 h 30 min"]
 
 

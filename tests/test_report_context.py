@@ -170,7 +170,7 @@ def test_headlines() -> None:
                                   "policy": {"decision": "reliability work"}}) == (
         "2 SLOs (1 breached, 1 ok); policy: reliability work")
     assert report_index.headline({"report": "cost", "status": "ok", "total_cost": 1234.5, "teams": [{}],
-                                  "budgets": [{"over": True}], "anomalies": []}).startswith("total 1,234.50")
+                                  "budgets": [{"over": True}], "anomalies": []}).startswith("total $1,234.50")
     assert report_index.headline({"status": "failed", "error": {"type": "DeadKernelError", "message": "died"}}) == (
         "failed: DeadKernelError: died")
 
@@ -182,7 +182,7 @@ def test_names_from_data_become_safe_distinct_file_stems(name: str, tmp_path: Pa
     """A team label like `a..b` (a valid Kubernetes label value) or a drill id from a log must not fail a report
     when it names a figure: it becomes a safe stem, distinct from the stem of any other name."""
     from goreliable_lib.reports import file_stem
-    from goreliable_lib.reports.registry import safe_name
+    from goreliable_lib.reports.base import safe_name
 
     stem = file_stem(name)
     assert safe_name(stem, "stem") == stem and stem != file_stem(name + "x")

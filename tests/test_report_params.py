@@ -9,7 +9,8 @@ from report_fixtures import stub_parameters, test_report
 
 from goreliable_lib.cli import report as cli
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.reports.registry import REPORTS, get_report, safe_name
+from goreliable_lib.reports.base import safe_name
+from goreliable_lib.reports.registry import REPORTS, get_report
 from goreliable_lib.runner import execute as runner
 from goreliable_lib.runner.params import load_param_file, parse_assignments, resolve_parameters
 
@@ -154,7 +155,7 @@ def test_report_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(("report", "parameters", "message"), [
-    ("slo", {"services": ["billing"]}, "parameter services: unknown service 'billing'"),
+    ("slo", {"services": ["billing"]}, "parameter services: unknown service or SLO 'billing'"),
     ("postmortem", {"incident_start": "2026-11-11T14:20:00Z", "incident_end": "2026-11-11T15:00:00Z",
                     "services": ["nope"]}, "parameter services: unknown service 'nope'"),
     ("postmortem", {"incident_start": "2026-11-11T14:20:00Z", "incident_end": "2026-11-11T15:00:00Z",

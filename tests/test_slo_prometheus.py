@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from slo_fixtures import MINI, T0, SampleSource, mini_prometheus  # noqa: F401  (fixture)
+from slo_fixtures import MINI, T0, SampleSource, mini_prometheus, slo_report  # noqa: F401  (fixture)
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.inputs.catalog import SLO
@@ -100,7 +100,7 @@ def test_quiet_service_is_no_data(prometheus) -> None:
     assert MINI["minutes"] == 1440
 
 
-def test_analyse_catalog_end_to_end(prometheus, tmp_path) -> None:
+def test_slo_report_end_to_end(prometheus, tmp_path) -> None:
     import yaml
 
     source, _ = prometheus
@@ -113,7 +113,7 @@ def test_analyse_catalog_end_to_end(prometheus, tmp_path) -> None:
         documents.append(document)
     catalog = tmp_path / "slos.yaml"
     catalog.write_text(yaml.safe_dump_all(documents))
-    report = slo_data.analyse_catalog(source, str(catalog), window="940m", end=END)
+    report = slo_report(source, catalog=str(catalog), window="940m", end=END)
     summary = report.summary()
     by_name = {s["name"]: s for s in summary["slos"]}
     assert by_name["api-availability"]["total_events"] == TOTAL
@@ -126,5 +126,5 @@ def test_analyse_catalog_end_to_end(prometheus, tmp_path) -> None:
     quality = report.data_quality().set_index("slo")
     assert quality.loc["api-availability", "gap_minutes"] == 40
     assert quality.loc["api-availability", "counter_resets"] == 2
-    report_services = slo_data.analyse_catalog(source, str(catalog), window="940m", end=END, services="billing")
+    report_services = slo_report(source, catalog=str(catalog), window="940m", end=END, services="billing")
     assert [r.name for r in report_services.results] == ["billing-availability"]

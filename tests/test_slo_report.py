@@ -178,7 +178,7 @@ def test_missing_data_is_said_on_the_first_screen(runs: dict[str, Any], live: di
                  "scrape gap 2026-11-08 03:10", live["policy"]["reason"].split(" (")[0]):
         assert 0 <= page.find(text) < first_figure, text
     assert EXTERNAL.search(page) is None and page.count("plotly.js v") == 1  # offline, plotly.js once
-    assert "analyse_catalog" not in page  # no code in the HTML
+    assert "slo.fetch(" not in page  # no code in the HTML
 
 
 def test_tables_and_figures_are_exported(runs: dict[str, Any]) -> None:

@@ -105,7 +105,7 @@ def test_drift_periods_are_runs_of_points_above_the_threshold() -> None:
     values.iloc[-1] = 1.0  # drifting now
     drift = pd.concat([pd.DataFrame({"timestamp": stamps, "value": values.to_numpy(), "model": "forecast"}),
                        pd.DataFrame({"timestamp": stamps, "value": 0.0, "model": "fraud"})], ignore_index=True)
-    periods = slo_report.drift_periods(drift, START, END)
+    periods = analysis.drift_periods(drift, START, END)
     assert periods.values.tolist() == [["forecast", START + pd.Timedelta(hours=2), START + pd.Timedelta(hours=3)],
                                        ["forecast", END, END]]
     figure = slo_plots.drift_timeline(periods, ["forecast", "fraud"], START, END, detected_now=["forecast"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (session fixture `metrics_stack`)
-from slo_fixtures import CATALOG
+from slo_fixtures import CATALOG, slo_report
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.inputs import promql
@@ -117,7 +117,7 @@ def test_alert_periods_cover_the_outage_and_nothing_fires_in_the_quiet_week(fetc
 
 
 def test_the_whole_catalog_over_30_days(source, metrics_stack, tmp_path) -> None:
-    report = slo_data.analyse_catalog(source, str(CATALOG), end="now")  # now = as_of (the source's clock)
+    report = slo_report(source, catalog=str(CATALOG), end="now")  # now = as_of (the source's clock)
     summary = report.summary()
     truth = metrics_stack.simulation.metrics
     start, end = WINDOWS["30d"]

@@ -192,6 +192,11 @@ def report_quarters(end: object, quarters: int = 8) -> list[str]:
     return [f"{(current - back).year}-Q{(current - back).quarter}" for back in range(quarters - 1, -1, -1)]
 
 
+def quarter_start(label: str) -> pd.Timestamp:
+    """The first instant (UTC) of a quarter label like `2026-Q1`."""
+    return pd.Period(label, freq="Q").start_time.tz_localize("UTC")
+
+
 def missing_quarters(components: pd.DataFrame, end: object, quarters: int = 8) -> list[str]:
     """Quarters of the window without any drill; the quarter in progress at `end` is never reported."""
     held = {quarter_label(ts) for ts in components["disaster_declared_at"].dropna()

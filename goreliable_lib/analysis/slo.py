@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from goreliable_lib.analysis.runs import true_runs
 from goreliable_lib.timeutil import to_rfc3339
 
 MINUTE = pd.Timedelta(minutes=1)
@@ -165,8 +166,7 @@ def alert_periods(events: pd.DataFrame, objective: float, start: pd.Timestamp, e
         long_rate = rolling_burn_rate(events, start, end, rule.long_window, objective)
         short_rate = rolling_burn_rate(events, start, end, rule.short_window, objective)
         firing = ((long_rate >= rule.burn_rate) & (short_rate >= rule.burn_rate)).to_numpy()
-        edges = np.diff(np.concatenate([[0], firing.astype(int), [0]]))
-        for first, after in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        for first, after in zip(*true_runs(firing), strict=True):
             ongoing = after >= len(firing)
             rows.append({
                 "severity": rule.severity, "long_window": rule.long_window, "short_window": rule.short_window,
@@ -320,8 +320,15 @@ def budget_policy(results: list[SLOResult], *, features_above: float = 0.50, rel
 
 
 # --------------------------------------------------------------------------------------------- model drift
-def model_drift(drift: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, threshold: float = 0.5,
-                model_label: str = "model") -> list[dict[str, Any]]:
+#: The drift gauge the ML platform exports (1 while drift is detected), the label naming the model, and the value
+#: above which drift counts as detected.
+DRIFT_METRIC = "model_drift_detected"
+DRIFT_MODEL_LABEL = "model"
+DRIFT_THRESHOLD = 0.5
+
+
+def model_drift(drift: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, threshold: float = DRIFT_THRESHOLD,
+                model_label: str = DRIFT_MODEL_LABEL) -> list[dict[str, Any]]:
     """Drift status per model from a drift gauge (`timestamp`, `value`, `<model_label>`): drift is detected
     where value > threshold. Returns [{model, detected_in_window, detected_now, first_detected_at,
     last_detected_at, samples_detected, last_sample_at}] with "now" = the last sample at or before `end`."""
@@ -340,6 +347,23 @@ def model_drift(drift: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, 
             "samples_detected": int(len(detected)), "last_sample_at": to_rfc3339(last["timestamp"]),
         })
     return status
+
+
+def drift_periods(drift: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
+                  threshold: float = DRIFT_THRESHOLD, model_label: str = DRIFT_MODEL_LABEL) -> pd.DataFrame:
+    """Episodes of detected drift per model: `model`, `start`, `end` = the first and last drift point of each run
+    of consecutive points above `threshold` (each point is the gauge's max over the step before it), the same
+    times as `model_drift`'s `first_detected_at` / `last_detected_at`."""
+    columns = ["model", "start", "end"]
+    if drift.empty or model_label not in drift.columns:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    drift = drift[(drift["timestamp"] > start) & (drift["timestamp"] <= end)]
+    rows = []
+    for model, points in drift.sort_values("timestamp").groupby(model_label, sort=True):
+        times = points["timestamp"]
+        for first, after in zip(*true_runs((points["value"] > threshold).to_numpy()), strict=True):
+            rows.append({"model": str(model), "start": times.iloc[first], "end": times.iloc[after - 1]})
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------------------------- incidents

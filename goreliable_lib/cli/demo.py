@@ -18,7 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import papermill
+
+from goreliable_lib.devstack.stack.manager import LocalStack, read_state
 from goreliable_lib.errors import GoReliableError
+from goreliable_lib.paths import project_root
+from goreliable_lib.runner.execute import run_report
 from goreliable_lib.sources.connect import demo_snapshot_path
 from goreliable_lib.sources.snapshot import merge_snapshots
 
@@ -56,12 +61,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def record_demo(target: Path, workdir: Path, *, postmortem_params: Path | None = None) -> int:
     """Start a stack, run every demo report against it, and merge what they fetched into `target`."""
-    import papermill
-
-    from goreliable_lib.devstack.stack.manager import LocalStack, read_state
-    from goreliable_lib.paths import project_root
-    from goreliable_lib.runner.execute import run_report
-
     root = project_root()
     state = read_state()
     stack = None

@@ -15,14 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from goreliable_lib.errors import GoReliableError
-from goreliable_lib.reports.registry import (
-    REPORTS,
-    STANDARD_SUITE,
-    Report,
-    describe,
-    get_report,
-    require_notebook,
-)
+from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE, describe, get_report, require_notebook
+from goreliable_lib.runner.execute import run_report
 from goreliable_lib.runner.params import parse_assignments, resolve_parameters
 from goreliable_lib.runner.publish import SSE_CHOICES, writer_for
 from goreliable_lib.signals import Terminated, describe_interruption, stop_on_sigterm
@@ -37,7 +32,7 @@ class RunRequest:
     files: tuple[str, ...] = ()
     notebook: str | None = None  # overrides the registry's notebook (tests)
 
-    def report(self) -> Report:
+    def report(self) -> ReportSpec:
         spec = get_report(self.name)
         if self.notebook is not None:
             spec = dataclasses.replace(spec, notebook=self.notebook, default_param_file=None)
@@ -47,8 +42,6 @@ class RunRequest:
 def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any],
                    position: int) -> tuple[str, int, str | None, str | None]:
     """Worker-process entry: (name, exit code, run folder, error)."""
-    from goreliable_lib.runner.execute import run_report
-
     quiet = options.pop("quiet", False)
     progress: bool | dict[str, Any] = False if quiet else {"desc": request.name, "position": position, "leave": True}
     try:
@@ -108,8 +101,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from goreliable_lib.runner.execute import run_report
-
     result = run_report(args.name, parse_assignments(args.param or []), args.out, progress=not args.quiet,
                         files=args.file or [], **_options(args))
     print(result.location)

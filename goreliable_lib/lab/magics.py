@@ -9,7 +9,7 @@
 Options come first (`--range DURATION`, `--step DURATION` (default 1m), `--end TIME` (default now),
 `--plot`, `--out VAR`); everything after them is the query, verbatim (quotes and braces untouched).
 Without `--range` the query is an instant query at `--end`. The source is
-`goreliable_lib.connect().prometheus`, created on first use and kept; set `magics.source_factory`
+`connect().prometheus`, created on first use and kept; set `magics.source_factory`
 to use another one (e.g. `lambda: PrometheusSource(url)`), and `magics.reset()` to reconnect.
 """
 
@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.plots import style
+from goreliable_lib.sources.connect import connect
+from goreliable_lib.sources.promjson import wide
 from goreliable_lib.timeutil import parse_duration, parse_time
 
 source_factory: Callable[[], Any] | None = None
@@ -85,12 +90,7 @@ def prometheus() -> Any:
     """The Prometheus source the magics use (created lazily, then kept)."""
     global _source
     if _source is None:
-        if source_factory is not None:
-            _source = source_factory()
-        else:
-            import goreliable_lib
-
-            _source = goreliable_lib.connect().prometheus
+        _source = source_factory() if source_factory is not None else connect().prometheus
     return _source
 
 
@@ -106,11 +106,6 @@ def run(call: PromqlCall) -> pd.DataFrame:
 
 def figure(frame: pd.DataFrame, title: str) -> Any:
     """A plotly line chart of the wide frame (one line per series), in the house style."""
-    import plotly.graph_objects as go
-
-    from goreliable_lib.plots import style
-    from goreliable_lib.sources.promjson import wide
-
     table = wide(frame)
     fig = go.Figure([go.Scatter(x=table.index, y=table[column], mode="lines", name=str(column))
                      for column in table.columns])
@@ -119,8 +114,6 @@ def figure(frame: pd.DataFrame, title: str) -> Any:
 
 def _renderer() -> str:
     """The user's plotly renderer, unless it would open a browser: then the notebook mimetype."""
-    import plotly.io as pio
-
     chosen = pio.renderers.default or ""
     return chosen if chosen and "browser" not in chosen else "plotly_mimetype+notebook"
 

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from goreliable_lib.plots import STATUS_COLOURS, style, target_line
+from goreliable_lib.plots.format import format_seconds
 
 #: Matrix labels, in the order of their colour codes.
 STATUS_LABELS = ("passed", "failed", "aborted", "unknown")
@@ -34,18 +35,6 @@ _NEUTRAL = "#cfcfcf"
 def minutes(seconds: float) -> float:
     """Seconds as minutes (NaN stays NaN)."""
     return seconds / 60.0
-
-
-def format_seconds(seconds: float | None) -> str:
-    """`7 min 00 s`, `45 s`, `unknown` (NaN/None)."""
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
-        return "unknown"
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    hours, rest = divmod(whole, 3600)
-    mins, secs = divmod(rest, 60)
-    return f"{hours} h {mins:02d} min" if hours else f"{mins} min {secs:02d} s"
 
 
 def status_label(evaluated: pd.DataFrame) -> pd.Series:

@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.plots import STATUS_COLOURS, style, target_line
+from goreliable_lib.plots.format import percent, rate
 
 #: The burn-rate window each alert threshold applies to (the SRE workbook's long windows).
 BURN_RATE_THRESHOLDS: dict[str, float] = {"1h": 14.4, "6h": 6.0, "1d": 3.0, "3d": 1.0}
@@ -30,20 +31,6 @@ _LINE = "#1f77b4"
 _IDEAL = "#7f7f7f"
 _DRIFT = "#9467bd"
 _TIMELINE_WIDTH = 16
-
-
-def percent(value: float | None, digits: int = 3) -> str:
-    """`99.932%`; `no data` for None/NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no data"
-    return f"{value:.{digits}%}"
-
-
-def rate(value: float | None) -> str:
-    """A burn rate like `0.31x`; `-` when unknown."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.2f}x"
 
 
 # --------------------------------------------------------------------------------------------- first screen

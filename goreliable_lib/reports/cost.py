@@ -1,30 +1,40 @@
-"""Glue of the cost-by-team report (notebooks/cost_by_team.ipynb): what it fetches from Kubecost and Prometheus,
-the tables and headline it shows, and its summary.json block. Numbers come from `analysis.cost`.
+"""The cost-by-team report (notebooks/cost_by_team.ipynb): who spends what, where it is heading against the
+budgets, what looks unusual, and a cross-check of Kubecost against the Prometheus cost metrics.
 
 ```python
-run = reports.current_run("cost", parameters={...})
-src = run.connect()
-data = cost_report.fetch(src.kubecost, run.window, aggregate)          # two Kubecost requests, recorded
-report = cost_report.build_report(data, load_budgets(budgets), teams=teams)
-check = cost_report.fetch_cross_check(src.prometheus, report)          # warns instead of failing
+data = cost.fetch(run.connect(), run.params)   # two Kubecost requests, the budgets file, the cross-check queries
+report = cost.build(data, run.params)          # pure: analysis.cost and analysis.crosscheck
 ```
 Fetches: (1) daily costs per `namespace,<team aggregate>` on UTC days from 4 weeks before the window's first
 day (the anomaly baseline; also the month-to-date and run-rate days) to the end; (2) the window's totals per
 `namespace,controller,<team aggregate>` (accumulated), from which the team, namespace and label-hygiene tables
-are rolled up. Idle stays a separate row (`shareIdle=false`).
+are rolled up. Idle stays a separate row (`shareIdle=false`). (3) The cross-check's Prometheus queries for the
+last whole UTC day (never fatal: a failure or missing metrics is a warning).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from goreliable_lib.analysis import crosscheck as cost_checks
-from goreliable_lib.analysis import cost
-from goreliable_lib.inputs.budgets import Budgets
+from goreliable_lib.analysis import cost, crosscheck
 from goreliable_lib.errors import BadInputError, KubecostError, SourceError
+from goreliable_lib.inputs.budgets import Budgets, load_budgets
+from goreliable_lib.plots.format import money
+from goreliable_lib.reports.base import (
+    Param,
+    ReportSpec,
+    bad_file_input,
+    check_aggregate,
+    check_file,
+    check_names,
+    check_window,
+    common_params,
+    window_from_end,
+)
 from goreliable_lib.sources.kubecost import key_column
 from goreliable_lib.timeutil import parse_time
 
@@ -53,7 +63,8 @@ def _parts(aggregate: str) -> list[str]:
     return parts
 
 
-def fetch(kubecost: Any, window: dict[str, Any] | tuple[Any, Any], aggregate: str = "label:cost-team") -> CostData:
+def fetch_allocations(kubecost: Any, window: dict[str, Any] | tuple[Any, Any],
+                      aggregate: str = "label:cost-team") -> CostData:
     """The two Kubecost requests of the report over `window` (`run.window` or a (start, end) pair); a window
     ending after the source's now is cut at now, with a warning."""
     start, end = (window["start"], window["end"]) if isinstance(window, dict) else window
@@ -100,6 +111,17 @@ class CostReport:
     efficiency: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     selected_teams: str | list[str] = "all"
+    title: str = "Cost by team"
+    cross_check: pd.DataFrame | None = None  # analysis.crosscheck.cross_check, None when not available
+    cross_check_notes: list[str] = field(default_factory=list)  # why the cross-check is not available
+
+    @property
+    def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return self.data.start, self.data.end
+
+    def headline(self) -> str:
+        """The first screen (Markdown); the warnings follow it."""
+        return headline_markdown(self, self.title)
 
     @property
     def team_key(self) -> str:
@@ -149,7 +171,7 @@ class CostReport:
         }
 
 
-def build_report(data: CostData, budgets: Budgets, *, teams: str | list[str] = "all") -> CostReport:
+def build_tables(data: CostData, budgets: Budgets, *, teams: str | list[str] = "all") -> CostReport:
     """All tables of the report from the fetched frames; `teams` limits the team and namespace views (idle and
     unallocated always stay)."""
     key = data.team_key
@@ -196,35 +218,110 @@ def build_report(data: CostData, budgets: Budgets, *, teams: str | list[str] = "
         cost.efficiency(team_totals, key), warnings, teams)
 
 
-def fetch_cross_check(prometheus: Any, report: CostReport) -> tuple[pd.DataFrame | None, list[str]]:
-    """Query Prometheus for the cross-check day and compare; (None, [why]) when Prometheus is not configured,
-    has no cost metrics for that day, or fails (the cross-check never fails the report)."""
-    day_start, day_end = cost_checks.check_day(report.data.end)
-    if day_start < report.data.start.floor("D"):
-        return None, [f"cross-check skipped: the window has no complete UTC day before {day_end:%Y-%m-%d}"]
-    namespaces = None
-    if report.selected_teams != "all":  # the selected teams' namespaces, whole
-        namespaces = sorted(n for n in report.namespaces["namespace"] if n != cost.IDLE)
-    at = cost_checks.query_time(day_end)
+@dataclass
+class CrossCheckData:
+    """The Prometheus side of the cross-check: the day compared and each check's result frame, or why not."""
+
+    day_start: pd.Timestamp
+    namespaces: list[str] | None  # the selected teams' namespaces (None: every namespace)
+    results: dict[str, pd.DataFrame] | None
+    notes: list[str] = field(default_factory=list)
+
+
+def selected_namespaces(data: CostData, teams: str | list[str]) -> list[str] | None:
+    """The namespaces of the selected teams (None when every team is selected): the cross-check compares them."""
+    if teams == "all":
+        return None
+    totals = cost.totals(cost.select(data.window, data.team_key, teams), "namespace", special=(cost.IDLE,))
+    return sorted(n for n in totals["namespace"] if n != cost.IDLE)
+
+
+def fetch_cross_check(prometheus: Any, data: CostData, teams: str | list[str] = "all") -> CrossCheckData:
+    """The cross-check's Prometheus queries for the last whole UTC day of the window; never fatal: Prometheus not
+    configured, failing, or without cost metrics for that day is a note, and the report goes on without it."""
+    day_start, day_end = crosscheck.check_day(data.end)
+    namespaces = selected_namespaces(data, teams)
+    if day_start < data.start.floor("D"):
+        return CrossCheckData(day_start, namespaces, None,
+                              [f"cross-check skipped: the window has no complete UTC day before {day_end:%Y-%m-%d}"])
+    at = crosscheck.query_time(day_end)
     results: dict[str, pd.DataFrame] = {}
     try:
-        for check, promql in cost_checks.prometheus_queries(namespaces).items():
-            results[check] = prometheus.query(promql, at)
+        for name, promql in crosscheck.prometheus_queries(namespaces).items():
+            results[name] = prometheus.query(promql, at)
     except SourceError as exc:
-        return None, [f"cross-check with Prometheus skipped: {exc}"]
+        return CrossCheckData(day_start, namespaces, None, [f"cross-check with Prometheus skipped: {exc}"])
     if all(frame.empty for frame in results.values()):
-        return None, [f"cross-check skipped: Prometheus has no cost metrics (node_*_hourly_cost, "
-                      f"container_*_allocation) for {day_start:%Y-%m-%d}"]
-    day = report.data.daily
-    day = day[day["start"] == day_start]
-    kubecost_day = cost.rollup(day, "namespace")
-    table = cost_checks.cross_check(kubecost_day, results, namespaces)
-    table.insert(0, "day", day_start.strftime("%Y-%m-%d"))
-    return table, []
+        return CrossCheckData(day_start, namespaces, None, [
+            "cross-check skipped: Prometheus has no cost metrics (node_*_hourly_cost, container_*_allocation) for "
+            f"{day_start:%Y-%m-%d}"])
+    return CrossCheckData(day_start, namespaces, results)
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
+def cross_check_table(data: CostData, check: CrossCheckData) -> pd.DataFrame | None:
+    """Kubecost's costs of the day against the Prometheus results (pure); None when there are none."""
+    if check.results is None:
+        return None
+    day = data.daily[data.daily["start"] == check.day_start]
+    table = crosscheck.cross_check(cost.rollup(day, "namespace"), check.results, check.namespaces)
+    table.insert(0, "day", check.day_start.strftime("%Y-%m-%d"))
+    return table
+
+
+# --------------------------------------------------------------------------------------------- the protocol
+@dataclass
+class CostInputs:
+    """What the cost report fetched: the allocations, the budgets file and the cross-check's Prometheus side."""
+
+    allocations: CostData
+    budgets: Budgets
+    cross_check: CrossCheckData
+
+
+def fetch(sources: Any, params: Mapping[str, Any]) -> CostInputs:
+    """Every request of the report (`params`: end, window, aggregate, budgets, teams), on the Kubecost clock."""
+    budgets = load_budgets(params.get("budgets", "params/budgets.yaml"))
+    window = window_from_end(params, sources.kubecost.now())
+    allocations = fetch_allocations(sources.kubecost, window, params.get("aggregate", "label:cost-team"))
+    teams = params.get("teams", "all")
+    return CostInputs(allocations, budgets, fetch_cross_check(sources.prometheus, allocations, teams))
+
+
+def build(data: CostInputs, params: Mapping[str, Any]) -> CostReport:
+    """Every table of the report (pure)."""
+    report = build_tables(data.allocations, data.budgets, teams=params.get("teams", "all"))
+    report.title = params.get("title") or SPEC.title
+    report.cross_check = cross_check_table(data.allocations, data.cross_check)
+    report.cross_check_notes = list(data.cross_check.notes)
+    report.warnings.extend(report.cross_check_notes)
+    return report
+
+
+def check(values: dict[str, Any]) -> None:
+    """The budgets file parses and validates (exit 2 before any kernel)."""
+    try:
+        load_budgets(values["budgets"])
+    except BadInputError as exc:
+        raise bad_file_input("budgets", exc) from None
+
+
+def index_headline(summary: Mapping[str, Any]) -> str:
+    """`total $2,597.09; 5 teams; 1 budgets over; 2 anomalies`."""
+    total = summary.get("total_cost")
+    over = sum(1 for b in summary.get("budgets") or [] if b.get("over"))
+    return (f"total {money(total)}; {len(summary.get('teams') or [])} "
+            f"teams; {over} budgets over; {len(summary.get('anomalies') or [])} anomalies")
+
+
+SPEC = ReportSpec(
+    "cost", "notebooks/cost_by_team.ipynb", "Cost by team", (
+        *common_params("Cost by team"),
+        Param("window", "window", "30d", "cost window: 30d (last 30 days), lastmonth, or a month like 2026-10",
+              check_window),
+        Param("aggregate", "text", "label:cost-team", "Kubecost aggregation for teams", check_aggregate),
+        Param("budgets", "file", "params/budgets.yaml", "budgets per team / namespace", check_file),
+        Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
+    ), "params/cost.yaml", check=check, index_headline=index_headline, suite_position=1)
 
 
 def headline_markdown(report: CostReport, title: str | None = None) -> str:
@@ -233,30 +330,30 @@ def headline_markdown(report: CostReport, title: str | None = None) -> str:
     data, key = report.data, report.team_key
     total = report.total_cost
     lines = [f"# {title or 'Cost by team'}", "",
-             f"**{_money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
-             f"({report.hours / 24:.1f} days; monthly rate {_money(total / report.hours * cost.HOURS_PER_MONTH)}"
+             f"**{money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
+             f"({report.hours / 24:.1f} days; monthly rate {money(total / report.hours * cost.HOURS_PER_MONTH)}"
              f" at 730 h a month).", "", "| | cost | share |", "| --- | ---: | ---: |"]
     for row in report.teams.itertuples(index=False):
         name = getattr(row, key)
         label = {cost.IDLE: "idle (capacity nobody requested)",
                  cost.UNALLOCATED: "unallocated (no team label)"}.get(name, f"team {name}")
-        lines.append(f"| {label} | {_money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
-                     f"| {label} | {_money(row.total_cost)} | - |")
+        lines.append(f"| {label} | {money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
+                     f"| {label} | {money(row.total_cost)} | - |")
     split = report.ml_split.set_index("category")["total_cost"]
-    lines += ["", f"**ML infrastructure** {_money(split['ML infrastructure'])} against **application runtime** "
-              f"{_money(split['application runtime'])} (every other labelled team)."]
+    lines += ["", f"**ML infrastructure** {money(split['ML infrastructure'])} against **application runtime** "
+              f"{money(split['application runtime'])} (every other labelled team)."]
     risky = report.budgets[report.budgets["status"].isin(["over", "at_risk"])]
     if len(risky):
         lines.append("")
         lines.append("**Budgets at risk:** " + "; ".join(
-            f"{r.scope} projected {_money(r.projected)} against {_money(r.limit)} (**{r.status.replace('_', ' ')}**"
+            f"{r.scope} projected {money(r.projected)} against {money(r.limit)} (**{r.status.replace('_', ' ')}**"
             + (f", crossed/crosses on {r.crossing_day:%Y-%m-%d}" if pd.notna(r.crossing_day) else "") + ")"
             for r in risky.itertuples(index=False)))
     else:
         lines += ["", f"**Budgets:** all {len(report.budgets)} within their monthly limit at the current run rate."]
     if len(report.anomalies):
         lines += ["", "**Anomalies:** " + "; ".join(
-            f"{r.kind} {r.name} on {r.day:%Y-%m-%d}: {_money(r.cost)} against {_money(r.expected)} usual"
+            f"{r.kind} {r.name} on {r.day:%Y-%m-%d}: {money(r.cost)} against {money(r.expected)} usual"
             for r in report.anomalies.itertuples(index=False))]
     else:
         lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]

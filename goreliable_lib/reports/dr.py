@@ -1,12 +1,9 @@
-"""Glue of the DR trend report (notebooks/dr_trends.ipynb): the run's drill source, the frames and the
-headline the notebook shows, and the summary.json block. I/O only through the sources; the numbers come
-from `analysis.dr`.
+"""The DR trend report (notebooks/dr_trends.ipynb): every drill of the last quarters against the RTO/RPO targets,
+regressions, quarters without a drill, aborted drills and the drill logs' problems.
 
 ```python
-run = reports.current_run("dr", parameters={...})
-src = run.connect()
-drills = dr_report.drill_source(run, drills_uri, targets)   # the profile's logs, or drills_uri, recorded into data/
-report = dr_report.build_report(dr_report.fetch_components(drills), targets, end=end, quarters=quarters)
+data = dr.fetch(run.connect(), run.params)   # the targets file and the drill logs (the profile's, or drills_uri)
+report = dr.build(data, run.params)          # pure: analysis.dr
 ```
 """
 
@@ -15,61 +12,30 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from goreliable_lib.analysis import dr
+from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.dr_targets import DRTargets, load_dr_targets
-from goreliable_lib.plots.dr import format_seconds
-from goreliable_lib.sources.drills import DrillLogWarning, DrillSource
+from goreliable_lib.plots.format import format_seconds
+from goreliable_lib.reports.base import (
+    Param,
+    ReportSpec,
+    Window,
+    bad_file_input,
+    check_drills_uri,
+    check_file,
+    check_int_range,
+    common_params,
+)
+from goreliable_lib.sources.drills import DrillLogWarning
 from goreliable_lib.timeutil import parse_time
 
 _LOCATED = re.compile(r"^(?P<location>.+?) line (?P<line>\d+): (?P<problem>.*)$", re.DOTALL)
-
-
-def load_targets(path: str | Path) -> DRTargets:
-    """The targets file; a relative path starts at the project root (where params/ lives)."""
-    return load_dr_targets(path)
-
-
-def _recorder_of(sources: Any) -> Any:
-    """The snapshot recorder `run.connect()` gave the sources (None when no source is configured)."""
-    for name in ("drills", "prometheus", "kubecost"):
-        try:
-            recorder = getattr(getattr(sources, name), "recorder", None)
-        except Exception:  # a MissingSource refuses every attribute
-            continue
-        if recorder is not None:
-            return recorder
-    return None
-
-
-def drill_source(run: Any, drills_uri: str | None = None, targets: DRTargets | None = None) -> Any:
-    """The drill logs of a run: `drills_uri` when given (read live, recorded into the run's data/ like every
-    other fetch, on the run's clock), else the connected profile's drill source. Call after `run.connect()`.
-
-    The URI becomes the run's `source.endpoints.drills` (summary.json) and the snapshot's endpoint, so the run
-    folder replays with `GORELIABLE_PROFILE=snapshot:<run>/data`. Components outside `targets` are flagged.
-    """
-    from goreliable_lib.sources.snapshot import SnapshotRecorder
-
-    sources = run.sources if run.sources is not None else run.connect()
-    known = targets.component_names() if targets is not None else None
-    if drills_uri is None:
-        source = sources.drills
-        if known is not None and isinstance(source, DrillSource):
-            source.known_components = tuple(known)
-        return source
-    recorder = _recorder_of(sources) or SnapshotRecorder(run.data_dir)
-    source = DrillSource(drills_uri, recorder=recorder, clock=sources.now, known_components=known)
-    endpoints = dict(run.source.get("endpoints") or {})
-    endpoints["drills"] = source.uri
-    run.source = {**run.source, "endpoints": endpoints}
-    recorder.set_endpoints(endpoints)
-    return source
 
 
 def fetch_components(source: Any) -> pd.DataFrame:
@@ -78,6 +44,24 @@ def fetch_components(source: Any) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DrillLogWarning)
         return source.components()
+
+
+@dataclass
+class DRData:
+    """What the DR report fetched: the targets, every drill's components, and the report's end on the clock."""
+
+    targets: DRTargets
+    components: pd.DataFrame
+    end: pd.Timestamp
+
+
+def fetch(sources: Any, params: Mapping[str, Any]) -> DRData:
+    """The targets file and the drill logs: `drills_uri` when given (read live, recorded into the run's snapshot
+    like every other fetch), else the profile's drill source; components outside the targets are flagged."""
+    targets = load_dr_targets(params.get("targets", "params/dr_targets.yaml"))
+    source = sources.drill_source(params.get("drills_uri"), known_components=targets.component_names())
+    end = parse_time(params.get("end", "now"), now=sources.now(), field="end")
+    return DRData(targets, fetch_components(source), end)
 
 
 @dataclass
@@ -91,13 +75,27 @@ class DRReport:
     evaluated: pd.DataFrame  # analysis.dr.evaluate_components, drills of the window
     drills: pd.DataFrame  # analysis.dr.evaluate_drills, drills of the window
     trends: pd.DataFrame  # analysis.dr.component_trends (history from every drill), drills of the window
-    summary: dict[str, Any]  # analysis.dr.dr_summary + warnings: the dr block of summary.json
+    dr_summary: dict[str, Any]  # analysis.dr.dr_summary + warnings: the dr block of summary.json
     data_problems: list[str] = field(default_factory=list)  # from the logs: invalid lines, duplicates, ...
     warnings: list[str] = field(default_factory=list)  # every caveat for the first screen and summary.json
+    title: str = "Disaster-recovery trends"
+
+    @property
+    def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """From the start of the first quarter shown to the report's end."""
+        return dr.quarter_start(self.quarters[0]), self.end
+
+    def summary(self) -> dict[str, Any]:
+        """The dr block of summary.json."""
+        return self.dr_summary
+
+    def headline(self) -> str:
+        """The first screen (Markdown); the warnings follow it."""
+        return headline_markdown(self, self.title)
 
     @property
     def latest_drill_id(self) -> str | None:
-        latest = self.summary.get("latest_drill")
+        latest = self.dr_summary.get("latest_drill")
         return latest["drill_id"] if latest else None
 
     @property
@@ -140,7 +138,7 @@ class DRReport:
 
     def missing_table(self) -> pd.DataFrame:
         """The quarters of the window without any drill log."""
-        return pd.DataFrame({"quarter": self.summary["missing_quarters"]}, dtype=object)
+        return pd.DataFrame({"quarter": self.dr_summary["missing_quarters"]}, dtype=object)
 
     def data_quality_table(self) -> pd.DataFrame:
         """The problems found in the logs: location (file or URL), line, problem."""
@@ -164,7 +162,7 @@ def _unknown_rpo(evaluated: pd.DataFrame) -> list[str]:
             f"as not passed" for r in rows.itertuples(index=False)]
 
 
-def build_report(components: pd.DataFrame, targets: DRTargets, *, end: Any, quarters: int = 8) -> DRReport:
+def build_tables(components: pd.DataFrame, targets: DRTargets, *, end: Any, quarters: int = 8) -> DRReport:
     """Evaluate the drills up to `end` against `targets` and keep the last `quarters` quarters."""
     end_ts = parse_time(end, field="end")
     window = dr.report_quarters(end_ts, quarters)
@@ -191,7 +189,7 @@ def headline_markdown(report: DRReport, title: str | None = None) -> str:
     """The first screen: the latest drill against the whole-drill target, passes, regressions, missing
     quarters, aborted drills and data problems (Markdown). The notebook shows `report.warnings` right after it
     with `run.warn` (the runner also lists them at the very top of the report)."""
-    summary = report.summary
+    summary = report.dr_summary
     lines = [f"# {title or 'Disaster-recovery trends'}", ""]
     latest = summary.get("latest_drill")
     if latest:
@@ -221,3 +219,41 @@ def headline_markdown(report: DRReport, title: str | None = None) -> str:
               "| Problems in the drill logs | " + (f"**{len(report.data_problems)}** (see Data quality below)"
                                                   if report.data_problems else "none") + " |"]
     return "\n".join(lines)
+
+
+def build(data: DRData, params: Mapping[str, Any]) -> DRReport:
+    """The report over the last `quarters` quarters before `end` (pure)."""
+    report = build_tables(data.components, data.targets, end=data.end, quarters=int(params.get("quarters", 8)))
+    report.title = params.get("title") or SPEC.title
+    return report
+
+
+def check(values: dict[str, Any]) -> None:
+    """The targets file parses and validates (exit 2 before any kernel)."""
+    try:
+        load_dr_targets(values["targets"])
+    except BadInputError as exc:
+        raise bad_file_input("targets", exc) from None
+
+
+def window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
+    """From the start of the first of the `quarters` quarters to `end`."""
+    end = parse_time(params.get("end", "now"), now=now, field="end")
+    return dr.quarter_start(dr.report_quarters(end, int(params.get("quarters", 8)))[0]), end
+
+
+def index_headline(summary: Mapping[str, Any]) -> str:
+    """`9 drills; 2 regressions; missing 2025-Q2`."""
+    missing = summary.get("missing_quarters") or []
+    return (f"{len(summary.get('drills') or [])} drills; {len(summary.get('regressions') or [])} regressions"
+            + (f"; missing {', '.join(map(str, missing))}" if missing else ""))
+
+
+SPEC = ReportSpec(
+    "dr", "notebooks/dr_trends.ipynb", "Disaster-recovery trends", (
+        *common_params("Disaster-recovery trends"),
+        Param("drills_uri", "uri", None, "drill logs: s3://bucket/prefix or a folder (default: "
+              "GORELIABLE_DRILLS_URI / the profile's)", check_drills_uri),
+        Param("quarters", "int", 8, "quarters of history", check_int_range(1, 40)),
+        Param("targets", "file", "params/dr_targets.yaml", "RTO/RPO targets per component", check_file),
+    ), "params/dr.yaml", check=check, window=window, index_headline=index_headline, suite_position=2)

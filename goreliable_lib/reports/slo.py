@@ -1,98 +1,187 @@
-"""Glue of the SLO report (notebooks/slo_report.ipynb): the headline, the per-SLO sections, the tables it exports and
-its summary.json block. Numbers come from `slo_data.analyse_catalog` (which uses `analysis.slo`).
+"""The SLO report (notebooks/slo_report.ipynb): every catalog SLO over its window, the error-budget policy, the
+alerts that would have fired, model drift and the data's quality.
 
 ```python
-run = reports.current_run("slo", parameters={...})
-src = run.connect()
-analysis = analyse_catalog(src.prometheus, slo_report.catalog_path(catalog), window=window, end=end, services=services)
-report = slo_report.build_report(analysis, slo_report.fetch_drift(src.prometheus, analysis))
+data = slo.fetch(run.connect(), run.params)   # per SLO its exact per-minute events, and the drift gauge
+report = slo.build(data, run.params)          # pure: analysis.slo over the events
 ```
+Fetches (through `sources.prometheus`, each distinct query once): per SLO the events of its window and the 3
+days before it (the slowest alert's lookback; `reports.slo_events`), and the drift gauge per model over the
+span of every window (`max_over_time` per step, so a short episode is not missed).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from goreliable_lib.reports import slo_events as slo_data
-from goreliable_lib.analysis.slo import ALERT_COLUMNS
-from goreliable_lib.paths import resolve
+from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.catalog import SLO, Catalog, read_catalog, select_slos
 from goreliable_lib.plots import slo as slo_plots
-from goreliable_lib.reports.slo_events import SLOAnalysis
+from goreliable_lib.plots.format import percent, rate
+from goreliable_lib.reports.base import (
+    CATALOG_PARAM,
+    Param,
+    ReportSpec,
+    bad_file_input,
+    check_names,
+    check_window,
+    common_params,
+)
+from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events, gap_periods
+from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
-#: Drift is detected where the gauge is above this (analyse_catalog's default).
-DRIFT_THRESHOLD = 0.5
+MINUTE = pd.Timedelta(minutes=1)
+#: Drift points per model in one fetch (Prometheus allows 11,000; fewer keeps snapshots small).
+DRIFT_MAX_POINTS = 2_000
+#: Below this share of the window's minutes with data, an SLO gets a coverage warning.
+COVERAGE_WARNING = 0.99
 DECISION_TEXT = {"features": "FEATURE WORK", "caution": "CAUTION", "reliability": "RELIABILITY WORK",
                  "freeze": "FREEZE", "no_data": "NO DECISION (no data)"}
 
 
-def catalog_path(catalog: str | Path) -> Path:
-    """The catalog file; a relative path starts at the project root (where params/ lives), as the runner checks."""
-    return resolve(catalog)
+# --------------------------------------------------------------------------------------------- spec
+def check(values: dict[str, Any]) -> None:
+    """The catalog parses and validates and the services / SLO names exist in it (exit 2 before any kernel)."""
+    try:
+        catalog = read_catalog(values["catalog"])
+    except BadInputError as exc:
+        raise bad_file_input("catalog", exc) from None
+    select_slos(catalog.slos, values.get("services"))
 
 
-def fetch_drift(prometheus: Any, analysis: SLOAnalysis) -> pd.DataFrame:
-    """The drift gauge per model over the analysis' span (the same request analyse_catalog made, so a snapshot
-    replays it): `timestamp`, `value`, `model`."""
-    return slo_data.fetch_model_drift(prometheus, analysis.start, analysis.end)
+def index_headline(summary: Mapping[str, Any]) -> str:
+    """`6 SLOs (1 at_risk, 5 ok); policy: caution`."""
+    slos = summary.get("slos") if isinstance(summary.get("slos"), list) else []
+    counts: dict[str, int] = {}
+    for entry in slos:
+        counts[str(entry.get("status"))] = counts.get(str(entry.get("status")), 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    decision = (summary.get("policy") or {}).get("decision")
+    return f"{len(slos)} SLOs ({parts})" + (f"; policy: {decision}" if decision else "")
 
 
-def drift_periods(drift: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
-                  threshold: float = DRIFT_THRESHOLD) -> pd.DataFrame:
-    """Episodes of detected drift per model: `model`, `start`, `end` = the first and last drift point of each run
-    of consecutive points above `threshold` (each point is the gauge's max over the step before it), the same
-    times as summary.json's `first_detected_at` / `last_detected_at`."""
-    columns = ["model", "start", "end"]
-    if drift.empty or slo_data.DRIFT_MODEL_LABEL not in drift.columns:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    drift = drift[(drift["timestamp"] > start) & (drift["timestamp"] <= end)]
-    rows = []
-    for model, points in drift.sort_values("timestamp").groupby(slo_data.DRIFT_MODEL_LABEL, sort=True):
-        detected = (points["value"] > threshold).to_numpy()
-        run_id = (detected != pd.Series(detected).shift(fill_value=False).to_numpy()).cumsum()
-        for _, episode in points[detected].groupby(run_id[detected]):
-            rows.append({"model": str(model), "start": episode["timestamp"].iloc[0],
-                         "end": episode["timestamp"].iloc[-1]})
-    return pd.DataFrame(rows, columns=columns)
+SPEC = ReportSpec(
+    "slo", "notebooks/slo_report.ipynb", "SLO report", (
+        *common_params("SLO report"),
+        CATALOG_PARAM,
+        Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month)",
+              check_window),
+        Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
+    ), "params/slo.yaml", check=check, index_headline=index_headline, suite_position=0)
 
 
-def _gap_warnings(analysis: SLOAnalysis) -> list[str]:
-    """One warning per distinct scrape gap, naming the SLOs whose data it hits."""
-    hit: dict[tuple[pd.Timestamp, pd.Timestamp, int], list[str]] = {}
-    for result in analysis.results:
-        if result.status == "no_data":
-            continue
-        for gap in analysis.gaps(result.name).itertuples(index=False):
-            hit.setdefault((gap.start, gap.end, int(gap.minutes)), []).append(result.name)
-    names = [r.name for r in analysis.results if r.status != "no_data"]
-    return [f"scrape gap {start:%Y-%m-%d %H:%M} - {end:%H:%M} UTC ({minutes} min without samples) in the data of "
-            f"{'every SLO' if slos == names and len(names) > 1 else ', '.join(slos)}: the counters carry its events "
-            "into the first sample after it, so the totals stay exact; burn rates inside it are unknown"
-            for (start, end, minutes), slos in hit.items()]
+# --------------------------------------------------------------------------------------------- fetch
+def drift_step(start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """Seconds between drift points: a whole number of minutes, at least 5, at most DRIFT_MAX_POINTS points."""
+    minutes = max(5, -(-int((end - start) / MINUTE) // DRIFT_MAX_POINTS))
+    return minutes * 60
 
 
+def fetch_model_drift(prometheus: Any, start: pd.Timestamp, end: pd.Timestamp, *,
+                      metric: str = analysis.DRIFT_METRIC,
+                      model_label: str = analysis.DRIFT_MODEL_LABEL) -> pd.DataFrame:
+    """The drift gauge per model over (start, end]: `timestamp`, `value`, `<model_label>`; each point is the
+    gauge's maximum over the step before it (`max_over_time`), so a drift episode shorter than the step is not
+    missed while the frame stays small."""
+    step = drift_step(start, end)
+    promql = f"max by ({model_label}) (max_over_time({metric}[{step}s]))"
+    return prometheus.query_range(promql, to_rfc3339(start + pd.Timedelta(seconds=step)), to_rfc3339(end), step)
+
+
+@dataclass
+class SLOData:
+    """What the SLO report fetched: the catalog, the selected SLOs with their windows and events, and drift."""
+
+    catalog: Catalog
+    slos: list[SLO]
+    windows: dict[str, tuple[pd.Timestamp, pd.Timestamp]]  # per SLO name
+    events: dict[str, SLOEvents]  # per SLO name
+    drift: pd.DataFrame
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return min(start for start, _ in self.windows.values())
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return max(end for _, end in self.windows.values())
+
+
+def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
+    """Every request of the report, through `sources.prometheus` (`params`: catalog, window, services, end)."""
+    catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
+    slos = select_slos(catalog.slos, params.get("services"))
+    end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
+    prometheus = QueryOnce(sources.prometheus)
+    windows, events = {}, {}
+    for slo in slos:
+        windows[slo.name] = parse_window(params.get("window") or slo.window, end)
+        events[slo.name] = fetch_slo_events(prometheus, slo, *windows[slo.name], lookback=analysis.LOOKBACK)
+    data = SLOData(catalog, slos, windows, events, pd.DataFrame())
+    data.drift = fetch_model_drift(prometheus, data.start, data.end)
+    return data
+
+
+# --------------------------------------------------------------------------------------------- build
 @dataclass
 class SLOReport:
     """Everything the SLO notebook shows."""
 
-    analysis: SLOAnalysis
-    drift: pd.DataFrame  # the drift gauge per model
+    data: SLOData
+    results: list[analysis.SLOResult]  # in catalog order
+    policy: dict[str, Any]
+    model_drift: list[dict[str, Any]]
     drift_periods: pd.DataFrame  # model, start, end
+    title: str = "SLO report"
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def results(self) -> list[Any]:
-        """The per-SLO results (analysis.slo.SLOResult), in catalog order."""
-        return self.analysis.results
+    def start(self) -> pd.Timestamp:
+        return self.data.start
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.data.end
+
+    @property
+    def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return self.start, self.end
+
+    @property
+    def policy_thresholds(self) -> Any:
+        return self.data.catalog.policy
+
+    def result(self, name: str) -> analysis.SLOResult:
+        return next(r for r in self.results if r.name == name)
+
+    def _in_window(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        result = self.result(name)
+        return frame[(frame["timestamp"] > result.start) & (frame["timestamp"] <= result.end)]
+
+    def gaps(self, name: str) -> pd.DataFrame:
+        """The scrape gaps of one SLO inside its window: `start`, `end` (first and last missing minute), `minutes`."""
+        return gap_periods(self._in_window(name, self.data.events[name].events).set_index("timestamp")["total"])
+
+    def resets(self, name: str) -> pd.DataFrame:
+        """The counter resets of one SLO inside its window."""
+        return self._in_window(name, self.data.events[name].resets)
 
     def summary_entries(self) -> list[dict[str, Any]]:
         """summary.json's `slos` entries."""
         return [r.summary() for r in self.results]
+
+    def summary(self) -> dict[str, Any]:
+        """The slo block of summary.json (DESIGN.md `slos`, `policy`, `model_drift`), plus `warnings` and the
+        `data_quality` rows."""
+        return {"slos": self.summary_entries(), "policy": self.policy, "model_drift": self.model_drift,
+                "warnings": list(self.warnings), "data_quality": self.data_quality().to_dict("records")}
 
     def summary_table(self) -> pd.DataFrame:
         """One row per SLO: the numbers of the first screen (exported as slos.csv)."""
@@ -111,10 +200,10 @@ class SLOReport:
         """Every alert period of every SLO, oldest first, with an `slo` column."""
         frames = [r.alerts.assign(slo=r.name) for r in self.results if len(r.alerts)]
         if not frames:
-            return pd.DataFrame(columns=["slo", *ALERT_COLUMNS])
+            return pd.DataFrame(columns=["slo", *analysis.ALERT_COLUMNS])
         table = pd.concat(frames, ignore_index=True)
         table["peak_burn_rate"] = table["peak_burn_rate"].round(2)
-        return table[["slo", *ALERT_COLUMNS]].sort_values(["start", "slo"], ignore_index=True)
+        return table[["slo", *analysis.ALERT_COLUMNS]].sort_values(["start", "slo"], ignore_index=True)
 
     def coverage_by_day(self) -> pd.DataFrame:
         """`slo`, `day`, `coverage` for every SLO and UTC day of its window."""
@@ -123,30 +212,102 @@ class SLOReport:
 
     def gaps_table(self) -> pd.DataFrame:
         """The scrape gaps inside each SLO's window: `slo`, `start`, `end`, `minutes`."""
-        frames = [self.analysis.gaps(r.name).assign(slo=r.name) for r in self.results]
+        frames = [self.gaps(r.name).assign(slo=r.name) for r in self.results]
         return pd.concat(frames, ignore_index=True)[["slo", "start", "end", "minutes"]]
 
     def resets_table(self) -> pd.DataFrame:
         """Counter resets inside each SLO's window, one row per SLO and series: count, first, last."""
-        frames = [self.analysis.resets(r.name).assign(slo=r.name) for r in self.results]
-        resets = pd.concat(frames, ignore_index=True)
+        resets = pd.concat([self.resets(r.name).assign(slo=r.name) for r in self.results], ignore_index=True)
         if resets.empty:
             return pd.DataFrame(columns=["slo", "series", "resets", "first", "last"])
         return (resets.groupby(["slo", "series"], sort=False)["timestamp"]
                 .agg(resets="size", first="min", last="max").reset_index())
 
-    def summary(self) -> dict[str, Any]:
-        """The slo block of summary.json (DESIGN.md `slos`, `policy`, `model_drift`), plus `warnings` and the
-        `data_quality` rows."""
-        return {**self.analysis.summary(), "warnings": list(self.warnings),
-                "data_quality": self.analysis.data_quality().to_dict("records")}
+    def data_quality(self) -> pd.DataFrame:
+        """One row per SLO, over its window: coverage, gap minutes and periods, counter resets, new series,
+        series fetched."""
+        rows = []
+        for result in self.results:
+            fetched, gaps = self.data.events[result.name], self.gaps(result.name)
+            rows.append({"slo": result.name, "coverage": result.coverage,
+                         "gap_minutes": int(gaps["minutes"].sum()), "gaps": len(gaps),
+                         "counter_resets": len(self.resets(result.name)),
+                         "new_series": len(self._in_window(result.name, fetched.new_series)),
+                         "series": fetched.fetched_series})
+        return pd.DataFrame(rows)
+
+    def drift_table(self) -> pd.DataFrame:
+        """Drift status per model (summary.json `model_drift`)."""
+        columns = ["model", "detected_in_window", "detected_now", "first_detected_at", "last_detected_at",
+                   "samples_detected", "last_sample_at"]
+        return pd.DataFrame(self.model_drift, columns=columns)
+
+    def headline(self) -> str:
+        """The first screen: the policy decision and its reason, the window, the statuses, the alerts that would
+        have fired, model drift and what data was missing (Markdown). The warnings follow it."""
+        policy = self.policy
+        counts = {s: sum(r.status == s for r in self.results) for s in slo_plots.STATUS_TEXT}
+        lines = [f"# {self.title}", "",
+                 f"## Error-budget policy: **{DECISION_TEXT.get(policy['decision'], policy['decision'])}**", "",
+                 policy["reason"], "",
+                 f"Window {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC, {len(self.results)} "
+                 "SLOs: " + ", ".join(f"**{counts[s]} {text}**" if counts[s] and s != "ok" else f"{counts[s]} {text}"
+                                      for s, text in slo_plots.STATUS_TEXT.items()) + "."]
+        if no_data := [r.name for r in self.results if r.status == "no_data"]:
+            lines += ["", f"**No data** for {', '.join(no_data)}: no events in the window. Shown as *no data*, "
+                          "never as 100%, and left out of the policy decision."]
+        lines += ["", "**Alerts** that would have fired: " + _alert_sentence(self.alerts_table())]
+        episodes = "; ".join(f"{e.model} {_when(e.start, e.end)} UTC" for e in self.drift_periods.itertuples(index=False))
+        now = [d["model"] for d in self.model_drift if d["detected_now"]]
+        lines += ["", "**Model drift**: " + (f"in the window {episodes}" if episodes else "none in the window")
+                  + "; " + (f"**drifting now: {', '.join(now)}**" if now else "no model drifts now") + "."]
+        quality = self.data_quality()
+        with_data = [r for r in self.results if r.status != "no_data"]
+        lowest = min((r.coverage for r in with_data), default=math.nan)
+        gaps, names = self.gaps_table(), [r.name for r in with_data]
+        lines += ["", f"**Data**: lowest coverage {percent(lowest, 2)} of the window's minutes; "
+                  f"{len(gaps[gaps['slo'].isin(names)].drop_duplicates(['start', 'end']))} distinct scrape gap(s); "
+                  f"{int(quality['counter_resets'].sum())} counter resets handled (see Data quality)."]
+        return "\n".join(lines)
 
 
-def build_report(analysis: SLOAnalysis, drift: pd.DataFrame) -> SLOReport:
-    """The report from the analysis and the drift gauge; its warnings (no data, low coverage, scrape gaps, drift
-    now) go on the first screen and into summary.json."""
-    warnings = [*analysis.warnings, *_gap_warnings(analysis)]
-    return SLOReport(analysis, drift, drift_periods(drift, analysis.start, analysis.end), warnings)
+def _gap_warnings(report: SLOReport) -> list[str]:
+    """One warning per distinct scrape gap, naming the SLOs whose data it hits."""
+    hit: dict[tuple[pd.Timestamp, pd.Timestamp, int], list[str]] = {}
+    for result in report.results:
+        if result.status == "no_data":
+            continue
+        for gap in report.gaps(result.name).itertuples(index=False):
+            hit.setdefault((gap.start, gap.end, int(gap.minutes)), []).append(result.name)
+    names = [r.name for r in report.results if r.status != "no_data"]
+    return [f"scrape gap {start:%Y-%m-%d %H:%M} - {end:%H:%M} UTC ({minutes} min without samples) in the data of "
+            f"{'every SLO' if slos == names and len(names) > 1 else ', '.join(slos)}: the counters carry its events "
+            "into the first sample after it, so the totals stay exact; burn rates inside it are unknown"
+            for (start, end, minutes), slos in hit.items()]
+
+
+def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
+    """The report from what `fetch` returned (pure): each SLO evaluated over its window, the policy decision,
+    drift; its warnings (no data, low coverage, scrape gaps, drift now) go on the first screen and summary.json."""
+    policy_thresholds = data.catalog.policy
+    results, warnings = [], []
+    for slo in data.slos:
+        start, end = data.windows[slo.name]
+        result = analysis.evaluate_slo(data.events[slo.name].events, name=slo.name, service=slo.service,
+                                       objective=slo.objective, start=start, end=end,
+                                       alert_below=policy_thresholds.alert_below)
+        results.append(result)
+        if result.status == "no_data":
+            warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
+        elif result.coverage < COVERAGE_WARNING:
+            warnings.append(f"{slo.name}: coverage {result.coverage:.2%} of the window's minutes had data")
+    policy = analysis.budget_policy(results, **policy_thresholds.model_dump())
+    drift = analysis.model_drift(data.drift, data.start, data.end)
+    warnings.extend(f"model drift detected now: {d['model']}" for d in drift if d["detected_now"])
+    report = SLOReport(data, results, policy, drift, analysis.drift_periods(data.drift, data.start, data.end),
+                       title=params.get("title") or SPEC.title, warnings=warnings)
+    report.warnings.extend(_gap_warnings(report))
+    return report
 
 
 # --------------------------------------------------------------------------------------------- narrative
@@ -166,55 +327,25 @@ def _alert_sentence(alerts: pd.DataFrame) -> str:
     return ". ".join(parts) + "."
 
 
-def headline_markdown(report: SLOReport, title: str | None = None) -> str:
-    """The first screen: the policy decision and its reason, the window, the statuses, the alerts that would have
-    fired, model drift and what data was missing (Markdown). The warnings follow through `run.warn`."""
-    analysis, policy = report.analysis, report.analysis.policy
-    counts = {s: sum(r.status == s for r in report.results) for s in slo_plots.STATUS_TEXT}
-    lines = [f"# {title or 'SLO report'}", "",
-             f"## Error-budget policy: **{DECISION_TEXT.get(policy['decision'], policy['decision'])}**", "",
-             policy["reason"], "",
-             f"Window {analysis.start:%Y-%m-%d %H:%M} to {analysis.end:%Y-%m-%d %H:%M} UTC, {len(report.results)} "
-             "SLOs: " + ", ".join(f"**{counts[s]} {text}**" if counts[s] and s != "ok" else f"{counts[s]} {text}"
-                                  for s, text in slo_plots.STATUS_TEXT.items()) + "."]
-    if no_data := [r.name for r in report.results if r.status == "no_data"]:
-        lines += ["", f"**No data** for {', '.join(no_data)}: no events in the window. Shown as *no data*, never "
-                      "as 100%, and left out of the policy decision."]
-    lines += ["", "**Alerts** that would have fired: " + _alert_sentence(report.alerts_table())]
-    drift = report.analysis.model_drift
-    episodes = "; ".join(f"{e.model} {_when(e.start, e.end)} UTC" for e in report.drift_periods.itertuples(index=False))
-    now = [d["model"] for d in drift if d["detected_now"]]
-    lines += ["", "**Model drift**: " + (f"in the window {episodes}" if episodes else "none in the window") + "; "
-              + (f"**drifting now: {', '.join(now)}**" if now else "no model drifts now") + "."]
-    quality = analysis.data_quality()
-    with_data = [r for r in report.results if r.status != "no_data"]
-    lowest = min((r.coverage for r in with_data), default=math.nan)
-    gaps, names = report.gaps_table(), [r.name for r in with_data]
-    lines += ["", f"**Data**: lowest coverage {slo_plots.percent(lowest, 2)} of the window's minutes; "
-              f"{len(gaps[gaps['slo'].isin(names)].drop_duplicates(['start', 'end']))} distinct scrape gap(s); "
-              f"{int(quality['counter_resets'].sum())} counter resets handled (see Data quality)."]
-    return "\n".join(lines)
-
-
-def slo_markdown(result: Any) -> str:
+def slo_markdown(result: analysis.SLOResult) -> str:
     """The heading and the numbers of one SLO's section."""
     status = slo_plots.STATUS_TEXT.get(result.status, result.status)
     head = f"## {result.name} ({result.service}): {status}"
     if result.status == "no_data":
         return (f"{head}\n\nNo events between {result.start:%Y-%m-%d %H:%M} and {result.end:%Y-%m-%d %H:%M} UTC: "
                 "the SLI is unknown (not 100%). Check that the service exports the catalog's metrics.")
-    rates = ", ".join(f"{w} {slo_plots.rate(v)}" for w, v in result.burn_rates.items())
+    rates = ", ".join(f"{w} {rate(v)}" for w, v in result.burn_rates.items())
     pages = int((result.alerts["severity"] == "page").sum())
     tickets = int((result.alerts["severity"] == "ticket").sum())
-    return (f"{head}\n\nSLI **{slo_plots.percent(result.sli)}** against the {slo_plots.percent(result.objective, 1)} "
+    return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
             f"objective: {result.bad_events:,.0f} bad of {result.total_events:,.0f} events. "
-            f"**{slo_plots.percent(result.error_budget_remaining, 1)}** of the error budget left. "
+            f"**{percent(result.error_budget_remaining, 1)}** of the error budget left. "
             f"Burn rates now: {rates}. Alert periods: {pages} page, {tickets} ticket.")
 
 
-def slo_figures(report: SLOReport, result: Any) -> dict[str, go.Figure]:
+def slo_figures(report: SLOReport, result: analysis.SLOResult) -> dict[str, go.Figure]:
     """The charts of one SLO's section, by figure name (the alert timeline only when an alert would have fired)."""
-    thresholds = report.analysis.policy_thresholds
+    thresholds = report.policy_thresholds
     lines = {f"features > {thresholds.features_above:.0%}": thresholds.features_above,
              f"reliability < {thresholds.reliability_below:.0%}": thresholds.reliability_below,
              f"alert < {thresholds.alert_below:.0%}": thresholds.alert_below}
@@ -232,14 +363,7 @@ def slo_figures(report: SLOReport, result: Any) -> dict[str, go.Figure]:
 
 def drift_figure(report: SLOReport) -> go.Figure:
     """The drift timeline of every model the gauge names."""
-    models = [d["model"] for d in report.analysis.model_drift]
-    now = [d["model"] for d in report.analysis.model_drift if d["detected_now"]]
-    return slo_plots.drift_timeline(report.drift_periods, models, report.analysis.start, report.analysis.end,
+    models = [d["model"] for d in report.model_drift]
+    now = [d["model"] for d in report.model_drift if d["detected_now"]]
+    return slo_plots.drift_timeline(report.drift_periods, models, report.start, report.end,
                                     detected_now=now, title="Model drift (model_drift_detected)")
-
-
-def drift_table(report: SLOReport) -> pd.DataFrame:
-    """Drift status per model (summary.json `model_drift`)."""
-    columns = ["model", "detected_in_window", "detected_now", "first_detected_at", "last_detected_at",
-               "samples_detected", "last_sample_at"]
-    return pd.DataFrame(report.analysis.model_drift, columns=columns)

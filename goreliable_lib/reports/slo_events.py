@@ -36,6 +36,7 @@ import pandas as pd
 
 from goreliable_lib.inputs.catalog import SLO, BudgetPolicy, read_catalog, select_slos
 from goreliable_lib.inputs.promql import Matcher, Selector, format_le, quote, widen_le
+from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
@@ -176,17 +177,6 @@ def counter_increments(samples: pd.DataFrame, start: pd.Timestamp, end: pd.Times
                              new_series if len(new_series) else empty_new, int(frame["key"].nunique()))
 
 
-def gap_periods(per_minute: pd.Series) -> pd.DataFrame:
-    """Runs of minutes without any sample: `start`, `end` (first and last missing minute), `minutes`."""
-    missing = per_minute.isna().to_numpy()
-    edges = np.diff(np.concatenate([[0], missing.astype(int), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    index = per_minute.index
-    return pd.DataFrame({"start": index[starts] if len(starts) else pd.DatetimeIndex([], tz="UTC"),
-                         "end": index[stops - 1] if len(stops) else pd.DatetimeIndex([], tz="UTC"),
-                         "minutes": (stops - starts).astype(int)})
-
-
 # --------------------------------------------------------------------------------------------- fetching
 def fetch_counter_samples(source: InstantSource, selector: Selector, start: pd.Timestamp,
                           end: pd.Timestamp) -> tuple[pd.DataFrame, list[str]]:
@@ -276,85 +266,8 @@ def fetch_slo_events(source: InstantSource, slo: SLO, start: Any, end: Any,
         fetched_series=total.series + (0 if extra is not None else part.series))
 
 
-# --------------------------------------------------------------------------------------------- model drift
-#: The drift gauge the ML platform exports (1 while drift is detected) and the label naming the model.
-DRIFT_QUERY = "model_drift_detected"
-DRIFT_MODEL_LABEL = "model"
-#: Drift points per model in one fetch (Prometheus allows 11,000; fewer keeps snapshots small).
-DRIFT_MAX_POINTS = 2_000
-
-
-def drift_step(start: pd.Timestamp, end: pd.Timestamp) -> int:
-    """Seconds between drift points: a whole number of minutes, at least 5, at most DRIFT_MAX_POINTS points."""
-    minutes = max(5, -(-int((end - start) / MINUTE) // DRIFT_MAX_POINTS))
-    return minutes * 60
-
-
-def fetch_model_drift(source: InstantSource, start: Any, end: Any, *, query: str = DRIFT_QUERY,
-                      model_label: str = DRIFT_MODEL_LABEL) -> pd.DataFrame:
-    """The drift gauge per model over (start, end]: `timestamp`, `value`, `<model_label>`.
-
-    Each point is the gauge's maximum over the step before it (`max_over_time`), so a drift episode shorter
-    than the step is not missed while the frame stays small."""
-    start, end = parse_time(start, field="start"), parse_time(end, field="end")
-    step = drift_step(start, end)
-    promql = f"max by ({model_label}) (max_over_time(({query})[{step}s:1m]))" if "(" in query else \
-        f"max by ({model_label}) (max_over_time({query}[{step}s]))"
-    frame = source.query_range(promql, to_rfc3339(start + pd.Timedelta(seconds=step)), to_rfc3339(end), step)
-    return frame
-
-
-# --------------------------------------------------------------------------------------------- the report's data
-@dataclass
-class SLOAnalysis:
-    """Everything the SLO report shows: per-SLO results, their data quality, the policy decision, drift."""
-
-    start: pd.Timestamp
-    end: pd.Timestamp
-    results: list[Any]  # analysis.slo.SLOResult
-    data: dict[str, SLOEvents]
-    policy: dict[str, Any]
-    policy_thresholds: BudgetPolicy
-    model_drift: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        """The report-specific summary.json fields: `slos`, `policy`, `model_drift`."""
-        return {"slos": [r.summary() for r in self.results], "policy": self.policy,
-                "model_drift": self.model_drift}
-
-    def gaps(self, name: str) -> pd.DataFrame:
-        """The scrape gaps of one SLO inside its window: `start`, `end` (first and last missing minute), `minutes`."""
-        result, events = self._window(name)
-        return gap_periods(events.set_index("timestamp")["total"])
-
-    def resets(self, name: str) -> pd.DataFrame:
-        """The counter resets of one SLO inside its window."""
-        result = next(r for r in self.results if r.name == name)
-        resets = self.data[name].resets
-        return resets[(resets["timestamp"] > result.start) & (resets["timestamp"] <= result.end)]
-
-    def _window(self, name: str) -> tuple[Any, pd.DataFrame]:
-        result = next(r for r in self.results if r.name == name)
-        events = self.data[name].events
-        return result, events[(events["timestamp"] > result.start) & (events["timestamp"] <= result.end)]
-
-    def data_quality(self) -> pd.DataFrame:
-        """One row per SLO, over its window: coverage, gap minutes and periods, counter resets, new series,
-        series fetched."""
-        rows = []
-        for result in self.results:
-            data, gaps = self.data[result.name], self.gaps(result.name)
-            new = data.new_series
-            rows.append({"slo": result.name, "coverage": result.coverage,
-                         "gap_minutes": int(gaps["minutes"].sum()), "gaps": len(gaps),
-                         "counter_resets": len(self.resets(result.name)),
-                         "new_series": int(((new["timestamp"] > result.start) & (new["timestamp"] <= result.end)).sum()),
-                         "series": data.fetched_series})
-        return pd.DataFrame(rows)
-
-
-class _OnceSource:
+# --------------------------------------------------------------------------------------------- dedup
+class QueryOnce:
     """Asks each distinct query once (SLOs of one service often share a selector)."""
 
     def __init__(self, source: InstantSource) -> None:
@@ -372,43 +285,3 @@ class _OnceSource:
         if key not in self.results:
             self.results[key] = self.source.query_range(promql, start, end, step)
         return self.results[key]
-
-
-def analyse_catalog(source: InstantSource, catalog: str = "params/slos.yaml", *, window: str | None = None,
-                    end: Any = "now", services: Any = None, now: pd.Timestamp | None = None,
-                    coverage_warning: float = 0.99, drift_query: str | None = DRIFT_QUERY,
-                    drift_threshold: float = 0.5) -> SLOAnalysis:
-    """Load the catalog, fetch every selected SLO's events and analyse them over the window ending at `end`.
-
-    `window` defaults to each SLO's own window (e.g. `30d`); `end` is resolved against `now` (the source's
-    clock when it has one). `drift_query=None` skips model drift."""
-    from goreliable_lib.analysis import slo as analysis
-
-    loaded = read_catalog(catalog)
-    slos = select_slos(loaded.slos, services)
-    clock = now if now is not None else (source.now() if hasattr(source, "now") else None)
-    source = _OnceSource(source)
-    end_time = parse_time(end, clock, field="end").floor("min")
-    results, data, warnings = [], {}, []
-    windows = set()
-    for slo in slos:
-        start, stop = parse_window(window or slo.window, end_time)
-        windows.add((start, stop))
-        fetched = fetch_slo_events(source, slo, start, stop, lookback=analysis.LOOKBACK)
-        result = analysis.evaluate_slo(fetched.events, name=slo.name, service=slo.service, objective=slo.objective,
-                                       start=start, end=stop, alert_below=loaded.policy.alert_below)
-        results.append(result)
-        data[slo.name] = fetched
-        if result.status == "no_data":
-            warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
-        elif result.coverage < coverage_warning:
-            warnings.append(f"{slo.name}: coverage {result.coverage:.2%} of the window's minutes had data")
-    policy = analysis.budget_policy(results, **loaded.policy.model_dump())
-    start, stop = min(w[0] for w in windows), max(w[1] for w in windows)
-    drift: list[dict[str, Any]] = []
-    if drift_query:
-        drift = analysis.model_drift(fetch_model_drift(source, start, stop, query=drift_query), start, stop,
-                                     threshold=drift_threshold, model_label=DRIFT_MODEL_LABEL)
-        warnings.extend(f"model drift detected now: {d['model']}" for d in drift if d["detected_now"])
-    return SLOAnalysis(start=start, end=stop, results=results, data=data, policy=policy,
-                       policy_thresholds=loaded.policy, model_drift=drift, warnings=warnings)

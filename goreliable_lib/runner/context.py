@@ -1,12 +1,14 @@
 """The in-notebook run context: where a report writes its data, figures, tables, warnings and summary.
 
 ```python
-run = reports.current_run("slo", parameters={"end": end, "window": window})
-src = run.connect()                      # every fetch recorded into run.data_dir (the run's snapshot)
+run = current_run("slo", parameters={"end": end, "window": window})
+data = slo.fetch(run.connect(), run.params)   # every fetch recorded into run.data_dir (the run's snapshot)
+report = slo.build(data, run.params)
+run.show_headline(report)                # the first screen and the report's warnings
 run.show_figure(fig, "budget_burndown")  # inline, offline-ready HTML (plotly.js is embedded once per page)
 run.export_table(df, "slos")             # slos.csv beside the report
 run.warn("coverage of api-gateway-latency is 97%")
-run.write_summary({"slos": [...]})       # adds the always-present fields of summary.json
+run.finish(report)                       # summary.json: the report's summary plus the always-present fields
 ```
 Under the runner the folder comes from GORELIABLE_RUN_DIR; in JupyterLab it is reports/_scratch/<report>/.
 """
@@ -17,28 +19,29 @@ import datetime as dt
 import json
 import math
 import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root
-from goreliable_lib.reports.registry import safe_name
+from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
+from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png
 from goreliable_lib.runner.scrub import atomic_write_text, scrub_text
+from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.snapshot import SnapshotRecorder
-from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339, utc_now
+from goreliable_lib.timeutil import to_rfc3339, utc_now
 
 RUN_DIR_ENV = "GORELIABLE_RUN_DIR"
 REPORT_ENV = "GORELIABLE_REPORT"
 #: Written by the run context as it goes, read by the runner when the notebook fails before write_summary.
 CONTEXT_FILE = ".run-context.json"
 SUMMARY_FILE = "summary.json"
-#: The longest a figure's PNG may take (Chromium's start-up included; a render takes ~0.5 s once it runs)
-PNG_TIMEOUT_SECONDS = 120.0
 
 
 def to_jsonable(value: Any) -> Any:
@@ -69,7 +72,12 @@ class Run:
 
     def __init__(self, report: str, parameters: Mapping[str, Any], run_dir: Path, *, scratch: bool) -> None:
         self.report = safe_name(report, "report")
+        self.spec: ReportSpec | None = REPORTS.get(self.report)
         self.parameters = dict(parameters)
+        #: The parameters as the report's code reads them: the report's defaults, then the values given (the
+        #: runner validated those before the kernel started; in JupyterLab they are the notebook's own).
+        self.params: dict[str, Any] = {**({p.name: p.default for p in self.spec.params} if self.spec else {}),
+                                       **self.parameters}
         self.run_dir = run_dir
         self.scratch = scratch
         self.data_dir = run_dir / "data"
@@ -93,8 +101,6 @@ class Run:
 
         A Prometheus or Kubecost result that carries warnings (a partial response, a cost Kubecost did not send)
         becomes a warning of the run: on the first screen and in summary.json, never silently complete."""
-        from goreliable_lib import connect
-
         recorder = self.recorder = _RunRecorder(self.data_dir, self)
         self.sources = connect(profile, recorder=recorder)
         now = self.sources.now()
@@ -109,18 +115,8 @@ class Run:
         return self.sources
 
     def resolve_window(self, now: pd.Timestamp) -> dict[str, str | None]:
-        """The report window from the parameters (`end` + `window`, `quarters`, or the incident) on `now`."""
-        params = self.parameters
-        end = parse_time(params.get("end", "now"), now=now, field="end")
-        start: pd.Timestamp | None = None
-        if params.get("incident_start") is not None and params.get("incident_end") is not None:
-            start = parse_time(params["incident_start"], now=now, field="incident_start")
-            end = parse_time(params["incident_end"], now=now, field="incident_end")
-        elif params.get("window") is not None:
-            start, end = parse_window(params["window"], end)
-        elif params.get("quarters") is not None:
-            quarter = end.tz_localize(None).to_period("Q") - (int(params["quarters"]) - 1)
-            start = quarter.start_time.tz_localize("UTC")
+        """The report's window from its parameters on the clock `now` (until the report sets its own)."""
+        start, end = (self.spec.window if self.spec is not None else window_from_end)(self.params, now)
         self.window = {"start": to_rfc3339(start) if start is not None else None, "end": to_rfc3339(end)}
         self._save_context()
         return self.window
@@ -134,8 +130,6 @@ class Run:
     def show_figure(self, fig: Any, name: str, png: bool = False) -> None:
         """Display a plotly figure (offline HTML without plotly.js + plotly's JSON for JupyterLab), save its
         JSON in figures/NAME.json and, when asked, figures/NAME.png (a failure to render it is a warning)."""
-        from IPython.display import display
-
         name = safe_name(name, "figure name")
         figure_json = scrub_text(fig.to_json())
         atomic_write_text(self.figures_dir / f"{name}.json", figure_json)
@@ -148,28 +142,14 @@ class Run:
             self._write_png(fig, name)
 
     def _write_png(self, fig: Any, name: str) -> None:
-        """figures/NAME.png through kaleido and Chromium, bounded by PNG_TIMEOUT_SECONDS: kaleido bounds a render
-        but not Chromium's start-up, and an unattended report must not hang on a picture. A failure or a timeout
-        is a warning (the interactive figure and its JSON are written either way)."""
-        outcome: dict[str, Any] = {}
-
-        def render() -> None:
-            try:
-                outcome["png"] = fig.to_image(format="png")
-            except Exception as exc:  # kaleido needs Chrome/Chromium: say so, do not fail the report
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=render, name=f"png-{name}", daemon=True)
-        worker.start()
-        worker.join(PNG_TIMEOUT_SECONDS)
-        if worker.is_alive():
-            self.warn(f"figure {name}: PNG not written (no image from kaleido/Chromium within "
-                      f"{PNG_TIMEOUT_SECONDS:g} s)")
-        elif "error" in outcome:
-            error = outcome["error"]
-            self.warn(f"figure {name}: PNG not written ({type(error).__name__}: {error})")
-        else:
-            (self.figures_dir / f"{name}.png").write_bytes(outcome["png"])
+        """figures/NAME.png (runner.png: one Chromium for the run, each render bounded in time); a failure or a
+        timeout is a warning (the interactive figure and its JSON are written either way)."""
+        try:
+            (self.figures_dir / f"{name}.png").write_bytes(render_png(fig, PNG_TIMEOUT_SECONDS))
+        except PngTimeout as exc:
+            self.warn(f"figure {name}: PNG not written ({exc})")
+        except Exception as exc:  # kaleido needs Chrome/Chromium: say so, do not fail the report
+            self.warn(f"figure {name}: PNG not written ({type(exc).__name__}: {exc})")
 
     def export_table(self, df: pd.DataFrame, name: str, show: bool = True) -> Path:
         """Write NAME.csv beside the report (and show the table unless show=False)."""
@@ -178,7 +158,6 @@ class Run:
         keep_index = not isinstance(df.index, pd.RangeIndex)
         atomic_write_text(path, df.to_csv(index=keep_index))
         if show:
-            from IPython.display import display
             display(df)
         return path
 
@@ -188,11 +167,7 @@ class Run:
         if text not in self.warnings:
             self.warnings.append(text)
         self._save_context()
-        try:
-            from IPython.display import Markdown, display
-            display(Markdown(f"**Warning:** {text}"))
-        except ImportError:  # pragma: no cover - IPython is a dependency
-            print(f"Warning: {text}")
+        display(Markdown(f"**Warning:** {text}"))
 
     def source_warning(self, source: str, request: Mapping[str, Any], message: str) -> None:
         """A warning a source attached to a result (`frame.attrs["warnings"]`), said as a warning of the run."""
@@ -203,8 +178,22 @@ class Run:
         else:
             self.warn(f"{source.capitalize()}: {message}")
 
+    def show_headline(self, report: BuiltReport) -> None:
+        """The report's first screen, then each of its warnings (also listed at the very top by the runner)."""
+        display(Markdown(report.headline()))
+        for message in report.warnings:
+            self.warn(message)
+
+    def finish(self, report: BuiltReport) -> dict[str, Any]:
+        """Write summary.json from the report: its summary block, its window and its warnings."""
+        start, end = report.window
+        self.set_window(start, end)
+        return self.write_summary(report.summary())
+
     def write_summary(self, summary: Mapping[str, Any]) -> dict[str, Any]:
         """Write summary.json: the report's headline numbers plus the always-present fields."""
+        if self.sources is not None and callable(getattr(self.sources, "describe", None)):  # e.g. a drills_uri read
+            self.source = {**self.source, "endpoints": to_jsonable(self.sources.describe()["endpoints"])}
         body = to_jsonable(dict(summary))
         warnings = [*self.warnings, *[w for w in body.pop("warnings", []) or [] if w not in self.warnings]]
         status = body.pop("status", "ok")

@@ -30,10 +30,18 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import papermill
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_core.utils import ensure_event_loop
+from papermill.exceptions import PapermillExecutionError
+from papermill.iorw import papermill_io
+from traitlets import default
 
 from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.paths import project_root
-from goreliable_lib.reports.registry import Report, get_report, require_notebook
+from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.reports.registry import get_report, require_notebook
 from goreliable_lib.runner.context import CONTEXT_FILE, REPORT_ENV, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
 from goreliable_lib.runner.html import export_html
 from goreliable_lib.runner.params import resolve_parameters
@@ -104,11 +112,11 @@ class _KernelDiedEcho(logging.Filter):
         return not record.getMessage().startswith("Kernel died while waiting for execute reply")
 
 
-def _register_handler() -> None:
-    from papermill.iorw import papermill_io
+# papermill's documented way to add an I/O handler (its `register`, as its own handlers are registered)
+papermill_io.register(SCRUB_SCHEME, ScrubbingHandler())
 
-    if not any(scheme == SCRUB_SCHEME for scheme, _ in papermill_io._handlers):
-        papermill_io.register(SCRUB_SCHEME, ScrubbingHandler())
+
+def _drop_kernel_died_echo() -> None:
     papermill_logger = logging.getLogger("papermill")
     if not any(isinstance(f, _KernelDiedEcho) for f in papermill_logger.filters):
         papermill_logger.addFilter(_KernelDiedEcho())
@@ -126,8 +134,6 @@ def _ignore_abandoned_dead_kernel_tasks(loop: Any, context: dict[str, Any]) -> N
 
 def _quiet_abandoned_cell_tasks() -> None:
     """Install `_ignore_abandoned_dead_kernel_tasks` on the event loop papermill/nbclient run on in this thread."""
-    from jupyter_core.utils import ensure_event_loop
-
     loop = ensure_event_loop()
     if loop.get_exception_handler() is None:
         loop.set_exception_handler(_ignore_abandoned_dead_kernel_tasks)
@@ -136,10 +142,6 @@ def _quiet_abandoned_cell_tasks() -> None:
 def kernel_manager_for(env: Mapping[str, str]) -> type:
     """A kernel manager starting ipykernel with *this* interpreter (sys.executable), whatever kernelspecs are
     installed (no python3-kernel-of-another-venv mix-ups), with `env` added to the kernel's environment."""
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpec
-    from traitlets import default
-
     spec_env = dict(env)
 
     class CurrentInterpreterKernelManager(AsyncKernelManager):
@@ -176,8 +178,6 @@ def kernel_manager_for(env: Mapping[str, str]) -> type:
 
 
 def _describe_error(exc: BaseException) -> dict[str, Any]:
-    from papermill.exceptions import PapermillExecutionError
-
     if isinstance(exc, PapermillExecutionError):
         return {"type": exc.ename, "message": scrub_text(str(exc.evalue))[:2000], "cell": exc.exec_count}
     if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (`Terminated`) once stop_on_sigterm is installed
@@ -203,7 +203,7 @@ def _markdown_cell(text: str, tag: str) -> nbformat.NotebookNode:
     return cell
 
 
-def _finalise(staging: Path, report: Report, parameters: dict[str, Any], run_id: str,
+def _finalise(staging: Path, report: ReportSpec, parameters: dict[str, Any], run_id: str,
               error: dict[str, Any] | None, started: float) -> dict[str, Any]:
     """Write summary.json, put the error and warnings on the first screen, export the HTML, scrub."""
     context = _read_json(staging / CONTEXT_FILE) or {}
@@ -277,7 +277,7 @@ def _write_failure(writer: Any, report: str, run_id: str, staging: Path, exc: OS
 
 def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str | Path | None = None,
                progress: bool | dict[str, Any] = True, *, files: Iterable[str | Path] = (),
-               report: Report | None = None, timeout: float | None = None, start_timeout: float = 120,
+               report: ReportSpec | None = None, timeout: float | None = None, start_timeout: float = 120,
                sse: str | None = None, kms_key_id: str | None = None) -> RunResult:
     """Validate, execute and publish one report; returns the RunResult (exit_code 0 ok, 1 failed or interrupted).
     Bad parameters or destination raise BadInputError before any kernel starts; a destination that cannot be
@@ -291,9 +291,7 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     writer = writer_for(out, sse=sse, kms_key_id=kms_key_id)
     writer.check()
 
-    import papermill
-
-    _register_handler()
+    _drop_kernel_died_echo()
     _quiet_abandoned_cell_tasks()
     started = time.monotonic()
     run_id = new_run_id()

@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 import nbformat
 from nbconvert import HTMLExporter
+from plotly.offline import get_plotlyjs
 
 from goreliable_lib.runner.scrub import atomic_write_text, scrub_text
 
@@ -33,8 +34,6 @@ _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?\s*(?:https?:)?//[^
 
 
 def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
     return get_plotlyjs()
 
 

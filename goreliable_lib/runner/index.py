@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.scrub import atomic_write_text
 
 INDEX_FILE = "index.html"
@@ -41,35 +42,18 @@ class IndexEntry:
         return (self.run_id, self.report)
 
 
-def _money(value: Any) -> str:
-    return f"{value:,.2f}" if isinstance(value, int | float) else "?"
-
-
 def headline(summary: dict[str, Any]) -> str:
-    """The headline numbers of a run, one line, from its summary.json."""
+    """The headline numbers of a run, one line, from its summary.json (the report's own `index_headline`)."""
     if summary.get("status") == "failed":
         error = summary.get("error") or {}
         text = f"{error.get('type', 'error')}: {error.get('message', '')}" if isinstance(error, dict) else str(error)
         return "failed: " + text.strip().splitlines()[0][:200] if text.strip() else "failed"
-    report = summary.get("report")
-    if report == "slo" and isinstance(summary.get("slos"), list):
-        counts: dict[str, int] = {}
-        for slo in summary["slos"]:
-            counts[str(slo.get("status"))] = counts.get(str(slo.get("status")), 0) + 1
-        parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        decision = (summary.get("policy") or {}).get("decision")
-        return f"{len(summary['slos'])} SLOs ({parts})" + (f"; policy: {decision}" if decision else "")
-    if report == "cost" and "total_cost" in summary:
-        over = sum(1 for b in summary.get("budgets") or [] if b.get("over"))
-        return (f"total {_money(summary['total_cost'])}; {len(summary.get('teams') or [])} teams; "
-                f"{over} budgets over; {len(summary.get('anomalies') or [])} anomalies")
-    if report == "dr" and isinstance(summary.get("drills"), list):
-        missing = summary.get("missing_quarters") or []
-        return (f"{len(summary['drills'])} drills; {len(summary.get('regressions') or [])} regressions"
-                + (f"; missing {', '.join(map(str, missing))}" if missing else ""))
-    if report == "postmortem" and isinstance(summary.get("slos"), list):
-        worst = max((s.get("budget_consumed") or 0 for s in summary["slos"]), default=0)
-        return f"{len(summary['slos'])} SLOs; worst budget consumed {worst:.1%}"
+    spec = REPORTS.get(str(summary.get("report")))
+    if spec is not None and spec.index_headline is not None:
+        try:
+            return spec.index_headline(summary)
+        except (TypeError, ValueError, AttributeError):  # a summary.json of another version: list its fields
+            pass
     keys = [k for k in summary if k not in {"report", "status", "generated_at", "parameters", "window", "source",
                                             "warnings", "run_id", "runner"}]
     return ", ".join(keys[:6])

@@ -16,7 +16,7 @@ import yaml
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.yamlfile import read_yaml
 from goreliable_lib.paths import project_root
-from goreliable_lib.reports.registry import Report
+from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.timeutil import to_rfc3339
 
 
@@ -58,7 +58,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def resolve_parameters(report: Report, parameters: Mapping[str, Any] | None = None,
+def resolve_parameters(report: ReportSpec, parameters: Mapping[str, Any] | None = None,
                        files: Iterable[str | Path] = (), *, use_default_file: bool = True) -> dict[str, Any]:
     """The validated parameters of one run: spec defaults <- params/<report>.yaml <- files <- parameters."""
     valid = report.param_names

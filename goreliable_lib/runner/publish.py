@@ -15,6 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
 from goreliable_lib.errors import BadInputError, GoReliableError, SourceError
 from goreliable_lib.paths import project_root
 from goreliable_lib.runner.index import (
@@ -105,8 +108,6 @@ class S3Writer:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-
             self._client = boto3.client("s3")
         return self._client
 
@@ -124,8 +125,6 @@ class S3Writer:
 
     def check(self) -> None:
         """The bucket exists and answers (before any kernel starts)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
@@ -148,8 +147,6 @@ class S3Writer:
 
     def publish(self, staging: Path, report: str, run_id: str, ok: bool) -> str:
         """Upload the run (summary.json last), move `latest` if newer and good, rebuild the index."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         run_key = self._key(report, run_id)
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         files.sort(key=lambda p: p.name == "summary.json")

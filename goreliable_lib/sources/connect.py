@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,9 @@ import pandas as pd
 
 from goreliable_lib.config import Settings, load_settings
 from goreliable_lib.errors import SourceError
+from goreliable_lib.sources.drills import DrillSource
+from goreliable_lib.sources.kubecost import KubecostSource
+from goreliable_lib.sources.prometheus import PrometheusSource
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 from goreliable_lib.timeutil import parse_time, to_rfc3339, utc_now
 
@@ -57,12 +61,29 @@ class Sources:
     endpoints: dict[str, str | None] = field(default_factory=dict)
     replayer: SnapshotReplayer | None = None
     clock_override: pd.Timestamp | None = None
+    recorder: SnapshotRecorder | None = None
 
     def now(self) -> pd.Timestamp:
         """The sources' clock: the snapshot's time when replaying, GORELIABLE_NOW if set, else the wall clock."""
         if self.replayer is not None:
             return self.replayer.as_of
         return self.clock_override if self.clock_override is not None else utc_now()
+
+    def drill_source(self, uri: str | None = None, *, known_components: Sequence[str] | None = None) -> Any:
+        """The drill logs at `uri` (read live, recorded like every other fetch, on these sources' clock; it becomes
+        the `drills` endpoint, so a recorded run replays with `snapshot:<run>/data`), or the profile's drill source
+        when `uri` is None. Components outside `known_components` are flagged in the logs' problems."""
+        if uri is None:
+            source = self.drills
+            if known_components is not None and isinstance(source, DrillSource):
+                source.known_components = tuple(known_components)
+            return source
+        source = DrillSource(uri, recorder=self.recorder, clock=self.now,
+                             known_components=tuple(known_components) if known_components is not None else None)
+        self.endpoints["drills"] = source.uri
+        if self.recorder is not None:
+            self.recorder.set_endpoints({k: without_credentials(v) for k, v in self.endpoints.items()})
+        return source
 
     def describe(self) -> dict[str, Any]:
         """The `source` block of summary.json: the kind and the endpoints, never credentials."""
@@ -78,10 +99,6 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
     `live`, or `snapshot:PATH`. With a `recorder` (or GORELIABLE_RECORD=PATH), every result fetched is also
     written to that snapshot, which `GORELIABLE_PROFILE=snapshot:PATH` replays later.
     """
-    from goreliable_lib.sources.drills import DrillSource
-    from goreliable_lib.sources.kubecost import KubecostSource
-    from goreliable_lib.sources.prometheus import PrometheusSource
-
     settings = settings or load_settings(profile=profile)
     if recorder is None and settings.record:
         recorder = SnapshotRecorder(settings.record)
@@ -110,7 +127,7 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
             drills = DrillSource(settings.drills_uri, **common)
         endpoints = {"prometheus": settings.prometheus_url, "kubecost": settings.kubecost_url,
                      "drills": settings.drills_uri}
-        sources = Sources(settings.profile, prometheus, kubecost, drills, endpoints, None, clock_override)
+        sources = Sources(settings.profile, prometheus, kubecost, drills, endpoints, None, clock_override, recorder)
     else:
         path = demo_snapshot_path() if settings.profile == "demo" else Path(settings.snapshot_path or "")
         replayer = SnapshotReplayer(path)
@@ -121,7 +138,7 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
             PrometheusSource(None, **common),
             KubecostSource(None, **common),
             DrillSource(endpoints.get("drills") or str(path / "drills"), **common),
-            endpoints, replayer)
+            endpoints, replayer, recorder=recorder)
     if recorder is not None:
         recorder.set_as_of(sources.now())
         recorder.set_endpoints({k: without_credentials(v) for k, v in sources.endpoints.items()})

@@ -31,9 +31,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import boto3
 import numpy as np
 import orjson
 import pandas as pd
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from goreliable_lib.errors import BadInputError, DrillLogError
@@ -408,17 +411,12 @@ def normalise_uri(uri: str) -> str:
 
 def s3_client() -> Any:
     """A boto3 S3 client from the standard AWS environment (AWS_ENDPOINT_URL included), with timeouts."""
-    import boto3
-    from botocore.config import Config
-
     return boto3.client("s3", config=Config(connect_timeout=5, read_timeout=30,
                                             retries={"max_attempts": 3, "mode": "standard"}))
 
 
 def s3_error(uri: str, action: str, exc: Exception) -> DrillLogError:
     """A `DrillLogError` naming the URI for a boto3/botocore failure (no credentials in the message)."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -508,8 +506,6 @@ class DrillSource(Source):
             raise DrillLogError(f"drill logs at {self.uri}: cannot read {exc.filename}: {exc.strerror}") from None
 
     def _read_s3(self, bucket: str, prefix: str) -> list[tuple[str, str, Iterable[bytes]]]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         client = self._s3 if self._s3 is not None else s3_client()
         list_prefix = f"{prefix}/" if prefix else ""
         pagination = {"PageSize": self.page_size} if self.page_size else {}
@@ -527,8 +523,6 @@ class DrillSource(Source):
     @staticmethod
     def _s3_chunks(client: Any, bucket: str, key: str) -> Iterable[bytes]:
         """An S3 object streamed in chunks; a key deleted since the listing reads as empty."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             body = client.get_object(Bucket=bucket, Key=key)["Body"]
             yield from body.iter_chunks(CHUNK_BYTES)

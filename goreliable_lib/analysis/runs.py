@@ -1,0 +1,21 @@
+"""Runs of consecutive True values in a boolean sequence: alert periods, scrape gaps, drift episodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of True in `mask` as (first index, index after the last) arrays, in order."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, dtype=bool).astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def gap_periods(per_minute: pd.Series) -> pd.DataFrame:
+    """Runs of minutes without any sample: `start`, `end` (first and last missing minute), `minutes`."""
+    starts, stops = true_runs(per_minute.isna().to_numpy())
+    index = per_minute.index
+    return pd.DataFrame({"start": index[starts] if len(starts) else pd.DatetimeIndex([], tz="UTC"),
+                         "end": index[stops - 1] if len(stops) else pd.DatetimeIndex([], tz="UTC"),
+                         "minutes": (stops - starts).astype(int)})

@@ -1,0 +1,243 @@
+"""What every report is made of: its parameters (typed, validated before any kernel starts) and the protocol
+its module follows, so the runner, the index and the notebooks treat every report alike.
+
+A report is a module in `goreliable_lib/reports/` that defines:
+- `SPEC: ReportSpec`: its name, notebook, title, parameters, the pre-kernel check of its input files, its
+  window and its one-line index headline (both read from parameters or summary.json, no I/O);
+- `fetch(sources, params) -> data`: every request the report makes, through `sources` (so a run records them
+  all into its snapshot and replays them offline);
+- `build(data, params) -> report`: pure; the report object has `headline()` (Markdown of the first screen),
+  `summary()` (its summary.json block), `warnings` and `window` (start, end).
+The registry finds the modules by themselves: adding a fifth report is one module and one notebook.
+
+```python
+data = slo.fetch(run.connect(), run.params)     # the setup cell of every report notebook
+report = slo.build(data, run.params)
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.paths import project_root, resolve
+from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
+
+#: A validator gets the value and the field name, returns the normalised value or raises BadInputError.
+Validator = Callable[[Any, str], Any]
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=@+-]*$")
+#: Any fixed clock works to check that a relative time parses; the notebook resolves it on the source's clock.
+CHECK_NOW = pd.Timestamp("2026-11-23T06:00:00Z")
+
+
+def safe_name(value: Any, field_name: str) -> str:
+    """A value that may end up in a file name: no path separators, no `..`, no leading dot or dash."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if not text or ".." in text or "/" in text or "\\" in text or not _SAFE_NAME.match(text):
+        raise BadInputError(f"{field_name}: {value!r} is not allowed (letters, digits and _ . : = @ + - only; "
+                            "no path separators or '..')")
+    return text
+
+
+def file_stem(text: str) -> str:
+    """A file name stem for a name built from *data* (a Kubecost team or namespace, a drill id), which may hold
+    anything a label value or a log line can: unchanged when `safe_name` accepts it, else every other character
+    and each `..` become `_`, with a short hash of the original so two names never share a file."""
+    try:
+        return safe_name(text, "name")
+    except BadInputError:
+        pass
+    cleaned = re.sub(r"[^A-Za-z0-9_.:=@+-]", "_", str(text)).replace("..", "__").lstrip(".-_") or "name"
+    return f"{cleaned[:80]}-{hashlib.sha256(str(text).encode()).hexdigest()[:8]}"
+
+
+# ---- validators ------------------------------------------------------------------------------------------
+
+def check_text(value: Any, field_name: str) -> str | None:
+    """Free text (a title); None keeps the notebook's default."""
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise BadInputError(f"{field_name}: expected text, got {type(value).__name__} {value!r}")
+    text = str(value)
+    if len(text) > 200 or any(ord(c) < 32 for c in text):
+        raise BadInputError(f"{field_name}: expected one line of at most 200 characters")
+    return text
+
+
+def check_time(value: Any, field_name: str) -> str:
+    """A time (`now`, `now-7d`, RFC3339, unix seconds); relative forms stay relative (the source's clock)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise BadInputError(f"{field_name}: a time is required (RFC3339, unix seconds, 'now' or 'now-7d')")
+    parse_time(value, now=CHECK_NOW, field=field_name)
+    if isinstance(value, str) and value.strip().startswith("now"):
+        return value.strip()
+    return to_rfc3339(parse_time(value, field=field_name))
+
+
+def check_window(value: Any, field_name: str) -> str:
+    """A report window: `30d`, `1M`, `1Q`, `2026-10`, `2026-Q3`."""
+    text = safe_name(value, field_name)
+    parse_window(text, CHECK_NOW, field=field_name)
+    return text
+
+
+def check_int_range(low: int, high: int) -> Validator:
+    """An integer between low and high (inclusive)."""
+    def check(value: Any, field_name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise BadInputError(f"{field_name}: expected an integer {low}..{high}, got {value!r}")
+        try:
+            number = int(value)
+        except ValueError:
+            raise BadInputError(f"{field_name}: expected an integer {low}..{high}, got {value!r}") from None
+        if not low <= number <= high:
+            raise BadInputError(f"{field_name}: {number} is out of range {low}..{high}")
+        return number
+    return check
+
+
+def check_file(value: Any, field_name: str) -> str:
+    """A file that must exist, relative to the project root or absolute; kept as given."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadInputError(f"{field_name}: expected a file path, got {value!r}")
+    path = Path(value.strip())
+    resolved = resolve(path)
+    if not resolved.is_file():
+        raise BadInputError(f"{field_name}: file {value!r} not found (relative paths start at {project_root()})")
+    return value.strip()
+
+
+def check_names(value: Any, field_name: str) -> str | list[str]:
+    """`all`, or a list of names (YAML list or comma-separated text), each safe for file names."""
+    if value is None or value == "all":
+        return "all"
+    if isinstance(value, str):
+        items: list[Any] = [v for v in (part.strip() for part in value.split(",")) if v]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise BadInputError(f"{field_name}: expected 'all' or a list of names, got {value!r}")
+    if not items:
+        raise BadInputError(f"{field_name}: empty list (use 'all')")
+    return [safe_name(item, f"{field_name}[{i}]") for i, item in enumerate(items)]
+
+
+def check_aggregate(value: Any, field_name: str) -> str:
+    """A Kubecost aggregate: `namespace`, `label:cost-team`, ..."""
+    return safe_name(value, field_name)
+
+
+def check_drills_uri(value: Any, field_name: str) -> str | None:
+    """`s3://bucket/prefix` or an existing local folder; None = GORELIABLE_DRILLS_URI at run time."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInputError(f"{field_name}: expected s3://bucket/prefix or a folder, got {value!r}")
+    text = value.strip()
+    if text.startswith("s3://"):
+        if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", text):
+            raise BadInputError(f"{field_name}: {text!r} is not s3://bucket/prefix")
+        return text
+    path = Path(text)
+    if not resolve(path).is_dir():
+        raise BadInputError(f"{field_name}: folder {text!r} not found")
+    return text
+
+
+# ---- specs -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Param:
+    """One report parameter: its name, type (as shown to users), default, help and validator."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    validator: Validator
+    required: bool = False
+
+
+Window = tuple[pd.Timestamp | None, pd.Timestamp]
+
+
+def window_from_end(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
+    """The window of a report with `end` and `window` parameters (`30d`, `1M`, `2026-10`, ...) on the clock `now`."""
+    end = parse_time(params.get("end", "now"), now=now, field="end")
+    if params.get("window") is None:
+        return None, end
+    return parse_window(params["window"], end)
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A report: its name, notebook (relative to the project root), parameters, and what the runner and the index
+    ask of it without running it."""
+
+    name: str
+    notebook: str
+    title: str
+    params: tuple[Param, ...]
+    default_param_file: str | None = None
+    #: The pre-kernel check of the validated parameters (input files parse, names exist): BadInputError = exit 2.
+    check: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+    #: The report's window from its parameters on a clock (the run context's first guess, before any fetch).
+    window: Callable[[Mapping[str, Any], pd.Timestamp], Window] = field(default=window_from_end, compare=False)
+    #: The one-line headline of a run for reports/index.html, from its summary.json.
+    index_headline: Callable[[Mapping[str, Any]], str] | None = field(default=None, compare=False)
+    #: Position in `goreliable report all` (None: not part of the standard suite).
+    suite_position: int | None = None
+
+    def param(self, name: str) -> Param:
+        """The spec of one parameter (KeyError if unknown)."""
+        return {p.name: p for p in self.params}[name]
+
+    @property
+    def param_names(self) -> list[str]:
+        """The parameter names, in spec order."""
+        return [p.name for p in self.params]
+
+    def notebook_path(self, root: Path | None = None) -> Path:
+        """The notebook file (absolute)."""
+        path = Path(self.notebook)
+        return path if path.is_absolute() else (root or project_root()) / path
+
+
+def common_params(title: str) -> tuple[Param, ...]:
+    """The parameters every report has: `end` and `title`."""
+    return (
+        Param("end", "time", "now", "end of the report (now = the source's clock; RFC3339, unix s, now-1d)",
+              check_time),
+        Param("title", "text", title, "title on the first screen", check_text),
+    )
+
+
+CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml", "OpenSLO v1 catalog", check_file)
+
+
+def bad_file_input(name: str, exc: BadInputError) -> BadInputError:
+    """A file parameter's validation error prefixed with the parameter's name (`budgets: params/x.yaml: ...`)."""
+    message = str(exc)
+    return BadInputError(message if message.startswith(f"{name}:") else f"{name}: {message}")
+
+
+class BuiltReport(Protocol):
+    """What `build` returns: the runner context and the notebook ask this of every report."""
+
+    warnings: list[str]
+
+    @property
+    def window(self) -> Window: ...
+
+    def headline(self) -> str: ...
+
+    def summary(self) -> dict[str, Any]: ...

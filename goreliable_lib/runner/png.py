@@ -1,0 +1,87 @@
+"""Figures as PNG (figures/NAME.png) through kaleido 1.x and a headless Chromium, bounded in time.
+
+One Chromium serves every PNG of a run (kaleido's sync server: about 0.5 s a figure instead of about 5 s with a
+browser per figure); it starts with the first PNG and stops when the process exits. The browser is `BROWSER_PATH`
+when set, else `chromium` (or another Chrome) on PATH, else Debian's /usr/bin/chromium; kaleido runs it headless
+with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a render but not
+Chromium's start-up, and an unattended report must not hang on a picture: a render gets `timeout` seconds, then
+it is given up (the caller says so as a warning).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import kaleido
+
+#: The longest a figure's PNG may take (Chromium's start-up included; a render takes ~0.5 s once it runs).
+PNG_TIMEOUT_SECONDS = 120.0
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+_server_lock = threading.Lock()
+_server_started = False
+
+
+class PngTimeout(TimeoutError):
+    """No image from kaleido/Chromium within the time allowed."""
+
+
+def find_browser() -> str | None:
+    """The Chrome/Chromium kaleido should drive (see the module notes), or None."""
+    if explicit := os.environ.get("BROWSER_PATH"):
+        return explicit
+    found = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
+    return found or next((c for c in CHROMIUM_CANDIDATES if Path(c).is_file()), None)
+
+
+def _stop_server() -> None:
+    with contextlib.suppress(Exception):  # already stopped, or never started
+        kaleido.stop_sync_server(silence_warnings=True)
+
+
+def _ensure_server() -> None:
+    """Start kaleido's sync server once per process (nothing when no browser is found: each render then fails
+    with kaleido's own message, which the caller turns into a warning)."""
+    global _server_started
+    with _server_lock:
+        if _server_started:
+            return
+        _server_started = True
+        browser = find_browser()
+        if browser is None:
+            return
+        warnings.filterwarnings("ignore", message="The kopts argument is ignored", category=UserWarning)
+        try:
+            kaleido.start_sync_server(path=browser, silence_warnings=True)
+        except Exception:  # a broken browser: write_image reports it per figure
+            return
+        atexit.register(_stop_server)
+
+
+def render_png(fig: Any, timeout: float = PNG_TIMEOUT_SECONDS) -> bytes:
+    """The figure as PNG bytes; PngTimeout after `timeout` seconds, or kaleido's error."""
+    _ensure_server()
+    outcome: dict[str, Any] = {}
+
+    def render() -> None:
+        try:
+            outcome["png"] = fig.to_image(format="png")
+        except Exception as exc:  # kaleido needs Chrome/Chromium: the caller says so
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=render, name="png-render", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise PngTimeout(f"no image from kaleido/Chromium within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["png"]
