@@ -20,10 +20,12 @@ REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(?P<spec
 def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = {}
-    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    for line in project["dependencies"] + [line for extra in project["optional-dependencies"].values() for line in extra]:
         match = REQUIREMENT.match(line.strip())
         assert match, line
         name = match["name"].lower()
+        if name == project["name"]:  # an extra that pulls in other extras
+            continue
         requirements[CONDA_NAMES.get(name, name)] = (match["spec"] or "").replace(" ", "")
     return requirements
 
@@ -61,6 +63,20 @@ def test_environment_yml_agrees_with_pyproject() -> None:
     assert not extra_in_conda, f"in environment.yml but not pyproject.toml: {extra_in_conda}"
     differing = {name: (pip[name], conda[name]) for name in pip if pip[name] != conda[name]}
     assert not differing, f"version bounds differ (pyproject, environment.yml): {differing}"
+
+
+def test_the_cronjob_image_installs_the_runtime_set_only() -> None:
+    """A scheduled report needs neither JupyterLab nor the test servers: they are extras, and the image installs
+    the wheel without extras."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {REQUIREMENT.match(line)["name"].lower() for line in project["dependencies"]}
+    assert not runtime & {"jupyterlab", "nbval", "moto", "werkzeug", "pytest", "hypothesis", "ruff"}, runtime
+    assert {"papermill", "ipykernel", "pandas", "plotly", "prometheus-api-client", "boto3"} <= runtime
+    extras = project["optional-dependencies"]
+    assert {"jupyterlab"} <= {REQUIREMENT.match(line)["name"] for line in extras["lab"]}
+    assert {"moto", "werkzeug"} <= {REQUIREMENT.match(line)["name"] for line in extras["stack"]}
+    installs = [line for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines() if "pip install" in line]
+    assert installs == [" && pip install --no-cache-dir /wheels/*.whl \\"], installs
 
 
 def test_python_floor_is_311() -> None:
