@@ -2,6 +2,13 @@
 
 Secrets (tokens, passwords, AWS keys) are read from the environment only: a config file that holds one
 is refused, so a secret can never be committed next to the project or passed as a report parameter.
+
+Settings that are not plain text are validated with pydantic: a boolean is `true`/`false`, `yes`/`no`, `on`/`off`
+or `1`/`0` (any case), and anything else (`GORELIABLE_THANOS_DEDUP=ture`) is refused naming the variable and
+the accepted values (exit 2), never read as false. pydantic-settings was considered: its sources read
+`os.environ` itself, while `load_settings` takes the environment as a mapping (tests, the ConfigMap check) and
+merges the config file under its own rules (secrets refused, unknown keys named), so the merged values go
+through a plain pydantic model instead (no further dependency).
 """
 
 from __future__ import annotations
@@ -10,6 +17,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.yamlfile import read_yaml
@@ -18,7 +28,8 @@ from goreliable_lib.inputs.yamlfile import read_yaml
 FILE_KEYS = frozenset({
     "GORELIABLE_PROFILE", "GORELIABLE_PROMETHEUS_URL", "GORELIABLE_PROMETHEUS_HEADERS",
     "GORELIABLE_PROMETHEUS_CA_BUNDLE", "GORELIABLE_PROMETHEUS_INSECURE", "GORELIABLE_PROMETHEUS_TIMEOUT",
-    "GORELIABLE_PROMETHEUS_USERNAME", "GORELIABLE_THANOS_DEDUP", "GORELIABLE_THANOS_PARTIAL_RESPONSE",
+    "GORELIABLE_PROMETHEUS_USERNAME", "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS", "GORELIABLE_THANOS_DEDUP",
+    "GORELIABLE_THANOS_PARTIAL_RESPONSE",
     "GORELIABLE_THANOS_MAX_SOURCE_RESOLUTION", "GORELIABLE_KUBECOST_URL", "GORELIABLE_DRILLS_URI",
     "GORELIABLE_NOW", "GORELIABLE_RECORD",
 })
@@ -57,10 +68,49 @@ def parse_headers(text: str | None, *, field: str = "GORELIABLE_PROMETHEUS_HEADE
     return headers
 
 
-def _truthy(value: str | None) -> bool | None:
-    if value is None or value == "":
-        return None
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+#: How a boolean setting may be spelt (any case).
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def _boolean(value: Any) -> Any:
+    """A boolean setting's text to bool; anything but the accepted words is an error (never silently false)."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"is not a boolean; accepted: {', '.join(TRUE_WORDS + FALSE_WORDS)} (any case)")
+    return value
+
+
+Flag = Annotated[bool | None, BeforeValidator(_boolean)]
+
+
+class _TypedValues(BaseModel):
+    """The settings that are not plain text, validated; field names are the variables' (errors name them)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    GORELIABLE_PROMETHEUS_INSECURE: Flag = None
+    GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS: Flag = None
+    GORELIABLE_THANOS_DEDUP: Flag = None
+    GORELIABLE_THANOS_PARTIAL_RESPONSE: Flag = None
+    GORELIABLE_PROMETHEUS_TIMEOUT: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 60.0
+
+
+def _typed_values(values: Mapping[str, str]) -> _TypedValues:
+    """Validate the typed settings; the first problem is a BadInputError naming the variable and its value."""
+    try:
+        return _TypedValues.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if name == "GORELIABLE_PROMETHEUS_TIMEOUT":
+            message = f"is not a positive number of seconds ({message})"
+        raise BadInputError(f"{name}: {values.get(name)!r} {message}") from None
 
 
 @dataclass(frozen=True)
@@ -76,6 +126,7 @@ class Settings:
     prometheus_ca_bundle: str | None = None
     prometheus_verify: bool = True
     prometheus_timeout: float = 60.0
+    prometheus_retry_timeouts: bool = False
     thanos_dedup: bool | None = None
     thanos_partial_response: bool | None = None
     thanos_max_source_resolution: str | None = None
@@ -122,11 +173,7 @@ def load_settings(env: Mapping[str, str] | None = None, profile: str | None = No
     chosen = profile or values.get("GORELIABLE_PROFILE") or ("live" if any(urls) else "demo")
     if chosen not in {"demo", "live"} and not (chosen.startswith("snapshot:") and len(chosen) > len("snapshot:")):
         raise BadInputError(f"GORELIABLE_PROFILE: {chosen!r} is not demo, live or snapshot:PATH")
-    try:
-        timeout = float(values.get("GORELIABLE_PROMETHEUS_TIMEOUT", "60"))
-    except ValueError:
-        raise BadInputError("GORELIABLE_PROMETHEUS_TIMEOUT: expected seconds, got "
-                            f"{values['GORELIABLE_PROMETHEUS_TIMEOUT']!r}") from None
+    typed = _typed_values(values)
     return Settings(
         profile=chosen,
         prometheus_url=values.get("GORELIABLE_PROMETHEUS_URL"),
@@ -135,10 +182,11 @@ def load_settings(env: Mapping[str, str] | None = None, profile: str | None = No
         prometheus_username=values.get("GORELIABLE_PROMETHEUS_USERNAME"),
         prometheus_password=env.get("GORELIABLE_PROMETHEUS_PASSWORD") or None,
         prometheus_ca_bundle=values.get("GORELIABLE_PROMETHEUS_CA_BUNDLE"),
-        prometheus_verify=not _truthy(values.get("GORELIABLE_PROMETHEUS_INSECURE")),
-        prometheus_timeout=timeout,
-        thanos_dedup=_truthy(values.get("GORELIABLE_THANOS_DEDUP")),
-        thanos_partial_response=_truthy(values.get("GORELIABLE_THANOS_PARTIAL_RESPONSE")),
+        prometheus_verify=not typed.GORELIABLE_PROMETHEUS_INSECURE,
+        prometheus_timeout=typed.GORELIABLE_PROMETHEUS_TIMEOUT,
+        prometheus_retry_timeouts=bool(typed.GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS),
+        thanos_dedup=typed.GORELIABLE_THANOS_DEDUP,
+        thanos_partial_response=typed.GORELIABLE_THANOS_PARTIAL_RESPONSE,
         thanos_max_source_resolution=values.get("GORELIABLE_THANOS_MAX_SOURCE_RESOLUTION"),
         kubecost_url=values.get("GORELIABLE_KUBECOST_URL"),
         kubecost_token=env.get("GORELIABLE_KUBECOST_TOKEN") or None,

@@ -101,3 +101,67 @@ def test_field_path_reads_like_the_file_and_drops_pydantic_segments() -> None:
     assert field_path(("x", "tagged-union[A,B]", "y")) == "x.y"
     assert field_path(("teams", "function-platform", "monthly")) == "teams.function-platform.monthly"
     assert field_path(()) == "(top level)"
+
+
+BOOLEANS = ["GORELIABLE_THANOS_DEDUP", "GORELIABLE_THANOS_PARTIAL_RESPONSE", "GORELIABLE_PROMETHEUS_INSECURE",
+            "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS"]
+
+
+@pytest.mark.parametrize("name", BOOLEANS)
+@pytest.mark.parametrize("value", ["ture", "flase", "2", "enabled", "y e s"])
+def test_a_misspelt_boolean_is_refused_naming_the_variable(name: str, value: str) -> None:
+    """`GORELIABLE_THANOS_DEDUP=ture` used to mean false, silently: a Thanos query without deduplication."""
+    with pytest.raises(BadInputError) as caught:
+        load_settings({"GORELIABLE_CONFIG": "/dev/null", "GORELIABLE_PROMETHEUS_URL": "http://p:9090", name: value})
+    assert str(caught.value) == (f"{name}: {value!r} is not a boolean; accepted: true, yes, on, 1, false, no, off, 0 "
+                                 "(any case)")
+    assert caught.value.exit_code == 2
+
+
+def test_booleans_and_seconds_are_typed(tmp_path: Path) -> None:
+    env = {"GORELIABLE_CONFIG": "/dev/null", "GORELIABLE_PROMETHEUS_URL": "http://p:9090"}
+    assert load_settings(env).thanos_dedup is None and load_settings(env).prometheus_retry_timeouts is False
+    on = load_settings({**env, "GORELIABLE_THANOS_DEDUP": "TRUE", "GORELIABLE_THANOS_PARTIAL_RESPONSE": "off",
+                        "GORELIABLE_PROMETHEUS_INSECURE": " Yes ", "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS": "1",
+                        "GORELIABLE_PROMETHEUS_TIMEOUT": "12.5"})
+    assert (on.thanos_dedup, on.thanos_partial_response, on.prometheus_verify, on.prometheus_retry_timeouts,
+            on.prometheus_timeout) == (True, False, False, True, 12.5)
+    config = tmp_path / "c.yaml"
+    config.write_text("GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS: true\nGORELIABLE_THANOS_DEDUP: false\n")
+    from_file = load_settings({**env, "GORELIABLE_CONFIG": str(config)})
+    assert from_file.prometheus_retry_timeouts is True and from_file.thanos_dedup is False
+    for value in ("abc", "0", "-5", "inf"):
+        with pytest.raises(BadInputError, match=rf"GORELIABLE_PROMETHEUS_TIMEOUT: '{value}' is not a positive number"):
+            load_settings({**env, "GORELIABLE_PROMETHEUS_TIMEOUT": value})
+
+
+def test_the_cli_refuses_a_misspelt_setting_before_running_anything(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from goreliable_lib import cli
+
+    monkeypatch.setenv("GORELIABLE_CONFIG", "/dev/null")
+    monkeypatch.setenv("GORELIABLE_THANOS_DEDUP", "ture")
+    assert cli.main(["report", "list"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "goreliable: error: GORELIABLE_THANOS_DEDUP: 'ture' is not a boolean; accepted: true, yes, on, 1, false, no, "
+        "off, 0 (any case)\n")
+
+
+def test_verbose_logs_the_kit_to_stderr(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`goreliable -v ...`: the kit's INFO records (every retry of a source) on stderr; without it, nothing."""
+    import logging
+
+    from goreliable_lib import cli
+
+    monkeypatch.setenv("GORELIABLE_CONFIG", "/dev/null")
+    logger = logging.getLogger("goreliable_lib")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    assert cli.main(["report", "list"]) == 0
+    logging.getLogger("goreliable_lib.sources.http").info("attempt 1 of 4 failed, retrying in 0.5 s: quiet")
+    assert "quiet" not in capsys.readouterr().err
+    assert cli.main(["-v", "report", "list"]) == 0
+    logging.getLogger("goreliable_lib.sources.http").info("attempt 1 of 4 failed, retrying in 0.5 s: HTTP 502")
+    assert capsys.readouterr().err == ("goreliable: INFO goreliable_lib.sources.http: attempt 1 of 4 failed, "
+                                       "retrying in 0.5 s: HTTP 502\n")

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pandas as pd
@@ -185,9 +188,13 @@ def test_server_errors_and_timeouts(make_source: Callable[..., KubecostSource],
     assert seen["fail"] == 3 and error.value.status == 500
     assert "failed after 3 attempts: HTTP 500: error computing allocation: ETL is not ready" in str(error.value)
     assert "s3cr3t" not in str(error.value)
-    with pytest.raises(KubecostError, match=r"timed out after 0.3 s"):
+    # a read timeout is not retried (it used to be, unlike Prometheus'): it would time out again
+    with pytest.raises(KubecostError, match=r"timed out after 0.3 s") as timed_out:
         make_source(url + "/slow/model", retries=1, timeout=0.3).allocation("today")
-    assert seen["slow"] == 2
+    assert seen["slow"] == 1 and "not retried" in str(timed_out.value)
+    with pytest.raises(KubecostError, match=r"failed after 2 attempts: timed out after 0.3 s"):
+        make_source(url + "/slow/model", retries=1, timeout=0.3, retry_timeouts=True).allocation("today")
+    assert seen["slow"] == 3
     with pytest.raises(KubecostError, match="malformed JSON"):
         make_source(url + "/junk/model").allocation("today")
 
@@ -204,6 +211,28 @@ def test_fault_proxy_500_then_recovery(make_source: Callable[..., KubecostSource
         assert [r.fault for r in proxy.requests] == ["respond", None]
     with pytest.raises(KubecostError, match="connection failed"):
         make_source(refused_url() + "/model", retries=0).allocation("today")
+
+
+def test_retry_after_is_honoured_and_every_retry_logged(make_source: Callable[..., KubecostSource], kubecost_url: str,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """The one retry policy (sources/http.py) for Kubecost too: `Retry-After` on a 429 is waited for (it used to be
+    ignored), and each retry is a log line naming the request, without the URL's credentials."""
+    from goreliable_lib.devstack.stack.faults import FaultProxy
+
+    with FaultProxy(kubecost_url.removesuffix("/model")) as proxy:
+        proxy.respond(429, {"code": 429, "message": "too many requests"}, headers={"Retry-After": "1"}, times=1)
+        source = make_source(proxy.url.replace("http://", "http://ops:hunter2@") + "/model")
+        source.retry_policy = dataclasses.replace(source.retry_policy, backoff_seconds=0.01)
+        began = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="goreliable_lib"):
+            frame = source.allocation("yesterday", aggregate="namespace")
+        assert time.monotonic() - began >= 0.9 and len(frame) > 5
+        assert [r.fault for r in proxy.requests] == ["respond", None]
+        assert proxy.requests[-1].headers["Authorization"].startswith("Basic ")
+        endpoint = f"GET {proxy.url}/model/allocation?window="
+    [line] = [r.getMessage() for r in caplog.records if r.name == "goreliable_lib.sources.http"]
+    assert line.startswith("attempt 1 of 4 failed, retrying in 1 s: HTTP 429: too many requests") and endpoint in line
+    assert "hunter2" not in line and "hunter2" not in repr(source.url)
 
 
 def test_root_url_without_model_is_found(make_source: Callable[..., KubecostSource], kubecost_url: str) -> None:

@@ -11,6 +11,7 @@ row of the fault matrix to its test.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -41,7 +42,7 @@ from goreliable_lib.inputs import promql
 from goreliable_lib.reports import cost as cost_report
 from goreliable_lib.runner.context import Run
 from goreliable_lib.sources.kubecost import KubecostSource
-from goreliable_lib.sources.prometheus import PrometheusSource, PrometheusWarning
+from goreliable_lib.sources.prometheus import PrometheusInfo, PrometheusSource, PrometheusWarning
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300),
               pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian prometheus missing")]
@@ -137,6 +138,35 @@ def test_partial_response_warning_reaches_the_run_summary(prometheus: str, tmp_p
     assert on_disk["warnings"] == summary["warnings"]
 
 
+def test_retries_and_infos_of_an_ok_run_are_kept_in_its_summary(prometheus: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """A retry that ended well is no caveat, but it is not silent either: the run keeps it in summary.json `log`
+    (and on the kernel's stderr, kept as kernel.log when a run fails). Prometheus 3's `infos` are listed with the
+    warnings, marked as information."""
+    info = ('PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: '
+            '"http_requests" (1:6)')
+    with FaultProxy(prometheus) as proxy:
+        proxy.respond(503, "upstream connect error or disconnect/reset before headers", times=1)  # Envoy
+        _live_env(monkeypatch, GORELIABLE_PROMETHEUS_URL=proxy.url)
+        run = Run("slo", {"end": "now", "window": "30d"}, tmp_path / "run", scratch=False)
+        src = run.connect()
+        src.prometheus.retry_policy = dataclasses.replace(src.prometheus.retry_policy, backoff_seconds=0.01)
+        frame = src.prometheus.query(f"sum({GATEWAY})")
+        proxy.respond(200, {"status": "success", "infos": [info], "data": {"resultType": "vector", "result": []}})
+        with pytest.warns(PrometheusInfo):
+            src.prometheus.query("rate(http_requests[5m])")
+        endpoint = f"{proxy.url}/api/v1/query"
+    assert len(frame) == 1
+    summary = run.write_summary({"requests": 1.0})
+    [entry] = summary["log"]
+    assert entry["level"] == "INFO" and entry["logger"] == "goreliable_lib.sources.http"
+    assert entry["message"].startswith("attempt 1 of 4 failed") and endpoint in entry["message"]
+    assert GATEWAY in entry["message"] and "HTTP 503" in entry["message"]
+    assert summary["warnings"] == [f"Information: Prometheus noted about query 'rate(http_requests[5m])': {info}"]
+    assert entry["message"] in capfd.readouterr().err  # the process's own stderr: a kernel's kernel.log
+
+
 # --------------------------------------------------------------------------------------------- Kubecost
 class MutatingKubecost:
     """The stack's Kubecost app, with every allocation answer passed through `mutate` (a real HTTP server)."""
@@ -203,14 +233,62 @@ def test_kubecost_null_unknown_and_missing_fields_are_said(tmp_path: Path, monke
     assert kubeflow.sum() > 0 and frame.loc[kubeflow, ["total_cost", "cpu_cost", "gpu_cost"]].isna().all().all()
     pd.testing.assert_frame_equal(frame[~kubeflow].reset_index(drop=True), plain[plain["namespace"] != "kubeflow"]
                                   .reset_index(drop=True), check_like=True)
-    said = frame.attrs["warnings"]
-    assert [w.split(" (null")[0] for w in said] == ["Kubecost sent no cpuCost", "Kubecost sent no gpuCost",
-                                                    "Kubecost sent no totalCost"]
-    assert all(f"for {kubeflow.sum()} of {len(frame)} allocations" in w and "kubeflow/" in w for w in said)
+    # the missing totalCost makes the totals too low: a warning; the parts missing with it are said by it
+    [said] = frame.attrs["warnings"]
+    assert said.startswith("Kubecost sent no totalCost (null or missing)") and "too low" in said
+    assert f"for {kubeflow.sum()} of {len(frame)} allocations" in said and "kubeflow/" in said
+    assert "infos" not in frame.attrs
     summary = run.write_summary({"total_cost": float(data.window["total_cost"].sum())})
     totals = [w for w in summary["warnings"] if w.startswith("Kubecost: Kubecost sent no totalCost")]
     assert len(totals) == 2  # the daily costs and the window's totals: two requests, each said
     assert all("too low" in w for w in summary["warnings"])
+
+
+#: The example allocation of Kubecost's Allocation API docs, "Allocation schema (version 1.76)" (kubecost/docs
+#: allocation.md): no loadBalancerCost (nor its adjustment, nor the network split) at all, but a totalCost.
+KUBECOST_1_76_ALLOCATION = {
+    "name": "cluster-one/gke-niko-pool-2-9182dfa7-okb2/kubecost/kubecost-cost-analyzer-94dc86fc-lwvrm/cost-model",
+    "properties": {"annotation": {}, "cluster": "cluster-one", "container": "cost-model",
+                   "controller": "kubecost-cost-analyzer", "controllerKind": "deployment",
+                   "label": {"app": "cost-analyzer", "app_kubernetes_io_instance": "kubecost",
+                             "app_kubernetes_io_name": "cost-analyzer", "name": "kubecost",
+                             "pod_template_hash": "94dc86fc"},
+                   "namespace": "kubecost", "node": "gke-niko-pool-2-9182dfa7-okb2",
+                   "pod": "kubecost-cost-analyzer-94dc86fc-lwvrm",
+                   "service": ["kubecost-frontend", "kubecost-cost-analyzer"]},
+    "window": {"start": "2021-03-11T00:00:00-07:00", "end": "2021-03-12T00:00:00-07:00"},
+    "start": "2021-03-11T07:00:00Z", "end": "2021-03-11T17:00:00Z", "minutes": 600,
+    "cpuCores": 0.200399, "cpuCoreRequestAverage": 0.2, "cpuCoreUsageAverage": 0.004317, "cpuCoreHours": 2.00399,
+    "cpuCost": 0.044344, "cpuEfficiency": 0.021583, "gpuHours": 0, "gpuCost": 0, "networkCost": 1.3e-05,
+    "pvBytes": 11453246122.666668, "pvByteHours": 114532461226.66667, "pvCost": 0.005845,
+    "ramBytes": 59791087.387687, "ramByteRequestAverage": 57671680, "ramByteUsageAverage": 52687168.319468,
+    "ramByteHours": 597910873.876871, "ramCost": 0.001652, "ramEfficiency": 0.913571, "sharedCost": 0,
+    "externalCost": 0, "totalCost": 0.051853, "totalEfficiency": 0.053611,
+}
+
+
+def test_kubecost_1_76_schema_is_not_said_to_make_totals_too_low(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kubecost 1.76 sends no loadBalancerCost; its totalCost is there, and the totals are totalCost: no warning
+    "totals are therefore too low" (there used to be one), only a note that the breakdown has no load-balancer part."""
+    answer = orjson.dumps({"code": 200, "data": [{KUBECOST_1_76_ALLOCATION["name"]: KUBECOST_1_76_ALLOCATION}]})
+
+    def kubecost_1_76(environ: dict[str, Any], start_response: Any) -> Any:
+        return Response(answer, mimetype="application/json")(environ, start_response)
+
+    window = ("2021-03-11T07:00:00Z", "2021-03-12T07:00:00Z")
+    with serve(kubecost_1_76) as url:
+        _live_env(monkeypatch, GORELIABLE_KUBECOST_URL=url)
+        run = Run("cost", {"end": "now", "window": "30d"}, tmp_path / "run", scratch=False)
+        frame = run.connect().kubecost.allocation(window, aggregate=None)
+    assert frame["total_cost"].tolist() == [0.051853] and frame["load_balancer_cost"].isna().all()
+    assert "warnings" not in frame.attrs
+    [note] = frame.attrs["infos"]
+    assert note.startswith("Kubecost sent no loadBalancerCost (null or missing) for 1 of 1 allocations")
+    assert "the totals are complete" in note
+    summary = run.write_summary({"total_cost": float(frame["total_cost"].sum())})
+    assert not [w for w in summary["warnings"] if "too low" in w]
+    assert summary["warnings"] == [f"Information: Kubecost: {note}"]
 
 
 def test_kubecost_without_any_data_fails_clearly() -> None:

@@ -88,17 +88,25 @@ def prometheus_bodies(draw: st.DrawFn) -> bytes:
     if kind == "error":
         return dumps({"status": "error", "errorType": draw(json_scalars), "error": draw(json_scalars)})
     series = draw(st.lists(st.dictionaries(label_names, label_values, max_size=3), max_size=3))
+    histogram = st.fixed_dictionaries({"count": number_texts, "sum": number_texts}) | json_values
     if kind == "matrix":
         result: Any = [{"metric": labels, "values": draw(st.lists(pairs, max_size=4))} for labels in series]
+        for entry in result:  # native histogram samples beside or instead of the floats
+            if draw(st.booleans()):
+                entry["histograms"] = draw(st.lists(st.tuples(timestamps, histogram), max_size=2))
+                if draw(st.booleans()):
+                    del entry["values"]
     elif kind == "vector":
-        result = [{"metric": labels, "value": draw(pairs)} for labels in series]
+        result = [{"metric": labels, **({"histogram": [draw(timestamps), draw(histogram)]} if draw(st.booleans())
+                                        else {"value": draw(pairs)})} for labels in series]
     elif kind in ("scalar", "string"):
         result = draw(pairs)
     else:
         kind, result = draw(st.text(alphabet=CHARACTERS, max_size=8)), draw(json_values)
     document: dict[str, Any] = {"status": "success", "data": {"resultType": kind, "result": result}}
-    if draw(st.booleans()):
-        document["warnings"] = draw(st.lists(st.text(alphabet=CHARACTERS, max_size=20), max_size=2) | json_scalars)
+    for key in ("warnings", "infos"):  # infos: Prometheus 3's info-level annotations
+        if draw(st.booleans()):
+            document[key] = draw(st.lists(st.text(alphabet=CHARACTERS, max_size=20), max_size=2) | json_scalars)
     if draw(st.booleans()):  # mutate one field of the envelope
         document[draw(st.sampled_from(["status", "data", "extra"]))] = draw(json_values)
     body = dumps(document)
@@ -227,9 +235,15 @@ def test_kubecost_normaliser_raises_only_kubecost_error(proxy: FaultProxy, body:
     for column in kubecost.COLUMNS[4:-2]:
         assert frame[column].dtype == np.float64, column
     missing = {f for a in allocations_sent for f in COST if not _finite(a.get(f))}
-    said = " ".join(frame.attrs.get("warnings", []))
-    for field in missing:  # a cost Kubecost did not send is never silently counted as 0
-        assert field in said, (field, said)
+    warned = " ".join(frame.attrs.get("warnings", []))
+    said = " ".join([*frame.attrs.get("warnings", []), *frame.attrs.get("infos", [])])
+    for field in missing:  # a cost Kubecost did not send is never silently counted as 0: it is said, or its
+        # allocations lack the total too, which the totalCost warning says
+        covered = all(not _finite(a.get("totalCost")) for a in allocations_sent if not _finite(a.get(field)))
+        assert field in said or covered, (field, said)
+    if "totalCost" in missing:  # a missing total is a warning: the totals are too low
+        assert "totalCost" in warned and "too low" in warned, warned
+    assert "too low" not in warned or "totalCost" in missing  # and only then
 
 
 def _finite(value: Any) -> bool:

@@ -222,3 +222,98 @@ def test_recorded_error_envelope() -> None:
     envelope = promjson.parse_response(recorded_body("bad_data"))
     assert (envelope.status, envelope.error_type, envelope.result) == ("error", "bad_data", None)
     assert "unclosed left parenthesis" in (envelope.error or "")
+
+
+# --------------------------------------------------------------------------------------------- real servers' shapes
+# A native histogram sample of an instant vector, as Grafana's converter test data records it
+# (grafana/grafana pkg/util/converter/testdata/prom-vector-histogram-no-labels.json; buckets cut to two), next to a
+# float sample; and a range result whose series hold only histogram samples (prom-matrix-histogram-partitioned.json)
+# or floats and histograms both (Prometheus' API docs: "histograms" beside "values" for a series holding both).
+HISTOGRAM = {"count": "316.47719298245624", "sum": "3.3474505904112015", "buckets": [
+    [0, "0.000004536465129862675", "0.000004947050303081549", "0.13333333333333333"],
+    [0, "0.000004947050303081549", "0.000005394796609394436", "2.0982456140350876"]]}
+GATEWAY = {"cluster": "dev-us-central-0", "job": "cortex-dev-01/cortex-gw", "route": "api_prom_api_v1_query"}
+
+
+def test_native_histograms_are_skipped_alike_by_instant_and_range_queries() -> None:
+    """An instant vector holding a native histogram used to fail the whole query as malformed (the range path
+    skipped it with a warning): both now keep the float samples and say which series' histograms were skipped."""
+    vector = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {}, "histogram": [1649967668.042, HISTOGRAM]},
+        {"metric": GATEWAY, "value": [1649967668.042, "0.5"]}]}}, separators=(",", ":")).encode()
+    instant = promjson.response_to_frame(vector)
+    assert instant["value"].tolist() == [0.5] and instant["route"].tolist() == ["api_prom_api_v1_query"]
+    [said] = instant.attrs["warnings"]
+    assert said.startswith("native histogram samples of 1 series skipped ({})") and "histogram_quantile()" in said
+
+    matrix = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": GATEWAY, "histograms": [[1649963300, {"count": "0", "sum": "0"}], [1649963400, HISTOGRAM]]},
+        {"metric": {**GATEWAY, "route": "api_prom_push"}, "values": [[1649963300, "1"]],
+         "histograms": [[1649963400, HISTOGRAM]]}]}}, separators=(",", ":")).encode()
+    ranged = promjson.response_to_frame(matrix)
+    assert ranged["value"].tolist() == [1.0] and ranged["route"].tolist() == ["api_prom_push"]
+    [said] = ranged.attrs["warnings"]
+    assert said.startswith('native histogram samples of 2 series skipped ({cluster="dev-us-central-0",job="cortex-dev-'
+                           '01/cortex-gw",route="api_prom_api_v1_query"}, {cluster=')
+
+
+def test_prometheus_3_infos_are_kept_beside_the_warnings() -> None:
+    """Prometheus 3 sends info-level annotations in `infos` (util/annotations/annotations.go, PossibleNonCounterInfo,
+    with the position in the query); they used to be dropped."""
+    info = ('PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: '
+            '"go_memstats_alloc_bytes" (1:6)')
+    body = matrix_body([({"__name__": "go_memstats_alloc_bytes"}, [(1700000000, "0.1")])], infos=[info],
+                       warnings=["PromQL warning: ratio value should be between -1 and 1"])
+    frame = promjson.response_to_frame(body)
+    assert frame.attrs["infos"] == [info]
+    assert frame.attrs["warnings"] == ["PromQL warning: ratio value should be between -1 and 1"]
+    merged = promjson.merge_results([promjson.parse_response(body).result] * 2)
+    assert merged.infos == [info]
+    with pytest.raises(promjson.MalformedResponseError, match="'infos' is not a list"):
+        promjson.response_to_frame(matrix_body([], infos="x"))
+
+
+def test_empty_values_arrays_are_series_without_samples() -> None:
+    """Go code on prometheus/common (model.SampleStream, `json:"values"`) writes `"values":[]` for a series without
+    samples; a compact matrix whose first series was empty used to be refused as malformed JSON, and an empty one
+    further on could take the next series' samples."""
+    body = matrix_body([({"s": "empty-first"}, []), ({"s": "a"}, [(1700000000, "1"), (1700000060, "2")]),
+                        ({"s": "empty-between"}, []), ({"s": "b"}, [(1700000000, "3")]), ({"s": "empty-last"}, [])])
+    assert b'[{"metric":{"s":"empty-first"},"values":[]}' in body
+    frame = promjson.response_to_frame(body)
+    pd.testing.assert_frame_equal(frame, reference_frame(body))
+    assert frame["s"].tolist() == ["a", "a", "b"] and frame["value"].tolist() == [1, 2, 3]
+    only_empty = promjson.response_to_frame(matrix_body([({"s": "x"}, []), ({"s": "y"}, [])]))
+    assert only_empty.empty and list(only_empty.columns) == ["timestamp", "value"]
+
+
+@pytest.mark.parametrize(("timestamp", "kind"), [(9_999_999_999, "matrix"), (4_102_444_800_000, "matrix"),
+                                                 (-10_000_000_000, "vector"), (9_999_999_999, "scalar")])
+def test_a_time_pandas_cannot_hold_is_a_clear_error(timestamp: float, kind: str) -> None:
+    """A timestamp after 2262-04-11 (pandas' last nanosecond) used to wrap around silently to a wrong date."""
+    series = {"metric": {"job": "far"}}
+    result: object = {"matrix": [{**series, "values": [[1700000000, "1"], [timestamp, "2"]]}],
+                      "vector": [{**series, "value": [timestamp, "1"]}], "scalar": [timestamp, "1"]}[kind]
+    body = json.dumps({"status": "success", "data": {"resultType": kind, "result": result}}).encode()
+    with pytest.raises(promjson.MalformedResponseError, match=r"outside the times pandas can hold \(1677-09-21 .. "
+                                                              r"2262-04-11 UTC\)") as caught:
+        promjson.response_to_frame(body)
+    assert f"timestamp {float(timestamp)!r}" in str(caught.value)
+    if kind != "scalar":
+        assert 'series {job="far"}' in str(caught.value)
+    last = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+        {**series, "value": [9_223_372_035, "1"]}]}}).encode()
+    assert promjson.response_to_frame(last)["timestamp"].iloc[0] == pd.Timestamp("2262-04-11T23:47:15Z")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,5}", fullmatch=True), label_value,
+                                          max_size=3),
+                          st.lists(sample_value, max_size=4)), max_size=5, unique_by=lambda s: str(s[0])))
+def test_series_with_and_without_samples_convert_like_the_plain_path(
+        series: list[tuple[dict[str, str], list[float]]]) -> None:
+    body = matrix_body([(labels, [(1700000000 + 15 * i, go_format(v)) for i, v in enumerate(values)])
+                        for labels, values in series])
+    frame = promjson.response_to_frame(body)
+    expected = reference_frame(body) if any(values for _, values in series) else promjson.empty_frame()
+    pd.testing.assert_frame_equal(frame, expected)

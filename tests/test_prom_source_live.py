@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
+import logging
 import time
 import warnings
 
@@ -13,16 +16,18 @@ from prom_source_fixtures import DATA_END, LONG_SERVICES, ODD_LABELS, long_value
 from goreliable_lib.devstack.stack.faults import FaultProxy, refused_url
 from goreliable_lib.errors import BadInputError, PrometheusError
 from goreliable_lib.inputs.promql import selector
-from goreliable_lib.sources.prometheus import PrometheusSource, PrometheusWarning
+from goreliable_lib.sources.prometheus import PrometheusInfo, PrometheusSource, PrometheusWarning
 
 pytestmark = pytest.mark.stack
+#: Prometheus' answer to a query over its --query.timeout: HTTP 503 (docs/querying/api.md: "503 Service Unavailable
+#: when queries time out or abort"), errorType timeout, the engine's message.
 TIMEOUT_BODY = {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}
 
 
 def fast_source(url: str, **kwargs: object) -> PrometheusSource:
     """A source with a tiny backoff so retry tests stay quick."""
     source = PrometheusSource(url, **kwargs)  # type: ignore[arg-type]
-    source.backoff_seconds = 0.01
+    source.retry_policy = dataclasses.replace(source.retry_policy, backoff_seconds=0.01)
     return source
 
 
@@ -110,20 +115,28 @@ def test_empty_result_and_instant_vector(prom_url: str) -> None:  # noqa: F811
     assert scalar["value"].iloc[0] == sum(long_value(i, np.array([int(DATA_END.timestamp())]))[0] for i in range(4))
 
 
-def test_server_timeout_is_retried_then_raised_with_its_message(prom_url: str) -> None:  # noqa: F811
+def test_server_timeout_is_not_retried_unless_asked(prom_url: str) -> None:  # noqa: F811
+    """A query that timed out on the server times out again: it used to be sent four times (four minutes at the
+    default 60 s timeout before the error). It is sent once, and the error names the setting that retries it."""
     with FaultProxy(prom_url) as proxy:
         proxy.respond(503, TIMEOUT_BODY, times=None)
         with pytest.raises(PrometheusError) as caught:
-            fast_source(proxy.url, retries=2).query("prom_test_requests_total", time=DATA_END)
+            fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
+        assert len(proxy.requests) == 1
+        error = caught.value
+        assert (error.error_type, error.status, error.query) == ("timeout", 503, "prom_test_requests_total")
+        assert "query timed out in expression evaluation" in str(error)
+        assert "not retried" in str(error) and "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS=true" in str(error)
+        proxy.clear()
+        proxy.respond(503, TIMEOUT_BODY, times=None)
+        with pytest.raises(PrometheusError, match="gave up after 3 attempts"):
+            fast_source(proxy.url, retries=2, retry_timeouts=True).query("prom_test_requests_total", time=DATA_END)
         assert len(proxy.requests) == 3
-    error = caught.value
-    assert (error.error_type, error.status, error.query) == ("timeout", 503, "prom_test_requests_total")
-    assert "query timed out in expression evaluation" in str(error) and "3 attempts" in str(error)
 
 
 def test_transient_503_and_500_are_retried_to_success(prom_url: str) -> None:  # noqa: F811
     with FaultProxy(prom_url) as proxy:
-        proxy.respond(503, TIMEOUT_BODY, times=1)
+        proxy.respond(503, "no healthy upstream", headers={"Content-Type": "text/plain"}, times=1)  # Envoy's 503
         proxy.respond(500, {"status": "error", "errorType": "internal", "error": "boom"}, times=1)
         frame = fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
         assert [r.fault for r in proxy.requests] == ["respond", "respond", None]
@@ -148,6 +161,40 @@ def test_429_honours_retry_after(prom_url: str) -> None:  # noqa: F811
     assert len(frame) == 4
 
 
+def test_retry_after_as_an_http_date_is_honoured_and_a_long_one_is_not_waited_for(prom_url: str) -> None:  # noqa: F811
+    """RFC 9110 allows `Retry-After` as an HTTP date (it used to be ignored); a server asking for more than the
+    policy's 120 s is not waited for (it used to be cut to 10 s and retried, three times in vain)."""
+    with FaultProxy(prom_url) as proxy:
+        when = email.utils.format_datetime(pd.Timestamp.now("UTC").ceil("s").to_pydatetime() + pd.Timedelta("2s"),
+                                           usegmt=True)
+        proxy.respond(503, {"status": "error", "errorType": "unavailable", "error": "overloaded"},
+                      headers={"Retry-After": when}, times=1)
+        began = time.monotonic()
+        assert len(fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)) == 4
+        assert time.monotonic() - began >= 1.0 and len(proxy.requests) == 2
+        proxy.clear()
+        proxy.respond(429, "tenant over its query limit", headers={"Retry-After": "600"}, times=None)
+        began = time.monotonic()
+        with pytest.raises(PrometheusError, match=r"server asked to retry after 600 s \(Retry-After\)") as caught:
+            fast_source(proxy.url).query("prom_test_requests_total", time=DATA_END)
+        assert time.monotonic() - began < 5 and len(proxy.requests) == 1 and caught.value.status == 429
+
+
+def test_every_retry_is_logged_naming_the_endpoint_and_query_without_credentials(
+        prom_url: str, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(502, "<html>502 Bad Gateway</html>", headers={"Content-Type": "text/html"}, times=2)
+        source = fast_source(proxy.url.replace("http://", "http://ops:hunter2@"))
+        with caplog.at_level(logging.INFO, logger="goreliable_lib"):
+            assert len(source.query("prom_test_requests_total", time=DATA_END)) == 4
+        endpoint = f"{proxy.url}/api/v1/query"
+    retries = [r.getMessage() for r in caplog.records if r.name == "goreliable_lib.sources.http"]
+    assert len(retries) == 2 and retries[0].startswith("attempt 1 of 4 failed, retrying in")
+    assert all(endpoint in line and "'prom_test_requests_total'" in line and "HTTP 502" in line
+               for line in retries)
+    assert not any("hunter2" in line or "ops:" in line for line in retries)
+
+
 def test_refused_connection_is_retried_then_raised() -> None:
     url = refused_url()
     with pytest.raises(PrometheusError) as caught:
@@ -170,7 +217,28 @@ def test_slow_response_past_the_timeout_is_not_retried(prom_url: str) -> None:  
         with pytest.raises(PrometheusError, match="did not answer within 1 s") as caught:
             fast_source(proxy.url, timeout=1.0).query("prom_test_requests_total", time=DATA_END)
         assert time.monotonic() - began < 2.5 and len(proxy.requests) == 1
-    assert caught.value.error_type == "timeout"
+        assert caught.value.error_type == "timeout" and "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS" in str(caught.value)
+        proxy.clear()
+        proxy.delay(2.0, times=1)
+        frame = fast_source(proxy.url, timeout=1.0, retry_timeouts=True).query("prom_test_requests_total",
+                                                                               time=DATA_END)
+        assert len(frame) == 4 and len(proxy.requests) == 2
+
+
+def test_infos_and_native_histograms_from_the_server_are_said(prom_url: str) -> None:  # noqa: F811
+    """Prometheus 3's `infos` become a `PrometheusInfo` and attrs["infos"]; an instant vector with a native histogram
+    (Grafana's converter test data, prom-vector-histogram-no-labels.json) keeps its floats, with a warning."""
+    info = 'PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "up" (1:6)'
+    body = {"status": "success", "infos": [info], "data": {"resultType": "vector", "result": [
+        {"metric": {}, "histogram": [1649967668.042, {"count": "316.47", "sum": "3.34", "buckets": [
+            [0, "0.000004536465129862675", "0.000004947050303081549", "0.13333333333333333"]]}]},
+        {"metric": {"job": "api"}, "value": [1649967668.042, "2"]}]}}
+    with FaultProxy(prom_url) as proxy:
+        proxy.respond(200, body, times=None)
+        with pytest.warns(PrometheusInfo, match="might not be a counter"), pytest.warns(PrometheusWarning,
+                                                                                        match="native histogram"):
+            frame = PrometheusSource(proxy.url).query("rate(up[5m])", time=DATA_END)
+    assert frame["value"].tolist() == [2.0] and frame.attrs["infos"] == [info]
 
 
 def test_malformed_json_raises_a_clear_error(prom_url: str) -> None:  # noqa: F811
@@ -224,7 +292,7 @@ def test_auth_headers_and_thanos_options_are_sent_but_never_shown(prom_url: str)
         assert seen.args["max_source_resolution"] == ["5m"]
         proxy.respond(500, {"status": "error", "errorType": "internal", "error": "nope"}, times=None)
         with pytest.raises(PrometheusError) as caught:
-            source.retries = 0
+            source.retry_policy = dataclasses.replace(source.retry_policy, retries=0)
             source.query("up", time=DATA_END)
         basic_url = proxy.url.replace("http://", "http://ops:hunter2@")
         basic = fast_source(basic_url, retries=0)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,8 @@ class Run:
         self.data_dir = run_dir / "data"
         self.figures_dir = run_dir / "figures"
         self.warnings: list[str] = []
+        #: The kit's log records during the run (every retry of a source): summary.json `log`.
+        self.log: list[dict[str, str]] = []
         self.window: dict[str, str | None] = {"start": None, "end": None}
         self.source: dict[str, Any] = {"kind": None, "endpoints": {}}
         self.sources: Any = None
@@ -91,6 +95,7 @@ class Run:
             folder.mkdir(parents=True, exist_ok=True)
         self.resolve_window(utc_now())
         self._save_context()
+        _RunLog.install(self)
 
     def __repr__(self) -> str:
         return f"<Run {self.report} in {self.run_dir}>"
@@ -169,14 +174,17 @@ class Run:
         self._save_context()
         display(Markdown(f"**Warning:** {text}"))
 
-    def source_warning(self, source: str, request: Mapping[str, Any], message: str) -> None:
-        """A warning a source attached to a result (`frame.attrs["warnings"]`), said as a warning of the run."""
-        if source == "prometheus":
-            query = str(request.get("query", ""))
-            query = query if len(query) <= 150 else query[:150] + "..."
+    def source_warning(self, source: str, request: Mapping[str, Any], message: str, *, info: bool = False) -> None:
+        """A warning a source attached to a result (`frame.attrs["warnings"]`), said as a warning of the run; with
+        `info`, a note (`frame.attrs["infos"]`: Prometheus 3's info annotations), listed with them as information."""
+        query = str(request.get("query", ""))
+        query = query if len(query) <= 150 else query[:150] + "..."
+        if source == "prometheus" and info:
+            self.warn(f"Information: Prometheus noted about query {query!r}: {message}")
+        elif source == "prometheus":
             self.warn(f"Prometheus warned about query {query!r}: {message} (its data may be incomplete)")
         else:
-            self.warn(f"{source.capitalize()}: {message}")
+            self.warn(f"{'Information: ' if info else ''}{source.capitalize()}: {message}")
 
     def show_headline(self, report: BuiltReport) -> None:
         """The report's first screen, then each of its warnings (also listed at the very top by the runner)."""
@@ -207,6 +215,7 @@ class Run:
             "window": body.pop("window", None) or dict(self.window),
             "source": body.pop("source", None) or dict(self.source),
             "warnings": warnings,
+            "log": list(self.log),
             **body,
         }
         atomic_write_text(self.run_dir / SUMMARY_FILE, json.dumps(result, indent=2, allow_nan=False) + "\n")
@@ -236,6 +245,35 @@ class _RunRecorder(SnapshotRecorder):
         if source in WARNING_SOURCES:
             for message in frame.attrs.get("warnings") or []:
                 self._run.source_warning(source, request, str(message))
+            for message in frame.attrs.get("infos") or []:
+                self._run.source_warning(source, request, str(message), info=True)
+
+
+class _RunLog(logging.Handler):
+    """The kit's log records (logger `goreliable_lib`, INFO and above: every retry of a source) kept by the run:
+    in summary.json `log`, and on the process's own stderr (a kernel's: the runner keeps it as kernel.log when the
+    run fails). One per process: the newest run has it."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(logging.INFO)
+        self._run = run
+
+    @classmethod
+    def install(cls, run: Run) -> None:
+        logger = logging.getLogger("goreliable_lib")
+        for handler in [h for h in logger.handlers if isinstance(h, cls)]:
+            logger.removeHandler(handler)
+        logger.addHandler(cls(run))
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        entry = {"time": to_rfc3339(pd.Timestamp(record.created, unit="s", tz="UTC")), "level": record.levelname,
+                 "logger": record.name, "message": scrub_text(record.getMessage())}
+        self._run.log.append(entry)
+        if sys.__stderr__ is not None:
+            print(f"{entry['time']} {entry['level']} {entry['logger']}: {entry['message']}", file=sys.__stderr__,
+                  flush=True)
 
 
 def current_run(report: str, parameters: Mapping[str, Any] | None = None) -> Run:

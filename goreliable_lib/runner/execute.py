@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import html
 import json
 import logging
 import os
@@ -245,7 +246,7 @@ def _finalise(staging: Path, report: ReportSpec, parameters: dict[str, Any], run
         where = f" in cell [{error['cell']}]" if error.get("cell") is not None else ""
         nb.cells.insert(0, _markdown_cell(
             f'<div style="background:#fdd;border:2px solid #b00;padding:8px">'
-            f"<b>This report FAILED{where}: {error['type']}</b>: {error['message']}<br>"
+            f"<b>This report FAILED{where}: {html.escape(str(error['type']))}</b>: {html.escape(str(error['message']))}<br>"
             f"Run {run_id}. The numbers below are partial and must not be used as complete.</div>", ERROR_TAG))
     atomic_write_text(nb_path, nbformat.writes(nb))
     title = parameters.get("title") or report.title

@@ -116,7 +116,8 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
             prometheus = PrometheusSource(
                 settings.prometheus_url, token=settings.prometheus_token, headers=settings.prometheus_headers,
                 basic_auth=basic, ca_bundle=settings.prometheus_ca_bundle, verify=settings.prometheus_verify,
-                timeout=settings.prometheus_timeout, thanos_dedup=settings.thanos_dedup,
+                timeout=settings.prometheus_timeout, retry_timeouts=settings.prometheus_retry_timeouts,
+                thanos_dedup=settings.thanos_dedup,
                 partial_response=settings.thanos_partial_response,
                 max_source_resolution=settings.thanos_max_source_resolution, **common)
         kubecost: Any = MissingSource("Kubecost", "GORELIABLE_KUBECOST_URL")

@@ -21,7 +21,12 @@ at a time; longer intervals are fetched in day-long pieces and summed here (cost
 Columns: `name` (label keys in the new form: `cost-team=ml-platform` -> `ml-platform`), `start`, `end` (the
 interval, UTC), `minutes`, the aggregate key columns (`namespace`, `cost_team` for `label:cost-team`,
 `controller`, ...; `__idle__` / `__unallocated__` kept as values), cost columns, usage columns, efficiencies,
-`is_idle`, `is_unallocated`. JSON nulls become NaN.
+`is_idle`, `is_unallocated`. JSON nulls become NaN. A missing `totalCost` is a warning in `attrs["warnings"]`
+(totals too low); a missing part of it (`loadBalancerCost` in Kubecost 1.76's schema) is a note in
+`attrs["infos"]` (totals complete, breakdown without it).
+
+Retries: the one policy of `sources.http` (429 and 5xx retried with backoff, `Retry-After` honoured; a client
+read timeout not retried unless `retry_timeouts=True`; every retry logged).
 """
 
 from __future__ import annotations
@@ -33,10 +38,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import requests
-import tenacity
 
 from goreliable_lib.errors import BadInputError, KubecostError
 from goreliable_lib.sources.base import Source
+from goreliable_lib.sources.http import (
+    RETRY_AFTER_STATUSES,
+    RETRY_STATUSES,
+    RetryPolicy,
+    TransientError,
+    retry_after_seconds,
+    split_credentials,
+)
 from goreliable_lib.timeutil import parse_duration, parse_time, parse_window, to_rfc3339
 
 if TYPE_CHECKING:
@@ -76,29 +88,28 @@ COLUMNS = ["name", "start", "end", "minutes"] + [snake(f) for f in COST_FIELDS +
     "is_idle", "is_unallocated"]
 
 
-class _Retryable(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class KubecostSource(Source):
     """Allocations from Kubecost (`.../model`) or OpenCost (`:9003`)."""
 
     name = "kubecost"
 
     def __init__(self, url: str | None, *, timeout: float = 60, retries: int = 3, headers: dict[str, str] | None = None,
-                 token: str | None = None, recorder: SnapshotRecorder | None = None,
+                 token: str | None = None, retry_timeouts: bool = False, recorder: SnapshotRecorder | None = None,
                  replayer: SnapshotReplayer | None = None, clock: Callable[[], pd.Timestamp] | None = None,
                  chunk: object = "1d") -> None:
         super().__init__(recorder=recorder, replayer=replayer, clock=clock)
         if not url and replayer is None:
             raise BadInputError("kubecost url: required unless replaying a snapshot (set GORELIABLE_KUBECOST_URL)")
-        self.url = url.rstrip("/") if url else ""  # empty when replaying a snapshot
+        # a user:password@ part becomes basic auth, so the URL in messages and logs holds no credential
+        clean_url, basic_auth = split_credentials(url) if url else ("", None)
+        self.url = clean_url  # empty when replaying a snapshot
         self.timeout = float(timeout)
-        self.retries = int(retries)
+        #: How requests are retried (`sources.http`, the same policy as Prometheus').
+        self.retry_policy = RetryPolicy(retries=int(retries), retry_timeouts=bool(retry_timeouts),
+                                        retry_timeouts_setting="KubecostSource(retry_timeouts=True)")
         self.chunk = parse_duration(chunk, field="chunk")
         self.session = requests.Session()
+        self.session.auth = basic_auth
         self.session.headers.update(headers or {})
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
@@ -144,7 +155,7 @@ class KubecostSource(Source):
 
     # ------------------------------------------------------------------ fetching
     def _fetch(self, request: dict[str, Any]) -> pd.DataFrame:
-        self._problems: list[str] = []  # null or missing costs, said in attrs["warnings"]
+        self._notes: dict[str, list[str]] = {"warnings": [], "infos": []}  # missing costs: attrs["warnings"|"infos"]
         start, end = pd.Timestamp(request["start"]), pd.Timestamp(request["end"])
         accumulate = request["accumulate"]
         step = pd.Timedelta(seconds=request["step"]) if request["step"] is not None else None
@@ -164,14 +175,15 @@ class KubecostSource(Source):
                     group = []
                 group.append(interval)
             records.extend(self._fetch_sets(request, group))
-            frame = _normalise(records, request["aggregate"], self._problems, request)
+            frame = _normalise(records, request["aggregate"], self._notes, request)
         else:
             frames = [self._fetch_summed(request, interval) for interval in intervals]
             frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         frame = frame.sort_values(["start", "name"], kind="stable").reset_index(drop=True)
         frame.attrs["flavour"] = self.flavour
-        if self._problems:
-            frame.attrs["warnings"] = list(dict.fromkeys(self._problems))
+        for kind, lines in self._notes.items():
+            if lines:
+                frame.attrs[kind] = list(dict.fromkeys(lines))
         return frame
 
     def _fetch_sets(self, request: dict[str, Any],
@@ -190,7 +202,7 @@ class KubecostSource(Source):
         records: list[dict[str, Any]] = []
         for lo, hi in _intervals(interval[0], interval[1], self.chunk):
             records.extend(_records(self._call(self._params(request, lo, hi, step=None), request), [(lo, hi)]))
-        frame = _normalise(records, request["aggregate"], self._problems, request)
+        frame = _normalise(records, request["aggregate"], self._notes, request)
         return _combine(frame, interval, request["aggregate"]) if len(frame) else frame
 
     def _params(self, request: dict[str, Any], start: pd.Timestamp, end: pd.Timestamp,
@@ -238,24 +250,29 @@ class KubecostSource(Source):
     def _get_json(self, endpoint: str, params: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
         describe = f"GET {endpoint}?" + "&".join(f"{k}={v}" for k, v in params.items())
 
-        @tenacity.retry(retry=tenacity.retry_if_exception_type(_Retryable),
-                        stop=tenacity.stop_after_attempt(self.retries + 1),
-                        wait=tenacity.wait_exponential(multiplier=0.25, max=4), reraise=True)
         def attempt() -> requests.Response:
             try:
                 response = self.session.get(endpoint, params=params, timeout=self.timeout)
+            except requests.ConnectTimeout as exc:  # never connected: worth another attempt, like refused
+                raise TransientError(f"connection failed: {exc} ({describe})") from exc
             except requests.Timeout as exc:
-                raise _Retryable(f"timed out after {self.timeout:g} s ({type(exc).__name__})") from exc
+                raise TransientError(f"timed out after {self.timeout:g} s ({type(exc).__name__}) ({describe})",
+                                     timed_out=True) from exc
             except requests.ConnectionError as exc:
-                raise _Retryable(f"connection failed: {exc}") from exc
-            if response.status_code >= 500 or response.status_code == 429:
-                raise _Retryable(f"HTTP {response.status_code}: {_message(response)}", response.status_code)
+                raise TransientError(f"connection failed: {exc} ({describe})") from exc
+            if response.status_code in RETRY_STATUSES or response.status_code >= 500:
+                retry_after = (retry_after_seconds(response.headers.get("Retry-After"))
+                               if response.status_code in RETRY_AFTER_STATUSES else None)
+                raise TransientError(f"HTTP {response.status_code}: {_message(response)} ({describe})",
+                                     status=response.status_code, retry_after=retry_after)
             return response
 
         try:
-            response = attempt()
-        except _Retryable as exc:
-            raise KubecostError(f"Kubecost request failed after {self.retries + 1} attempts: {exc} ({describe})",
+            response = self.retry_policy.call(attempt)
+        except TransientError as exc:
+            raise KubecostError(f"Kubecost request failed after {exc.attempts} attempt"
+                                f"{'s' if exc.attempts != 1 else ''}: {exc}"
+                                + ("" if exc.outcome.startswith("gave up") else f"; {exc.outcome}"),
                                 request=request, status=exc.status) from exc
         if response.status_code != 200:
             raise KubecostError(f"Kubecost rejected the request: HTTP {response.status_code}: {_message(response)} "
@@ -339,7 +356,8 @@ def _records(data: list[Any], intervals: list[tuple[pd.Timestamp, pd.Timestamp]]
     return out
 
 
-#: The costs every allocation must carry; a null or missing one makes every total that includes it too low.
+#: The costs every allocation carries: a missing totalCost makes totals too low (a warning), a missing part only the
+#: breakdown by resource (information; see `_missing_costs`).
 REQUIRED_COSTS = ("cpuCost", "gpuCost", "ramCost", "pvCost", "networkCost", "loadBalancerCost", "sharedCost",
                   "externalCost", "totalCost")
 _NUMBER_TYPES = frozenset({int, float, type(None)})
@@ -362,24 +380,39 @@ def _numbers(records: list[dict[str, Any]], field: str, request: dict[str, Any] 
                         request=request)
 
 
-def _missing_costs(records: list[dict[str, Any]], columns: dict[str, Any]) -> list[str]:
-    """One warning per required cost that some allocations did not carry (null, missing or not finite)."""
-    problems = []
+def _missing_costs(records: list[dict[str, Any]], columns: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(warnings, infos) about required costs some allocations did not carry (null, missing or not finite).
+
+    A missing `totalCost` makes every total that includes it too low: a warning. A missing part (`cpuCost` ...
+    `loadBalancerCost`) of an allocation whose `totalCost` was sent leaves the totals whole (they are `totalCost`)
+    and only the breakdown by resource without that part: information, not a warning (Kubecost 1.76's schema has
+    no `loadBalancerCost` at all). Where both are missing, the `totalCost` warning says it."""
+    warnings: list[str] = []
+    infos: list[str] = []
+    total_absent = ~np.isfinite(columns["total_cost"])
     for field in REQUIRED_COSTS:
         absent = ~np.isfinite(columns[snake(field)])
-        if absent.any():
-            first = records[int(np.argmax(absent))]
-            problems.append(f"Kubecost sent no {field} (null or missing) for {int(absent.sum())} of {len(records)} "
-                            f"allocations (first: {str(first['name'])[:100]!r}, {to_rfc3339(first['_start'])}.."
-                            f"{to_rfc3339(first['_end'])}); those costs are missing from every total, which are "
-                            f"therefore too low")
-    return problems
+        if field != "totalCost":
+            absent &= ~total_absent
+        if not absent.any():
+            continue
+        first = records[int(np.argmax(absent))]
+        where = (f"for {int(absent.sum())} of {len(records)} allocations (first: {str(first['name'])[:100]!r}, "
+                 f"{to_rfc3339(first['_start'])}..{to_rfc3339(first['_end'])})")
+        if field == "totalCost":
+            warnings.append(f"Kubecost sent no totalCost (null or missing) {where}; those costs are missing from "
+                            "every total, which are therefore too low")
+        else:
+            infos.append(f"Kubecost sent no {field} (null or missing) {where}; the breakdown by resource has none "
+                         "of it, the totals are complete (Kubecost sent totalCost)")
+    return warnings, infos
 
 
-def _normalise(records: list[dict[str, Any]], aggregate: str, problems: list[str] | None = None,
+def _normalise(records: list[dict[str, Any]], aggregate: str, notes: dict[str, list[str]] | None = None,
                request: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Allocation records -> frame, one row per (interval, allocation); nulls become NaN (and a warning in
-    `problems` for a missing cost); a value that is not a number raises KubecostError."""
+    """Allocation records -> frame, one row per (interval, allocation); nulls become NaN (and, for a missing cost,
+    a line in `notes["warnings"]` or `notes["infos"]`, see `_missing_costs`); a value that is not a number raises
+    KubecostError."""
     if not records:
         return _empty(aggregate)
     names, keys = _parse_names([str(r["name"]) for r in records], _aggregate_parts(aggregate))
@@ -390,8 +423,10 @@ def _normalise(records: list[dict[str, Any]], aggregate: str, problems: list[str
     }
     for field in ["minutes"] + COST_FIELDS + USAGE_FIELDS + EFFICIENCY_FIELDS:
         columns[snake(field)] = _numbers(records, field, request)
-    if problems is not None:
-        problems.extend(_missing_costs(records, columns))
+    if notes is not None:
+        warnings, infos = _missing_costs(records, columns)
+        notes["warnings"].extend(warnings)
+        notes["infos"].extend(infos)
     columns["is_idle"] = np.array([n == IDLE or n.endswith("/" + IDLE) for n in names], dtype=bool)
     columns["is_unallocated"] = np.array([UNALLOCATED in n.split("/") for n in names], dtype=bool)
     for column, values in keys.items():

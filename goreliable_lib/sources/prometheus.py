@@ -25,40 +25,53 @@ port-forward`) and gzipped from anything else; `compression=True/False` override
 Transport: GET, or POST with an `application/x-www-form-urlencoded` body when the encoded parameters
 exceed `POST_THRESHOLD_BYTES` (Prometheus, Thanos and Mimir all accept POST on query and query_range).
 Prometheus is asked to time out slightly before the client (`timeout` parameter = 90% of `timeout`), so
-its own `errorType: timeout` message arrives. 429, 5xx and connection errors are retried with exponential
-backoff (honouring `Retry-After`); `bad_data` and `execution` errors, a client read timeout and malformed
-responses are not.
+its own `errorType: timeout` message arrives. Retries follow the one policy of `sources.http`: 429, 5xx and
+connection errors are retried with exponential backoff (honouring `Retry-After`); a timeout (the server's 503
+`errorType: timeout`, or the client's) is not, unless `retry_timeouts=True` (`GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS`):
+it would time out again, each time after the whole timeout. `bad_data` and `execution` errors and malformed
+responses are never retried. Every retry is logged (`sources.http`).
+
+Results carry the server's `warnings` (raised as `PrometheusWarning`) and Prometheus 3's `infos` (raised as
+`PrometheusInfo`) in `attrs["warnings"]` and `attrs["infos"]`; native histogram samples are skipped with a
+warning naming the series (see `promjson`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import re
 import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from urllib3.util.retry import Retry
 
 from goreliable_lib.errors import BadInputError, PrometheusError
 from goreliable_lib.sources import promjson
 from goreliable_lib.sources.base import Source
+from goreliable_lib.sources.http import (
+    RETRY_AFTER_STATUSES,
+    RETRY_STATUSES,
+    RetryPolicy,
+    TransientError,
+    retry_after_seconds,
+    split_credentials,
+)
 from goreliable_lib.timeutil import parse_duration, parse_time, to_rfc3339
 
 if TYPE_CHECKING:
     from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 PROMETHEUS_MAX_POINTS = 11_000
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The setting that makes a Prometheus source retry timeouts (named in the error of a timeout not retried).
+RETRY_TIMEOUTS_SETTING = "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS=true"
 _DAY_MS = 86_400_000
 _RESOLUTION = re.compile(r"auto|(?:\d+(?:ms|s|m|h|d|w))+")
 
@@ -67,25 +80,9 @@ class PrometheusWarning(UserWarning):
     """The server answered with `warnings` (e.g. a Thanos partial response): the data may be incomplete."""
 
 
-class _RetryableError(PrometheusError):
-    """A failure worth another attempt (429, 5xx, connection refused/reset)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-def _strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """Remove `user:password@` from a URL; return (clean URL, basic auth or None)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url.rstrip("/"), None
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
-    return clean, (parts.username or "", parts.password or "")
+class PrometheusInfo(UserWarning):
+    """The server answered with `infos` (Prometheus 3's info-level annotations): a note on the query, not a
+    problem with the data (e.g. "metric might not be a counter, name does not end in _total/_sum/...")."""
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -128,14 +125,13 @@ class PrometheusSource(Source):
 
     name = "prometheus"
     POST_THRESHOLD_BYTES = 1500
-    backoff_seconds = 0.5
-    max_backoff_seconds = 10.0
 
     def __init__(self, url: str | None, *, token: str | None = None, headers: Mapping[str, str] | None = None,
                  basic_auth: tuple[str, str] | None = None, ca_bundle: str | None = None, verify: bool = True,
                  timeout: float = 60.0, retries: int = 3, max_points_per_series: int = PROMETHEUS_MAX_POINTS,
                  max_concurrency: int = 4, thanos_dedup: bool | None = None, partial_response: bool | None = None,
-                 max_source_resolution: str | None = None, compression: bool | None = None, recorder: SnapshotRecorder | None = None,
+                 max_source_resolution: str | None = None, compression: bool | None = None,
+                 retry_timeouts: bool = False, recorder: SnapshotRecorder | None = None,
                  replayer: SnapshotReplayer | None = None, clock: Callable[[], pd.Timestamp] | None = None) -> None:
         super().__init__(recorder=recorder, replayer=replayer, clock=clock)
         if url is None and replayer is None:
@@ -143,8 +139,6 @@ class PrometheusSource(Source):
                                 "(set GORELIABLE_PROMETHEUS_URL)")
         if timeout <= 0:
             raise BadInputError(f"timeout: must be positive, got {timeout!r}")
-        if retries < 0:
-            raise BadInputError(f"retries: must be 0 or more, got {retries!r}")
         if not 1 <= max_points_per_series <= PROMETHEUS_MAX_POINTS:
             raise BadInputError(f"max_points_per_series: must be 1..{PROMETHEUS_MAX_POINTS}, "
                                 f"got {max_points_per_series!r}")
@@ -154,7 +148,9 @@ class PrometheusSource(Source):
             raise BadInputError(f"max_source_resolution: {max_source_resolution!r} is not 'auto' or a duration "
                                 "like '0s', '5m', '1h'")
         self.timeout = float(timeout)
-        self.retries = int(retries)
+        #: How requests are retried (`sources.http`); replace it to change the backoff, e.g. in tests.
+        self.retry_policy = RetryPolicy(retries=int(retries), retry_timeouts=bool(retry_timeouts),
+                                        retry_timeouts_setting=RETRY_TIMEOUTS_SETTING)
         self.max_points_per_series = int(max_points_per_series)
         self.max_concurrency = int(max_concurrency)
         self.thanos_options: dict[str, str] = {}
@@ -178,7 +174,7 @@ class PrometheusSource(Source):
                  basic_auth: tuple[str, str] | None, ca_bundle: str | None, verify: bool) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise BadInputError(f"prometheus url: {url!r} is not an http(s) URL")
-        clean_url, url_auth = _strip_credentials(url)
+        clean_url, url_auth = split_credentials(url)
         all_headers = {str(k): str(v) for k, v in (headers or {}).items()}
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -264,14 +260,18 @@ class PrometheusSource(Source):
 
     @staticmethod
     def _surface_warnings(frame: pd.DataFrame, promql: str) -> pd.DataFrame:
-        """Warn about the result's `warnings`; also give label columns the `object` dtype (None = missing)
-        if a snapshot round trip turned them into pandas' `str` dtype."""
+        """Warn about the result's `warnings` (`PrometheusWarning`) and `infos` (`PrometheusInfo`); also give
+        label columns the `object` dtype (None = missing) if a snapshot round trip turned them into pandas' `str`
+        dtype."""
         for column in frame.columns[2:]:
             if frame[column].dtype != object and frame.columns[1] == "value":
                 values = frame[column].astype(object)
                 frame[column] = values.where(values.notna(), None)
         for message in frame.attrs.get("warnings", []):
             warnings.warn(PrometheusWarning(f"Prometheus warning for query {_short(promql, 200)!r}: {message}"),
+                          stacklevel=3)
+        for message in frame.attrs.get("infos", []):
+            warnings.warn(PrometheusInfo(f"Prometheus information for query {_short(promql, 200)!r}: {message}"),
                           stacklevel=3)
         return frame
 
@@ -316,16 +316,11 @@ class PrometheusSource(Source):
             raise PrometheusError(f"no Prometheus URL configured (replaying a snapshot) for query {_short(promql)!r}",
                                   query=promql, error_type="unavailable")
         params = {**params, "timeout": f"{self.timeout * 0.9:.3f}"}
-        retrying = Retrying(stop=stop_after_attempt(self.retries + 1), wait=self._wait,
-                            retry=retry_if_exception(lambda exc: isinstance(exc, _RetryableError)), reraise=True)
         try:
-            for attempt in retrying:
-                with attempt:
-                    body = self._send(endpoint, params, promql)
-        except _RetryableError as exc:
-            attempts = retrying.statistics.get("attempt_number", 1)
-            raise PrometheusError(f"{exc} (gave up after {attempts} attempts)", query=promql,
-                                  error_type=exc.error_type, status=exc.status) from exc
+            body = self.retry_policy.call(lambda: self._send(endpoint, params, promql))
+        except TransientError as exc:
+            raise PrometheusError(f"{exc} ({exc.outcome})", query=promql, error_type=exc.error_type,
+                                  status=exc.status) from exc
         try:
             envelope = promjson.parse_response(body)
         except promjson.MalformedResponseError as exc:
@@ -338,18 +333,14 @@ class PrometheusSource(Source):
                                   query=promql, error_type=envelope.error_type, status=200)
         return envelope.result
 
-    def _wait(self, state: RetryCallState) -> float:
-        backoff = self.backoff_seconds * 2 ** (state.attempt_number - 1)
-        exc = state.outcome.exception() if state.outcome is not None else None
-        retry_after = getattr(exc, "retry_after", None) or 0.0
-        return min(max(backoff, retry_after), self.max_backoff_seconds)
-
     def _error_message(self, endpoint: str, status: int, error_type: str | None, error: str | None,
                        promql: str) -> str:
         return (f"Prometheus {self.url}/api/v1/{endpoint} failed (HTTP {status}, {error_type or 'error'}): "
                 f"{error or 'no message'} -- query: {_short(promql)!r}")
 
     def _send(self, endpoint: str, params: dict[str, str], promql: str) -> bytes:
+        """One attempt: the body of a 200 answer; `TransientError` for what the retry policy may retry
+        (429, 5xx, connection errors, timeouts), `PrometheusError` for the rest."""
         assert self.client is not None
         url = f"{self.url}/api/v1/{endpoint}"
         use_post = len(urlencode(params)) > self.POST_THRESHOLD_BYTES
@@ -360,14 +351,14 @@ class PrometheusSource(Source):
                 headers={**self.client.headers, "Accept-Encoding": "gzip" if self.compression else "identity"},
                 timeout=(min(self.timeout, 10.0), self.timeout))
         except requests.exceptions.ReadTimeout:
-            raise PrometheusError(f"Prometheus {url} did not answer within {self.timeout:g} s "
-                                  f"(client timeout) -- query: {_short(promql)!r}",
-                                  query=promql, error_type="timeout") from None
+            raise TransientError(f"Prometheus {url} did not answer within {self.timeout:g} s "
+                                 f"(client timeout) -- query: {_short(promql)!r}", error_type="timeout",
+                                 timed_out=True) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             reason = type(exc).__name__
             detail = str(exc.args[0].reason) if exc.args and hasattr(exc.args[0], "reason") else str(exc)
-            raise _RetryableError(f"Prometheus {url} unreachable ({reason}: {_short(detail, 200)}) "
-                                  f"-- query: {_short(promql)!r}", query=promql, error_type="unavailable") from None
+            raise TransientError(f"Prometheus {url} unreachable ({reason}: {_short(detail, 200)}) "
+                                 f"-- query: {_short(promql)!r}", error_type="unavailable") from None
         if response.status_code == 200:
             return response.content
         error_type, error = None, None
@@ -381,9 +372,10 @@ class PrometheusSource(Source):
             error = f"non-JSON body: {_short(response.text.strip(), 300)!r}"
         message = self._error_message(endpoint, response.status_code, error_type, error, promql)
         if response.status_code in RETRY_STATUSES:
-            raise _RetryableError(message, query=promql, error_type=error_type or "unavailable",
-                                  status=response.status_code,
-                                  retry_after=_retry_after(response.headers.get("Retry-After")))
+            retry_after = (retry_after_seconds(response.headers.get("Retry-After"))
+                           if response.status_code in RETRY_AFTER_STATUSES else None)
+            raise TransientError(message, status=response.status_code, error_type=error_type or "unavailable",
+                                 retry_after=retry_after, timed_out=error_type == "timeout")
         raise PrometheusError(message, query=promql, error_type=error_type, status=response.status_code)
 
 
@@ -395,14 +387,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After: N` header (HTTP dates are ignored)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None

@@ -13,7 +13,19 @@ Here we use what we know of the shape instead:
 
 The sequence `"values":[` cannot occur inside a JSON string of a Prometheus response (the quote after
 `values` would be escaped, and label names are `[a-zA-Z_][a-zA-Z0-9_]*`), so cutting is exact. Anything
-unexpected (pretty-printed JSON, native histograms) falls back to the generic path on the parsed skeleton.
+unexpected (pretty-printed JSON) falls back to the generic path on the parsed skeleton.
+
+What real servers send besides float samples (checked against Prometheus' API docs and tests, Grafana's
+converter test data):
+- native histogram samples (`"histogram": [t, {...}]` in a vector, `"histograms": [...]` in a matrix) are
+  skipped, in both, with one warning naming the series: the frame holds floats only, and `histogram_count()`,
+  `histogram_sum()`, `histogram_quantile()`, `histogram_fraction()` give numbers (a float of a series that
+  also has histogram samples is kept);
+- `infos` (Prometheus 3's info-level annotations) are kept in `attrs["infos"]`, beside `attrs["warnings"]`;
+- `"values":[]` (a series without samples, as Go code on prometheus/common writes it) is a series without
+  samples;
+- a timestamp pandas cannot hold (after 2262-04-11) is a `MalformedResponseError` naming the series, never a
+  wrapped-around date.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import pyarrow.csv as pa_csv
 from goreliable_lib.inputs.promql import escape_label_value
 
 _VALUES_KEY = b'"values":['
+_EMPTY_VALUES = b'"values":null'
 _NUMBERS_TABLE = bytes.maketrans(b",", b"\n")
 _READ_OPTIONS = pa_csv.ReadOptions(column_names=["number"])
 _PARSE_OPTIONS = pa_csv.ParseOptions(newlines_in_values=False)
@@ -56,6 +69,8 @@ class PromResult:
     timestamps_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     warnings: list[str] = field(default_factory=list)
+    #: Prometheus 3's info-level annotations (`infos`): notes on the query, not problems with the data.
+    infos: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +81,7 @@ class PromEnvelope:
     error_type: str | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
     result: PromResult | None = None
 
 
@@ -84,26 +100,78 @@ def parse_numbers(text: bytes) -> np.ndarray:
     return column.to_numpy()
 
 
+class TimestampOutOfRangeError(MalformedResponseError):
+    """A sample time pandas cannot hold (outside 1677-09-21 .. 2262-04-11 UTC); `index` = the sample's position."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+#: Seconds beyond which a time no longer fits pandas' int64 nanoseconds (2262-04-11 / 1677-09-21).
+_MAX_SECONDS = 9_223_372_036.0
+
+
 def seconds_to_ns(seconds: np.ndarray) -> np.ndarray:
-    """Prometheus timestamps (float seconds, millisecond precision) to int64 nanoseconds."""
-    return np.rint(np.asarray(seconds, dtype=np.float64) * 1e3).astype(np.int64) * 1_000_000
+    """Prometheus timestamps (float seconds, millisecond precision) to int64 nanoseconds.
+
+    A time pandas cannot hold (or not a number) raises `TimestampOutOfRangeError` instead of wrapping around
+    to a wrong date."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    outside = ~(np.abs(seconds) < _MAX_SECONDS)  # NaN counts as outside
+    if outside.any():
+        index = int(np.argmax(outside))
+        raise TimestampOutOfRangeError(f"timestamp {float(seconds[index])!r} is outside the times pandas can hold "
+                                       "(1677-09-21 .. 2262-04-11 UTC)", index)
+    return np.rint(seconds * 1e3).astype(np.int64) * 1_000_000
+
+
+def _series_timestamps_ns(seconds: np.ndarray, labels: list[dict[str, str]], counts: list[int]) -> np.ndarray:
+    """`seconds_to_ns` of the samples of `labels` (`counts` samples each); an out-of-range time names its series."""
+    try:
+        return seconds_to_ns(seconds)
+    except TimestampOutOfRangeError as exc:
+        series = int(np.searchsorted(np.cumsum(counts), exc.index, side="right"))
+        name = series_name(labels[series]) if series < len(labels) else "?"
+        raise MalformedResponseError(f"series {_short_name(name)}: {exc}") from None
+
+
+def _short_name(name: str) -> str:
+    return name if len(name) <= 200 else name[:200] + "..."
+
+
+def _histograms_skipped(metrics: list[dict[str, Any]]) -> str:
+    """The warning for series whose native histogram samples were left out of the frame (floats only)."""
+    for metric in metrics:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metric.items()):
+            raise MalformedResponseError(f"a series' labels are not all strings: {str(metric)[:200]}")
+    names = ", ".join(_short_name(series_name(metric)) for metric in metrics[:3])
+    more = f" and {len(metrics) - 3} more" if len(metrics) > 3 else ""
+    return (f"native histogram samples of {len(metrics)} series skipped ({names}{more}): the frame holds float "
+            "samples only; query histogram_count(), histogram_sum(), histogram_quantile() or histogram_fraction() "
+            "for numbers")
 
 
 def _cut_values(body: bytes) -> tuple[bytes, list[memoryview], list[int]]:
-    """Cut the `"values":[...]` arrays out: (skeleton with empty arrays, the cut contents, samples per array)."""
+    """Cut the `"values":[...]` arrays out: (skeleton with empty arrays, the cut contents, samples per array).
+
+    An array that was empty in the body (`"values":[]`, what Go's prometheus/common writes for a series without
+    samples) becomes `"values":null` in the skeleton, so it cannot be mistaken for a cut one."""
     view = memoryview(body)
-    skeleton: list[memoryview] = []
+    skeleton: list[memoryview | bytes] = []
     segments: list[memoryview] = []
     counts: list[int] = []
-    position = 0
+    position = 0  # the body is copied into the skeleton from here
+    search = 0  # the next key is searched from here
     find = body.find
     while True:
-        key = find(_VALUES_KEY, position)
+        key = find(_VALUES_KEY, search)
         if key < 0:
             break
         inner = key + len(_VALUES_KEY)
-        if body[inner:inner + 1] == b"]":  # an empty array: leave it in the skeleton
-            position = inner
+        if body[inner:inner + 1] == b"]":  # an empty array: a series without samples
+            skeleton.extend((view[position:key], _EMPTY_VALUES))
+            position = search = inner + 1
             continue
         close = find(b"]]", inner)
         if close < 0:
@@ -112,8 +180,8 @@ def _cut_values(body: bytes) -> tuple[bytes, list[memoryview], list[int]]:
         skeleton.append(view[position:inner])
         segments.append(segment)
         counts.append(body.count(b"[", inner, close + 1))
-        position = close + 1
-    if not segments:
+        position = search = close + 1
+    if not skeleton:
         return body, [], []
     skeleton.append(view[position:])
     return b"".join(skeleton), segments, counts
@@ -129,8 +197,9 @@ def _load(skeleton: bytes) -> dict[str, Any]:
     return document
 
 
-def _pairs_to_arrays(pairs: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """`[[t, "v"], ...]` (already decoded) to (timestamps_ns, float values)."""
+def _pairs_to_arrays(pairs: list[list[Any]], labels: list[dict[str, str]],
+                     counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """`[[t, "v"], ...]` (already decoded) of the series `labels` (`counts` pairs each) to (timestamps_ns, values)."""
     if not pairs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     try:
@@ -138,7 +207,7 @@ def _pairs_to_arrays(pairs: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
         values = parse_numbers("\n".join(pair[1] for pair in pairs).encode())
     except (TypeError, IndexError, ValueError) as exc:
         raise MalformedResponseError(f"bad sample pair: {exc}") from None
-    return seconds_to_ns(seconds), values
+    return _series_timestamps_ns(seconds, labels, counts), values
 
 
 def _decode_matrix(result: list[dict[str, Any]], segments: list[memoryview], counts: list[int]) -> PromResult:
@@ -146,15 +215,15 @@ def _decode_matrix(result: list[dict[str, Any]], segments: list[memoryview], cou
     series_counts: list[int] = []
     pieces_ts: list[np.ndarray] = []
     pieces_values: list[np.ndarray] = []
-    warnings: list[str] = []
+    histograms: list[dict[str, Any]] = []
     cut = iter(zip(segments, counts, strict=True))
     fast_segments: list[memoryview] = []
     for entry in result:
         if not isinstance(entry, dict) or not isinstance(entry.get("metric"), dict):
             raise MalformedResponseError("a matrix entry has no 'metric' object")
         pairs = entry.get("values")
-        if "histograms" in entry:
-            warnings.append(f"native histogram samples of {entry['metric']} are not converted")
+        if entry.get("histograms"):
+            histograms.append(entry["metric"])
         if pairs is None:
             continue
         if not isinstance(pairs, list):
@@ -162,7 +231,7 @@ def _decode_matrix(result: list[dict[str, Any]], segments: list[memoryview], cou
         if pairs:  # not cut: generic path (e.g. pretty-printed JSON)
             if fast_segments:
                 raise MalformedResponseError("mixed cut and uncut values arrays")
-            ts, values = _pairs_to_arrays(pairs)
+            ts, values = _pairs_to_arrays(pairs, [entry["metric"]], [len(pairs)])
             pieces_ts.append(ts)
             pieces_values.append(values)
             count = len(pairs)
@@ -180,23 +249,36 @@ def _decode_matrix(result: list[dict[str, Any]], segments: list[memoryview], cou
         numbers = parse_numbers(b",".join(fast_segments).translate(_NUMBERS_TABLE, b'[]"'))
         if len(numbers) != 2 * sum(series_counts):
             raise MalformedResponseError("values arrays are not [timestamp, \"value\"] pairs")
-        timestamps_ns, values = seconds_to_ns(numbers[0::2]), np.ascontiguousarray(numbers[1::2])
+        timestamps_ns = _series_timestamps_ns(numbers[0::2], labels, series_counts)
+        values = np.ascontiguousarray(numbers[1::2])
     elif pieces_ts:
         timestamps_ns, values = np.concatenate(pieces_ts), np.concatenate(pieces_values)
     else:
         timestamps_ns, values = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    warnings = [_histograms_skipped(histograms)] if histograms else []
     return PromResult("matrix", labels, np.asarray(series_counts, dtype=np.int64), timestamps_ns, values,
                       warnings)
 
 
 def _decode_vector(result: list[dict[str, Any]]) -> PromResult:
-    try:
-        labels = [entry["metric"] for entry in result]
-        pairs = [entry["value"] for entry in result]
-    except (KeyError, TypeError) as exc:
-        raise MalformedResponseError(f"a vector entry lacks {exc}") from None
-    timestamps_ns, values = _pairs_to_arrays(pairs)
-    return PromResult("vector", labels, np.ones(len(labels), dtype=np.int64), timestamps_ns, values)
+    """An instant vector; a native histogram sample (`"histogram"` instead of `"value"`) is skipped with a warning,
+    as the range path does."""
+    labels: list[dict[str, str]] = []
+    pairs: list[Any] = []
+    histograms: list[dict[str, Any]] = []
+    for entry in result:
+        if not isinstance(entry, dict) or not isinstance(entry.get("metric"), dict):
+            raise MalformedResponseError("a vector entry has no 'metric' object")
+        if "value" in entry:
+            labels.append(entry["metric"])
+            pairs.append(entry["value"])
+        elif "histogram" in entry:
+            histograms.append(entry["metric"])
+        else:
+            raise MalformedResponseError("a vector entry has neither 'value' nor 'histogram'")
+    timestamps_ns, values = _pairs_to_arrays(pairs, labels, [1] * len(labels))
+    warnings = [_histograms_skipped(histograms)] if histograms else []
+    return PromResult("vector", labels, np.ones(len(labels), dtype=np.int64), timestamps_ns, values, warnings)
 
 
 def _decode_single(result_type: str, pair: Any) -> PromResult:
@@ -236,12 +318,15 @@ def parse_response(body: bytes) -> PromEnvelope:
 def _parse_response(body: bytes) -> PromEnvelope:
     skeleton, segments, counts = _cut_values(bytes(body))
     document = _load(skeleton)
-    raw_warnings = document.get("warnings") or []
-    if not isinstance(raw_warnings, list):
-        raise MalformedResponseError("'warnings' is not a list")
-    warnings = [str(w) for w in raw_warnings]
+    annotations: dict[str, list[str]] = {}
+    for key in ("warnings", "infos"):  # `infos`: Prometheus 3's info-level annotations
+        raw = document.get(key) or []
+        if not isinstance(raw, list):
+            raise MalformedResponseError(f"'{key}' is not a list")
+        annotations[key] = [str(item) for item in raw]
     envelope = PromEnvelope(status=str(document["status"]), error_type=document.get("errorType"),
-                            error=document.get("error"), warnings=warnings)
+                            error=document.get("error"), warnings=annotations["warnings"],
+                            infos=annotations["infos"])
     if envelope.status != "success":
         return envelope
     data = document.get("data")
@@ -265,6 +350,7 @@ def _parse_response(body: bytes) -> PromEnvelope:
     _check_decoded(decoded)
     envelope.warnings.extend(decoded.warnings)
     decoded.warnings = envelope.warnings
+    decoded.infos = envelope.infos
     envelope.result = decoded
     return envelope
 
@@ -296,7 +382,8 @@ def merge_results(results: list[PromResult]) -> PromResult:
     values = np.concatenate([r.values for r in results])[order]
     counts = np.bincount(series_of_sample, minlength=len(labels)).astype(np.int64)
     warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
-    return PromResult(results[0].result_type, labels, counts, timestamps_ns, values, warnings)
+    infos = list(dict.fromkeys(i for r in results for i in r.infos))
+    return PromResult(results[0].result_type, labels, counts, timestamps_ns, values, warnings, infos)
 
 
 def label_columns(labels: list[dict[str, str]]) -> list[str]:
@@ -306,7 +393,8 @@ def label_columns(labels: list[dict[str, str]]) -> list[str]:
 
 
 def to_frame(result: PromResult) -> pd.DataFrame:
-    """The tidy frame: `timestamp` (UTC), `value`, then one `object` column per label (missing = None)."""
+    """The tidy frame: `timestamp` (UTC), `value`, then one `object` column per label (missing = None);
+    `attrs["warnings"]` and `attrs["infos"]` carry the response's warnings and info annotations."""
     timestamps = pd.Series(result.timestamps_ns.view("datetime64[ns]"), copy=False).dt.tz_localize("UTC")
     value_dtype = object if result.result_type == "string" else np.float64
     columns: dict[str, Any] = {"timestamp": timestamps,
@@ -318,6 +406,8 @@ def to_frame(result: PromResult) -> pd.DataFrame:
     frame = pd.DataFrame(columns, copy=False)
     if result.warnings:
         frame.attrs["warnings"] = list(result.warnings)
+    if result.infos:
+        frame.attrs["infos"] = list(result.infos)
     return frame
 
 
