@@ -145,6 +145,3 @@ def _append_s3(client: Any, bucket: str, prefix: str, event: DrillEvent) -> str:
             raise s3_error(location, "append to the drill log", exc) from None
     raise DrillLogError(f"drill logs at {location}: the log kept changing under concurrent writers; "
                         f"gave up after {MAX_ATTEMPTS} attempts (nothing written by this command)")
-
-
-# -- CLI -------------------------------------------------------------------------------------------------
