@@ -31,7 +31,7 @@ FILE_KEYS = frozenset({
     "GORELIABLE_PROMETHEUS_USERNAME", "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS", "GORELIABLE_THANOS_DEDUP",
     "GORELIABLE_THANOS_PARTIAL_RESPONSE",
     "GORELIABLE_THANOS_MAX_SOURCE_RESOLUTION", "GORELIABLE_KUBECOST_URL", "GORELIABLE_DRILLS_URI",
-    "GORELIABLE_NOW", "GORELIABLE_RECORD",
+    "GORELIABLE_NOW", "GORELIABLE_RECORD", "GORELIABLE_ARCHIVE_URI",
 })
 #: Keys that are secrets: environment only.
 SECRET_KEYS = frozenset({
@@ -135,6 +135,7 @@ class Settings:
     drills_uri: str | None = None
     now: str | None = None
     record: str | None = None
+    archive_uri: str | None = None
 
     @property
     def snapshot_path(self) -> str | None:
@@ -193,4 +194,5 @@ def load_settings(env: Mapping[str, str] | None = None, profile: str | None = No
         drills_uri=values.get("GORELIABLE_DRILLS_URI"),
         now=values.get("GORELIABLE_NOW"),
         record=values.get("GORELIABLE_RECORD"),
+        archive_uri=values.get("GORELIABLE_ARCHIVE_URI"),
     )

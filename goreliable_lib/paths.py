@@ -31,6 +31,11 @@ def resolve(path: str | Path) -> Path:
     return given if given.is_absolute() else project_root() / given
 
 
+def reports_dir() -> Path:
+    """Where runs are published by default (`--out` not given): the project's reports/ folder."""
+    return project_root() / "reports"
+
+
 def params_file(name: str) -> Path:
     """A default parameter file shipped in the project's params/ folder (e.g. `dr_targets.yaml`)."""
     return project_root() / "params" / name

@@ -5,7 +5,9 @@ replaced by better ones, corrupt files named and never used, replays from a snap
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from report_fixtures import moto_endpoint
+from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (session fixture `metrics_stack`)
 
 from goreliable_lib.analysis.history import monthly_history
+from goreliable_lib.cli import main
+from goreliable_lib.inputs.catalog import read_catalog
+from goreliable_lib.reports.slo_archive import archive_key
 from goreliable_lib.sources.archive import ArchiveSource, definition_key
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
@@ -195,3 +201,37 @@ def test_s3_archive_uses_conditional_writes(archive: Any) -> None:
     archive.write(KEY, DEFINITION, "x", minutes(D1, 1), D1, D1 + DAY)
     assert archive.write(KEY, DEFINITION, "x", minutes(D1, 1, bad=5.0), D1, D1 + DAY)["kept"] == ["2026-11-01"]
     assert archive.read(KEY, [D1])["good"].sum() == 1440 * 59
+
+
+# --------------------------------------------------------------------------------------------- on the local stack
+@pytest.mark.stack
+def test_backfill_and_status_from_a_real_prometheus(metrics_stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`goreliable archive backfill` fills whole UTC days from the server; each archived minute equals the
+    simulator's per-sample truth; `archive status` then lists them; a second backfill writes nothing."""
+    for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GORELIABLE_PROMETHEUS_URL", metrics_stack.url)
+    monkeypatch.setenv("GORELIABLE_NOW", "2026-11-23T06:00:00Z")
+    monkeypatch.setenv("GORELIABLE_CONFIG", "/dev/null")
+    archive_dir = tmp_path / "archive"
+    common = ["--archive", str(archive_dir), "--services", "api-gateway-availability"]
+    assert main(["archive", "backfill", "--from", "2026-11-08", "--to", "2026-11-11", *common]) == 0
+    out = capsys.readouterr().out
+    assert "api-gateway-availability: 4 days written, 0 already there" in out  # Nov 8, 9, 10, 11
+    assert main(["archive", "backfill", "--from", "2026-11-08", "--to", "2026-11-11", *common]) == 0
+    assert "0 days written, 4 already there" in capsys.readouterr().out
+    assert main(["archive", "status", "--end", "2026-11-12T00:00:00Z", "--json", *common]) == 0
+    row = json.loads(capsys.readouterr().out)["slos"][0]
+    # Nov 8 holds the simulated 30-minute scrape gap: a partial day; the others are complete
+    assert (row["first_day"], row["last_day"], row["days"], row["missing_days"]) == (
+        "2026-11-08", "2026-11-11", 4, [])
+    assert row["partial_days"] == ["2026-11-08"]
+    slo = next(s for s in read_catalog("params/slos.yaml").slos if s.name == "api-gateway-availability")
+    days = [pd.Timestamp(f"2026-11-{d:02d}", tz="UTC") for d in (8, 9, 10, 11)]
+    archived = ArchiveSource(str(archive_dir)).read(archive_key(slo), days)
+    truth = metrics_stack.simulation.metrics
+    for day in days:
+        good, total = truth.slo_events(slo.name, day, day + DAY)
+        own = archived[archived["day"] == day]
+        assert (own["good"].sum(), own["total"].sum()) == (good, total), day

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "goreliable_lib.devstack.stack.manager",
     "goreliable_lib.cli.drill",
     "goreliable_lib.cli.demo",
+    "goreliable_lib.cli.archive",
 )
 
 

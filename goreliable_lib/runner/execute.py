@@ -305,7 +305,8 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
         raise kind(f"--out {_where(writer)}: cannot create the run folder of report {spec.name} "
                    f"({exc.strerror or exc}: {exc.filename}); nothing was run") from None
     env = {RUN_DIR_ENV: str(staging), REPORT_ENV: spec.name, "GORELIABLE_PROJECT_ROOT": str(project_root()),
-           "GORELIABLE_RUN_ID": run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+           "GORELIABLE_RUN_ID": run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+           "GORELIABLE_ARCHIVE_URI": os.environ.get("GORELIABLE_ARCHIVE_URI") or writer.archive_uri()}
     if progress:
         print(f"report {spec.name}: running {notebook} as run {run_id}", file=sys.stderr, flush=True)
     error: dict[str, Any] | None = None

@@ -22,6 +22,8 @@ from goreliable_lib.runner.scrub import atomic_write_text
 INDEX_FILE = "index.html"
 LOCK_FILE = ".index.lock"
 LATEST = "latest"
+#: The SLO event archive's folder beside the reports' folders (sources.archive), not a report.
+ARCHIVE_FOLDER = "archive"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def run_folders(root: Path) -> Iterator[tuple[str, str, Path]]:
     if not root.is_dir():
         return
     for report_dir in sorted(root.iterdir()):
-        if not report_dir.is_dir() or report_dir.name.startswith((".", "_")):
+        if not report_dir.is_dir() or report_dir.name.startswith((".", "_")) or report_dir.name == ARCHIVE_FOLDER:
             continue
         for run_dir in sorted(report_dir.iterdir()):
             if run_dir.is_dir() and not run_dir.is_symlink() and not run_dir.name.startswith((".", "_")):

@@ -19,8 +19,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from goreliable_lib.errors import BadInputError, GoReliableError, SourceError
-from goreliable_lib.paths import project_root
+from goreliable_lib.paths import reports_dir
 from goreliable_lib.runner.index import (
+    ARCHIVE_FOLDER,
     INDEX_FILE,
     LATEST,
     entry_from_summary,
@@ -54,6 +55,10 @@ class LocalWriter:
 
     def __repr__(self) -> str:
         return f"LocalWriter({str(self.root)!r})"
+
+    def archive_uri(self) -> str:
+        """Where the runs published here keep the SLO event archive."""
+        return str(self.root / ARCHIVE_FOLDER)
 
     def check(self) -> None:
         """The folder exists or can be created, and is writable (before any kernel starts)."""
@@ -104,6 +109,10 @@ class S3Writer:
 
     def __repr__(self) -> str:
         return f"S3Writer({self.url!r}, sse={self.sse!r})"
+
+    def archive_uri(self) -> str:
+        """Where the runs published here keep the SLO event archive."""
+        return f"{self.url.rstrip('/')}/{ARCHIVE_FOLDER}"
 
     @property
     def client(self) -> Any:
@@ -216,7 +225,7 @@ WRITERS: dict[str, type] = {"s3://": S3Writer}
 def writer_for(out: str | Path | None, *, sse: str | None = None, kms_key_id: str | None = None) -> Writer:
     """The writer for `--out`: None = <project>/reports, a folder, or a registered URL scheme."""
     if out is None:
-        return LocalWriter(project_root() / "reports")
+        return LocalWriter(reports_dir())
     text = str(out)
     for scheme, writer in WRITERS.items():
         if text.startswith(scheme):

@@ -251,7 +251,7 @@ def storage_for(uri: str, *, s3: Any = None) -> _Folder | _Bucket:
 
 
 # --------------------------------------------------------------------------------------------- the source
-def complete_days(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
+def complete_days(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
     """The UTC days wholly inside (start, end] (the minutes a computation covered)."""
     first = start.ceil("D")
     last = end.floor("D") - DAY
@@ -366,7 +366,7 @@ class ArchiveSource(Source):
         try:
             self._write_definition(key, definition, name)
             files = self._day_files(key)
-            for day in complete_days(events, start, end):
+            for day in complete_days(start, end):
                 inside = events[(events["timestamp"] > day) & (events["timestamp"] <= day + DAY)]
                 data, coverage = encode_day(key, day, inside)
                 if coverage == 0:  # no sample at all (before the server's data): nothing to keep

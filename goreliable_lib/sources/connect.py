@@ -13,6 +13,8 @@ import pandas as pd
 
 from goreliable_lib.config import Settings, load_settings
 from goreliable_lib.errors import SourceError
+from goreliable_lib.paths import reports_dir
+from goreliable_lib.sources.archive import ArchiveSource
 from goreliable_lib.sources.drills import DrillSource
 from goreliable_lib.sources.kubecost import KubecostSource
 from goreliable_lib.sources.prometheus import PrometheusSource
@@ -62,6 +64,7 @@ class Sources:
     replayer: SnapshotReplayer | None = None
     clock_override: pd.Timestamp | None = None
     recorder: SnapshotRecorder | None = None
+    archive: ArchiveSource | None = None  # the SLO event archive (sources.archive)
 
     def now(self) -> pd.Timestamp:
         """The sources' clock: the snapshot's time when replaying, GORELIABLE_NOW if set, else the wall clock."""
@@ -128,7 +131,9 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
             drills = DrillSource(settings.drills_uri, **common)
         endpoints = {"prometheus": settings.prometheus_url, "kubecost": settings.kubecost_url,
                      "drills": settings.drills_uri}
-        sources = Sources(settings.profile, prometheus, kubecost, drills, endpoints, None, clock_override, recorder)
+        archive = ArchiveSource(settings.archive_uri or str(reports_dir() / "archive"), **common)
+        sources = Sources(settings.profile, prometheus, kubecost, drills, endpoints, None, clock_override, recorder,
+                          archive)
     else:
         path = demo_snapshot_path() if settings.profile == "demo" else Path(settings.snapshot_path or "")
         replayer = SnapshotReplayer(path)
@@ -139,7 +144,8 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
             PrometheusSource(None, **common),
             KubecostSource(None, **common),
             DrillSource(endpoints.get("drills") or str(path / "drills"), **common),
-            endpoints, replayer, recorder=recorder)
+            endpoints, replayer, recorder=recorder,
+            archive=ArchiveSource(settings.archive_uri or str(path / "archive"), **common))
     if recorder is not None:
         recorder.set_as_of(sources.now())
         recorder.set_endpoints({k: without_credentials(v) for k, v in sources.endpoints.items()})

@@ -1,0 +1,156 @@
+"""The SLO event archive on the reports' side: what an SLO's archive key is made of, the archived days a run
+takes, and the `goreliable archive status|backfill` jobs (sources.archive holds the files).
+
+Which days a run takes from the archive: the days before its source's data starts (retention, or a server that
+started recently), for the window and the alerts' lookback; the compliance history reads every archived day of
+its months. A day the archive holds and the source still holds is taken from the source, and the archive's
+minutes of the newest such day are compared with it: a difference is a warning naming the day (the archive is
+never trusted over the server, and never makes an otherwise good report fail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from goreliable_lib.inputs.catalog import SLO
+from goreliable_lib.inputs.promql import widen_le
+from goreliable_lib.reports.slo_events import QueryOnce, fetch_slo_events
+from goreliable_lib.sources.archive import ArchiveSource, complete_days, definition_key
+from goreliable_lib.timeutil import to_rfc3339
+
+#: The version of how events are computed from samples: part of every archive key, so days computed by an
+#: older engine are never mixed with a newer one's.
+EVENTS_VERSION = 2
+DAY = pd.Timedelta(days=1)
+#: How many days one backfill request covers (memory stays bounded whatever the range).
+BACKFILL_CHUNK_DAYS = 7
+
+
+def archive_definition(slo: SLO) -> dict[str, Any]:
+    """What decides an SLO's events: its selectors as sent (an `le` bound in every spelling) and the engine."""
+    definition: dict[str, Any] = {"total": widen_le(slo.total_selector).to_promql(), "events": EVENTS_VERSION}
+    if slo.good_selector is not None:
+        definition["good"] = widen_le(slo.good_selector).to_promql()
+    else:
+        definition["bad"] = widen_le(slo.bad_selector).to_promql()  # type: ignore[arg-type]
+    return definition
+
+
+def archive_key(slo: SLO) -> str:
+    """The SLO's key in the archive (sources.archive.definition_key of `archive_definition`)."""
+    return definition_key(archive_definition(slo))
+
+
+@dataclass
+class ArchivedDays:
+    """The minutes a run took from the archive for one SLO, and what it says about them."""
+
+    events: pd.DataFrame  # timestamp, good, total (only the days taken)
+    days: list[pd.Timestamp] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """summary.json's `archive` block for these days."""
+        return {"days": len(self.days), "first_day": f"{self.days[0]:%Y-%m-%d}" if self.days else None,
+                "last_day": f"{self.days[-1]:%Y-%m-%d}" if self.days else None}
+
+
+def read_days(archive: ArchiveSource | None, slo: SLO, days: Iterable[pd.Timestamp]) -> ArchivedDays:
+    """The archived days of `days` (those it holds and that pass their checks)."""
+    wanted = sorted({pd.Timestamp(d).floor("D") for d in days})
+    if archive is None or not wanted:
+        return ArchivedDays(_empty_events())
+    key = archive_key(slo)
+    held = archive.days(key)
+    have = sorted(set(held["day"]) & set(wanted))
+    if not have:
+        return ArchivedDays(_empty_events())
+    frame = archive.read(key, have)
+    used = sorted(set(frame["day"]))
+    return ArchivedDays(frame[["timestamp", "good", "total"]].reset_index(drop=True), used,
+                        list(frame.attrs.get("warnings", [])))
+
+
+def compare_day(archived: pd.DataFrame, fetched: pd.DataFrame, day: pd.Timestamp) -> str | None:
+    """A warning naming `day` when the archive's minutes of it differ from the source's, else None."""
+    minutes = (lambda f: f[(f["timestamp"] > day) & (f["timestamp"] <= day + DAY)].set_index("timestamp"))
+    old, new = minutes(archived), minutes(fetched)
+    both = old.index.intersection(new.index)
+    if both.empty:
+        return None
+    differs = ~(np.isclose(old.loc[both, "total"], new.loc[both, "total"], equal_nan=True)
+                & np.isclose(old.loc[both, "good"], new.loc[both, "good"], equal_nan=True))
+    if not differs.any():
+        return None
+    return (f"SLO archive: {day:%Y-%m-%d} differs from the source in {int(differs.sum())} of {len(both)} minutes "
+            f"(archived total {old.loc[both, 'total'].sum():,.0f}, source {new.loc[both, 'total'].sum():,.0f}); "
+            "the source's figures are used")
+
+
+def merge(fetched: pd.DataFrame, archived: pd.DataFrame) -> pd.DataFrame:
+    """Per-minute events: the source's where it has data, the archive's for the minutes it has and the source
+    does not (e.g. before its retention)."""
+    if archived.empty:
+        return fetched
+    combined = fetched.set_index("timestamp")[["good", "total"]]
+    extra = archived.set_index("timestamp")[["good", "total"]]
+    use = extra.index.difference(combined.index[combined["total"].notna()])
+    combined = combined.reindex(combined.index.union(use))
+    combined.loc[use, ["good", "total"]] = extra.loc[use].to_numpy()
+    return combined.rename_axis("timestamp").reset_index()
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "good": pd.Series([], dtype=float),
+                         "total": pd.Series([], dtype=float)})
+
+
+# --------------------------------------------------------------------------------------------- jobs
+def backfill(prometheus: Any, archive: ArchiveSource, slos: list[SLO], start: pd.Timestamp,
+             end: pd.Timestamp) -> list[dict[str, Any]]:
+    """Fill the archive with the complete UTC days of (start, end] from a server that still holds them, a week at
+    a time; one row per SLO and chunk: `slo`, `from`, `to`, `written`, `kept`, `replaced` (day counts)."""
+    rows = []
+    once = QueryOnce(prometheus)
+    for slo in slos:
+        chunk_start = start.floor("D")
+        while chunk_start < end:
+            chunk_end = min(chunk_start + BACKFILL_CHUNK_DAYS * DAY, end)
+            events = fetch_slo_events(once, slo, chunk_start, chunk_end, lookback=pd.Timedelta(0)).events
+            outcome = archive.write(archive_key(slo), archive_definition(slo), slo.name, events, chunk_start,
+                                    chunk_end)
+            rows.append({"slo": slo.name, "from": to_rfc3339(chunk_start), "to": to_rfc3339(chunk_end),
+                         **{k: len(v) for k, v in outcome.items()}})
+            chunk_start = chunk_end
+        once.results.clear()
+    return rows
+
+
+def status(archive: ArchiveSource, slos: list[SLO], end: pd.Timestamp) -> list[dict[str, Any]]:
+    """Per catalog SLO: its key, first and last archived day, the days missing between them and before `end`,
+    and the partial days."""
+    rows = []
+    for slo in slos:
+        key = archive_key(slo)
+        held = archive.days(key)
+        days = sorted(held["day"])
+        partial = sorted(held.loc[~held["complete"].astype(bool), "day"])
+        expected = complete_days(days[0], end) if days else []
+        missing = sorted(set(expected) - set(days))
+        rows.append({"slo": slo.name, "key": key, "days": len(days),
+                     "first_day": f"{days[0]:%Y-%m-%d}" if days else None,
+                     "last_day": f"{days[-1]:%Y-%m-%d}" if days else None,
+                     "missing_days": [f"{d:%Y-%m-%d}" for d in missing],
+                     "partial_days": [f"{d:%Y-%m-%d}" for d in partial]})
+    return rows
+
+
+def definitions_by_key(archive: ArchiveSource) -> Mapping[str, str]:
+    """key -> the SLO names it was written for (keys of SLOs no longer in the catalog included)."""
+    keys = archive.keys()
+    return dict(zip(keys["key"], keys["names"], strict=True))
