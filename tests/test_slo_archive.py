@@ -22,12 +22,13 @@ from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (session f
 from goreliable_lib.analysis.history import monthly_history
 from goreliable_lib.cli import main
 from goreliable_lib.inputs.catalog import read_catalog
-from goreliable_lib.reports.slo_archive import archive_key
+from goreliable_lib.reports.slo_archive import archive_definition, archive_key, complete_from_archive
 from goreliable_lib.sources.archive import ArchiveSource, definition_key
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 moto_endpoint = moto_endpoint  # the fixture, re-exported for pytest
 DAY = pd.Timedelta(days=1)
+MINUTE = pd.Timedelta(minutes=1)
 D1 = pd.Timestamp("2026-11-01", tz="UTC")
 DEFINITION = {"total": 'http_requests_total{service="checkout"}', "bad": 'http_requests_total{code=~"5.."}',
               "engine": 1}
@@ -235,3 +236,50 @@ def test_backfill_and_status_from_a_real_prometheus(metrics_stack, tmp_path: Pat
         good, total = truth.slo_events(slo.name, day, day + DAY)
         own = archived[archived["day"] == day]
         assert (own["good"].sum(), own["total"].sum()) == (good, total), day
+
+
+# --------------------------------------------------------------------------------------------- a run's use
+def _catalog_slo() -> Any:
+    return next(s for s in read_catalog("params/slos.yaml").slos if s.name == "api-gateway-availability")
+
+
+def test_a_run_takes_the_days_its_source_no_longer_holds(tmp_path: Path) -> None:
+    """The archive holds Nov 1-12 (written by earlier runs); the source's data starts Nov 8 06:00 (retention).
+    The run over (Nov 3, Nov 13] takes Nov 3-8 from the archive where the source has no minute, the source's
+    minutes everywhere else; Nov 12, held by both, is compared."""
+    archive = ArchiveSource(str(tmp_path / "archive"))
+    slo = _catalog_slo()
+    archive.write(archive_key(slo), archive_definition(slo), slo.name, minutes(D1, 12), D1, D1 + 12 * DAY)
+    first, data_start = D1 + 2 * DAY, D1 + 7 * DAY + pd.Timedelta(hours=6)
+    source = minutes(first, 10)  # (Nov 3, Nov 13], NaN before the data starts
+    source.loc[source["timestamp"] <= data_start, ["good", "total"]] = np.nan
+    taken = complete_from_archive(archive, slo, source, data_start, first)
+    assert taken.warnings == []
+    assert taken.events["total"].notna().all() and len(taken.events) == 10 * 1440
+    assert [f"{d:%d}" for d in taken.archived.days] == ["03", "04", "05", "06", "07", "08"]
+    assert taken.archived.summary() == {"days": 6, "first_day": "2026-11-03", "last_day": "2026-11-08"}
+    # a changed day: the archive disagrees with the source on Nov 12 -> a warning naming it; the source wins
+    changed = source.copy()
+    changed.loc[(changed["timestamp"] > D1 + 11 * DAY) & (changed["timestamp"] <= D1 + 11 * DAY + 10 * MINUTE),
+                "good"] = 0.0
+    again = complete_from_archive(archive, slo, changed, data_start, first)
+    assert len(again.warnings) == 1 and "2026-11-12 differs from the source in 10 of 1440 minutes" in again.warnings[0]
+    assert again.events.set_index("timestamp").loc[D1 + 11 * DAY + MINUTE, "good"] == 0.0
+
+
+def test_the_history_reads_archived_days_before_the_run(tmp_path: Path) -> None:
+    archive = ArchiveSource(str(tmp_path / "archive"))
+    slo = _catalog_slo()
+    october = pd.Timestamp("2026-10-01", tz="UTC")
+    archive.write(archive_key(slo), archive_definition(slo), slo.name, minutes(october, 31), october, D1)
+    taken = complete_from_archive(archive, slo, minutes(D1, 5), None, D1, history_from=october)
+    assert len(taken.history) == 31 * 1440 and taken.archived.days == []
+    assert taken.events.equals(minutes(D1, 5))
+
+
+def test_an_unreadable_archive_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "archive").write_text("a file where a folder should be")
+    taken = complete_from_archive(ArchiveSource(str(tmp_path / "archive")), _catalog_slo(), minutes(D1, 1),
+                                  D1 + DAY / 2, D1)
+    assert taken.events.equals(minutes(D1, 1)) and len(taken.warnings) == 1
+    assert "api-gateway-availability: the SLO archive is not used" in taken.warnings[0]

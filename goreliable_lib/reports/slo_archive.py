@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from goreliable_lib.errors import SourceError
 from goreliable_lib.inputs.catalog import SLO
 from goreliable_lib.inputs.promql import widen_le
 from goreliable_lib.reports.slo_events import QueryOnce, fetch_slo_events
@@ -154,3 +155,59 @@ def definitions_by_key(archive: ArchiveSource) -> Mapping[str, str]:
     """key -> the SLO names it was written for (keys of SLOs no longer in the catalog included)."""
     keys = archive.keys()
     return dict(zip(keys["key"], keys["names"], strict=True))
+
+
+# --------------------------------------------------------------------------------------------- a run's use
+@dataclass
+class WithArchive:
+    """An SLO's per-minute events completed from the archive, and what the archive gave and said."""
+
+    events: pd.DataFrame  # the source's minutes, and the archive's where the source has none
+    archived: ArchivedDays  # the days taken from the archive (before the source's data starts)
+    history: pd.DataFrame  # every archived minute of the history's months before the run's own minutes
+    warnings: list[str] = field(default_factory=list)
+
+
+def complete_from_archive(archive: ArchiveSource | None, slo: SLO, events: pd.DataFrame,
+                          data_starts_at: pd.Timestamp | None, first: pd.Timestamp,
+                          history_from: pd.Timestamp | None = None) -> WithArchive:
+    """Complete `events` (the source's minutes after `first`) from the archive: the days up to the one in which
+    the source's data starts (`data_starts_at`; None = the source holds all of them) fill the minutes the source
+    has not; for the compliance history, the archived days from `history_from` to `first`. The newest archived
+    day the source holds in full is compared with the source's. Never fails: an unreadable archive is a warning."""
+    empty = WithArchive(events, ArchivedDays(_empty_events()), _empty_events())
+    if archive is None:
+        return empty
+    start_day = min(first, history_from or first).floor("D")
+    last_missing = data_starts_at.floor("D") if data_starts_at is not None else None
+    wanted = list(pd.date_range(start_day, last_missing, freq="D")) if last_missing is not None else \
+        list(pd.date_range(start_day, first.floor("D") - DAY, freq="D"))
+    try:
+        held = archive.days(archive_key(slo))
+        newest_full = events["timestamp"].max().floor("D") - DAY if len(events) else None
+        overlap = [d for d in sorted(held["day"]) if newest_full is not None and d <= newest_full
+                   and d > (last_missing if last_missing is not None else first.floor("D") - DAY)]
+        taken = read_days(archive, slo, [*wanted, *overlap[-1:]])
+    except SourceError as exc:
+        return WithArchive(events, empty.archived, empty.history, [f"{slo.name}: the SLO archive is not used ({exc})"])
+    warnings = [f"{slo.name}: {w}" for w in taken.warnings]
+    if overlap and overlap[-1] in taken.days and (mismatch := compare_day(taken.events, events, overlap[-1])):
+        warnings.append(f"{slo.name}: {mismatch}")
+    fill_until = (last_missing + DAY) if last_missing is not None else first
+    minutes = taken.events["timestamp"]
+    in_window = taken.events[(minutes > first) & (minutes <= fill_until)].reset_index(drop=True)
+    window_days = sorted({d for d in taken.days if first.floor("D") <= d < fill_until})
+    history = taken.events[minutes <= first].reset_index(drop=True)
+    return WithArchive(merge(events, in_window), ArchivedDays(in_window, window_days), history, warnings)
+
+
+def keep_in_archive(archive: ArchiveSource | None, slo: SLO, events: pd.DataFrame, start: pd.Timestamp,
+                    end: pd.Timestamp) -> list[str]:
+    """Write the complete UTC days of (start, end] the run computed; a failure is a warning, never fatal."""
+    if archive is None:
+        return []
+    try:
+        archive.write(archive_key(slo), archive_definition(slo), slo.name, events, start, end)
+    except SourceError as exc:
+        return [f"{slo.name}: the SLO archive could not be written ({exc}); the report is complete without it"]
+    return []

@@ -122,7 +122,12 @@ class _Folder:
     def describe(self) -> str:
         return str(self.root)
 
+    def _check(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"{self.root} is not a folder")
+
     def list(self, prefix: str) -> list[Stored]:
+        self._check()
         folder = self.root / prefix
         if not folder.is_dir():
             return []
@@ -130,6 +135,7 @@ class _Folder:
                 if p.is_file() and not p.name.startswith(".")]
 
     def folders(self) -> list[str]:
+        self._check()
         return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
 
     def read(self, name: str) -> tuple[bytes, str] | None:
