@@ -10,15 +10,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import goreliable_lib.reports as _package
 from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.reports.base import ReportSpec
 
 
 def _discover() -> dict[str, ModuleType]:
     found = {}
-    for module_info in pkgutil.iter_modules(_package.__path__):
-        module = importlib.import_module(f"{_package.__name__}.{module_info.name}")
+    for module_info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        module = importlib.import_module(f"{__package__}.{module_info.name}")
         if isinstance(getattr(module, "SPEC", None), ReportSpec):
             found[module.SPEC.name] = module
     return dict(sorted(found.items(), key=lambda item: (item[1].SPEC.suite_position is None,
