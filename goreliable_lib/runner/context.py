@@ -9,6 +9,10 @@ run.warn("coverage of api-gateway-latency is 97%")
 run.write_summary({"slos": [...]})       # adds the always-present fields of summary.json
 ```
 Under the runner the folder comes from GORELIABLE_RUN_DIR; in JupyterLab it is reports/_scratch/<report>/.
+
+Everything written here is data (the snapshot, tables, figures' JSON, summary.json) and is written as it is:
+never through the scrubber (runner/scrub.py). The runner masks what people read (the notebook's outputs, shown
+here) when it saves the notebook, and proves the data holds no credential.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import pandas as pd
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root
 from goreliable_lib.reports.registry import safe_name
-from goreliable_lib.runner.scrub import atomic_write_text, scrub_text
+from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.sources.snapshot import SnapshotRecorder
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339, utc_now
 
@@ -137,12 +141,12 @@ class Run:
         from IPython.display import display
 
         name = safe_name(name, "figure name")
-        figure_json = scrub_text(fig.to_json())
+        figure_json = fig.to_json()
         atomic_write_text(self.figures_dir / f"{name}.json", figure_json)
         height = fig.layout.height or 450
         div = fig.to_html(full_html=False, include_plotlyjs=False, default_height=f"{height}px",
                           config={"displaylogo": False, "responsive": True})
-        display({"application/vnd.plotly.v1+json": json.loads(figure_json), "text/html": scrub_text(div),
+        display({"application/vnd.plotly.v1+json": json.loads(figure_json), "text/html": div,
                  "text/plain": f"<figure {name}>"}, raw=True)
         if png:
             self._write_png(fig, name)
@@ -184,7 +188,7 @@ class Run:
 
     def warn(self, message: str) -> None:
         """A caveat the reader must see: shown here, in summary.json `warnings` and on the first screen."""
-        text = scrub_text(str(message))
+        text = str(message)
         if text not in self.warnings:
             self.warnings.append(text)
         self._save_context()

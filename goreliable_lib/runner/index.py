@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from goreliable_lib.runner.scrub import atomic_write_text
+from goreliable_lib.runner.scrub import write_masked_text
 
 INDEX_FILE = "index.html"
 LOCK_FILE = ".index.lock"
@@ -152,7 +152,7 @@ def index_lock(root: Path) -> Iterator[None]:
 def write_local_index(root: Path) -> Path:
     """Rebuild root/index.html from every run (call under `index_lock`)."""
     path = root / INDEX_FILE
-    atomic_write_text(path, render_index(scan_local(root)))
+    write_masked_text(path, render_index(scan_local(root)))
     return path
 
 

@@ -406,6 +406,15 @@ def normalise_uri(uri: str) -> str:
     return where
 
 
+def replayed_uri(uri: str) -> str:
+    """The drills URI a snapshot is asked under: normalised like a live one when it parses (requests are recorded
+    under that form), else the snapshot's text as it is (a replay fetches nothing; a miss names the text)."""
+    try:
+        return normalise_uri(uri)
+    except (BadInputError, ValueError, OSError):
+        return uri
+
+
 def s3_client() -> Any:
     """A boto3 S3 client from the standard AWS environment (AWS_ENDPOINT_URL included), with timeouts."""
     import boto3
@@ -447,7 +456,7 @@ class DrillSource(Source):
                  clock: Callable[[], pd.Timestamp] | None = None, s3_client: Any = None,
                  known_components: Iterable[str] | None = None, page_size: int | None = None) -> None:
         super().__init__(recorder=recorder, replayer=replayer, clock=clock)
-        self.uri = normalise_uri(uri)
+        self.uri = normalise_uri(uri) if replayer is None else replayed_uri(uri)
         self.known_components = tuple(known_components) if known_components is not None else SEED_COMPONENTS
         self.page_size = page_size
         self._s3 = s3_client
