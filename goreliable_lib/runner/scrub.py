@@ -214,26 +214,26 @@ def _bytes_hold(path: Path, forms: list[bytes]) -> bool:
 
 
 def _parquet_holds(path: Path, forms: list[str]) -> bool:
-    """True when a text column (values or name) or the metadata of a Parquet file holds one of `forms`; the file
-    is read one text column at a time (its pages are compressed: the raw bytes would not show a value)."""
+    """True when a text column (values or name) or the metadata of a Parquet file holds one of `forms`; read one
+    text column at a time, dictionary-encoded (each distinct label value is looked at once), since its pages
+    are compressed and the raw bytes would not show a value."""
     try:
-        parquet = pq.ParquetFile(path)
-        schema = parquet.schema_arrow
+        schema = pq.read_schema(path)
+        texts = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                 or (pa.types.is_dictionary(f.type) and pa.types.is_string(f.type.value_type))]
+        parquet = pq.ParquetFile(path, read_dictionary=texts)
     except (pa.ArrowException, OSError):
         return False  # not readable as Parquet: the raw-byte check is all there is
     names = " ".join(schema.names) + " " + " ".join(
         v.decode("utf-8", "replace") for v in (schema.metadata or {}).values())
     if any(form in names for form in forms):
         return True
-    for field in schema:
-        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            continue
-        column = parquet.read(columns=[field.name]).column(0)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(kind)
-        if any(pc.any(pc.match_substring(column, form)).as_py() for form in forms):
-            return True
+    pattern = "|".join(re.escape(form) for form in forms)
+    for name in texts:
+        for chunk in parquet.read(columns=[name]).column(0).chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            if pc.any(pc.match_substring_regex(values, pattern)).as_py():
+                return True
     return False
 
 
