@@ -28,8 +28,11 @@ import plotly.graph_objects as go
 import pytest
 from report_fixtures import SENTINELS, find_sentinels
 
+from goreliable_lib import cli
+from goreliable_lib.reports.registry import get_report
 from goreliable_lib.runner.context import RUN_DIR_ENV, current_run
 from goreliable_lib.runner.execute import MASKED_TAG, RunResult, run_report
+from goreliable_lib.runner.params import resolve_parameters
 from goreliable_lib.runner.scrub import distinctive, leaked_files, mask_tree
 from goreliable_lib.sources.snapshot import SnapshotRecorder
 
@@ -328,3 +331,16 @@ def test_live_dr_on_s3_with_sentinel_credentials_writes_none(local_stack: Any, t
     assert result.exit_code == 0, result.error
     assert read_summary(result)["drills"]
     no_sentinel_anywhere(tmp_path)
+
+
+def test_a_credential_in_a_parameter_is_bad_input_before_any_kernel(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Parameters end up in summary.json (data, never masked): one holding a credential is refused, exit 2, the
+    message naming the parameter, not the value; a plain word equal to a secret is an ordinary value."""
+    token = SENTINELS["GORELIABLE_PROMETHEUS_TOKEN"]
+    with environment({"GORELIABLE_PROFILE": "demo", **SENTINELS, "GORELIABLE_PROMETHEUS_PASSWORD": PASSWORD}):
+        code = cli.main(["report", "run", "dr", "-p", f"title=DR for {token}", "--out", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert code == 2 and "parameter title: holds the value of a credential" in err and token not in err
+        assert not any(tmp_path.iterdir())  # nothing was executed or published
+        assert resolve_parameters(get_report("dr"), {"title": "grafana drills"})["title"] == "grafana drills"

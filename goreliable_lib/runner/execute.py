@@ -276,7 +276,7 @@ def _finalise(staging: Path, report: Report, parameters: dict[str, Any], run_id:
         error = {"type": "MissingSummary", "message": "the notebook finished without calling run.write_summary()"}
     if error is None and summary is not None and summary.get("status") != "ok":
         error = {"type": "ReportFailed", "message": f"the notebook marked its summary {summary.get('status')!r}"}
-    if summary is None:  # the runner's own: parameters hold no credential (run_report), the rest is checked here
+    if summary is None:  # the runner's own: parameters hold no credential (resolve_parameters), the rest is checked here
         source = context.get("source") or {"kind": None, "endpoints": {}}
         summary = {"report": report.name, "status": "failed", "generated_at": to_rfc3339(utc_now()),
                    "parameters": to_jsonable(parameters),
@@ -355,11 +355,6 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     """
     spec = report or get_report(name)
     values = resolve_parameters(spec, parameters, files)
-    if held := [name for name, value in values.items() if holds_credential(value)]:
-        # parameters end up in summary.json and the snapshot's run, which are data and never masked
-        raise BadInputError(f"report {spec.name}: parameter {held[0]}: holds the value of a credential set in "
-                            "the environment; credentials come from the environment only, never from parameters "
-                            "(nothing was run)")
     notebook = require_notebook(spec)
     writer = writer_for(out, sse=sse, kms_key_id=kms_key_id)
     writer.check()
