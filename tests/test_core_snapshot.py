@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from goreliable_lib.config import load_settings
 from goreliable_lib.errors import SnapshotMissError, SourceError
 from goreliable_lib.sources.base import Source
+from goreliable_lib.sources.connect import connect, demo_snapshot_path
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 AS_OF = pd.Timestamp("2026-11-23T06:00:00Z")
@@ -89,3 +92,43 @@ def test_a_replayed_run_records_too(tmp_path: Path) -> None:
     Counting(replayer=SnapshotReplayer(tmp_path / "a"), recorder=copy).series(3)
     pd.testing.assert_frame_equal(Counting(replayer=SnapshotReplayer(tmp_path / "b")).series(3),
                                   Counting(replayer=SnapshotReplayer(tmp_path / "a")).series(3))
+
+
+def _demo_drills_snapshot(folder: Path, uri: str) -> None:
+    """The bundled demo's drill-log result as a snapshot whose endpoint and request hold `uri`."""
+    demo = demo_snapshot_path()
+    manifest = json.loads((demo / "manifest.json").read_text())
+    entry = next(e for e in manifest["entries"] if e["source"] == "drills")
+    folder.mkdir()
+    (folder / entry["file"]).write_bytes((demo / entry["file"]).read_bytes())
+    entry["request"]["uri"] = uri
+    manifest.update(entries=[entry], endpoints={"drills": uri})
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_manifest_the_scrubber_rewrote_replays_as_it_is(tmp_path: Path) -> None:
+    """Issue 13: the old scrubber turned s3://goreliable-drills/drills into s3://[REDACTED]-drills/drills in the
+    manifest; the offline re-run died in urlsplit ('REDACTED' does not appear to be an IPv4 or IPv6 address)."""
+    _demo_drills_snapshot(tmp_path / "snap", "s3://[REDACTED]-drills/drills")
+    sources = connect(settings=load_settings({"GORELIABLE_CONFIG": os.devnull}, profile=f"snapshot:{tmp_path / 'snap'}"))
+    assert sources.describe()["endpoints"] == {"drills": "s3://[REDACTED]-drills/drills"}
+    assert len(sources.drills.components()) > 0
+
+
+def test_manifest_entries_are_checked(tmp_path: Path) -> None:
+    Counting(recorder=SnapshotRecorder(tmp_path, as_of=AS_OF)).series(5)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    good = manifest["entries"][0]
+    cases = {"../../etc/passwd": "entries\\[0\\].file: '../../etc/passwd' is not a file name",
+             "/etc/passwd": "is not a file name", 7: "entries\\[0\\].file: expected text"}
+    for file, message in cases.items():
+        (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "entries": [{**good, "file": file}]}))
+        with pytest.raises(SourceError, match=message):
+            SnapshotReplayer(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "as_of": "soon"}))
+    with pytest.raises(SourceError, match="as_of"):
+        SnapshotReplayer(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / good["file"]).unlink()
+    with pytest.raises(SourceError, match="the manifest lists it but it cannot be read"):
+        Counting(replayer=SnapshotReplayer(tmp_path)).series(5)

@@ -9,6 +9,8 @@
 | OpenSLO catalogs (`read_catalog`) | random YAML documents and mutated valid SLOs, random bytes | a catalog, or `BadInputError` |
 | parameters (`parse_assignments`, `load_param_file`, `resolve_parameters`) | random `-p` pairs, files, values | values, or `BadInputError` |
 | PromQL selectors (`promql.selector`) | any label value | one matcher with exactly that value |
+| snapshot manifests (`SnapshotReplayer`, `connect`, `describe`, replay) | any value anywhere, keys deleted or added, any bytes | a replay, or `SourceError` |
+| snapshot text (endpoints, requests) | any text, the same in the endpoint and its recorded request | the recorded result, the text described as it is |
 
 The profile is tests/hypothesis_profile.py (200 examples per property, no deadline); the examples run are counted
 and written to test-artifacts/fuzz-examples.json.
@@ -20,6 +22,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,11 +37,12 @@ from hypothesis import strategies as st
 from hypothesis_profile import FUZZ, count, write_counts
 
 from goreliable_lib.devstack.stack.faults import FaultProxy
-from goreliable_lib.errors import BadInputError, KubecostError, PrometheusError
+from goreliable_lib.errors import BadInputError, KubecostError, PrometheusError, SourceError
 from goreliable_lib.inputs import catalog, promql
 from goreliable_lib.reports import registry
 from goreliable_lib.runner import params
 from goreliable_lib.sources import drills, kubecost, promjson
+from goreliable_lib.sources.connect import without_credentials
 from goreliable_lib.sources.prometheus import PrometheusSource
 
 NOW = pd.Timestamp("2026-11-23T06:00:00Z")
@@ -481,3 +485,122 @@ def test_param_files_raise_only_bad_input(tmp_path_factory: pytest.TempPathFacto
     assert isinstance(values, dict) and all(isinstance(k, str) for k in values)
     with contextlib.suppress(BadInputError):  # a file layer: only BadInputError may escape here too
         params.resolve_parameters(registry.get_report("dr"), {}, [path], use_default_file=False)
+
+
+# ------------------------------------------------------------------------------------------- snapshot manifests
+def _manifest_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a manifest's JSON (the root included) a mutation can hit."""
+    paths = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths += _manifest_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths += _manifest_paths(item, (*path, index))
+    return paths
+
+
+def _mutated(manifest: Any, path: tuple[Any, ...], operation: str, value: Any) -> Any:
+    """`manifest` with the value at `path` replaced, deleted, or given a new key."""
+    if not path:
+        return value if operation != "add" or not isinstance(manifest, dict) else {**manifest, "extra": value}
+    copy = json.loads(json.dumps(manifest))
+    parent = copy
+    for step in path[:-1]:
+        parent = parent[step]
+    if operation == "delete":
+        del parent[path[-1]]
+    elif operation == "add" and isinstance(parent[path[-1]], dict):
+        parent[path[-1]]["extra"] = value
+    else:
+        parent[path[-1]] = value
+    return copy
+
+
+@pytest.fixture(scope="module")
+def small_snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One real recorded result of each source (from the bundled demo snapshot): its folder and manifest."""
+    from goreliable_lib.sources.connect import demo_snapshot_path
+
+    demo = demo_snapshot_path()
+    manifest = json.loads((demo / "manifest.json").read_text())
+    entries = [next(e for e in manifest["entries"] if e["source"] == name)
+               for name in ("prometheus", "kubecost", "drills")]
+    folder = tmp_path_factory.mktemp("small-snapshot")
+    for entry in entries:
+        (folder / entry["file"]).write_bytes((demo / entry["file"]).read_bytes())
+    return {"folder": folder, "manifest": {**manifest, "entries": entries}}
+
+
+def _snapshot_with(small: dict[str, Any], manifest: bytes, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("snapshot")
+    for entry in small["manifest"]["entries"]:
+        (folder / entry["file"]).hardlink_to(small["folder"] / entry["file"])
+    (folder / "manifest.json").write_bytes(manifest)
+    return folder
+
+
+def _replay_everything(folder: Path, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a report does with a snapshot: open it, describe it, ask each source for what was recorded."""
+    import warnings
+
+    from goreliable_lib.config import load_settings
+    from goreliable_lib.sources.connect import connect
+
+    settings = load_settings({"GORELIABLE_CONFIG": os.devnull}, profile=f"snapshot:{folder}")
+    sources = connect(settings=settings)
+    described = sources.describe()
+    json.dumps(described)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sources.drills.events()
+        for entry in entries:
+            if entry["source"] in ("prometheus", "kubecost"):
+                getattr(sources, entry["source"])._get(entry["request"])
+    return described
+
+
+manifest_values = json_values | st.sampled_from(["s3://[REDACTED]-drills/drills", "[REDACTED]", "../x.parquet",
+                                                 "/etc/passwd", "", "a\x00b", "2026-13-45T99:00:00Z", "now-1d"])
+
+
+@FUZZ
+@given(data=st.data(), operation=st.sampled_from(["replace", "replace", "delete", "add"]), value=manifest_values,
+       raw=st.none() | st.binary(max_size=60))
+def test_snapshot_manifest_raises_only_source_error(small_snapshot: dict[str, Any], data: st.DataObject,
+                                                    operation: str, value: Any, raw: bytes | None,
+                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A manifest changed anywhere (a value replaced by any JSON, a key deleted or added), or any bytes at all:
+    opening, describing and replaying it raises only `SourceError` (a miss included), never another error."""
+    count("snapshot_manifest")
+    manifest = small_snapshot["manifest"]
+    path = data.draw(st.sampled_from(_manifest_paths(manifest)))
+    if operation == "delete" and not path:
+        operation = "replace"
+    content = raw if raw is not None else dumps(_mutated(manifest, path, operation, value))
+    folder = _snapshot_with(small_snapshot, content, tmp_path_factory)
+    try:
+        _replay_everything(folder, manifest["entries"])
+    except SourceError as exc:
+        assert str(folder) in str(exc) or "no drill log" in str(exc)
+
+
+@FUZZ
+@example(text="s3://[REDACTED]-drills/drills")  # what the scrubber made of s3://goreliable-drills/drills
+@given(text=st.text(alphabet=CHARACTERS, min_size=1, max_size=40)
+       | st.sampled_from(["s3://[REDACTED]-drills/drills", "s3://goreliable-drills/drills/", "s3://", "ftp://x",
+                          "http://[::1", "s3://b/p?x#y", "~/drills", "./drills", "a\x00b"]))
+def test_snapshot_replays_whatever_text_its_manifest_holds(small_snapshot: dict[str, Any], text: str,
+                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The drills endpoint and its recorded request hold any text (a scrubber once rewrote them): the replay
+    answers from the recorded result, and describes the endpoint as the manifest holds it (credential-free)."""
+    count("snapshot_text")
+    manifest = json.loads(json.dumps(small_snapshot["manifest"]))
+    manifest["endpoints"]["drills"] = text
+    next(e for e in manifest["entries"] if e["source"] == "drills")["request"]["uri"] = text
+    folder = _snapshot_with(small_snapshot, dumps(manifest), tmp_path_factory)
+    described = _replay_everything(folder, manifest["entries"])
+    assert described["endpoints"]["drills"] == without_credentials(text)
+    assert without_credentials(without_credentials(text)) == without_credentials(text)
+    if "@" not in text and "?" not in text and "#" not in text:
+        assert described["endpoints"]["drills"] == text

@@ -11,6 +11,10 @@ run.warn("coverage of api-gateway-latency is 97%")
 run.finish(report)                       # summary.json: the report's summary plus the always-present fields
 ```
 Under the runner the folder comes from GORELIABLE_RUN_DIR; in JupyterLab it is reports/_scratch/<report>/.
+
+Everything written here is data (the snapshot, tables, figures' JSON, summary.json) and is written as it is:
+never through the scrubber (runner/scrub.py). The runner masks what people read (the notebook's outputs, shown
+here) when it saves the notebook, and proves the data holds no credential.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
 from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png
-from goreliable_lib.runner.scrub import atomic_write_text, scrub_text
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.snapshot import SnapshotRecorder
 from goreliable_lib.timeutil import to_rfc3339, utc_now
@@ -136,12 +140,12 @@ class Run:
         """Display a plotly figure (offline HTML without plotly.js + plotly's JSON for JupyterLab), save its
         JSON in figures/NAME.json and, when asked, figures/NAME.png (a failure to render it is a warning)."""
         name = safe_name(name, "figure name")
-        figure_json = scrub_text(fig.to_json())
+        figure_json = fig.to_json()
         atomic_write_text(self.figures_dir / f"{name}.json", figure_json)
         height = fig.layout.height or 450
         div = fig.to_html(full_html=False, include_plotlyjs=False, default_height=f"{height}px",
                           config={"displaylogo": False, "responsive": True})
-        display({"application/vnd.plotly.v1+json": json.loads(figure_json), "text/html": scrub_text(div),
+        display({"application/vnd.plotly.v1+json": json.loads(figure_json), "text/html": div,
                  "text/plain": f"<figure {name}>"}, raw=True)
         if png:
             self._write_png(fig, name)
@@ -168,7 +172,7 @@ class Run:
 
     def warn(self, message: str) -> None:
         """A caveat the reader must see: shown here, in summary.json `warnings` and on the first screen."""
-        text = scrub_text(str(message))
+        text = str(message)
         if text not in self.warnings:
             self.warnings.append(text)
         self._save_context()
@@ -269,7 +273,7 @@ class _RunLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         entry = {"time": to_rfc3339(pd.Timestamp(record.created, unit="s", tz="UTC")), "level": record.levelname,
-                 "logger": record.name, "message": scrub_text(record.getMessage())}
+                 "logger": record.name, "message": record.getMessage()}
         self._run.log.append(entry)
         if sys.__stderr__ is not None:
             print(f"{entry['time']} {entry['level']} {entry['logger']}: {entry['message']}", file=sys.__stderr__,

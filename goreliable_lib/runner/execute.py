@@ -1,8 +1,14 @@
 """Run a report notebook with papermill, in a kernel of the current interpreter, and publish the run.
 
 Order of work: validate the parameters and the destination (exit 2, no kernel started) -> stage the run in
-a temporary folder -> execute -> finalise (summary.json, banners, report.html, secret scrub) -> publish
-(atomic rename / upload). A failed run is published too, marked failed, and never moves `latest`.
+a temporary folder -> execute -> finalise (the data proven free of credentials, summary.json, banners,
+report.html, what people read masked) -> publish (atomic rename / upload). A failed run is published too, marked
+failed, and never moves `latest`.
+
+Secrets (runner/scrub.py): data (summary.json, tables, data/, figures/*.json) is written as it is and never
+rewritten; a distinctive credential found in it fails the run (`CredentialInData`, the file removed, never
+published). What people read (the notebook, saved through `ScrubbingHandler` at every save, report.html, logs)
+is masked; when that changed any text, the first screen says so (`MASKED_TAG`) without naming the secret.
 
 Exit codes stay the documented 0 / 1 / 2: an interrupt (Ctrl-C, SIGINT) while the notebook runs is a run that
 failed while running (exit 1, kept and marked failed with `KeyboardInterrupt`); a destination that cannot be
@@ -44,10 +50,18 @@ from goreliable_lib.paths import project_root
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import get_report, require_notebook
 from goreliable_lib.runner.context import CONTEXT_FILE, REPORT_ENV, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
+from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import export_html
 from goreliable_lib.runner.params import resolve_parameters
 from goreliable_lib.runner.publish import writer_for
-from goreliable_lib.runner.scrub import atomic_write_text, scrub_text, scrub_tree
+from goreliable_lib.runner.scrub import (
+    holds_credential,
+    leaked_files,
+    mask_tree,
+    scrub_notebook,
+    scrub_text,
+    write_masked_text,
+)
 from goreliable_lib.signals import describe_interruption
 from goreliable_lib.timeutil import to_rfc3339, utc_now
 
@@ -57,6 +71,15 @@ KERNEL_LOG = ".kernel.log"
 HTML_FILE = "report.html"
 ERROR_TAG = "goreliable-error"
 WARNINGS_TAG = "goreliable-warnings"
+#: The first-screen notice of a report in which some text was masked (`[REDACTED]`).
+MASKED_TAG = "goreliable-masked"
+MASKED_NOTICE = (
+    "**Some text in this report is masked** as `[REDACTED]`: it matched the value of a credential set in the "
+    "environment. Where that value is also an ordinary word (a bucket, a folder, a component), the masked places "
+    "are ordinary text: the data (`summary.json`, the CSV tables, `data/`, `figures/*.json`) is never masked and "
+    "holds it as it is. A credential that is an ordinary word is easy to guess: prefer a generated one.")
+#: The error of a run whose data held a credential (a bug in a source or in the notebook, never masked silently).
+CREDENTIAL_IN_DATA = "CredentialInData"
 #: papermill writes its output through this scheme: every save of the notebook is scrubbed of secrets.
 SCRUB_SCHEME = "goreliable-scrubbed://"
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -86,7 +109,11 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 class ScrubbingHandler:
-    """A papermill I/O handler (iorw style) writing local files with every secret scrubbed."""
+    """A papermill I/O handler (iorw style) writing the executed notebook with every secret masked (what people
+    read); it remembers which notebooks it had to mask, for the first-screen notice."""
+
+    def __init__(self) -> None:
+        self._masked: set[str] = set()
 
     @staticmethod
     def _path(path: str) -> str:
@@ -99,7 +126,16 @@ class ScrubbingHandler:
         return [str(p) for p in Path(self._path(path)).iterdir()]
 
     def write(self, buf: str, path: str) -> None:
-        atomic_write_text(Path(self._path(path)), buf)
+        if write_masked_text(Path(self._path(path)), buf):
+            self._masked.add(self._path(path))
+
+    def was_masked(self, path: Path) -> bool:
+        """True when a save of the notebook at `path` masked something (forgotten once asked)."""
+        try:
+            self._masked.remove(str(path))
+        except KeyError:
+            return False
+        return True
 
     def pretty_path(self, path: str) -> str:
         return self._path(path)
@@ -113,8 +149,10 @@ class _KernelDiedEcho(logging.Filter):
         return not record.getMessage().startswith("Kernel died while waiting for execute reply")
 
 
-# papermill's documented way to add an I/O handler (its `register`, as its own handlers are registered)
-papermill_io.register(SCRUB_SCHEME, ScrubbingHandler())
+#: The one handler papermill writes every run's notebook through, registered papermill's documented way (its
+#: `register`, as papermill registers its own handlers).
+NOTEBOOK_HANDLER = ScrubbingHandler()
+papermill_io.register(SCRUB_SCHEME, NOTEBOOK_HANDLER)
 
 
 def _drop_kernel_died_echo() -> None:
@@ -204,21 +242,46 @@ def _markdown_cell(text: str, tag: str) -> nbformat.NotebookNode:
     return cell
 
 
+def _remove_leaked_data(staging: Path) -> list[str]:
+    """Remove the data files that hold a credential (with a leaked figure's PNG, drawn from the same figure), so
+    it is never published; returns their names in the run folder."""
+    leaked = set(leaked_files(staging))
+    leaked |= {png for p in leaked if p.parent == staging / "figures" and p.suffix == ".json"
+               and (png := p.with_suffix(".png")).is_file()}
+    for path in leaked:
+        path.unlink(missing_ok=True)
+    return sorted(p.relative_to(staging).as_posix() for p in leaked)
+
+
+def _credential_error(files: list[str], earlier: dict[str, Any] | None) -> dict[str, Any]:
+    message = (f"a credential from the environment was found in data this run wrote ({', '.join(files)}); "
+               "those files were removed so that it is not published. Data is written from structures that never "
+               "hold a credential: this is a bug in a source or in the notebook, please report it")
+    if earlier is not None:
+        message += f" (the run had failed before: {earlier['type']}: {earlier['message']})"
+    return {"type": CREDENTIAL_IN_DATA, "message": scrub_text(message)[:2000],
+            "cell": earlier.get("cell") if earlier else None}
+
+
 def _finalise(staging: Path, report: ReportSpec, parameters: dict[str, Any], run_id: str,
               error: dict[str, Any] | None, started: float) -> dict[str, Any]:
-    """Write summary.json, put the error and warnings on the first screen, export the HTML, scrub."""
+    """Prove the data free of credentials, write summary.json, put the error, warnings and masked-text notice on
+    the first screen, export the HTML, mask what people read."""
     context = _read_json(staging / CONTEXT_FILE) or {}
+    if leaked := _remove_leaked_data(staging):
+        error = _credential_error(leaked, error)
     summary = _read_json(staging / SUMMARY_FILE)
     if error is None and summary is None:
         error = {"type": "MissingSummary", "message": "the notebook finished without calling run.write_summary()"}
     if error is None and summary is not None and summary.get("status") != "ok":
         error = {"type": "ReportFailed", "message": f"the notebook marked its summary {summary.get('status')!r}"}
-    if summary is None:
+    if summary is None:  # the runner's own: parameters hold no credential (resolve_parameters), the rest is checked here
+        source = context.get("source") or {"kind": None, "endpoints": {}}
         summary = {"report": report.name, "status": "failed", "generated_at": to_rfc3339(utc_now()),
                    "parameters": to_jsonable(parameters),
                    "window": context.get("window") or {"start": None, "end": None},
-                   "source": context.get("source") or {"kind": None, "endpoints": {}},
-                   "warnings": context.get("warnings") or []}
+                   "source": {"kind": source.get("kind"), "endpoints": {}} if holds_credential(source) else source,
+                   "warnings": [w for w in context.get("warnings") or [] if not holds_credential(w)]}
     summary["run_id"] = run_id
     summary["runner"] = {"duration_seconds": round(time.monotonic() - started, 3),
                          "python": sys.version.split()[0], "notebook": report.notebook}
@@ -248,16 +311,19 @@ def _finalise(staging: Path, report: ReportSpec, parameters: dict[str, Any], run
             f'<div style="background:#fdd;border:2px solid #b00;padding:8px">'
             f"<b>This report FAILED{where}: {html.escape(str(error['type']))}</b>: {html.escape(str(error['message']))}<br>"
             f"Run {run_id}. The numbers below are partial and must not be used as complete.</div>", ERROR_TAG))
-    atomic_write_text(nb_path, nbformat.writes(nb))
-    title = parameters.get("title") or report.title
-    export_html(nb_path, staging / HTML_FILE, title=f"{title} ({'FAILED ' if error else ''}{run_id})")
+    title = f"{parameters.get('title') or report.title} ({'FAILED ' if error else ''}{run_id})"
+    text = nbformat.writes(nb)
+    if NOTEBOOK_HANDLER.was_masked(nb_path) or scrub_notebook(text) != text or scrub_text(title) != title:
+        nb.cells.insert((error is not None) + bool(warnings), _markdown_cell(MASKED_NOTICE, MASKED_TAG))
+    write_masked_text(nb_path, nbformat.writes(nb))
+    export_html(nb_path, staging / HTML_FILE, title=title)
     (staging / CONTEXT_FILE).unlink(missing_ok=True)
     kernel_log = staging / KERNEL_LOG
     if error is not None and kernel_log.is_file() and kernel_log.stat().st_size:
         kernel_log.rename(staging / KERNEL_LOG.lstrip("."))
     else:
         kernel_log.unlink(missing_ok=True)
-    scrub_tree(staging)
+    mask_tree(staging)  # logs and any other text people read; data and binary files are never touched
     return summary
 
 

@@ -16,7 +16,8 @@ import nbformat
 from nbconvert import HTMLExporter
 from plotly.offline import get_plotlyjs
 
-from goreliable_lib.runner.scrub import atomic_write_text, scrub_text
+from goreliable_lib.runner.files import atomic_write_text
+from goreliable_lib.runner.scrub import scrub_notebook, scrub_text
 
 TEMPLATE_NAME = "goreliable_offline.html.j2"
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
@@ -59,7 +60,8 @@ def notebook_to_html(nb: nbformat.NotebookNode, title: str | None = None) -> str
 
 
 def export_html(notebook_path: Path, html_path: Path, title: str | None = None) -> Path:
-    """Write `html_path` from the notebook at `notebook_path` (scrubbed, atomically)."""
-    nb = nbformat.read(notebook_path, as_version=4)
-    atomic_write_text(html_path, scrub_text(notebook_to_html(nb, title)))
+    """Write `html_path` from the notebook at `notebook_path`, atomically, with every secret masked in what people
+    read (the notebook's text field by field, the title); the page's own markup and plotly.js are never masked."""
+    nb = nbformat.reads(scrub_notebook(notebook_path.read_text(encoding="utf-8")), as_version=4)
+    atomic_write_text(html_path, notebook_to_html(nb, None if title is None else scrub_text(title)))
     return html_path

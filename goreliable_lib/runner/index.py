@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from goreliable_lib.reports.registry import REPORTS
-from goreliable_lib.runner.scrub import atomic_write_text
+from goreliable_lib.runner.scrub import write_masked_text
 
 INDEX_FILE = "index.html"
 LOCK_FILE = ".index.lock"
@@ -138,7 +138,7 @@ def index_lock(root: Path) -> Iterator[None]:
 def write_local_index(root: Path) -> Path:
     """Rebuild root/index.html from every run (call under `index_lock`)."""
     path = root / INDEX_FILE
-    atomic_write_text(path, render_index(scan_local(root)))
+    write_masked_text(path, render_index(scan_local(root)))
     return path
 
 

@@ -1,7 +1,9 @@
 """Report parameters merged like papermill's: defaults <- default file <- `-f FILE.yaml` <- `-p key=value`.
 
 Everything is validated here, before any kernel starts: an unknown parameter, a wrong type or a bad window
-is a BadInputError (exit 2) naming the parameter and listing the valid ones.
+is a BadInputError (exit 2) naming the parameter and listing the valid ones. So is a parameter holding the value
+of a credential from the environment: parameters end up in summary.json and the notebook, and data is never
+masked (runner/scrub.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.yamlfile import read_yaml
 from goreliable_lib.paths import project_root
 from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.runner.scrub import holds_credential
 from goreliable_lib.timeutil import to_rfc3339
 
 
@@ -94,4 +97,8 @@ def resolve_parameters(report: ReportSpec, parameters: Mapping[str, Any] | None 
             report.check(resolved)
         except BadInputError as exc:
             raise BadInputError(f"report {report.name}: parameter {exc}; valid: {', '.join(valid)}") from None
+    if held := [name for name, value in resolved.items() if holds_credential(value)]:
+        raise BadInputError(f"report {report.name}: parameter {held[0]}: holds the value of a credential set in the "
+                            "environment; credentials come from the environment only, never from parameters "
+                            "(nothing was run)")
     return resolved

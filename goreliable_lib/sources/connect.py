@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -28,14 +27,16 @@ def demo_snapshot_path() -> Path:
 
 
 def without_credentials(url: str | None) -> str | None:
-    """A URL with any user:password part removed (safe to print, log and store)."""
+    """A URL without its `user:password@` part, query and fragment (safe to print, log and store); nothing else
+    changes. Any text is taken (a snapshot replays whatever its manifest holds): it is cut as text, never parsed
+    as a host or a port, and applying it again changes nothing."""
     if not url or "://" not in url:
         return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    scheme, _, rest = url.partition("://")
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    path = tail.split("#", 1)[0].split("?", 1)[0]
+    return f"{scheme}://{authority.rpartition('@')[2]}{path}"
 
 
 class MissingSource:

@@ -409,6 +409,18 @@ def normalise_uri(uri: str) -> str:
     return where
 
 
+def replayed_uri(uri: str, recorded: Iterable[Any]) -> str:
+    """The drills URI a snapshot is asked under: the snapshot's text as it is when it recorded requests under it
+    (whatever the text: a replay fetches nothing), else normalised like a live URI when it parses (requests are
+    recorded under that form, the endpoint may be the text the user gave), else the text (a miss names it)."""
+    if uri in {request.get("uri") for request in recorded if isinstance(request, dict)}:
+        return uri
+    try:
+        return normalise_uri(uri)
+    except (BadInputError, ValueError, OSError):
+        return uri
+
+
 def s3_client() -> Any:
     """A boto3 S3 client from the standard AWS environment (AWS_ENDPOINT_URL included), with timeouts."""
     return boto3.client("s3", config=Config(connect_timeout=5, read_timeout=30,
@@ -445,7 +457,7 @@ class DrillSource(Source):
                  clock: Callable[[], pd.Timestamp] | None = None, s3_client: Any = None,
                  known_components: Iterable[str] | None = None, page_size: int | None = None) -> None:
         super().__init__(recorder=recorder, replayer=replayer, clock=clock)
-        self.uri = normalise_uri(uri)
+        self.uri = normalise_uri(uri) if replayer is None else replayed_uri(uri, replayer.requests(self.name))
         self.known_components = tuple(known_components) if known_components is not None else SEED_COMPONENTS
         self.page_size = page_size
         self._s3 = s3_client

@@ -4,12 +4,17 @@ A snapshot folder holds `manifest.json` and one Parquet file per recorded reques
 source, the canonical request (never credentials), when it was fetched, the row count and a SHA-256 of the
 Parquet file. Replay looks a request up by (source, canonical JSON); a miss names the request and the
 nearest recorded ones, so a user sees at once which parameter differs.
+
+A snapshot is data: it is written from the requests and results as they are (never masked) and replayed as it
+is, whatever text its manifest holds. A manifest that is not what this module writes (a missing or mistyped
+field, a file outside the folder) is a `SourceError` naming the manifest and the field, never another error.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import io
 import json
 import os
 import threading
@@ -18,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from goreliable_lib.errors import SnapshotMissError, SourceError
+from goreliable_lib.errors import BadInputError, SnapshotMissError, SourceError
 from goreliable_lib.timeutil import parse_time, to_rfc3339, utc_now
 
 FORMAT = "goreliable.snapshot/v1"
@@ -103,6 +108,27 @@ class SnapshotRecorder:
         os.replace(tmp, self.path / MANIFEST)
 
 
+def _check_entry(entry: Any, where: str) -> dict[str, Any]:
+    """One manifest entry as the recorder writes it, or a SourceError naming the field."""
+    if not isinstance(entry, dict):
+        raise SourceError(f"{where}: expected an object, got {type(entry).__name__}")
+    for field, kind in (("source", str), ("file", str), ("sha256", str)):
+        if not isinstance(entry.get(field), kind):
+            raise SourceError(f"{where}.{field}: expected text, got {entry.get(field)!r:.100}")
+    if "request" not in entry:
+        raise SourceError(f"{where}.request: missing")
+    file = entry["file"]
+    if file in ("", ".", "..") or "/" in file or "\\" in file or "\x00" in file:
+        raise SourceError(f"{where}.file: {file!r:.100} is not a file name in the snapshot folder")
+    attrs = entry.get("attrs")
+    if attrs is not None and not isinstance(attrs, dict):
+        raise SourceError(f"{where}.attrs: expected an object, got {type(attrs).__name__}")
+    warnings = (attrs or {}).get("warnings")
+    if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+        raise SourceError(f"{where}.attrs.warnings: expected a list of texts, got {warnings!r:.100}")
+    return entry
+
+
 class SnapshotReplayer:
     """Answers requests from a snapshot folder; its clock is the snapshot's `as_of`."""
 
@@ -110,17 +136,36 @@ class SnapshotReplayer:
         self.path = Path(path)
         manifest_path = self.path / MANIFEST
         try:
-            manifest = json.loads(manifest_path.read_text())
+            manifest = json.loads(manifest_path.read_bytes())
         except FileNotFoundError:
             raise SourceError(f"snapshot {self.path}: no {MANIFEST} (is this a snapshot folder?)") from None
-        except json.JSONDecodeError as exc:
+        except OSError as exc:
+            raise SourceError(f"snapshot {manifest_path}: cannot be read ({exc.strerror or exc})") from None
+        except ValueError as exc:  # not JSON, or not UTF-8
             raise SourceError(f"snapshot {manifest_path}: not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise SourceError(f"snapshot {manifest_path}: expected a JSON object, got {type(manifest).__name__}")
         if manifest.get("format") != FORMAT:
-            raise SourceError(f"snapshot {manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+            raise SourceError(f"snapshot {manifest_path}: format {manifest.get('format')!r:.100}, "
+                              f"expected {FORMAT!r}")
+        if not isinstance(manifest.get("as_of"), str):
+            raise SourceError(f"snapshot {manifest_path}: as_of: expected an RFC3339 time, "
+                              f"got {manifest.get('as_of')!r:.100}")
+        try:
+            self.as_of = parse_time(manifest["as_of"], field=f"snapshot {manifest_path}: as_of")
+        except BadInputError as exc:
+            raise SourceError(str(exc)) from None
+        endpoints = manifest.get("endpoints") or {}
+        if not isinstance(endpoints, dict) or not all(v is None or isinstance(v, str) for v in endpoints.values()):
+            raise SourceError(f"snapshot {manifest_path}: endpoints: expected an object of texts, "
+                              f"got {endpoints!r:.100}")
+        entries = manifest.get("entries")
+        if not isinstance(entries, list):
+            raise SourceError(f"snapshot {manifest_path}: entries: expected a list, got {entries!r:.100}")
         self.manifest = manifest
-        self.as_of = parse_time(manifest["as_of"], field=f"{manifest_path}: as_of")
-        self.endpoints: dict[str, str | None] = dict(manifest.get("endpoints") or {})
-        self._entries = {request_key(e["source"], e["request"]): e for e in manifest["entries"]}
+        self.endpoints: dict[str, str | None] = dict(endpoints)
+        self._entries = {request_key(e["source"], e["request"]): e for e in (
+            _check_entry(entry, f"snapshot {manifest_path}: entries[{i}]") for i, entry in enumerate(entries))}
 
     def requests(self, source: str | None = None) -> list[dict[str, Any]]:
         """The recorded requests, optionally of one source."""
@@ -140,11 +185,19 @@ class SnapshotReplayer:
                 f"{json.dumps(request, sort_keys=True, default=str)}; nearest recorded:\n{lines}",
                 request=request, nearest=nearest)
         file = self.path / entry["file"]
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"snapshot {file}: the manifest lists it but it cannot be read "
+                              f"({exc.strerror or exc})") from None
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise SourceError(f"snapshot {file}: checksum mismatch (the file was changed or is corrupt)")
-        frame = pd.read_parquet(file)
-        frame.attrs = dict(entry.get("attrs") or {})
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises many kinds (ArrowInvalid, OSError, ...) for a bad file
+            raise SourceError(f"snapshot {file}: not a readable Parquet file ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from None
+        frame.attrs = json.loads(json.dumps(entry.get("attrs") or {}))  # a copy: replays never share state
         return frame
 
 
