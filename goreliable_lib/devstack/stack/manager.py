@@ -1,7 +1,9 @@
-"""The local stack: a real Prometheus, the moto S3 server and the Kubecost server, all on 127.0.0.1.
+"""The local stack: a real Prometheus (or VictoriaMetrics), the moto S3 server and the Kubecost server, all on
+127.0.0.1.
 
-`goreliable stack up` starts the three as background processes filled by the simulator and prints the
-environment that points the kit at them; `status` checks them; `down` stops them and leaves no process.
+`goreliable stack up [--tsdb prometheus|victoriametrics]` starts the three as background processes filled by the
+simulator and prints the environment that points the kit at them (`GORELIABLE_PROMETHEUS_URL` is the chosen
+back-end's Prometheus query API); `status` checks them; `down` stops them and leaves no process.
 The test suite uses the same `LocalStack` class in-process (see tests/conftest.py).
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 import requests
 
+from goreliable_lib.devstack.stack.backends import TSDBS, check_tsdb
 from goreliable_lib.devstack.stack.s3 import DRILLS_BUCKET, DRILLS_PREFIX, s3_env
 from goreliable_lib.errors import StackError
 from goreliable_lib.timeutil import parse_time, to_rfc3339
@@ -116,6 +119,7 @@ class StackState:
     bucket: str = DRILLS_BUCKET
     prefix: str = DRILLS_PREFIX
     pids: dict[str, int] = field(default_factory=dict)
+    tsdb: str = "prometheus"  # which back-end serves prometheus_url
 
     @property
     def drills_uri(self) -> str:
@@ -136,7 +140,7 @@ class LocalStack:
     """Starts and stops the three servers of the local stack, filled by one simulation."""
 
     def __init__(self, workdir: Path, *, seed: int | None = None, as_of: Any = None,
-                 cache_dir: Path | None = None, ports: dict[str, int] | None = None) -> None:
+                 cache_dir: Path | None = None, ports: dict[str, int] | None = None, tsdb: str = "prometheus") -> None:
         from goreliable_lib.devstack.sim import Simulation
         from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
 
@@ -145,6 +149,7 @@ class LocalStack:
         self.as_of = parse_time(as_of if as_of is not None else DEFAULT_AS_OF, field="as_of")
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.ports = dict(ports or {})
+        self.tsdb = check_tsdb(tsdb)
         self.simulation = Simulation(seed=self.seed, as_of=self.as_of)
         self._prometheus: Any = None
         self._s3: Any = None
@@ -167,7 +172,7 @@ class LocalStack:
             raise
 
     def _start(self, timeout: float) -> StackState:
-        from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+        from goreliable_lib.devstack.stack.backends import build_simulation, start_server
         from goreliable_lib.devstack.stack.s3 import S3Server, upload_drills
 
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -183,11 +188,10 @@ class LocalStack:
                 [python, "-m", "goreliable_lib.devstack.stack.kubecost_server", "--port", str(port), "--flavour", flavour,
                  "--seed", str(self.seed), "--as-of", to_rfc3339(self.as_of)], logs / f"{name}.log")
 
-        blocks = build_tsdb(self.cache_dir or default_cache_root(), self.simulation.cache_key,
-                            self.simulation.openmetrics_writers())
-        self._prometheus = PrometheusServer(blocks, workdir=self.workdir / "prometheus",
-                                            port=self.ports.get("prometheus"))
-        prometheus_url = self._prometheus.start(timeout=timeout)
+        built = build_simulation(self.tsdb, self.simulation, self.cache_dir)
+        self._prometheus = start_server(self.tsdb, built, self.workdir / self.tsdb, port=self.ports.get("prometheus"),
+                                        timeout=timeout)
+        prometheus_url = self._prometheus.url
 
         upload_drills(s3_endpoint, DRILLS_BUCKET, DRILLS_PREFIX, self.simulation.drills.files())
         kubecost_url = f"http://127.0.0.1:{kubecost_port}/model"
@@ -198,10 +202,10 @@ class LocalStack:
                     "OpenCost server", timeout)
 
         pids = {name: process.pid for name, process in self._processes.items()}
-        pids["prometheus"] = self._prometheus.pid
+        pids[self.tsdb] = self._prometheus.pid
         pids["s3"] = self._s3.pid
         self.state = StackState(str(self.workdir), self.seed, to_rfc3339(self.as_of), prometheus_url, s3_endpoint,
-                                kubecost_url, opencost_url, pids=pids)
+                                kubecost_url, opencost_url, pids=pids, tsdb=self.tsdb)
         return self.state
 
     def stop(self) -> None:
@@ -259,8 +263,9 @@ def stack_up(args: argparse.Namespace) -> int:
     ports = {name: value for name, value in (("prometheus", args.prometheus_port),
                                              ("kubecost", args.kubecost_port)) if value}
     started = time.monotonic()
-    stack = LocalStack(stack_dir, seed=args.seed, as_of=args.as_of, ports=ports)
-    print(f"# starting the local stack (seed {stack.seed}, as_of {to_rfc3339(stack.as_of)}) ...", file=sys.stderr)
+    stack = LocalStack(stack_dir, seed=args.seed, as_of=args.as_of, ports=ports, tsdb=args.tsdb)
+    print(f"# starting the local stack ({stack.tsdb}, seed {stack.seed}, as_of {to_rfc3339(stack.as_of)}) ...",
+          file=sys.stderr)
     state = stack.start()
     stack.detach()
     _state_file(stack_dir).write_text(json.dumps(asdict(state), indent=1))
@@ -295,7 +300,8 @@ def stack_status(args: argparse.Namespace) -> int:
     if state is None:
         print("no stack is up (goreliable stack up)")
         return 1
-    checks = {"prometheus": state.prometheus_url + "/-/ready", "s3": state.s3_endpoint,
+    ready = "/health" if state.tsdb == "victoriametrics" else "/-/ready"
+    checks = {state.tsdb: state.prometheus_url + ready, "s3": state.s3_endpoint,
               "kubecost": state.kubecost_url + "/healthz", "opencost": state.opencost_url + "/healthz"}
     healthy = True
     for name, url in checks.items():
@@ -310,12 +316,15 @@ def stack_status(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `stack up|down|status` to the CLI."""
-    stack = subparsers.add_parser("stack", help="the local stack (Prometheus, S3, Kubecost on 127.0.0.1)")
+    stack = subparsers.add_parser("stack", help="the local stack (Prometheus or VictoriaMetrics, S3, Kubecost on 127.0.0.1)")
     commands = stack.add_subparsers(dest="stack_command", metavar="up|down|status", required=True)
     up = commands.add_parser("up", help="start the stack and print the environment that points the kit at it")
     up.add_argument("--seed", type=int, default=None, help="simulator seed (default: the standard dataset)")
     up.add_argument("--as-of", default=None, help="the simulated world's end time (default 2026-11-23T06:00:00Z)")
-    up.add_argument("--prometheus-port", type=int, default=None)
+    up.add_argument("--tsdb", choices=TSDBS, default="prometheus",
+                    help="the Prometheus-API back-end holding the metrics (default prometheus)")
+    up.add_argument("--prometheus-port", type=int, default=None,
+                    help="port of the back-end's query API (Prometheus or VictoriaMetrics)")
     up.add_argument("--kubecost-port", type=int, default=None)
     up.set_defaults(func=stack_up)
     commands.add_parser("down", help="stop the stack").set_defaults(func=stack_down)
