@@ -22,15 +22,9 @@ import pytest
 import requests
 
 from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.stack.backends import TSDBS, build_simulation
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
-from goreliable_lib.devstack.stack.victoriametrics import (
-    VictoriaMetricsServer,
-    build_storage,
-    default_vm_cache_root,
-)
-
-#: The Prometheus-API back-ends the SLO ground-truth tests run on.
-TSDBS = ("prometheus", "victoriametrics")
+from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
 
 
 @dataclasses.dataclass
@@ -70,8 +64,7 @@ def start_vm_metrics_stack(workdir: Path, cache_root: Path | None = None,
     simulation = simulation or Simulation()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    storage = build_storage(cache_root or default_vm_cache_root(), f"vm-{simulation.cache_key}",
-                            simulation.openmetrics_writers())
+    storage = build_simulation("victoriametrics", simulation, cache_root)
     timings["build_storage_seconds"] = time.perf_counter() - started
     server = VictoriaMetricsServer(storage, workdir=workdir, stop_at_exit=True)
     started = time.perf_counter()
