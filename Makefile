@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := prometheus chromium
+DEBIAN_PACKAGES := prometheus victoria-metrics chromium
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
@@ -17,9 +17,10 @@ help:
 	@echo "make test           set up (incl. Debian packages) and run lint, tests and notebook checks"
 	@echo "make lab            open JupyterLab on notebooks/ in the project's environment"
 	@echo "make stack-up       start the local stack (Prometheus, S3, Kubecost on 127.0.0.1) and print its env"
+	@echo "                    (TSDB=victoriametrics: VictoriaMetrics instead of Prometheus)"
 	@echo "make stack-down     stop it"
 	@echo "make demo-snapshot  re-record the bundled demo snapshot from the local stack"
-	@echo "make bench          run the benchmarks in benchmarks/"
+	@echo "make bench          run the benchmarks in benchmarks/ (bench_slo_scale.py: BENCH_SLO_ARGS=--datasets 80,400)"
 
 venv: $(STAMP)
 
@@ -35,6 +36,7 @@ $(STAMP): pyproject.toml
 system-deps:
 	@missing=""; \
 	command -v promtool >/dev/null && command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -63,8 +65,10 @@ test: venv system-deps lint
 lab: venv
 	$(BIN)/jupyter lab notebooks/
 
+TSDB ?= prometheus
+
 stack-up: venv system-deps
-	$(BIN)/goreliable stack up
+	$(BIN)/goreliable stack up --tsdb $(TSDB)
 
 stack-down: venv
 	$(BIN)/goreliable stack down
@@ -75,9 +79,12 @@ stack-status: venv
 demo-snapshot: venv system-deps
 	$(BIN)/goreliable demo record
 
+BENCH_SLO_ARGS ?=
+
 bench: venv system-deps
 	$(BIN)/python benchmarks/bench_prometheus.py
 	$(BIN)/python benchmarks/bench_reports.py
+	$(BIN)/python benchmarks/bench_slo_scale.py $(BENCH_SLO_ARGS)
 
 strip: venv
 	$(BIN)/nbstripout notebooks/*.ipynb

@@ -1,7 +1,12 @@
-"""The full simulated dataset backfilled into a real Prometheus, once per test session (reusable in conftest).
+"""The full simulated dataset in a real Prometheus and in a real VictoriaMetrics, once per test session.
 
-The TSDB is built into the stack's cache (`$GORELIABLE_CACHE_DIR`, else ~/.cache/goreliable/tsdb), keyed by
-seed, as_of and `Simulation.version`, so only the first session on a machine pays for the backfill.
+The Prometheus TSDB is built into the stack's cache (`$GORELIABLE_CACHE_DIR`, else ~/.cache/goreliable/tsdb), the
+VictoriaMetrics storage beside it (…/goreliable/victoriametrics), both keyed by seed, as_of and
+`Simulation.version`, so only the first session on a machine pays for the backfill and the import.
+
+Ground-truth tests that must hold on both back-ends take the module-scoped `tsdb_stack` fixture (parametrised
+over TSDBS; override with `@pytest.mark.parametrize("tsdb_stack", [...], indirect=True)` to mark one back-end).
+Import `metrics_stack_fixture`, `vm_metrics_stack_fixture` and `tsdb_stack_fixture` into the test module.
 """
 
 from __future__ import annotations
@@ -17,17 +22,21 @@ import pytest
 import requests
 
 from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.stack.backends import TSDBS, build_simulation
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
 
 
 @dataclasses.dataclass
 class MetricsStack:
-    """A running Prometheus holding the simulation's history, and how long each step took."""
+    """A running back-end (Prometheus or VictoriaMetrics) holding the simulation's history, and how long each
+    step took."""
 
     simulation: Simulation
-    server: PrometheusServer
+    server: PrometheusServer | VictoriaMetricsServer
     blocks: Path
     timings: dict[str, float]
+    tsdb: str = "prometheus"
 
     @property
     def url(self) -> str:
@@ -49,6 +58,21 @@ def start_metrics_stack(workdir: Path, cache_root: Path | None = None,
     return MetricsStack(simulation, server, blocks, timings)
 
 
+def start_vm_metrics_stack(workdir: Path, cache_root: Path | None = None,
+                           simulation: Simulation | None = None) -> MetricsStack:
+    """The same history in a real VictoriaMetrics (its storage built once and cached). Caller stops `.server`."""
+    simulation = simulation or Simulation()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    storage = build_simulation("victoriametrics", simulation, cache_root)
+    timings["build_storage_seconds"] = time.perf_counter() - started
+    server = VictoriaMetricsServer(storage, workdir=workdir, stop_at_exit=True)
+    started = time.perf_counter()
+    server.start(timeout=120)
+    timings["start_seconds"] = time.perf_counter() - started
+    return MetricsStack(simulation, server, storage, timings, tsdb="victoriametrics")
+
+
 @pytest.fixture(scope="session", name="metrics_stack")
 def metrics_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsStack]:
     """`metrics_stack`: the default simulation served by a real Prometheus for the whole session.
@@ -58,6 +82,22 @@ def metrics_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield stack
     finally:
         stack.server.stop()
+
+
+@pytest.fixture(scope="session", name="vm_metrics_stack")
+def vm_metrics_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsStack]:
+    """`vm_metrics_stack`: the default simulation served by a real VictoriaMetrics for the whole session."""
+    stack = start_vm_metrics_stack(tmp_path_factory.mktemp("metrics-victoriametrics"))
+    try:
+        yield stack
+    finally:
+        stack.server.stop()
+
+
+@pytest.fixture(scope="module", name="tsdb_stack", params=TSDBS)
+def tsdb_stack_fixture(request: pytest.FixtureRequest) -> MetricsStack:
+    """`tsdb_stack`: the default simulation on each back-end of TSDBS in turn (session servers, shared)."""
+    return request.getfixturevalue({"prometheus": "metrics_stack", "victoriametrics": "vm_metrics_stack"}[request.param])
 
 
 def prometheus_get(url: str, path: str, **params: object) -> dict:

@@ -185,9 +185,34 @@ def backfilled_prometheus(table: pd.DataFrame, folder: Path) -> Iterator[str]:
 MINI = {"minutes": 1440, "reset_at": 900, "gap": range(600, 640), "new_errors_at": 1000}
 
 
+@contextlib.contextmanager
+def imported_victoriametrics(table: pd.DataFrame, folder: Path) -> Iterator[str]:
+    """A real VictoriaMetrics (Debian's 1.79) on 127.0.0.1 holding `table` (the same OpenMetrics text as
+    `backfilled_prometheus`, through /api/v1/import/prometheus); yields its URL."""
+    from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.om").write_text(to_openmetrics(table))
+    with VictoriaMetricsServer(workdir=folder / "server", stop_at_exit=True) as server:
+        server.import_file(folder / "data.om")
+        yield server.url
+
+
 @pytest.fixture(scope="session")
 def mini_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pd.DataFrame]]:
     """A real Prometheus serving `platform_table(**MINI)`; yields (url, table)."""
     table = platform_table(**MINI)
     with backfilled_prometheus(table, tmp_path_factory.mktemp("slo-prometheus")) as url:
         yield url, table
+
+
+@pytest.fixture(scope="session")
+def mini_victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pd.DataFrame]]:
+    """A real VictoriaMetrics holding `platform_table(**MINI)`; yields (url, table)."""
+    table = platform_table(**MINI)
+    with imported_victoriametrics(table, tmp_path_factory.mktemp("slo-victoriametrics")) as url:
+        yield url, table
+
+
+#: The mini dataset's back-ends: fixture name per TSDB (test_slo_prometheus runs on each).
+MINI_SERVERS = {"prometheus": "mini_prometheus", "victoriametrics": "mini_victoriametrics"}

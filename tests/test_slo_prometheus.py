@@ -1,12 +1,21 @@
-"""SLO fetch against a real Prometheus (Debian 2.42) backfilled with a small dataset that has a counter
-reset, a 40-minute scrape gap, a series born mid-range and both spellings of a bucket bound (`le="0.3"` and
-`le="0.30"`). The answers are known by construction (see `slo_fixtures.platform_table`)."""
+"""SLO fetch against a real Prometheus (Debian 2.42) backfilled with, and a real VictoriaMetrics (Debian 1.79)
+importing, a small dataset that has a counter reset, a 40-minute scrape gap, a series born mid-range and both
+spellings of a bucket bound (`le="0.3"` and `le="0.30"`). The answers are known by construction (see
+`slo_fixtures.platform_table`); every test runs on both back-ends."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from slo_fixtures import MINI, T0, SampleSource, mini_prometheus, slo_report  # noqa: F401  (fixture)
+from slo_fixtures import (  # noqa: F401  (fixtures)
+    MINI,
+    MINI_SERVERS,
+    T0,
+    SampleSource,
+    mini_prometheus,
+    mini_victoriametrics,
+    slo_report,
+)
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.inputs.catalog import SLO
@@ -35,17 +44,33 @@ LATENCY = _slo('h_bucket{service="api",le="0.3"}', 'h_count{service="api"}')
 TOTAL = 940 * 200 + 441 * 2
 
 
-@pytest.fixture(scope="module")
-def prometheus(mini_prometheus):  # noqa: F811
+@pytest.fixture(scope="module", params=list(MINI_SERVERS))
+def prometheus(request: pytest.FixtureRequest):
+    """A PrometheusSource on the mini dataset, once per back-end (Prometheus, VictoriaMetrics)."""
     from goreliable_lib.sources.prometheus import PrometheusSource
 
-    url, table = mini_prometheus
+    url, table = request.getfixturevalue(MINI_SERVERS[request.param])
     with PrometheusSource(url) as source:
         yield source, table
 
 
-@pytest.mark.parametrize(("slo", "good"), [(AVAILABILITY, 940 * 199), (ERRORS, 940 * 199), (LATENCY, 940 * 190)],
-                         ids=["good-subset", "bad-subset", "latency-le-spellings"])
+# VictoriaMetrics 1.79 leaves out of a query whose time range ends at exactly 00:00:00.000 UTC every series that has
+# samples only on the day starting then (its per-day series index stops at the previous day), so the engine's chunk
+# ending at the 8-day grid's midnight 2026-11-11T00:00Z misses the first sample of the `le="0.30"` spelling, scraped
+# at that very instant; docs/backends.md "A query ending at midnight".
+VM_MIDNIGHT_CHUNK = pytest.mark.xfail(strict=True, reason=(
+    "VictoriaMetrics 1.79 omits a series whose only samples in a query's range lie on the UTC day starting at the "
+    "range's end when the end is exactly 00:00:00.000: the chunk ending 2026-11-11T00:00Z loses the first `le=\"0.30\"` "
+    "sample (its events shift to the next minute); the engine must end chunk queries 1 ms past the grid (or overlap)"))
+EXACT_CASES = [(backend, slo, good) for backend in MINI_SERVERS
+               for slo, good in ((AVAILABILITY, 940 * 199), (ERRORS, 940 * 199))]
+EXACT_CASES += [("prometheus", LATENCY, 940 * 190),
+                pytest.param("victoriametrics", LATENCY, 940 * 190, marks=VM_MIDNIGHT_CHUNK)]
+
+
+@pytest.mark.parametrize(("prometheus", "slo", "good"), EXACT_CASES, indirect=["prometheus"],
+                         ids=[f"{backend}-{name}" for backend in MINI_SERVERS for name in ("good-subset", "bad-subset")]
+                         + ["prometheus-latency-le-spellings", "victoriametrics-latency-le-spellings"])
 def test_events_are_exact_from_a_real_prometheus(prometheus, slo: SLO, good: int) -> None:
     source, table = prometheus
     fetched = slo_data.fetch_slo_events(source, slo, START, END, lookback=3 * pd.Timedelta(hours=1))

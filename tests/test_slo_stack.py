@@ -1,4 +1,5 @@
-"""The SLO numbers against the simulator's ground truth, through the real Prometheus of the local stack.
+"""The SLO numbers against the simulator's ground truth, through the real Prometheus and the real VictoriaMetrics
+of the local stack (every test runs on both back-ends: the `tsdb_stack` fixture).
 
 Every SLO of params/slos.yaml is fetched once over (2026-09-27 23:00, as_of] (the calendar month of October
 and its 3-day alert lookback included) and cut into windows: the 30 days ending at as_of (the api-gateway
@@ -9,7 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (session fixture `metrics_stack`)
+from sim_metrics_fixtures import (  # noqa: F401  (fixtures)
+    metrics_stack_fixture,
+    tsdb_stack_fixture,
+    vm_metrics_stack_fixture,
+)
 from slo_fixtures import CATALOG, slo_report
 
 from goreliable_lib.analysis import slo as analysis
@@ -33,9 +38,9 @@ SLOS = {slo.name: slo for slo in load_catalog(CATALOG)}
 
 
 @pytest.fixture(scope="module")
-def source(metrics_stack):
-    assert metrics_stack.simulation.as_of == AS_OF
-    with PrometheusSource(metrics_stack.url, clock=lambda: AS_OF) as prometheus:
+def source(tsdb_stack):
+    assert tsdb_stack.simulation.as_of == AS_OF
+    with PrometheusSource(tsdb_stack.url, clock=lambda: AS_OF) as prometheus:
         yield prometheus
 
 
@@ -47,11 +52,11 @@ def fetched(source) -> dict[str, slo_data.SLOEvents]:
 
 @pytest.mark.parametrize("window", WINDOWS)
 @pytest.mark.parametrize("name", SLOS)
-def test_events_sli_and_budget_equal_the_ground_truth(fetched, metrics_stack, name: str, window: str) -> None:
+def test_events_sli_and_budget_equal_the_ground_truth(fetched, tsdb_stack, name: str, window: str) -> None:
     start, end = WINDOWS[window]
     objective = SLOS[name].objective
     counts = analysis.window_counts(fetched[name].events, start, end)
-    good, total = metrics_stack.simulation.metrics.slo_events(name, start, end)
+    good, total = tsdb_stack.simulation.metrics.slo_events(name, start, end)
     assert total > 0
     assert (counts.good, counts.total) == (good, total)  # exact to the event
     true_sli = good / total
@@ -70,8 +75,8 @@ def test_coverage_sees_the_scrape_gap(fetched) -> None:
     assert gaps[["start", "minutes"]].values.tolist() == [[pd.Timestamp("2026-11-08T03:10:00Z"), 30]]
 
 
-def test_counter_resets_match_the_scripted_restarts(fetched, metrics_stack) -> None:
-    truth = metrics_stack.simulation.metrics.counter_resets()
+def test_counter_resets_match_the_scripted_restarts(fetched, tsdb_stack) -> None:
+    truth = tsdb_stack.simulation.metrics.counter_resets()
     resets = fetched["notification-delivery"].resets
     expected = truth[truth["job"] == "notification-worker"]
     assert set(resets["timestamp"]) == set(expected["timestamp"])
@@ -97,8 +102,8 @@ def test_window_sli_agrees_with_promql_increase(source, fetched, name: str) -> N
     assert abs(prometheus_sli - analysis.sli(counts.good, counts.total)) <= 1e-9
 
 
-def test_alert_periods_cover_the_outage_and_nothing_fires_in_the_quiet_week(fetched, metrics_stack) -> None:
-    events = metrics_stack.simulation.metrics.scripted_events().set_index("name")
+def test_alert_periods_cover_the_outage_and_nothing_fires_in_the_quiet_week(fetched, tsdb_stack) -> None:
+    events = tsdb_stack.simulation.metrics.scripted_events().set_index("name")
     outage = events.loc["api-gateway-5xx-outage"]
     name = "api-gateway-availability"
     start, end = WINDOWS["30d"]
@@ -110,16 +115,16 @@ def test_alert_periods_cover_the_outage_and_nothing_fires_in_the_quiet_week(fetc
     assert outage["start"] < first["start"] <= outage["start"] + pd.Timedelta(minutes=5)  # detected within 5m
     assert first["end"] >= outage["end"] and first["severity"] == "page"
     assert first["peak_burn_rate"] > 100  # ~250x burn
-    quiet_start, quiet_end = metrics_stack.simulation.metrics.quiet_week()
+    quiet_start, quiet_end = tsdb_stack.simulation.metrics.quiet_week()
     for slo_name, slo in SLOS.items():
         quiet = analysis.alert_periods(fetched[slo_name].events, slo.objective, quiet_start, quiet_end)
         assert quiet.empty, (slo_name, quiet)
 
 
-def test_the_whole_catalog_over_30_days(source, metrics_stack, tmp_path) -> None:
+def test_the_whole_catalog_over_30_days(source, tsdb_stack, tmp_path) -> None:
     report = slo_report(source, catalog=str(CATALOG), end="now")  # now = as_of (the source's clock)
     summary = report.summary()
-    truth = metrics_stack.simulation.metrics
+    truth = tsdb_stack.simulation.metrics
     start, end = WINDOWS["30d"]
     assert (report.start, report.end) == (start, end)
     for entry in summary["slos"]:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
+from goreliable_lib.devstack.sim.timeline import block_windows
 from goreliable_lib.devstack.stack import prometheus as stack_prometheus
 from goreliable_lib.devstack.stack.prometheus import (
     PrometheusServer,
@@ -156,7 +157,7 @@ def test_block_windows_give_one_block_per_file(tmp_path: Path) -> None:
     """Files split on block_windows() become non-overlapping blocks (the server never compacts them)."""
     start = pd.Timestamp("2026-09-22T06:00:00Z")
     end = pd.Timestamp("2026-11-23T06:00:00Z")
-    windows = stack_prometheus.block_windows(start, end)
+    windows = block_windows(start, end)
     assert windows[0][0] <= start and windows[-1][1] > end
     files = []
     for index, (low, high) in enumerate(windows):

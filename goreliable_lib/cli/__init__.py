@@ -16,7 +16,7 @@ from goreliable_lib.signals import describe_interruption, stop_on_sigterm
 #: Modules whose `register(subparsers)` adds a command group.
 COMMAND_MODULES = (
     "goreliable_lib.cli.report",
-    "goreliable_lib.devstack.stack.manager",
+    "goreliable_lib.cli.stack",
     "goreliable_lib.cli.drill",
     "goreliable_lib.cli.demo",
     "goreliable_lib.cli.archive",

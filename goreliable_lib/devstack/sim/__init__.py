@@ -11,7 +11,7 @@ import pandas as pd
 from goreliable_lib.devstack.sim import costs as _costs
 from goreliable_lib.devstack.sim import drills as _drills
 from goreliable_lib.devstack.sim import metrics as _metrics
-from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
+from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED, block_windows
 from goreliable_lib.timeutil import parse_time
 
 SIM_VERSION = "1"
@@ -54,8 +54,6 @@ class Simulation:
         """Writers of the OpenMetrics files to backfill: the metrics split on the backfill's block windows
         (promtool parses a file once per block it spans, so one window per file is the cheapest), then the
         cost metrics split the same way."""
-        from goreliable_lib.devstack.stack.prometheus import block_windows
-
         metrics = self.metrics
         windows = block_windows(metrics.timestamps[0], metrics.timestamps[-1])
         writers: list[Callable[[Path], None]] = [

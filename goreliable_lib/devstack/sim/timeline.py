@@ -9,3 +9,17 @@ DEFAULT_AS_OF = pd.Timestamp("2026-11-23T06:00:00Z")
 HISTORY_DAYS = 62
 COST_HISTORY_DAYS = 92
 SCRAPE_INTERVAL_SECONDS = 60
+#: The backfill's block length (promtool --max-block-duration): the history is written one file per block window.
+BLOCK_DURATION = pd.Timedelta(hours=486)
+
+
+def block_windows(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The backfill's block windows `[lo, hi)` (aligned to BLOCK_DURATION since the epoch) covering `[start, end]`."""
+    epoch = pd.Timestamp(0, tz="UTC")
+    first = epoch + ((start - epoch) // BLOCK_DURATION) * BLOCK_DURATION
+    windows = []
+    lo = first
+    while lo <= end:
+        windows.append((lo, lo + BLOCK_DURATION))
+        lo += BLOCK_DURATION
+    return windows

@@ -1,29 +1,32 @@
-"""The local stack: a real Prometheus, the moto S3 server and the Kubecost server, all on 127.0.0.1.
+"""The local stack: a real Prometheus (or VictoriaMetrics), the moto S3 server and the Kubecost server, all on
+127.0.0.1.
 
-`goreliable stack up` starts the three as background processes filled by the simulator and prints the
-environment that points the kit at them; `status` checks them; `down` stops them and leaves no process.
+`goreliable stack up [--tsdb prometheus|victoriametrics]` starts the three as background processes filled by the
+simulator and prints the environment that points the kit at them (`GORELIABLE_PROMETHEUS_URL` is the chosen
+back-end's Prometheus query API); `status` checks them; `down` stops them and leaves no process.
 The test suite uses the same `LocalStack` class in-process (see tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from goreliable_lib.devstack.stack.s3 import DRILLS_BUCKET, DRILLS_PREFIX, s3_env
+from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
+from goreliable_lib.devstack.stack.backends import build_simulation, check_tsdb, start_server
+from goreliable_lib.devstack.stack.s3 import DRILLS_BUCKET, DRILLS_PREFIX, S3Server, s3_env, upload_drills
 from goreliable_lib.errors import StackError
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
@@ -116,6 +119,7 @@ class StackState:
     bucket: str = DRILLS_BUCKET
     prefix: str = DRILLS_PREFIX
     pids: dict[str, int] = field(default_factory=dict)
+    tsdb: str = "prometheus"  # which back-end serves prometheus_url
 
     @property
     def drills_uri(self) -> str:
@@ -136,15 +140,13 @@ class LocalStack:
     """Starts and stops the three servers of the local stack, filled by one simulation."""
 
     def __init__(self, workdir: Path, *, seed: int | None = None, as_of: Any = None,
-                 cache_dir: Path | None = None, ports: dict[str, int] | None = None) -> None:
-        from goreliable_lib.devstack.sim import Simulation
-        from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
-
+                 cache_dir: Path | None = None, ports: dict[str, int] | None = None, tsdb: str = "prometheus") -> None:
         self.workdir = Path(workdir)
         self.seed = DEFAULT_SEED if seed is None else int(seed)
         self.as_of = parse_time(as_of if as_of is not None else DEFAULT_AS_OF, field="as_of")
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.ports = dict(ports or {})
+        self.tsdb = check_tsdb(tsdb)
         self.simulation = Simulation(seed=self.seed, as_of=self.as_of)
         self._prometheus: Any = None
         self._s3: Any = None
@@ -167,9 +169,6 @@ class LocalStack:
             raise
 
     def _start(self, timeout: float) -> StackState:
-        from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
-        from goreliable_lib.devstack.stack.s3 import S3Server, upload_drills
-
         self.workdir.mkdir(parents=True, exist_ok=True)
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -183,11 +182,10 @@ class LocalStack:
                 [python, "-m", "goreliable_lib.devstack.stack.kubecost_server", "--port", str(port), "--flavour", flavour,
                  "--seed", str(self.seed), "--as-of", to_rfc3339(self.as_of)], logs / f"{name}.log")
 
-        blocks = build_tsdb(self.cache_dir or default_cache_root(), self.simulation.cache_key,
-                            self.simulation.openmetrics_writers())
-        self._prometheus = PrometheusServer(blocks, workdir=self.workdir / "prometheus",
-                                            port=self.ports.get("prometheus"))
-        prometheus_url = self._prometheus.start(timeout=timeout)
+        built = build_simulation(self.tsdb, self.simulation, self.cache_dir)
+        self._prometheus = start_server(self.tsdb, built, self.workdir / self.tsdb, port=self.ports.get("prometheus"),
+                                        timeout=timeout)
+        prometheus_url = self._prometheus.url
 
         upload_drills(s3_endpoint, DRILLS_BUCKET, DRILLS_PREFIX, self.simulation.drills.files())
         kubecost_url = f"http://127.0.0.1:{kubecost_port}/model"
@@ -198,10 +196,10 @@ class LocalStack:
                     "OpenCost server", timeout)
 
         pids = {name: process.pid for name, process in self._processes.items()}
-        pids["prometheus"] = self._prometheus.pid
+        pids[self.tsdb] = self._prometheus.pid
         pids["s3"] = self._s3.pid
         self.state = StackState(str(self.workdir), self.seed, to_rfc3339(self.as_of), prometheus_url, s3_endpoint,
-                                kubecost_url, opencost_url, pids=pids)
+                                kubecost_url, opencost_url, pids=pids, tsdb=self.tsdb)
         return self.state
 
     def stop(self) -> None:
@@ -225,19 +223,19 @@ class LocalStack:
         self._processes.clear()
 
 
-def _state_file(stack_dir: Path) -> Path:
+def state_file(stack_dir: Path) -> Path:
     return stack_dir / "state.json"
 
 
 def read_state(stack_dir: Path | None = None) -> StackState | None:
     """The saved state of a running stack, if any."""
-    path = _state_file(stack_dir or default_stack_dir())
+    path = state_file(stack_dir or default_stack_dir())
     if not path.exists():
         return None
     return StackState(**json.loads(path.read_text()))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -245,78 +243,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def stack_up(args: argparse.Namespace) -> int:
-    """`goreliable stack up`: start the stack in the background and print its environment."""
-    stack_dir = default_stack_dir()
-    existing = read_state(stack_dir)
-    if existing and any(_alive(pid) for pid in existing.pids.values()):
-        print(f"# the stack is already up (state in {_state_file(stack_dir)}); `goreliable stack down` first",
-              file=sys.stderr)
-        _print_env(existing)
-        return 0
-    ports = {name: value for name, value in (("prometheus", args.prometheus_port),
-                                             ("kubecost", args.kubecost_port)) if value}
-    started = time.monotonic()
-    stack = LocalStack(stack_dir, seed=args.seed, as_of=args.as_of, ports=ports)
-    print(f"# starting the local stack (seed {stack.seed}, as_of {to_rfc3339(stack.as_of)}) ...", file=sys.stderr)
-    state = stack.start()
-    stack.detach()
-    _state_file(stack_dir).write_text(json.dumps(asdict(state), indent=1))
-    print(f"# up in {time.monotonic() - started:.1f} s; state in {_state_file(stack_dir)}. "
-          f"Point the kit at it with: eval \"$(goreliable stack up)\"", file=sys.stderr)
-    _print_env(state)
-    return 0
-
-
-def _print_env(state: StackState) -> None:
-    for name, value in state.env().items():
-        print(f"export {name}={shlex.quote(value)}")
-
-
-def stack_down(args: argparse.Namespace) -> int:
-    """`goreliable stack down`: stop every process of the stack."""
-    stack_dir = default_stack_dir()
-    state = read_state(stack_dir)
-    if state is None:
-        print("goreliable: no stack is up", file=sys.stderr)
-        return 0
-    for name, pid in state.pids.items():
-        stop_pid(pid)
-        print(f"stopped {name} (pid {pid})", file=sys.stderr)
-    _state_file(stack_dir).unlink()
-    return 0
-
-
-def stack_status(args: argparse.Namespace) -> int:
-    """`goreliable stack status`: which servers are up. Exit 0 when all are, 1 otherwise."""
-    state = read_state()
-    if state is None:
-        print("no stack is up (goreliable stack up)")
-        return 1
-    checks = {"prometheus": state.prometheus_url + "/-/ready", "s3": state.s3_endpoint,
-              "kubecost": state.kubecost_url + "/healthz", "opencost": state.opencost_url + "/healthz"}
-    healthy = True
-    for name, url in checks.items():
-        try:
-            ok = requests.get(url, timeout=2).status_code < 500
-        except requests.RequestException:
-            ok = False
-        healthy &= ok
-        print(f"{name:10} {'up' if ok else 'DOWN':5} pid {state.pids.get(name)}  {url}")
-    return 0 if healthy else 1
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `stack up|down|status` to the CLI."""
-    stack = subparsers.add_parser("stack", help="the local stack (Prometheus, S3, Kubecost on 127.0.0.1)")
-    commands = stack.add_subparsers(dest="stack_command", metavar="up|down|status", required=True)
-    up = commands.add_parser("up", help="start the stack and print the environment that points the kit at it")
-    up.add_argument("--seed", type=int, default=None, help="simulator seed (default: the standard dataset)")
-    up.add_argument("--as-of", default=None, help="the simulated world's end time (default 2026-11-23T06:00:00Z)")
-    up.add_argument("--prometheus-port", type=int, default=None)
-    up.add_argument("--kubecost-port", type=int, default=None)
-    up.set_defaults(func=stack_up)
-    commands.add_parser("down", help="stop the stack").set_defaults(func=stack_down)
-    commands.add_parser("status", help="show which servers are up").set_defaults(func=stack_status)

@@ -34,12 +34,12 @@ from types import TracebackType
 import pandas as pd
 import requests
 
+from goreliable_lib.devstack.sim.timeline import BLOCK_DURATION
 from goreliable_lib.errors import StackError
 
 PROMETHEUS_BIN_ENV = "GORELIABLE_PROMETHEUS_BIN"
 PROMTOOL_BIN_ENV = "GORELIABLE_PROMTOOL_BIN"
 INSTALL_HINT = "install it with `apt-get install -y prometheus` (Debian/Ubuntu)"
-BLOCK_DURATION = pd.Timedelta(hours=486)
 """Block size of the backfill (a TSDB block range: 2h x 3^5). Writers that split their history into
 files use `block_windows()` so each file becomes exactly one block and no two blocks overlap."""
 PROMTOOL_TIMEOUT_SECONDS = 900
@@ -53,33 +53,22 @@ _GO_ENV = {"GOGC": "400"}  # promtool spends a fifth of its time in the garbage 
 
 def find_binaries() -> tuple[Path, Path]:
     """Paths of `prometheus` and `promtool`: from GORELIABLE_PROMETHEUS_BIN / GORELIABLE_PROMTOOL_BIN, else PATH."""
-    return _find_binary("prometheus", PROMETHEUS_BIN_ENV), _find_binary("promtool", PROMTOOL_BIN_ENV)
+    return find_binary("prometheus", PROMETHEUS_BIN_ENV), find_binary("promtool", PROMTOOL_BIN_ENV)
 
 
-def _find_binary(name: str, env_var: str) -> Path:
+def find_binary(name: str, env_var: str, install_hint: str = INSTALL_HINT) -> Path:
+    """Path of the executable `name`: from the environment variable `env_var` when set, else PATH."""
     configured = os.environ.get(env_var)
     if configured:
         path = Path(configured)
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise StackError(f"{env_var}={configured}: no executable {name} there; point {env_var} at the "
-                             f"{name} binary or unset it to use the one on PATH ({INSTALL_HINT})")
+                             f"{name} binary or unset it to use the one on PATH ({install_hint})")
         return path
     found = shutil.which(name)
     if found is None:
-        raise StackError(f"{name} not found on PATH: {INSTALL_HINT}, or set {env_var} to the {name} binary")
+        raise StackError(f"{name} not found on PATH: {install_hint}, or set {env_var} to the {name} binary")
     return Path(found)
-
-
-def block_windows(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """The backfill's block windows `[lo, hi)` (aligned to BLOCK_DURATION since the epoch) covering `[start, end]`."""
-    epoch = pd.Timestamp(0, tz="UTC")
-    first = epoch + ((start - epoch) // BLOCK_DURATION) * BLOCK_DURATION
-    windows = []
-    lo = first
-    while lo <= end:
-        windows.append((lo, lo + BLOCK_DURATION))
-        lo += BLOCK_DURATION
-    return windows
 
 
 def _tail(text: str) -> str:
@@ -140,54 +129,66 @@ def build_tsdb(cache_root: Path, key: str, writers: list[Callable[[Path], None]]
     Files are backfilled while the next one is being written. The build happens in a temporary dir
     renamed into place at the end, so a crash never leaves a half-built cache.
     """
+    _, promtool = find_binaries()
+    return cached_build(cache_root, key, lambda building, blocks: _backfill_all(promtool, writers, building, blocks))
+
+
+def cached_build(cache_root: Path, key: str, build: Callable[[Path, Path], dict[str, object]]) -> Path:
+    """The cache dir for `key`, built once by `build(scratch_dir, target_dir)` (which returns facts for the
+    manifest): under a lock (a concurrent builder of the same key is waited for and reused), in a temporary
+    dir renamed into place at the end, so a crash never leaves a half-built cache."""
     final = cache_dir(cache_root, key)
     if final.is_dir():
         return final
-    _, promtool = find_binaries()
     Path(cache_root).mkdir(parents=True, exist_ok=True)
     with open(Path(cache_root) / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same key: wait for it, then reuse
         if final.is_dir():
             return final
-        return _build_tsdb(Path(cache_root), final, key, promtool, writers)
+        return _build_cached(Path(cache_root), final, key, build)
 
 
-def _build_tsdb(cache_root: Path, final: Path, key: str, promtool: Path,
-                writers: list[Callable[[Path], None]]) -> Path:
+def _build_cached(cache_root: Path, final: Path, key: str, build: Callable[[Path, Path], dict[str, object]]) -> Path:
     for stale in Path(cache_root).glob(".building-*"):  # left by a crashed build (a build takes minutes)
         with contextlib.suppress(OSError):
             if time.time() - stale.stat().st_mtime > _STALE_BUILD_SECONDS:
                 shutil.rmtree(stale, ignore_errors=True)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache_root))
     try:
-        blocks = building / "blocks"
-        blocks.mkdir()
-        timings: dict[str, float] = {"write_seconds": 0.0}
+        target = building / "blocks"
+        target.mkdir()
         started = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-            futures = []
-            for index, writer in enumerate(writers):
-                path = building / f"input-{index:03d}.om"
-                write_started = time.perf_counter()
-                writer(path)
-                timings["write_seconds"] += time.perf_counter() - write_started
-                futures.append(pool.submit(_backfill_and_remove, promtool, path, blocks))
-                for future in futures:  # fail fast on a promtool error instead of writing the rest
-                    if future.done():
-                        future.result()
-            for future in futures:
-                future.result()
-        timings["total_seconds"] = time.perf_counter() - started
-        manifest = {"key": key, "blocks": sorted(p.name for p in blocks.iterdir()), **timings}
-        (blocks / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+        facts = build(building, target)
+        manifest = {"key": key, "blocks": sorted(p.name for p in target.iterdir()), **facts,
+                    "total_seconds": time.perf_counter() - started}
+        (target / _MANIFEST).write_text(json.dumps(manifest, indent=1))
         try:
-            blocks.rename(final)
+            target.rename(final)
         except OSError:
             if not final.is_dir():  # not a lost race with another builder: a real failure
                 raise
         return final
     finally:
         shutil.rmtree(building, ignore_errors=True)
+
+
+def _backfill_all(promtool: Path, writers: list[Callable[[Path], None]], building: Path,
+                  blocks: Path) -> dict[str, object]:
+    timings: dict[str, object] = {"write_seconds": 0.0}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        futures = []
+        for index, writer in enumerate(writers):
+            path = building / f"input-{index:03d}.om"
+            write_started = time.perf_counter()
+            writer(path)
+            timings["write_seconds"] += time.perf_counter() - write_started  # type: ignore[operator]
+            futures.append(pool.submit(_backfill_and_remove, promtool, path, blocks))
+            for future in futures:  # fail fast on a promtool error instead of writing the rest
+                if future.done():
+                    future.result()
+        for future in futures:
+            future.result()
+    return timings
 
 
 def _backfill_and_remove(promtool: Path, path: Path, blocks: Path) -> None:

@@ -23,6 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
+import requests
+from botocore.exceptions import ClientError
+
 from goreliable_lib.errors import StackError
 
 DRILLS_BUCKET = "goreliable-drills"
@@ -42,8 +46,6 @@ def s3_env(endpoint_url: str, bucket: str = DRILLS_BUCKET, drills_prefix: str = 
 
 def client(endpoint_url: str, **credentials: str) -> Any:
     """A boto3 S3 client for the local server (test credentials unless given)."""
-    import boto3
-
     return boto3.client(
         "s3", endpoint_url=endpoint_url,
         aws_access_key_id=credentials.get("aws_access_key_id", TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
@@ -54,8 +56,6 @@ def client(endpoint_url: str, **credentials: str) -> Any:
 def upload_drills(endpoint_url: str, bucket: str, prefix: str, files: Mapping[str, str | bytes], *,
                   s3_client: Any = None) -> list[str]:
     """Create `bucket` if needed and put every file at `prefix + key` (like production uploads); returns the keys."""
-    from botocore.exceptions import ClientError
-
     s3 = s3_client if s3_client is not None else client(endpoint_url)
     try:
         s3.head_bucket(Bucket=bucket)
@@ -74,8 +74,6 @@ def enable_iam_checks(endpoint_url: str, after_requests: int = 0) -> None:
     """Make the moto server check signatures and IAM identity policies (after `after_requests` more requests).
 
     This is moto's own `/moto-api/reset-auth` switch; it applies to the whole server process."""
-    import requests
-
     response = requests.post(f"{endpoint_url}/moto-api/reset-auth", data=str(after_requests).encode(), timeout=10)
     response.raise_for_status()
 
