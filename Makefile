@@ -54,6 +54,7 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check goreliable_lib tests benchmarks
+	$(BIN)/lint-imports
 
 unit: venv
 	$(BIN)/pytest -m "not stack" -q $(PYTEST_ARGS)
