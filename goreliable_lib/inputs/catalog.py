@@ -204,6 +204,13 @@ class SLOObjective:
             return None
         return f"value {OPERATORS[self.spec.op]} {self.spec.value:g}"  # type: ignore[index]
 
+    @property
+    def events_key(self) -> tuple[str, ...]:
+        """What decides a ratio objective's events (its selectors): objectives with one key share one fetch."""
+        part = self.good_selector or self.bad_selector
+        return (self.total_selector.to_promql(), "good" if self.good_selector else "bad",
+                part.to_promql() if part is not None else "")
+
     def _ratio(self) -> RatioMetric:
         if self.ratio is None:
             raise BadInputError(f"SLO {self.name}: a thresholdMetric has no good/total counters")

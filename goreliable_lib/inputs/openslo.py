@@ -23,6 +23,7 @@ README), time slices that are not whole minutes.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 from typing import Any, Literal
@@ -337,7 +338,10 @@ class Objective(_Model):
 
     @property
     def ratio(self) -> float:
-        return self.target if self.target is not None else self.targetPercent / 100  # type: ignore[operator]
+        """The target, 0..1 (`targetPercent: 99.9` is exactly `target: 0.999`, not 99.9 / 100 = 0.99900...01)."""
+        if self.target is not None:
+            return self.target
+        return float(decimal.Decimal(repr(self.targetPercent)) / 100)
 
     @property
     def slice_window(self) -> pd.Timedelta | None:

@@ -145,13 +145,6 @@ def objective_window(objective: SLOObjective, window: str | None, end: pd.Timest
     return parse_window(window, end, tz=objective.time_window.time_zone)
 
 
-def indicator_key(objective: SLOObjective) -> tuple[str, ...]:
-    """What decides a ratio objective's events: objectives with the same key share one fetch."""
-    part = objective.good_selector or objective.bad_selector
-    return (objective.total_selector.to_promql(), "good" if objective.good_selector else "bad",
-            part.to_promql() if part is not None else "")
-
-
 def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
     """Every request of the report, through `sources.prometheus` (`params`: catalog, window, services, end)."""
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
@@ -168,7 +161,7 @@ def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
             thresholds[objective.name] = fetch_threshold_values(sources.prometheus, objective, start, stop,
                                                                 lookback=analysis.LOOKBACK, cache=ranges)
             continue
-        key = (*indicator_key(objective), start, stop)
+        key = (*objective.events_key, start, stop)
         if key not in shared:
             shared[key] = fetch_slo_events(prometheus, objective, start, stop, lookback=analysis.LOOKBACK)
         events[objective.name] = dataclasses.replace(shared[key], name=objective.name)
