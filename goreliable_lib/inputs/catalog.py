@@ -334,6 +334,7 @@ class _Reader:
         self.policy: BudgetPolicy | None = None
         self.indicators: dict[str, tuple[SLI, dict[str, Any], str]] = {}  # name -> (SLI, its spec, label)
         self.sources: dict[str, tuple[DataSource, str]] = {}
+        self.sli_objects: list[_Object] = []
         # the SLOs in file order: (OpenSLO document or None, converted document, its format, object, location);
         # OpenSLO ones are validated once every SLI and DataSource of the file is known
         self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...]]] = []
@@ -341,6 +342,8 @@ class _Reader:
     def read(self, objects: list[_Object]) -> Catalog:
         for obj in objects:
             self._dispatch(obj)
+        for obj in self.sli_objects:  # DataSources may come after the SLIs that refer to them
+            self._check_source_refs(self.indicators[obj.value["metadata"]["name"]][1], obj, ("spec",))
         slos: list[SLO] = []
         first_seen: dict[str, str] = {}
         for document, source_format, obj, loc in self.entries:
@@ -398,7 +401,7 @@ class _Reader:
                                     f"defined in {self.indicators[sli.metadata.name][2]}"
                                     f"{line_of(obj.node, ('metadata', 'name'))}")
             self.indicators[sli.metadata.name] = (sli, copy.deepcopy(value["spec"]), _short(label))
-            self._check_source_refs(value, obj)
+            self.sli_objects.append(obj)
         elif kind == "DataSource":
             source = validate_document(DataSource, value, label, obj.node)
             self.sources[source.metadata.name] = (source, _short(label))
@@ -442,9 +445,10 @@ class _Reader:
         document = copy.deepcopy(obj.value)
         spec = document.get("spec")
         if isinstance(spec, dict):
+            own = "indicator" in spec or "indicatorRef" in spec
             self._inline(spec, obj, ("spec",))
-            for i, objective in enumerate(spec.get("objectives") or []):
-                if isinstance(objective, dict):
+            for i, objective in enumerate(spec.get("objectives") or [] if not own else []):
+                if isinstance(objective, dict):  # composite: an indicator per objective
                     self._inline(objective, obj, ("spec", "objectives", i))
             self._check_source_refs(spec, obj, ("spec",))
         return validate_document(SLO, document, obj.label, obj.node)

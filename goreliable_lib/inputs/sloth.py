@@ -26,7 +26,13 @@ from goreliable_lib.inputs.yamlfile import validate_document
 
 VERSION = "prometheus/v1"
 FORMAT = "Sloth prometheus/v1"
-_WRITE = "write sum(rate(COUNTER{...}[{{.window}}])) on the counter of the events"
+_COUNT = "sum(rate(COUNTER{...}[{{.window}}]))"
+_WHY = "a query of arbitrary PromQL cannot be counted exactly from the counters' raw samples"
+
+
+def _refused(role: str, text: str, also: str = "") -> ValueError:
+    return ValueError(f"{role}: must count the {'bad' if role == 'error_query' else 'total'} events of one counter, "
+                      f"as {_COUNT} or a plain selector{also} ({_WHY}), got {text.strip()!r}")
 
 
 class _Model(BaseModel):
@@ -39,11 +45,11 @@ class Events(_Model):
 
     @field_validator("total_query")
     @classmethod
-    def _total(cls, value: str) -> str:
+    def _total(cls, value: str) -> str:  # total_query: the message names the field itself
         try:
             parse_counter_query(value, window_template=True)
-        except ValueError as exc:
-            raise ValueError(f"{exc}; {_WRITE}") from None
+        except ValueError:
+            raise _refused("total_query", value) from None
         return value
 
     @model_validator(mode="after")
@@ -64,9 +70,9 @@ class Events(_Model):
             return "good", good, total
         try:
             return "bad", parse_counter_query(self.error_query, window_template=True), total
-        except ValueError as exc:
-            raise ValueError(f"error_query: {exc}; {_WRITE}, or as total minus good "
-                             "(sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}])))") from None
+        except ValueError:
+            raise _refused("error_query", self.error_query, ", or as total minus good: "
+                           "sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}]))") from None
 
 
 class SLI(_Model):
