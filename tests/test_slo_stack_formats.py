@@ -21,6 +21,7 @@ from slo_fixtures import CATALOG, ROOT, slo_report
 
 from goreliable_lib.inputs.catalog import read_catalog
 from goreliable_lib.sources.prometheus import PrometheusSource
+from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
@@ -165,6 +166,18 @@ def test_threshold_p99_slices_equal_the_ground_truth(source, metrics_stack) -> N
     assert len(during) == 41 and (during["slice_good"] == 0).all()
     entry = {e["name"]: e for e in report.summary()["slos"]}["llm-p99-latency"]
     assert entry["good_events"] is None and entry["time_slices"]["bad"] >= 41
+
+
+def test_threshold_fetch_is_recorded_and_replayed(metrics_stack, tmp_path: Path) -> None:
+    """The range query of a thresholdMetric goes through the source like every fetch: a run's snapshot replays it
+    offline to the same figures."""
+    catalog = str(ROOT / "params" / "slos-llm-p99.yaml")
+    with PrometheusSource(metrics_stack.url, clock=lambda: AS_OF,
+                          recorder=SnapshotRecorder(tmp_path, as_of=AS_OF)) as live:
+        recorded = slo_report(live, catalog=catalog, window="7d", end="now").summary()["slos"]
+    with PrometheusSource(None, clock=lambda: AS_OF, replayer=SnapshotReplayer(tmp_path)) as offline:
+        replayed = slo_report(offline, catalog=catalog, window="7d", end="now").summary()["slos"]
+    assert replayed == recorded and recorded[0]["time_slices"]["with_events"] == 7 * 288
 
 
 def test_calendar_month_in_a_time_zone_counts_that_span(source, metrics_stack, tmp_path: Path) -> None:

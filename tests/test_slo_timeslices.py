@@ -247,3 +247,12 @@ def test_catalog_objectives_keep_slo_event_engine_fields() -> None:
     (objective,) = read_catalog("params/slos.yaml").objectives[:1]
     assert objective.name == "api-gateway-availability" and objective.total_selector and objective.good_selector
     assert objective.bad_selector is None
+
+
+def test_window_catalog_is_a_valid_parameter() -> None:
+    spec = slo_report.SPEC
+    assert spec.param("window").validator("catalog", "window") == "catalog"
+    assert spec.param("window").validator("2026-10", "window") == "2026-10"
+    now = pd.Timestamp("2026-11-23T06:00:00Z")
+    assert spec.window({"window": "catalog", "end": "now"}, now) == (None, now)  # each SLO has its own start
+    assert spec.window({"window": "30d", "end": "now"}, now) == (now - pd.Timedelta(days=30), now)

@@ -37,11 +37,13 @@ from goreliable_lib.reports.base import (
     CATALOG_PARAM,
     Param,
     ReportSpec,
+    Window,
     bad_file_input,
     check_names,
     check_window,
     common_params,
     file_stem,
+    window_from_end,
 )
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events, gap_periods
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
@@ -75,6 +77,14 @@ def check_slo_window(value: Any, field_name: str) -> str:
     return check_window(value, field_name)
 
 
+def report_window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
+    """The run's first guess at its window: the `window` parameter's, or with `catalog` only its end (each SLO has
+    its own start; the built report gives the span)."""
+    if params.get("window") == CATALOG_WINDOW:
+        return None, parse_time(params.get("end", "now"), now=now, field="end")
+    return window_from_end(params, now)
+
+
 def index_headline(summary: Mapping[str, Any]) -> str:
     """`6 SLOs (1 at_risk, 5 ok); policy: caution`."""
     slos = summary.get("slos") if isinstance(summary.get("slos"), list) else []
@@ -93,7 +103,7 @@ SPEC = ReportSpec(
         Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
               "catalog (each SLO's own timeWindow)", check_slo_window),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
-    ), "params/slo.yaml", check=check, index_headline=index_headline, suite_position=0)
+    ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline, suite_position=0)
 
 
 # --------------------------------------------------------------------------------------------- fetch
@@ -357,8 +367,8 @@ class SLOReport:
         """`**Catalog** params/x.yaml (Pyrra ...): 7 objectives of 6 SLOs; window 30d for every SLO; ...`."""
         catalog, objectives = self.data.catalog, self.data.slos
         slos = len({o.slo_name for o in objectives})
-        text = (f"**Catalog** `{catalog.path}` ({', '.join(catalog.source_formats)}): {len(objectives)} objectives "
-                f"of {slos} SLOs")
+        text = (f"**Catalog** `{catalog.path}` ({', '.join(catalog.source_formats)}): {len(objectives)} "
+                f"objective{'s' if len(objectives) != 1 else ''} of {slos} SLO{'s' if slos != 1 else ''}")
         if self.data.window_param == CATALOG_WINDOW:
             defaulted = sorted({o.slo_name for o in objectives if not o.window_given})
             text += "; each over its own timeWindow"
