@@ -1,9 +1,14 @@
-"""Times, durations and report windows, parsed the way SREs write them (pandas does the parsing)."""
+"""Times, durations and report windows, parsed the way SREs write them (pandas does the parsing).
+
+Calendar windows (`1M`, `2026-10`, an OpenSLO `calendar` time window) have their boundaries in a time zone (any
+IANA name; UTC by default): October in Europe/Berlin starts at 2026-09-30T22:00Z. Every time returned is UTC.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pandas as pd
 
@@ -16,6 +21,8 @@ _MONTH = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
 _QUARTER = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>[1-4])$", re.IGNORECASE)
 _CALENDAR = re.compile(r"^1(?P<unit>[MQ])$")
 _PREVIOUS = re.compile(r"^last(?P<unit>month|quarter)$", re.IGNORECASE)  # Kubecost's `lastmonth` spelling
+_CALENDAR_DURATION = re.compile(r"^(?P<count>[1-9]\d*)(?P<unit>[dwMQY])$")
+_CALENDAR_UNITS = {"d": "days", "w": "weeks", "M": "months", "Q": "months", "Y": "years"}
 
 
 def utc_now() -> pd.Timestamp:
@@ -101,37 +108,59 @@ def _parse_time(value: object, now: pd.Timestamp | None, *, field: str) -> pd.Ti
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def parse_window(window: object, end: pd.Timestamp, *, field: str = "window") -> tuple[pd.Timestamp, pd.Timestamp]:
+def check_time_zone(name: object, *, field: str = "timeZone") -> str:
+    """`name` if it is an IANA time zone name (`UTC`, `Europe/Berlin`, `America/New_York`), else BadInputError."""
+    if not isinstance(name, str) or not name.strip():
+        raise BadInputError(f"{field}: expected an IANA time zone name like Europe/Berlin, got {name!r}")
+    try:
+        zoneinfo.ZoneInfo(name.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise BadInputError(f"{field}: {name!r} is not an IANA time zone name (e.g. UTC, Europe/Berlin, "
+                            "America/New_York)") from None
+    return name.strip()
+
+
+def _local(ts: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """The wall-clock time of `ts` in `tz`, without zone."""
+    return ts.tz_convert(tz).tz_localize(None)
+
+
+def _utc(wall: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """A wall-clock time in `tz` as UTC (a time skipped by a DST change moves forward; a repeated one is the
+    first)."""
+    return pd.Timestamp(wall).tz_localize(tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+
+
+def parse_window(window: object, end: pd.Timestamp, *, field: str = "window",
+                 tz: str = "UTC") -> tuple[pd.Timestamp, pd.Timestamp]:
     """A report window ending at `end`: rolling (`30d`), calendar to date (`1M`, `1Q`), the previous full
     calendar month or quarter before the one holding `end` (`lastmonth`, `lastquarter`: what a scheduled monthly
-    or quarterly report wants), or named (`2026-10`, `2026-Q3`, which ignore `end`). Returns (start, end), UTC."""
+    or quarterly report wants), or named (`2026-10`, `2026-Q3`, which ignore `end`). Calendar boundaries are in
+    the time zone `tz` (default UTC). Returns (start, end), UTC."""
     try:
-        return _parse_window(window, end, field=field)
+        return _parse_window(window, end, field=field, tz=tz)
     except _OUT_OF_RANGE:
         raise BadInputError(f"{field}: {window!r} is out of range") from None
 
 
-def _parse_window(window: object, end: pd.Timestamp, *, field: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _parse_window(window: object, end: pd.Timestamp, *, field: str,
+                  tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     end = parse_time(end, field="end")
     text = str(window).strip() if window is not None else ""
     if match := _MONTH.match(text):
         year, month = int(match["year"]), int(match["month"])
         if not 1 <= month <= 12:
             raise BadInputError(f"{field}: {window!r} names no month (use YYYY-MM)")
-        start = pd.Timestamp(year=year, month=month, day=1, tz="UTC")
-        return start, start + pd.DateOffset(months=1)
+        start = pd.Timestamp(year=year, month=month, day=1)
+        return _utc(start, tz), _utc(start + pd.DateOffset(months=1), tz)
     if match := _QUARTER.match(text):
-        start = pd.Timestamp(year=int(match["year"]), month=3 * int(match["quarter"]) - 2, day=1, tz="UTC")
-        return start, start + pd.DateOffset(months=3)
+        start = pd.Timestamp(year=int(match["year"]), month=3 * int(match["quarter"]) - 2, day=1)
+        return _utc(start, tz), _utc(start + pd.DateOffset(months=3), tz)
     if match := _PREVIOUS.match(text):
-        current = end.tz_localize(None).to_period("M" if match["unit"].lower() == "month" else "Q")
-        return (current - 1).start_time.tz_localize("UTC"), current.start_time.tz_localize("UTC")
+        current = _local(end, tz).to_period("M" if match["unit"].lower() == "month" else "Q")
+        return _utc((current - 1).start_time, tz), _utc(current.start_time, tz)
     if match := _CALENDAR.match(text):
-        period = end.tz_localize(None).to_period("M" if match["unit"] == "M" else "Q")
-        start = period.start_time.tz_localize("UTC")
-        if start == end:  # a window ending exactly at a month start is the month before
-            start = (period - 1).start_time.tz_localize("UTC")
-        return start, end
+        return calendar_window(text, end, tz=tz, field=field)
     try:
         return end - parse_duration(text, field=field), end
     except BadInputError:
@@ -139,6 +168,49 @@ def _parse_window(window: object, end: pd.Timestamp, *, field: str) -> tuple[pd.
             f"{field}: {window!r} is not a window (use a duration like '30d', '1M' or '1Q' for the calendar "
             f"month or quarter to date, 'lastmonth' or 'lastquarter', or a month '2026-10' or quarter "
             f"'2026-Q3')") from None
+
+
+def calendar_window(duration: str, end: object, *, tz: str = "UTC", start_time: object = None,
+                    field: str = "duration") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The calendar-aligned window to date that holds `end`: (start of the current period, end), UTC.
+
+    `duration` is `N` days, weeks, months, quarters or years (`1d`, `1w`, `1M`, `1Q`, `1Y`, `2w`, ...), in the time
+    zone `tz`. Periods start at `start_time` (a wall-clock time in `tz`, e.g. OpenSLO's `calendar.startTime`) and
+    every `duration` after or before it; without it, at the natural boundaries (midnight, Monday, the 1st of the
+    month, the quarter, the year), which need N = 1. A window ending exactly at a period's start is the period
+    before (a report at 00:00 on the 1st covers the month that just ended)."""
+    end_ts = parse_time(end, field="end")
+    match = _CALENDAR_DURATION.match(str(duration).strip()) if isinstance(duration, str) else None
+    if not match:
+        raise BadInputError(f"{field}: calendar windows are whole days, weeks, months, quarters or years "
+                            f"(1d, 1w, 1M, 1Q, 1Y), got {duration!r}")
+    count, unit = int(match["count"]), match["unit"]
+    step = count * (3 if unit == "Q" else 1)
+    wall_end = _local(end_ts, tz)
+    if start_time is None:
+        if count != 1:
+            raise BadInputError(f"{field}: a calendar window of {duration} needs calendar.startTime (where its "
+                                f"periods start); only 1{unit} has natural boundaries")
+        anchor = {"d": wall_end.normalize(), "w": (wall_end - pd.Timedelta(days=wall_end.day_of_week)).normalize(),
+                  "M": wall_end.to_period("M").start_time, "Q": wall_end.to_period("Q").start_time,
+                  "Y": wall_end.to_period("Y").start_time}[unit]
+    else:
+        anchor = pd.Timestamp(start_time)
+        anchor = _local(anchor, tz) if anchor.tzinfo is not None else anchor
+
+    def period_start(k: int) -> pd.Timestamp:
+        return anchor + pd.DateOffset(**{_CALENDAR_UNITS[unit]: step * k})
+
+    if unit in ("M", "Q", "Y"):
+        months = (wall_end.year - anchor.year) * 12 + wall_end.month - anchor.month
+        k = months // (step * (12 if unit == "Y" else 1))
+    else:
+        k = int((wall_end - anchor) / pd.Timedelta(days=step * (7 if unit == "w" else 1)))
+    while period_start(k + 1) < wall_end:
+        k += 1
+    while period_start(k) >= wall_end:
+        k -= 1
+    return _utc(period_start(k), tz), end_ts
 
 
 def to_rfc3339(ts: object) -> str:

@@ -6,7 +6,8 @@
 | `PrometheusSource.query` over HTTP | any body and status from a server | a frame, or `PrometheusError` |
 | `KubecostSource.allocation` over HTTP | Allocation API envelopes with nulls, unknown, missing, mistyped fields | a frame, or `KubecostError` |
 | drill logs (`events_frame` and what follows) | random lines mixed with valid events | never raises; valid lines kept; each bad line one warning |
-| OpenSLO catalogs (`read_catalog`) | random YAML documents and mutated valid SLOs, random bytes | a catalog, or `BadInputError` |
+| SLO catalogs (`read_catalog`) | random YAML documents, mutated valid OpenSLO (ratio, time-slice, threshold, sequence form), Pyrra and Sloth objects, random bytes | a catalog whose objectives all evaluate a window, or `BadInputError` |
+| counter queries (`promql.parse_counter_query`, `parse_counter_difference`) | near-valid PromQL around selectors | a selector (or None), or `ValueError` |
 | parameters (`parse_assignments`, `load_param_file`, `resolve_parameters`) | random `-p` pairs, files, values | values, or `BadInputError` |
 | PromQL selectors (`promql.selector`) | any label value | one matcher with exactly that value |
 | snapshot manifests (`SnapshotReplayer`, `connect`, `describe`, replay) | any value anywhere, keys deleted or added, any bytes | a replay, or `SourceError` |
@@ -359,6 +360,24 @@ def _valid_slo() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "params" / "slos.yaml").read_text().split("\n---\n")[0])
 
 
+def _valid_objects() -> list[dict[str, Any]]:
+    """One valid object of each shape the loader reads: OpenSLO ratio, time slices, threshold with a DataSource
+    reference, Pyrra, Sloth."""
+    ratio = _valid_slo()
+    sliced = _valid_slo()
+    sliced["metadata"]["name"] = "sliced"
+    sliced["spec"].update(budgetingMethod="Timeslices", timeWindow=[{"duration": "1M", "calendar": {
+        "startTime": dt.datetime(2022, 1, 1, 12), "timeZone": "America/New_York"}}])
+    sliced["spec"]["objectives"] = [{"displayName": "a", "target": 0.99, "timeSliceTarget": 0.95,
+                                     "timeSliceWindow": "5m"},
+                                    {"displayName": "b", "targetPercent": 99.9, "timeSliceTarget": 0.9,
+                                     "timeSliceWindow": 1}]
+    threshold = yaml.safe_load((ROOT / "params" / "slos-llm-p99.yaml").read_text())
+    pyrra = yaml.safe_load((ROOT / "params" / "slos.pyrra.yaml").read_text().split("\n---\n")[1])
+    sloth = yaml.safe_load((ROOT / "params" / "slos.sloth.yaml").read_text().split("\n---\n")[0])
+    return [ratio, sliced, *threshold, pyrra, sloth]
+
+
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     yield prefix
     if isinstance(node, dict):
@@ -381,15 +400,20 @@ def catalog_texts(draw: st.DrawFn) -> bytes:
         if kind == "documents":
             documents.append(draw(json_values | st.dates() | st.datetimes()))
             continue
-        slo = _valid_slo()
+        slo = draw(st.sampled_from(_valid_objects()))
         for _ in range(draw(st.integers(1, 3))):
             path = draw(st.sampled_from(list(_paths(slo))[1:]))
             parent = slo
             for part in path[:-1]:
                 parent = parent[part]
-            parent[path[-1]] = draw(json_values | st.dates() | st.sampled_from(
-                ["1M", "1Q", "30d", 'x{a="', "{}", 'm{le="x"}', 'm{a=~"("}', "openslo/v1", "SLO"]))
+            parent[path[-1]] = draw(json_values | st.dates() | st.datetimes() | st.sampled_from(
+                ["1M", "1Q", "30d", "1m", "2w", "5m", 'x{a="', "{}", 'm{le="x"}', 'm{a=~"("}', "openslo/v1", "SLO",
+                 "SLI", "Service", "DataSource", "Timeslices", "RatioTimeslices", "Europe/Berlin", "Mars/Olympus",
+                 "openslo.com/v1", "pyrra.dev/v1alpha1", "prometheus/v1", "sum(rate(x[{{.window}}]))",
+                 "sum(rate(x[5m])) - sum(rate(y[5m]))", "histogram_quantile(0.99, x)", "lt", "gte"]))
         documents.append(slo)
+    if draw(st.booleans()):  # the sequence form (oslo fmt, the Go SDK's examples)
+        documents = [documents]
     text = yaml.safe_dump_all(documents, allow_unicode=True, sort_keys=False)
     if draw(st.booleans()):
         text += draw(st.sampled_from(["--- ~\n", "---\n", "--- !!binary aGk=\n", "--- &a [*a]\n", "--- [\n"]))
@@ -408,6 +432,33 @@ def test_catalog_loader_raises_only_bad_input(tmp_path_factory: pytest.TempPathF
         assert str(path) in str(exc)  # the message names the file
         return
     assert loaded.slos and all(0 < slo.objective < 1 for slo in loaded.slos)
+    end = pd.Timestamp("2026-11-23T06:00:00Z")
+    for objective in loaded.objectives:
+        assert 0 < objective.objective < 1 and objective.name.startswith(objective.slo_name)
+        start, stop = objective.window_at(end)
+        assert start < stop == end
+        assert (objective.threshold is None) != (objective.ratio is None)
+
+
+counter_queries = st.builds(
+    lambda head, selector, span, tail: f"{head[0]}{selector}{span}{head[1]}{tail}",
+    st.sampled_from([("", ""), ("sum(", ")"), ("sum(rate(", "))"), ("sum(increase(", "))"), ("rate(", ")"),
+                     ("(", ")"), ("sum by (a) (rate(", "))"), ("sum(rate(", ")) by (a)"), ("max(", ")")]),
+    st.sampled_from(['x_total', 'x{a="1"}', 'x{a=~"(5..|429)"}', '{__name__="x"}', 'x{a="]"}', 'x{a="-"}', 'x{',
+                     '']) | st.text(alphabet=CHARACTERS, max_size=15),
+    st.sampled_from(["", "[5m]", "[{{.window}}]", "[{{ .window }}]", "[x]", "[", "]"]),
+    st.sampled_from(["", " - sum(rate(y[5m]))", " / x", ")", "("]))
+
+
+@FUZZ
+@given(counter_queries, st.booleans())
+def test_counter_queries_raise_only_value_error(text: str, template: bool) -> None:
+    count("counter_query")
+    with contextlib.suppress(ValueError):
+        selector = promql.parse_counter_query(text, window_template=template)
+        assert promql.parse_selector(selector.to_promql()) == selector
+    difference = promql.parse_counter_difference(text, window_template=template)
+    assert difference is None or all(isinstance(part, promql.Selector) for part in difference)
 
 
 # --------------------------------------------------------------------------------------------- parameters

@@ -42,7 +42,9 @@ def test_an_invalid_catalog_exits_2_naming_the_field_before_any_kernel(tmp_path:
 
 @pytest.mark.parametrize(("text", "field"), [
     ("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: x\n", "invalid YAML"),
-    ("apiVersion: openslo/v1\nkind: Service\nmetadata: {name: x}\n", "kind: unknown kind 'Service'"),
+    ("apiVersion: openslo/v1\nkind: Service\nmetadata: {name: x}\n",
+     "holds no SLO documents (document 1 (x): kind Service skipped"),
+    ("apiVersion: openslo/v1\nkind: Slo\nmetadata: {name: x}\n", "kind: unknown kind 'Slo'"),
 ])
 def test_other_bad_catalogs_name_the_problem(tmp_path: Path, text: str, field: str) -> None:
     bad = tmp_path / "slos.yaml"

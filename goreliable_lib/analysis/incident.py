@@ -5,6 +5,11 @@ Definitions (the postmortem's summary.json fields):
 - `budget_consumed`: bad_events / ((1 - objective) x total events of the 30 days ending at the incident's end);
 - `first_alert_at`: start of the first multiwindow alert period (SRE workbook rules, analysis.slo.ALERT_RULES)
   evaluated in the incident; `time_to_detect_seconds` = first_alert_at - incident_start;
+- an objective with time-slice budgeting (Timeslices, RatioTimeslices, a thresholdMetric) is charged in slices,
+  aligned to the 30-day budget window's start: `budget_consumed` = bad slices ending in the incident over the
+  budget's allowed bad slices ((1 - objective) x the slices with events of those 30 days), `bad_slices` and
+  `total_slices` say how many; `bad_events` stays the requests' count (None for a thresholdMetric, which counts no
+  events), and its alerts and burn rates count slices (`analysis.slo.slice_events`);
 - the *view* runs from BEFORE (6 h) before the incident's start to AFTER (6 h) after its end, cut at the
   report's `end` and at the data's clock: the SLIs, burn rates, alerts and timeline are shown over it;
 - `cost_impact.cost`: Kubecost cost of the affected services' controllers (controller named like the
@@ -25,7 +30,7 @@ import pandas as pd
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.catalog import SLO
+from goreliable_lib.inputs.catalog import SLOObjective
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 BEFORE = pd.Timedelta(hours=6)
@@ -87,7 +92,7 @@ def resolve_incident(incident_start: Any, incident_end: Any, *, now: pd.Timestam
 class SLOImpact:
     """One SLO through the incident: the summary entry and the frames the report shows."""
 
-    slo: SLO
+    slo: SLOObjective
     impact: dict[str, Any]  # analysis.slo.incident_impact
     alerts: pd.DataFrame  # alert periods over the view (analysis.slo.ALERT_COLUMNS)
     fast_burns: pd.DataFrame  # periods of the view with a 5-minute burn rate >= 14.4
@@ -108,8 +113,10 @@ class SLOImpact:
         return {"name": self.name, "bad_events": impact["bad_events"], "budget_consumed": impact["budget_consumed"],
                 "first_alert_at": impact["first_alert_at"], "time_to_detect_seconds": impact["time_to_detect_seconds"],
                 "service": self.slo.service, "objective": self.slo.objective, "total_events": impact["total_events"],
-                "budget_window_total_events": self.budget_total_events, "coverage": _number(self.incident_coverage),
-                "alerts": analysis.alerts_summary(self.alerts)}
+                "budget_window_total_events": _number(self.budget_total_events), "coverage": _number(self.incident_coverage),
+                "alerts": analysis.alerts_summary(self.alerts), "slo": self.slo.slo_name,
+                "objective_name": self.slo.objective_name, "budgeting_method": self.slo.budgeting_method,
+                **{k: impact[k] for k in ("bad_slices", "total_slices", "budget_window_slices") if k in impact}}
 
 
 def _number(value: float | None) -> float | None:
@@ -135,33 +142,57 @@ def burn_rate_series(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
     return pd.concat(parts, ignore_index=True)[["timestamp", "window", "burn_rate"]]
 
 
-def analyse_slo(slo: SLO, events: pd.DataFrame, resets: pd.DataFrame, incident: Incident) -> SLOImpact:
-    """Everything the report shows for one SLO, from its per-minute events and counter resets."""
-    impact = analysis.incident_impact(events, name=slo.name, objective=slo.objective, incident_start=incident.start,
+def analyse_slo(slo: SLOObjective, events: pd.DataFrame | None, resets: pd.DataFrame, incident: Incident,
+                slices: pd.DataFrame | None = None) -> SLOImpact:
+    """Everything the report shows for one objective, from its per-minute events and counter resets; a
+    time-slice objective is charged in slices (cut from `events`, or given: a thresholdMetric's `slices`, with
+    `events` None)."""
+    units = events
+    if slo.time_sliced:
+        if slices is None:
+            budgeting = analysis.Budgeting(slo.budgeting_method, slo.time_slice_window, slo.time_slice_target)
+            first = events["timestamp"].min() - MINUTE if len(events) else incident.budget_start  # type: ignore[union-attr]
+            slices = analysis.time_slices(events, incident.budget_start, incident.view_end, budgeting,  # type: ignore[arg-type]
+                                          history_start=min(first, incident.budget_start))
+        units = analysis.slice_events(slices)
+    impact = analysis.incident_impact(units, name=slo.name, objective=slo.objective, incident_start=incident.start,
                                       incident_end=incident.end, budget_window=BUDGET_WINDOW)
-    alerts = analysis.alert_periods(events, slo.objective, incident.view_start, incident.view_end)
-    fast = analysis.alert_periods(events, slo.objective, incident.view_start, incident.view_end, rules=(FAST_BURN,))
+    if slo.time_sliced:
+        impact["bad_slices"], impact["total_slices"] = impact["bad_events"], impact["total_events"]
+        requests = analysis.window_counts(events, incident.start, incident.end) if events is not None else None
+        impact["budget_window_slices"] = analysis.window_counts(units, incident.budget_start, incident.end).total
+        impact["bad_events"] = requests.bad if requests is not None else None
+        impact["total_events"] = requests.total if requests is not None else None
+    alerts = analysis.alert_periods(units, slo.objective, incident.view_start, incident.view_end)
+    fast = analysis.alert_periods(units, slo.objective, incident.view_start, incident.view_end, rules=(FAST_BURN,))
     in_view = (resets["timestamp"] > incident.view_start) & (resets["timestamp"] <= incident.view_end)
-    view_grid = analysis.on_minute_grid(events, incident.view_start, incident.view_end)
+    if events is not None:
+        view_grid = analysis.on_minute_grid(events, incident.view_start, incident.view_end)
+        gaps = gap_periods(view_grid["total"])
+        coverage = analysis.window_counts(events, incident.start, incident.end).coverage
+    else:  # a thresholdMetric: the share of the incident's slices with a value
+        inside = slices[(slices["timestamp"] > incident.start) & (slices["timestamp"] <= incident.end)]  # type: ignore[index]
+        gaps = gap_periods(pd.Series([], dtype=float, index=pd.DatetimeIndex([], tz="UTC")))
+        coverage = float(inside["ratio"].notna().mean()) if len(inside) else math.nan
     return SLOImpact(
         slo=slo, impact=impact, alerts=alerts, fast_burns=fast,
-        sli=sli_buckets(events, incident.view_start, incident.view_end),
-        burn_rates=burn_rate_series(events, incident.view_start, incident.view_end, slo.objective),
-        resets=resets[in_view].reset_index(drop=True), gaps=gap_periods(view_grid["total"]),
-        incident_coverage=analysis.window_counts(events, incident.start, incident.end).coverage,
-        budget_total_events=analysis.window_counts(events, incident.budget_start, incident.end).total)
+        sli=sli_buckets(events if events is not None else units, incident.view_start, incident.view_end),
+        burn_rates=burn_rate_series(units, incident.view_start, incident.view_end, slo.objective),
+        resets=resets[in_view].reset_index(drop=True), gaps=gaps, incident_coverage=coverage,
+        budget_total_events=analysis.window_counts(events, incident.budget_start, incident.end).total
+        if events is not None else math.nan)
 
 
 def slo_warnings(impacts: list[SLOImpact], incident: Incident) -> list[str]:
     """Caveats of the SLOs: no data, partial coverage (SLOs with the same coverage named together), an alert
     already firing when the incident started (it was not detected by it, and time to detect counts it)."""
     found = []
-    if empty := [i.name for i in impacts if not i.impact["total_events"]]:
+    if empty := [i.name for i in impacts if not i.impact.get("total_slices", i.impact["total_events"])]:
         found.append(f"{', '.join(empty)}: no events in the incident window (no data, not 100%): retention may have "
                      "dropped them, or the service was down hard; budget consumed is unknown")
     partial: dict[str, list[str]] = {}
     for item in impacts:
-        if item.impact["total_events"] and item.incident_coverage < 0.99:
+        if item.impact.get("total_slices", item.impact["total_events"]) and item.incident_coverage < 0.99:
             partial.setdefault(f"{item.incident_coverage:.1%}", []).append(item.name)
     for coverage, names in partial.items():
         found.append(f"{', '.join(names)}: only {coverage} of the incident's minutes have samples (scrape gaps); "

@@ -12,6 +12,14 @@ Rules (the summary.json "slo" fields):
 - status: `no_data` when the window had no events (SLI and budget are then None, never 1.0);
   `breached` when error_budget_remaining < 0 (SLI below the objective); `at_risk` when it is below the alert
   threshold (10% by default, exhausted-but-not-overspent included); else `ok`.
+- time slices (`Budgeting`: OpenSLO's Timeslices and RatioTimeslices): the window is cut into slices of
+  `slice_window` aligned to its start, a slice (t - w, t] holding the minutes in it; the trailing part of a slice
+  the window's end cuts is left out. Timeslices: a slice is good when its good / total meets `slice_target`;
+  RatioTimeslices: a slice counts its ratio. A slice without events is neither good nor bad (not counted, and
+  counted apart as `without_events`). The SLI is then the share of good slices (the mean ratio) among the slices
+  with events, and the budget, burn rates, alerts and burn-down count slices at their end minute instead of
+  events (`slice_events`), so a burn-rate window shorter than a slice holds at most one slice. A thresholdMetric
+  gives one value per slice (`threshold_slices`): good when `value op threshold` holds, no value = no data.
 - policy (thresholds are parameters): on the SLO with the least budget left, `freeze` when it is exhausted
   (<= 0), `reliability` below 20%, `caution` from 20% to 50% inclusive, `features` above 50%; `alert` is set
   below 10%. SLOs without data do not drive the decision but are named in the reason.
@@ -223,6 +231,127 @@ def slo_status(error_budget_remaining_value: float, total: float, alert_below: f
     return "ok"
 
 
+# --------------------------------------------------------------------------------------------- time slices
+OPERATORS = {"lt": np.less, "lte": np.less_equal, "gt": np.greater, "gte": np.greater_equal}
+SLICE_COLUMNS = ["timestamp", "good", "total", "ratio", "slice_good"]
+
+
+@dataclass(frozen=True)
+class Budgeting:
+    """How an objective spends its budget: `Occurrences` (events), `Timeslices` (good slices: a slice's
+    good / total >= `slice_target`) or `RatioTimeslices` (the mean of the slices' ratios), slices of
+    `slice_window`."""
+
+    method: str = "Occurrences"
+    slice_window: pd.Timedelta | None = None
+    slice_target: float | None = None
+
+    @property
+    def sliced(self) -> bool:
+        return self.method != "Occurrences"
+
+
+OCCURRENCES = Budgeting()
+
+
+def slice_ends(anchor: pd.Timestamp, first: pd.Timestamp, end: pd.Timestamp,
+               window: pd.Timedelta) -> pd.DatetimeIndex:
+    """The ends t of the whole slices (t - window, t] inside (first, end], on the grid anchor + k x window."""
+    anchor, first, end = _floor_minute(anchor), _floor_minute(first), _floor_minute(end)
+    k_first = 1 - (anchor - first) // window  # (anchor + (k - 1) window) >= first
+    k_last = (end - anchor) // window
+    if k_last < k_first:
+        return pd.DatetimeIndex([], tz="UTC", name="timestamp")
+    return pd.DatetimeIndex([anchor + k * window for k in range(int(k_first), int(k_last) + 1)], name="timestamp")
+
+
+def time_slices(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, budgeting: Budgeting,
+                history_start: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The slices of a ratio SLI aligned to `start`, from `history_start` (default `start`) to `end`: one row per
+    whole slice, `timestamp` (its end), `good`, `total` (its events; NaN without any sample), `ratio` (NaN without
+    events) and `slice_good` (Timeslices: 1.0 when ratio >= slice_target, else 0.0; RatioTimeslices: the ratio;
+    NaN without events)."""
+    window = budgeting.slice_window
+    if window is None:
+        raise ValueError("time_slices: the budgeting has no slice_window")
+    first = history_start if history_start is not None else start
+    ends = slice_ends(start, first, end, window)
+    if not len(ends):
+        return pd.DataFrame({c: pd.Series([], dtype=float) for c in SLICE_COLUMNS}).assign(
+            timestamp=pd.DatetimeIndex([], tz="UTC"))[SLICE_COLUMNS]
+    grid = on_minute_grid(events, ends[0] - window, ends[-1])
+    number = np.ceil(np.asarray((grid.index - ends[0]) / window, dtype=float))
+    label = ends[0] + pd.to_timedelta(number * window.total_seconds(), unit="s")
+    grouped = grid.groupby(label)
+    frame = pd.DataFrame({"good": grouped["good"].sum(min_count=1), "total": grouped["total"].sum(min_count=1)})
+    frame = frame.reindex(ends)
+    frame.index.name = "timestamp"
+    frame["ratio"] = (frame["good"] / frame["total"]).where(frame["total"] > 0)
+    if budgeting.method == "Timeslices":
+        frame["slice_good"] = (frame["ratio"] >= budgeting.slice_target).astype(float).where(frame["ratio"].notna())
+    else:
+        frame["slice_good"] = frame["ratio"]
+    return frame.reset_index()[SLICE_COLUMNS]
+
+
+def threshold_slices(values: pd.DataFrame, op: str, threshold: float, ends: pd.DatetimeIndex) -> pd.DataFrame:
+    """The slices of a threshold SLI: `values` holds one `value` per slice end (`timestamp`); a slice is good when
+    `value op threshold` holds (op: lt, lte, gt, gte); a slice without a value (or NaN) is no data."""
+    value = (values.set_index("timestamp")["value"].astype(float) if len(values)
+             else pd.Series([], dtype=float, index=pd.DatetimeIndex([], tz="UTC")))
+    if not value.index.is_unique:
+        raise ValueError("threshold_slices: more than one value per slice (the expression returned several series)")
+    value = value.reindex(ends)
+    good = pd.Series(OPERATORS[op](value.to_numpy(), threshold), index=ends).astype(float).where(value.notna())
+    frame = pd.DataFrame({"good": good, "total": value.notna().astype(float).where(value.notna()),
+                          "ratio": value, "slice_good": good}, index=ends)
+    frame.index.name = "timestamp"
+    return frame.reset_index()[SLICE_COLUMNS]
+
+
+def slice_events(slices: pd.DataFrame) -> pd.DataFrame:
+    """The slices as events at their end minute (`timestamp`, `good` = slice_good, `total` = 1; both 0 for a slice
+    without events), the frame every event-based figure above takes."""
+    has_events = slices["slice_good"].notna()
+    return pd.DataFrame({"timestamp": slices["timestamp"], "good": slices["slice_good"].where(has_events, 0.0),
+                         "total": has_events.astype(float)})
+
+
+@dataclass(frozen=True)
+class SliceCounts:
+    """The slices of a window: how many, with and without events, good and bad (Timeslices) or their mean ratio
+    (RatioTimeslices)."""
+
+    method: str
+    window: pd.Timedelta
+    target: float | None
+    slices: int
+    with_events: int
+    good: float
+
+    @property
+    def without_events(self) -> int:
+        return self.slices - self.with_events
+
+    @property
+    def bad(self) -> float:
+        return self.with_events - self.good
+
+    def summary(self) -> dict[str, Any]:
+        counts = {"window_seconds": self.window.total_seconds(), "slices": self.slices,
+                  "with_events": self.with_events, "without_events": self.without_events}
+        if self.method == "Timeslices":
+            counts.update(target=self.target, good=int(self.good), bad=int(self.bad))
+        return counts
+
+
+def slice_counts(slices: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, budgeting: Budgeting) -> SliceCounts:
+    inside = slices[(slices["timestamp"] > start) & (slices["timestamp"] <= end)]
+    return SliceCounts(budgeting.method, budgeting.slice_window, budgeting.slice_target,  # type: ignore[arg-type]
+                       slices=len(inside), with_events=int(inside["slice_good"].notna().sum()),
+                       good=float(inside["slice_good"].sum()))
+
+
 # --------------------------------------------------------------------------------------------- report
 def _number(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
@@ -247,21 +376,30 @@ class SLOResult:
     alerts: pd.DataFrame = field(repr=False)
     daily: pd.DataFrame = field(repr=False)
     burndown: pd.DataFrame = field(repr=False)
+    budgeting_method: str = "Occurrences"
+    slices: SliceCounts | None = None  # time-slice budgeting only
+    slice_frame: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def bad_events(self) -> float:
         return self.total_events - self.good_events
 
     def summary(self) -> dict[str, Any]:
-        """The summary.json entry (plain floats, None for unknown, times RFC3339)."""
-        return {
+        """The summary.json entry (plain floats, None for unknown, times RFC3339). A thresholdMetric objective
+        counts no events: its event fields are None."""
+        entry = {
             "name": self.name, "service": self.service, "objective": self.objective,
             "window": {"start": to_rfc3339(self.start), "end": to_rfc3339(self.end)},
-            "sli": _number(self.sli), "good_events": self.good_events, "total_events": self.total_events,
-            "bad_events": self.bad_events, "error_budget_remaining": _number(self.error_budget_remaining),
+            "sli": _number(self.sli), "good_events": _number(self.good_events),
+            "total_events": _number(self.total_events), "bad_events": _number(self.bad_events),
+            "error_budget_remaining": _number(self.error_budget_remaining),
             "burn_rates": {k: _number(v) for k, v in self.burn_rates.items()},
             "alerts": alerts_summary(self.alerts), "coverage": _number(self.coverage), "status": self.status,
+            "budgeting_method": self.budgeting_method,
         }
+        if self.slices is not None:
+            entry["time_slices"] = self.slices.summary()
+        return entry
 
 
 def alerts_summary(alerts: pd.DataFrame) -> list[dict[str, Any]]:
@@ -272,22 +410,52 @@ def alerts_summary(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             for row in alerts.itertuples()]
 
 
-def evaluate_slo(events: pd.DataFrame, *, name: str, service: str, objective: float, start: pd.Timestamp,
-                 end: pd.Timestamp, alert_below: float = 0.10,
-                 rules: tuple[AlertRule, ...] = ALERT_RULES) -> SLOResult:
+def evaluate_slo(events: pd.DataFrame | None, *, name: str, service: str, objective: float, start: pd.Timestamp,
+                 end: pd.Timestamp, alert_below: float = 0.10, rules: tuple[AlertRule, ...] = ALERT_RULES,
+                 budgeting: Budgeting = OCCURRENCES, slices: pd.DataFrame | None = None) -> SLOResult:
     """Everything the report shows for one SLO over the window (start, end].
 
-    `events` should reach `LOOKBACK` before `start` so the alerts at the window's start see their windows."""
-    counts = window_counts(events, start, end)
+    `events` should reach `LOOKBACK` before `start` so the alerts at the window's start see their windows. With
+    time-slice budgeting the slices are cut from `events` (aligned to `start`, back to the frame's first minute),
+    or given as `slices` (a thresholdMetric's `threshold_slices`; `events` is then None: no events are counted)."""
+    if not budgeting.sliced:
+        counts = window_counts(events, start, end)  # type: ignore[arg-type]
+        value = sli(counts.good, counts.total)
+        remaining = error_budget_remaining(value, objective)
+        return SLOResult(
+            name=name, service=service, objective=objective, start=pd.Timestamp(start), end=pd.Timestamp(end),
+            good_events=counts.good, total_events=counts.total, sli=value, error_budget_remaining=remaining,
+            burn_rates=burn_rates(events, end, objective), coverage=counts.coverage,  # type: ignore[arg-type]
+            status=slo_status(remaining, counts.total, alert_below),
+            alerts=alert_periods(events, objective, start, end, rules),  # type: ignore[arg-type]
+            daily=daily_sli(events, start, end), burndown=budget_burndown(events, start, end, objective))  # type: ignore[arg-type]
+    if slices is None:
+        first = events["timestamp"].min() - MINUTE if len(events) else start  # type: ignore[union-attr]
+        slices = time_slices(events, start, end, budgeting, history_start=min(first, start))  # type: ignore[arg-type]
+    units = slice_events(slices)
+    counts = window_counts(units, start, end)
     value = sli(counts.good, counts.total)
     remaining = error_budget_remaining(value, objective)
+    daily = daily_sli(units, start, end)
+    if events is not None:
+        requests = window_counts(events, start, end)
+        good_events, total_events, coverage = requests.good, requests.total, requests.coverage
+        daily["coverage"] = daily_sli(events, start, end)["coverage"].to_numpy()
+    else:  # a threshold SLI: coverage = share of the window's slices with a value
+        inside = slices[(slices["timestamp"] > start) & (slices["timestamp"] <= end)]
+        good_events = total_events = math.nan
+        coverage = float(inside["ratio"].notna().mean()) if len(inside) else math.nan
+        day = (inside["timestamp"] - pd.Timedelta(1, "ns")).dt.floor("D")
+        per_day = inside["ratio"].notna().groupby(day).mean()
+        daily["coverage"] = per_day.reindex(pd.DatetimeIndex(daily["day"])).to_numpy()
     return SLOResult(
         name=name, service=service, objective=objective, start=pd.Timestamp(start), end=pd.Timestamp(end),
-        good_events=counts.good, total_events=counts.total, sli=value, error_budget_remaining=remaining,
-        burn_rates=burn_rates(events, end, objective), coverage=counts.coverage,
+        good_events=good_events, total_events=total_events, sli=value, error_budget_remaining=remaining,
+        burn_rates=burn_rates(units, end, objective), coverage=coverage,
         status=slo_status(remaining, counts.total, alert_below),
-        alerts=alert_periods(events, objective, start, end, rules), daily=daily_sli(events, start, end),
-        burndown=budget_burndown(events, start, end, objective))
+        alerts=alert_periods(units, objective, start, end, rules), daily=daily,
+        burndown=budget_burndown(units, start, end, objective), budgeting_method=budgeting.method,
+        slices=slice_counts(slices, start, end, budgeting), slice_frame=slices)
 
 
 def budget_policy(results: list[SLOResult], *, features_above: float = 0.50, reliability_below: float = 0.20,

@@ -1,242 +1,80 @@
-"""The SLO catalog: OpenSLO v1 `kind: SLO` documents (ratio indicators on Prometheus counters, inline or shared
-through `indicatorRef` to a `kind: SLI` document in the same file), validated.
+"""The SLO catalog: the SLO definitions teams already have, read into one model, validated.
 
-`load_catalog(path)` returns the SLOs; `load_policy(path)` the error-budget policy thresholds (an optional
-`apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` document in the same file; defaults from the seed).
-Every validation error is a `BadInputError` naming the file, the document (number and SLO name) and the
-field path, e.g. `params/slos.yaml: document 3 (order-success-rate): spec.objectives[0].target: must be
-between 0 and 1 exclusive, got 1.5`.
+A catalog file holds YAML documents, each one object or a sequence of objects (the form of the OpenSLO Go SDK's
+examples and of `oslo fmt`), of these formats (`docs/slo-catalog.md` has the full table of what is read):
+- OpenSLO v1 (`apiVersion: openslo/v1`, `inputs.openslo`): `kind: SLO` and `kind: SLI` (shared through
+  `indicatorRef`), `kind: DataSource` (resolves `metricSourceRef`); Service, AlertPolicy, AlertCondition and
+  AlertNotificationTarget are read past with a note;
+- Pyrra `pyrra.dev/v1alpha1` `ServiceLevelObjective` (`inputs.pyrra`) and Sloth `version: prometheus/v1` specs
+  (`inputs.sloth`), turned into OpenSLO SLOs (`SLO.source_format` says which format each came from);
+- at most one `apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` (the policy thresholds; defaults from the seed).
 
-Queries are Prometheus counter *selectors* (`metric{label="value", ...}`): the SLO is computed exactly from
-the raw counter samples (see `reports.slo_events`), which an arbitrary expression would not allow. A histogram
-threshold written `le="0.3"` matches the bucket whatever its spelling (`0.3`, `0.30`, ...).
+`read_catalog(path)` returns a `Catalog`: its SLO documents, the error-budget policy, the notes, and `objectives`:
+one `SLOObjective` per objective of every SLO, what the reports evaluate and list (an SLO with several objectives
+gives `SLO/objective` names). Every validation error is a `BadInputError` naming the file, the document (number,
+item and SLO name), the field path and the line, e.g. `params/slos.yaml: document 3 (order-success-rate):
+spec.objectives[0].target: must be between 0 and 1 exclusive, got 1.5 (line 85)`.
+
+Queries are Prometheus counter *selectors* (`metric{label="value", ...}`, also written `sum(...)` or
+`sum(rate(...[5m]))`): the SLO is computed exactly from the raw counter samples (see `reports.slo_events`), which
+an arbitrary expression would not allow. A histogram threshold written `le="0.3"` matches the bucket whatever its
+spelling (`0.3`, `0.30`, ...). A `thresholdMetric` is the exception: an expression whose value is compared per
+time slice (`reports.slo_threshold` fetches it).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import copy
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.promql import Selector, parse_selector
-from goreliable_lib.inputs.yamlfile import field_path
+from goreliable_lib.inputs import pyrra, sloth
+from goreliable_lib.inputs.openslo import (
+    API_VERSION,
+    KINDS,
+    OPERATORS,
+    PROMETHEUS_TYPES,
+    SKIPPED_KINDS,
+    SLI,
+    SLO,
+    DataSource,
+    IndicatorSpec,
+    Objective,
+    RatioMetric,
+    ThresholdMetric,
+    TimeWindow,
+)
+from goreliable_lib.inputs.promql import Selector
+from goreliable_lib.inputs.yamlfile import line_of, validate_document
 from goreliable_lib.paths import resolve
-from goreliable_lib.timeutil import parse_duration
 
-API_VERSION = "openslo/v1"
+__all__ = ["API_VERSION", "SLO", "BudgetPolicy", "Catalog", "SLOObjective", "load_catalog", "load_policy",
+           "objectives_of", "read_catalog", "select_objectives", "select_slos"]
+
 POLICY_API_VERSION = "goreliable/v1"
-CALENDAR_DURATIONS = {"1M": "month", "1Q": "quarter"}
-UTC_NAMES = {"UTC", "ETC/UTC", "GMT", "Z", "ZULU"}
-
-# --------------------------------------------------------------------------------------------- OpenSLO models
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class QuerySpec(_Model):
-    query: str
-
-    @field_validator("query")
-    @classmethod
-    def _selector(cls, value: str) -> str:
-        parse_selector(value)
-        return value.strip()
+#: apiVersions that are not OpenSLO v1 but look like it, and what to write instead.
+_NOT_V1 = {
+    "openslo.com/v1": "is not OpenSLO v1's spelling: v1 is written apiVersion: openslo/v1 (an openslo.com/... "
+                      "file is in the older alpha form: convert it to v1, e.g. timeWindows -> timeWindow)",
+    "openslo.com/v1alpha": "is OpenSLO's alpha form, which is not read: convert the file to apiVersion: openslo/v1",
+    "openslo/v1alpha": "is OpenSLO's alpha form, which is not read: convert the file to apiVersion: openslo/v1 "
+                       "(timeWindows -> timeWindow, indicator.thresholdMetric/ratioMetrics -> spec.indicator)",
+    "openslo/v2alpha": "is OpenSLO's draft v2, which is not read: write the SLO as apiVersion: openslo/v1",
+    "sloth.slok.dev/v1": "is Sloth's Kubernetes PrometheusServiceLevel, which is not read: write its spec as a "
+                         "Sloth file (version: prometheus/v1, service, slos)",
+}
+READ_FORMATS = "openslo/v1, pyrra.dev/v1alpha1 ServiceLevelObjective, Sloth version: prometheus/v1, " \
+               "goreliable/v1 ErrorBudgetPolicy"
 
 
-class MetricSource(_Model):
-    type: str
-    spec: QuerySpec
-
-    @field_validator("type")
-    @classmethod
-    def _prometheus(cls, value: str) -> str:
-        if value.lower() != "prometheus":
-            raise ValueError(f"only Prometheus metric sources are supported, got {value!r}")
-        return "Prometheus"
-
-
-class Metric(_Model):
-    metricSource: MetricSource
-
-
-class RatioMetric(_Model):
-    counter: bool
-    good: Metric | None = None
-    bad: Metric | None = None
-    total: Metric
-
-    @field_validator("counter")
-    @classmethod
-    def _counter(cls, value: bool) -> bool:
-        if not value:
-            raise ValueError("must be true (the SLI is computed from counters)")
-        return value
-
-    @model_validator(mode="after")
-    def _good_or_bad(self) -> RatioMetric:
-        if (self.good is None) == (self.bad is None):
-            raise ValueError("give exactly one of good or bad (with total)")
-        return self
-
-
-class IndicatorSpec(_Model):
-    ratioMetric: RatioMetric
-
-
-class Indicator(_Model):
-    metadata: dict[str, Any] | None = None
-    spec: IndicatorSpec
-
-
-class Calendar(_Model):
-    startTime: str | None = None
-    timeZone: str = "UTC"
-
-    @field_validator("timeZone")
-    @classmethod
-    def _utc(cls, value: str) -> str:
-        if value.upper() not in UTC_NAMES:
-            raise ValueError(f"only UTC calendars are supported, got {value!r}")
-        return value
-
-
-class TimeWindow(_Model):
-    duration: str
-    isRolling: bool = True
-    calendar: Calendar | None = None
-
-    @model_validator(mode="after")
-    def _duration(self) -> TimeWindow:
-        if self.isRolling:
-            try:
-                parse_duration(self.duration, field="duration")
-            except BadInputError:
-                raise ValueError(f"duration: {self.duration!r} is not a rolling duration (use e.g. 28d, 30d, 4w)") \
-                    from None
-        elif self.duration not in CALENDAR_DURATIONS:
-            raise ValueError(f"duration: calendar windows support {', '.join(CALENDAR_DURATIONS)}, "
-                             f"got {self.duration!r}")
-        return self
-
-
-class Objective(_Model):
-    displayName: str | None = None
-    target: float | None = None
-    targetPercent: float | None = None
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, value: float | None) -> float | None:
-        if value is not None and not (0 < value < 1 and math.isfinite(value)):
-            raise ValueError(f"must be between 0 and 1 exclusive, got {value}")
-        return value
-
-    @field_validator("targetPercent")
-    @classmethod
-    def _percent(cls, value: float | None) -> float | None:
-        if value is not None and not (0 < value < 100 and math.isfinite(value)):
-            raise ValueError(f"must be between 0 and 100 exclusive, got {value}")
-        return value
-
-    @model_validator(mode="after")
-    def _one(self) -> Objective:
-        if (self.target is None) == (self.targetPercent is None):
-            raise ValueError("give exactly one of target (0..1) or targetPercent (0..100)")
-        return self
-
-    @property
-    def ratio(self) -> float:
-        return self.target if self.target is not None else self.targetPercent / 100  # type: ignore[operator]
-
-
-class SLOSpec(_Model):
-    description: str | None = None
-    service: str = Field(min_length=1)
-    indicator: Indicator | None = None  # inline, or
-    indicatorRef: str | None = None  # the metadata.name of a `kind: SLI` document in the same catalog
-    timeWindow: list[TimeWindow] = Field(min_length=1, max_length=1)
-    budgetingMethod: Literal["Occurrences"]
-    objectives: list[Objective] = Field(min_length=1, max_length=1)
-
-    @model_validator(mode="after")
-    def _one_indicator(self) -> SLOSpec:
-        if (self.indicator is None) == (self.indicatorRef is None):
-            raise ValueError("give exactly one of indicator (inline) or indicatorRef (the name of a kind: SLI "
-                             "document)")
-        return self
-
-
-class Metadata(_Model):
-    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    displayName: str | None = None
-    labels: dict[str, Any] | None = None
-    annotations: dict[str, str] | None = None
-
-
-class SLI(_Model):
-    """An OpenSLO v1 `kind: SLI` document: an indicator SLOs share through `spec.indicatorRef`."""
-
-    apiVersion: Literal["openslo/v1"]
-    kind: Literal["SLI"]
-    metadata: Metadata
-    spec: IndicatorSpec
-
-
-class SLO(_Model):
-    """One OpenSLO v1 SLO document, with shortcuts to what the analysis needs (an `indicatorRef` is resolved
-    into `spec.indicator` when the catalog is read)."""
-
-    apiVersion: Literal["openslo/v1"]
-    kind: Literal["SLO"]
-    metadata: Metadata
-    spec: SLOSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-    @property
-    def service(self) -> str:
-        return self.spec.service
-
-    @property
-    def objective(self) -> float:
-        return self.spec.objectives[0].ratio
-
-    @property
-    def window(self) -> str:
-        """The SLO's own window as a report window: `30d` (rolling) or `1M` / `1Q` (calendar to date)."""
-        return self.spec.timeWindow[0].duration
-
-    @property
-    def rolling(self) -> bool:
-        return self.spec.timeWindow[0].isRolling
-
-    @property
-    def ratio(self) -> RatioMetric:
-        if self.spec.indicator is None:
-            raise BadInputError(f"SLO {self.name}: indicatorRef {self.spec.indicatorRef!r} is resolved only when "
-                                "the catalog is read with read_catalog / load_catalog")
-        return self.spec.indicator.spec.ratioMetric
-
-    @property
-    def total_selector(self) -> Selector:
-        return parse_selector(self.ratio.total.metricSource.spec.query)
-
-    @property
-    def good_selector(self) -> Selector | None:
-        return parse_selector(self.ratio.good.metricSource.spec.query) if self.ratio.good else None
-
-    @property
-    def bad_selector(self) -> Selector | None:
-        return parse_selector(self.ratio.bad.metricSource.spec.query) if self.ratio.bad else None
-
-
+# --------------------------------------------------------------------------------------------- policy
 class BudgetPolicy(BaseModel):
     """Error-budget policy thresholds (shares of the budget remaining), from the seed by default."""
 
@@ -262,39 +100,221 @@ class _PolicyDocument(BaseModel):
     spec: BudgetPolicy = BudgetPolicy()
 
 
+# --------------------------------------------------------------------------------------------- objectives
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+
+
+@dataclass(frozen=True)
+class SLOObjective:
+    """One objective of one SLO: the unit the reports evaluate (a row, a budget, a status, a summary entry).
+
+    `name` is the SLO's name when it has one objective, else `SLO/objective` (the objective's displayName as a
+    slug, or `objective-N`). It has what `reports.slo_events` needs of an SLO (`name`, `total_selector`,
+    `good_selector`, `bad_selector`) when its indicator is a ratio."""
+
+    slo: SLO
+    index: int
+    key: str | None  # None for the only objective of an SLO
+    spec: Objective
+    indicator: IndicatorSpec
+
+    @property
+    def name(self) -> str:
+        return self.slo.name if self.key is None else f"{self.slo.name}/{self.key}"
+
+    @property
+    def slo_name(self) -> str:
+        return self.slo.name
+
+    @property
+    def objective_name(self) -> str | None:
+        return self.key
+
+    @property
+    def display_name(self) -> str:
+        return self.spec.displayName or self.slo.metadata.displayName or self.name
+
+    @property
+    def service(self) -> str:
+        return self.slo.service
+
+    @property
+    def objective(self) -> float:
+        """The target, 0..1."""
+        return self.spec.ratio
+
+    @property
+    def budgeting_method(self) -> str:
+        return self.slo.spec.budgetingMethod
+
+    @property
+    def time_sliced(self) -> bool:
+        return self.budgeting_method != "Occurrences"
+
+    @property
+    def time_slice_window(self) -> pd.Timedelta | None:
+        return self.spec.slice_window if self.time_sliced else None
+
+    @property
+    def time_slice_target(self) -> float | None:
+        return self.spec.timeSliceTarget if self.budgeting_method == "Timeslices" else None
+
+    @property
+    def source_format(self) -> str:
+        return self.slo.source_format
+
+    @property
+    def time_window(self) -> TimeWindow:
+        return self.slo.time_window
+
+    @property
+    def window_given(self) -> bool:
+        return self.slo.window_given
+
+    @property
+    def window(self) -> str:
+        return self.slo.window
+
+    @property
+    def rolling(self) -> bool:
+        return self.slo.rolling
+
+    def window_at(self, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The SLO's own window ending at `end` (its timeWindow, or 30 days rolling when it has none), UTC."""
+        return self.time_window.window_at(end)
+
+    # -- the indicator
+    @property
+    def ratio(self) -> RatioMetric | None:
+        return self.indicator.ratioMetric
+
+    @property
+    def threshold(self) -> ThresholdMetric | None:
+        return self.indicator.thresholdMetric
+
+    @property
+    def threshold_query(self) -> str | None:
+        return self.threshold.metricSource.spec.query if self.threshold is not None else None
+
+    @property
+    def threshold_text(self) -> str | None:
+        """`value < 0.5` for a thresholdMetric objective."""
+        if self.threshold is None:
+            return None
+        return f"value {OPERATORS[self.spec.op]} {self.spec.value:g}"  # type: ignore[index]
+
+    @property
+    def events_key(self) -> tuple[str, ...]:
+        """What decides a ratio objective's events (its selectors): objectives with one key share one fetch."""
+        part = self.good_selector or self.bad_selector
+        return (self.total_selector.to_promql(), "good" if self.good_selector else "bad",
+                part.to_promql() if part is not None else "")
+
+    def _ratio(self) -> RatioMetric:
+        if self.ratio is None:
+            raise BadInputError(f"SLO {self.name}: a thresholdMetric has no good/total counters")
+        return self.ratio
+
+    @property
+    def total_selector(self) -> Selector:
+        return self._ratio().total.metricSource.spec.selector  # type: ignore[union-attr]
+
+    @property
+    def good_selector(self) -> Selector | None:
+        ratio = self._ratio()
+        return ratio.good.metricSource.spec.selector if ratio.good else None
+
+    @property
+    def bad_selector(self) -> Selector | None:
+        ratio = self._ratio()
+        return ratio.bad.metricSource.spec.selector if ratio.bad else None
+
+
+def objectives_of(slo: SLO) -> list[SLOObjective]:
+    """Every objective of an SLO whose indicators are resolved (`read_catalog` resolves them)."""
+    objectives = slo.spec.objectives
+    keys: list[str | None] = [None]
+    if len(objectives) > 1:
+        slugs = [_slug(o.displayName or "") for o in objectives]
+        keys = [s if s and slugs.count(s) == 1 else f"objective-{i + 1}" for i, s in enumerate(slugs)]
+    found = []
+    for index, (objective, key) in enumerate(zip(objectives, keys, strict=True)):
+        indicator = objective.indicator or slo.spec.indicator
+        if indicator is None:
+            raise BadInputError(f"SLO {slo.name}: indicatorRef is resolved only when the catalog is read with "
+                                "read_catalog / load_catalog")
+        found.append(SLOObjective(slo, index, key, objective, indicator.spec))
+    return found
+
+
+# --------------------------------------------------------------------------------------------- the catalog
 @dataclass(frozen=True)
 class Catalog:
-    """A loaded catalog: its SLOs and the error-budget policy."""
+    """A loaded catalog: its SLOs, the error-budget policy, and notes on what was read past."""
 
     path: str
     slos: list[SLO]
     policy: BudgetPolicy
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def objectives(self) -> list[SLOObjective]:
+        return [objective for slo in self.slos for objective in objectives_of(slo)]
+
+    @property
+    def source_formats(self) -> list[str]:
+        """The formats the SLOs were written in, in order of first appearance."""
+        return list(dict.fromkeys(slo.source_format for slo in self.slos))
 
 
-# --------------------------------------------------------------------------------------------- loading
-def _error_message(error: dict[str, Any]) -> str:
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return "required field missing"
-    if error["type"] == "literal_error" and "input" in error:
-        return f"{message}, got {error['input']!r}"
-    if error["type"] in ("string_pattern_mismatch",):
-        return f"must be a lower-case DNS label (a-z, 0-9, -), got {error.get('input')!r}"
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    return message
+@dataclass
+class _Object:
+    """One object of the file: the parsed value, its YAML node and its label (`document 2, item 3 (name)`)."""
+
+    value: Any
+    node: yaml.Node
+    label: str
 
 
-def _doc_label(number: int, document: Any) -> str:
-    metadata = document.get("metadata") if isinstance(document, dict) else None
+def _name_of(value: Any) -> str | None:
+    metadata = value.get("metadata") if isinstance(value, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None
-    name = name if isinstance(name, str) else None
-    return f"document {number}" + (f" ({name})" if name else "")
+    if name is None and isinstance(value, dict) and isinstance(value.get("service"), str):
+        name = value["service"]  # a Sloth spec
+    return name if isinstance(name, str) else None
+
+
+def _objects(text: str, path_text: str) -> list[_Object]:
+    """The file's objects: each YAML document, or each item of a document that is a sequence."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BadInputError(f"{path_text}: {where}invalid YAML: {problem}") from None
+    if len(nodes) != len(documents):
+        raise BadInputError(f"{path_text}: the YAML documents could not be told apart")
+    found = []
+    # empty documents (`---` alone, `--- ~`) are skipped
+    pairs = [(d, n) for d, n in zip(documents, nodes, strict=True) if d is not None and n is not None]
+    for number, (document, node) in enumerate(pairs, start=1):
+        if isinstance(document, list) and isinstance(node, yaml.SequenceNode):
+            for item, (value, item_node) in enumerate(zip(document, node.value, strict=True), start=1):
+                name = _name_of(value)
+                found.append(_Object(value, item_node, f"{path_text}: document {number}, item {item}"
+                                     + (f" ({name})" if name else "")))
+        else:
+            name = _name_of(document)
+            found.append(_Object(document, node, f"{path_text}: document {number}" + (f" ({name})" if name else "")))
+    return found
 
 
 def read_catalog(path: str | Path) -> Catalog:
-    """Read and validate a catalog file (multi-document YAML; a relative path starts at the project root).
-    Raises BadInputError naming the file as given and the field."""
+    """Read and validate a catalog file (a relative path starts at the project root). Raises BadInputError naming
+    the file as given, the document and the field."""
     path_text = str(path)
     try:
         text = resolve(path).read_text(encoding="utf-8")
@@ -302,99 +322,156 @@ def read_catalog(path: str | Path) -> Catalog:
         raise BadInputError(f"{path_text}: cannot read the SLO catalog: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path_text}: the SLO catalog is not UTF-8 text (byte {exc.start})") from None
-    try:
-        all_nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        all_documents = list(yaml.safe_load_all(text))
-        if len(all_nodes) != len(all_documents):
-            raise BadInputError(f"{path_text}: the YAML documents could not be told apart")
-        # empty documents (`---` alone, `--- ~`) are skipped
-        pairs = [(d, n) for d, n in zip(all_documents, all_nodes, strict=True) if d is not None and n is not None]
-        documents, nodes = [d for d, _ in pairs], [n for _, n in pairs]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BadInputError(f"{path_text}: {where}invalid YAML: {problem}") from None
-    slos: list[SLO] = []
-    referring: list[tuple[SLO, str, yaml.Node]] = []
-    indicators: dict[str, tuple[SLI, int]] = {}
-    policy: BudgetPolicy | None = None
-    first_seen: dict[str, int] = {}
-    for number, (document, node) in enumerate(zip(documents, nodes, strict=True), start=1):
-        label = f"{path_text}: {_doc_label(number, document)}"
-        if not isinstance(document, dict):
-            raise BadInputError(f"{label}: expected a mapping (an OpenSLO document), got {type(document).__name__}")
-        api_version, kind = document.get("apiVersion"), document.get("kind")
+    return _Reader(path_text).read(_objects(text, path_text))
+
+
+class _Reader:
+    """One pass over a file's objects: dispatch by format, then resolve the references between them."""
+
+    def __init__(self, path_text: str) -> None:
+        self.path_text = path_text
+        self.notes: list[str] = []
+        self.policy: BudgetPolicy | None = None
+        self.indicators: dict[str, tuple[SLI, dict[str, Any], str]] = {}  # name -> (SLI, its spec, label)
+        self.sources: dict[str, tuple[DataSource, str]] = {}
+        self.sli_objects: list[_Object] = []
+        # the SLOs in file order: (OpenSLO document or None, converted document, its format, object, location);
+        # OpenSLO ones are validated once every SLI and DataSource of the file is known
+        self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...]]] = []
+
+    def read(self, objects: list[_Object]) -> Catalog:
+        for obj in objects:
+            self._dispatch(obj)
+        for obj in self.sli_objects:  # DataSources may come after the SLIs that refer to them
+            self._check_source_refs(self.indicators[obj.value["metadata"]["name"]][1], obj, ("spec",))
+        slos: list[SLO] = []
+        first_seen: dict[str, str] = {}
+        for document, source_format, obj, loc in self.entries:
+            if document is None:
+                slo, name_loc = self._openslo_slo(obj), ("metadata", "name")
+            else:
+                slo, name_loc = validate_document(SLO, document, obj.label, obj.node, prefix=loc), loc
+                slo._source_format = source_format
+            self._unique(slo.name, obj, first_seen, name_loc)
+            slos.append(slo)
+        if not slos:
+            raise BadInputError(f"{self.path_text}: the catalog holds no SLO documents"
+                                + (f" ({'; '.join(self.notes)})" if self.notes else ""))
+        return Catalog(self.path_text, slos, self.policy or BudgetPolicy(), self.notes)
+
+    @staticmethod
+    def _unique(name: str, obj: _Object, first_seen: dict[str, str], loc: tuple[Any, ...]) -> None:
+        if name in first_seen:
+            raise BadInputError(f"{obj.label}: metadata.name: duplicate SLO name {name!r}, first defined in "
+                                f"{first_seen[name]}{line_of(obj.node, loc)}")
+        first_seen[name] = _short(obj.label).split(" (")[0]
+
+    # -- dispatch
+    def _dispatch(self, obj: _Object) -> None:
+        value, label = obj.value, obj.label
+        if not isinstance(value, dict):
+            raise BadInputError(f"{label}: expected a mapping (an OpenSLO, Pyrra or Sloth object), got "
+                                f"{type(value).__name__}{line_of(obj.node, ())}")
+        api_version, kind = value.get("apiVersion"), value.get("kind")
+        if api_version is None and value.get("version") == sloth.VERSION:
+            for document, loc in sloth.to_openslo(value, label, obj.node):
+                self.entries.append((document, sloth.FORMAT, obj, loc))
+            return
         if api_version == POLICY_API_VERSION and kind == "ErrorBudgetPolicy":
-            if policy is not None:
-                raise BadInputError(f"{label}: kind: a second ErrorBudgetPolicy (only one per catalog)")
-            policy = _validate(_PolicyDocument, document, label, node).spec
-            continue
+            if self.policy is not None:
+                raise BadInputError(f"{label}: kind: a second ErrorBudgetPolicy (only one per catalog)"
+                                    f"{line_of(obj.node, ('kind',))}")
+            self.policy = validate_document(_PolicyDocument, value, label, obj.node).spec
+            return
+        if api_version == pyrra.API_VERSION:
+            self.entries.append((pyrra.to_openslo(value, label, obj.node), pyrra.FORMAT, obj, ()))
+            return
+        if isinstance(api_version, str) and api_version in _NOT_V1:
+            raise BadInputError(f"{label}: apiVersion: {api_version!r} {_NOT_V1[api_version]}"
+                                f"{line_of(obj.node, ('apiVersion',))}")
         if api_version != API_VERSION:
-            raise BadInputError(f"{label}: apiVersion: expected {API_VERSION!r}, got {api_version!r}"
-                                f"{_line(node, ('apiVersion',))}")
-        if kind == "SLI":
-            sli = _validate(SLI, document, label, node)
-            if sli.metadata.name in indicators:
+            raise BadInputError(f"{label}: apiVersion: expected {API_VERSION!r}, got {api_version!r} (also read: "
+                                f"{READ_FORMATS}){line_of(obj.node, ('apiVersion',))}")
+        if kind == "SLO":
+            self.entries.append((None, "OpenSLO v1", obj, ()))
+        elif kind == "SLI":
+            sli = validate_document(SLI, value, label, obj.node)
+            if sli.metadata.name in self.indicators:
                 raise BadInputError(f"{label}: metadata.name: duplicate SLI name {sli.metadata.name!r}, first "
-                                    f"defined in document {indicators[sli.metadata.name][1]}"
-                                    f"{_line(node, ('metadata', 'name'))}")
-            indicators[sli.metadata.name] = (sli, number)
-            continue
-        if kind != "SLO":
-            raise BadInputError(f"{label}: kind: unknown kind {kind!r} (this catalog holds kind: SLO and SLI "
-                                f"documents){_line(node, ('kind',))}")
-        slo = _validate(SLO, document, label, node)
-        if slo.name in first_seen:
-            raise BadInputError(f"{label}: metadata.name: duplicate SLO name {slo.name!r}, first defined in "
-                                f"document {first_seen[slo.name]}{_line(node, ('metadata', 'name'))}")
-        first_seen[slo.name] = number
-        slos.append(slo)
-        referring.append((slo, label, node))
-    if not slos:
-        raise BadInputError(f"{path_text}: the catalog holds no SLO documents")
-    return Catalog(path_text, [_resolve_indicator(slo, indicators, label, node) for slo, label, node in referring],
-                   policy or BudgetPolicy())
-
-
-def _resolve_indicator(slo: SLO, indicators: dict[str, tuple[SLI, int]], label: str, node: yaml.Node) -> SLO:
-    """The SLO with its `indicatorRef` replaced by the referenced SLI's indicator (SLIs may come later in the
-    file); an unknown name is bad input naming the field, its line and the SLIs there are."""
-    reference = slo.spec.indicatorRef
-    if reference is None:
-        return slo
-    if reference not in indicators:
-        known = ", ".join(sorted(indicators)) or "none"
-        raise BadInputError(f"{label}: spec.indicatorRef: no kind: SLI document named {reference!r} in the "
-                            f"catalog (SLIs: {known}){_line(node, ('spec', 'indicatorRef'))}")
-    sli = indicators[reference][0]
-    indicator = Indicator(metadata={"name": reference}, spec=sli.spec)
-    return slo.model_copy(update={"spec": slo.spec.model_copy(update={"indicator": indicator})})
-
-
-def _line(node: yaml.Node, loc: tuple[Any, ...]) -> str:
-    """` (line N)`: where the deepest existing node of the field path `loc` starts in the file."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((value for key, value in node.value if key.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            found = node.value[part]
+                                    f"defined in {self.indicators[sli.metadata.name][2]}"
+                                    f"{line_of(obj.node, ('metadata', 'name'))}")
+            self.indicators[sli.metadata.name] = (sli, copy.deepcopy(value["spec"]), _short(label))
+            self.sli_objects.append(obj)
+        elif kind == "DataSource":
+            source = validate_document(DataSource, value, label, obj.node)
+            self.sources[source.metadata.name] = (source, _short(label))
+            if source.spec.type.lower() in PROMETHEUS_TYPES:
+                self.notes.append(f"{_short(label)}: DataSource {source.metadata.name} ({source.spec.type}): its "
+                                  "connectionDetails are not used (the kit queries GORELIABLE_PROMETHEUS_URL)")
+        elif kind in SKIPPED_KINDS:
+            self.notes.append(f"{_short(label)}: kind {kind} skipped (it holds no SLO)")
         else:
-            found = None
-        if found is None:
-            break
-        node = found
-    return f" (line {node.start_mark.line + 1})"
+            raise BadInputError(f"{label}: kind: unknown kind {kind!r} (OpenSLO v1 kinds: {', '.join(KINDS)})"
+                                f"{line_of(obj.node, ('kind',))}")
+
+    # -- OpenSLO references
+    def _check_source_refs(self, value: Any, obj: _Object, loc: tuple[Any, ...] = ()) -> None:
+        """Every `metricSourceRef` in `value` names a DataSource of a Prometheus-API type; a metricSource without
+        its own `type` takes the DataSource's (the README: "the type will be inferred from the DataSource")."""
+        if isinstance(value, dict):
+            source = value.get("metricSource")
+            if isinstance(source, dict) and isinstance(source.get("metricSourceRef"), str):
+                ref_loc = (*loc, "metricSource", "metricSourceRef")
+                name = source["metricSourceRef"]
+                if name not in self.sources:
+                    known = ", ".join(sorted(self.sources)) or "none"
+                    raise BadInputError(f"{obj.label}: {_path(ref_loc)}: no kind: DataSource named {name!r} in the "
+                                        f"catalog (DataSources: {known}){line_of(obj.node, ref_loc)}")
+                data_source = self.sources[name][0]
+                if data_source.spec.type.lower() not in PROMETHEUS_TYPES:
+                    raise BadInputError(f"{obj.label}: {_path(ref_loc)}: DataSource {name!r} is of type "
+                                        f"{data_source.spec.type!r}; only Prometheus-API sources are supported "
+                                        f"({', '.join(PROMETHEUS_TYPES.values())}){line_of(obj.node, ref_loc)}")
+                source.setdefault("type", data_source.spec.type)
+            for key, item in value.items():
+                self._check_source_refs(item, obj, (*loc, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self._check_source_refs(item, obj, (*loc, i))
+
+    def _openslo_slo(self, obj: _Object) -> SLO:
+        """The SLO with its indicatorRefs replaced by the referenced SLIs (which may come later in the file) and
+        its metric sources' types taken from their DataSources, validated."""
+        document = copy.deepcopy(obj.value)
+        spec = document.get("spec")
+        if isinstance(spec, dict):
+            own = "indicator" in spec or "indicatorRef" in spec
+            self._inline(spec, obj, ("spec",))
+            for i, objective in enumerate(spec.get("objectives") or [] if not own else []):
+                if isinstance(objective, dict):  # composite: an indicator per objective
+                    self._inline(objective, obj, ("spec", "objectives", i))
+            self._check_source_refs(spec, obj, ("spec",))
+        return validate_document(SLO, document, obj.label, obj.node)
+
+    def _inline(self, holder: dict[str, Any], obj: _Object, loc: tuple[Any, ...]) -> None:
+        reference = holder.get("indicatorRef")
+        if not isinstance(reference, str) or "indicator" in holder:
+            return  # both given, or a bad type: the validation says so
+        if reference not in self.indicators:
+            known = ", ".join(sorted(self.indicators)) or "none"
+            raise BadInputError(f"{obj.label}: {_path((*loc, 'indicatorRef'))}: no kind: SLI document named "
+                                f"{reference!r} in the catalog (SLIs: {known}){line_of(obj.node, (*loc, 'indicatorRef'))}")
+        del holder["indicatorRef"]
+        holder["indicator"] = {"metadata": {"name": reference}, "spec": copy.deepcopy(self.indicators[reference][1])}
 
 
-def _validate(model: type[BaseModel], document: dict[str, Any], label: str, node: yaml.Node) -> Any:
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise BadInputError(f"{label}: {field_path(error['loc'])}: {_error_message(error)}{more}"
-                            f"{_line(node, error['loc'])}") from None
+def _short(label: str) -> str:
+    """`document 2 (name)` from `path: document 2 (name)`."""
+    return label.split(": ", 1)[1] if ": " in label else label
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
 
 
 def load_catalog(path: str | Path) -> list[SLO]:
@@ -418,3 +495,8 @@ def select_slos(slos: list[SLO], services: str | list[str] | None = None) -> lis
         raise BadInputError(f"services: unknown service or SLO {', '.join(map(repr, unknown))} "
                             f"(known: {', '.join(sorted(known))})")
     return [s for s in slos if s.service in wanted or s.name in wanted]
+
+
+def select_objectives(slos: list[SLO], services: str | list[str] | None = None) -> list[SLOObjective]:
+    """Every objective of the SLOs `select_slos` keeps."""
+    return [objective for slo in select_slos(slos, services) for objective in objectives_of(slo)]

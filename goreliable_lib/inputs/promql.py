@@ -9,6 +9,11 @@ built safely from values that come from parameters or data.
 - A label value is written as a double-quoted PromQL string with `\\`, `"`, newline and carriage return
   escaped, so a value like `x"} or vector(1) #` stays one literal value and cannot change the query. Label and
   metric names are validated instead (they cannot be quoted in Prometheus 2.x).
+- `parse_counter_query(text)` reads the counter selector of a query written the ways SLO tools write a count of
+  events: `SEL`, `sum(SEL)`, `sum(rate(SEL[5m]))`, `sum(increase(SEL[5m]))`, and with `window_template=True`
+  Sloth's `sum(rate(SEL[{{.window}}]))`; `parse_counter_difference(text)` reads `A - B` of two such queries
+  (Sloth's latency idiom: errors = total - fast). Anything else raises `ValueError` saying why and what to
+  write: the SLI is computed exactly from the raw samples of the selector, which an expression would not allow.
 - Histogram bounds: `le="0.3"` and `le="0.30"` are the same bucket (Prometheus 3 normalises spellings, client
   libraries differ): `widen_le(selector)` sends an `le` equality as a regex matching every decimal spelling of
   the number, and `format_le` gives the canonical spelling the samples are then keyed by.
@@ -172,6 +177,125 @@ def parse_selector(text: str) -> Selector:
             except ValueError:
                 raise ValueError(f"le={matcher.value!r} is not a number in {text!r}") from None
     return Selector(match["metric"], tuple(matchers))
+
+
+# --------------------------------------------------------------------------------------------- counter queries
+_RANGE = re.compile(r"^(?:\d+(?:ms|[smhdwy]))+$")
+_WINDOW_TEMPLATE = re.compile(r"^\{\{\s*\.window\s*\}\}$")
+_CALL = re.compile(r"^(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)\s*\(")
+_COUNT_FUNCTIONS = ("rate", "increase")
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _depths(text: str) -> list[int]:
+    """The bracket depth before each character of `text`, -1 inside a string literal (quotes included)."""
+    depths, depth, quote_char, i = [], 0, "", 0
+    while i < len(text):
+        char = text[i]
+        if quote_char:
+            depths.append(-1)
+            if char == "\\" and quote_char != "`" and i + 1 < len(text):
+                depths.append(-1)
+                i += 2
+                continue
+            if char == quote_char:
+                quote_char = ""
+        elif char in "\"'`":
+            quote_char = char
+            depths.append(-1)
+        else:
+            if char in _CLOSE:
+                depth -= 1
+            depths.append(depth)
+            if char in _OPEN:
+                depth += 1
+        i += 1
+    return depths
+
+
+def _call_argument(text: str) -> tuple[str, str] | None:
+    """(function, argument) when `text` is exactly one call `name(argument)`, else None."""
+    match = _CALL.match(text)
+    if not match or not text.endswith(")"):
+        return None
+    depths = _depths(text)
+    opening = match.end() - 1
+    # the call's own parenthesis must close at the last character, not before
+    if any(d == depths[opening] and c == ")" for c, d in zip(text[opening + 1:-1], depths[opening + 1:-1],
+                                                               strict=True)):
+        return None
+    return match["name"], text[match.end():-1].strip()
+
+
+def _strip_parentheses(text: str) -> str:
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")"):
+        depths = _depths(text)
+        if any(c == ")" and d == 0 for c, d in zip(text[1:-1], depths[1:-1], strict=True)):
+            break
+        text = text[1:-1].strip()
+    return text
+
+
+def _counter_query(text: str, window_template: bool) -> Selector | None:
+    """The selector of `SEL`, `sum(SEL)`, `sum(rate|increase(SEL[RANGE]))`, `rate|increase(SEL[RANGE])`."""
+    text = _strip_parentheses(text)
+    call = _call_argument(text)
+    if call is not None and call[0] == "sum":
+        text = _strip_parentheses(call[1])
+        call = _call_argument(text)
+    if call is not None and call[0] in _COUNT_FUNCTIONS:
+        inner = call[1]
+        if not inner.endswith("]") or "[" not in inner:
+            return None
+        cut = inner.rindex("[")
+        span = inner[cut + 1:-1].strip()
+        if not (_RANGE.match(span) or (window_template and _WINDOW_TEMPLATE.match(span))):
+            return None
+        text = inner[:cut]
+    elif call is not None:
+        return None
+    try:
+        return parse_selector(text)
+    except ValueError:
+        return None
+
+
+def _query_forms(window_template: bool) -> str:
+    span = "{{.window}}" if window_template else "5m"
+    return f"metric{{label=\"value\"}}, sum(metric{{...}}) or sum(rate(metric{{...}}[{span}]))"
+
+
+def parse_counter_query(text: str, *, window_template: bool = False) -> Selector:
+    """The counter selector a count-of-events query is written on: `SEL`, `sum(SEL)`, `sum(rate(SEL[R]))` or
+    `sum(increase(SEL[R]))` (R a duration, or `{{.window}}` with `window_template`). Over an SLO window every
+    form counts the events of SEL's series, which the kit counts exactly from their raw samples. Raises
+    ValueError saying why anything else is refused and what to write instead."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"must be a counter selector like {_query_forms(window_template)}, got {text!r}")
+    found = _counter_query(text, window_template)
+    if found is not None:
+        return found
+    stripped = text.strip()
+    if not any(c in "([" and d >= 0 for c, d in zip(stripped, _depths(stripped), strict=True)):
+        parse_selector(stripped)  # a plain selector: its own, precise message (quoting, a regex, no metric name)
+    raise ValueError(
+        f"must be a counter selector like {_query_forms(window_template)}: the SLI is computed exactly from the "
+        f"raw samples of the counter's series, which an arbitrary expression (by-clauses, arithmetic, other "
+        f"functions) does not allow; write the counter selector the expression reads, got {stripped!r}")
+
+
+def parse_counter_difference(text: str, *, window_template: bool = False) -> tuple[Selector, Selector] | None:
+    """(A, B) when `text` is `A - B` of two count-of-events queries (`parse_counter_query` forms, outer
+    parentheses allowed): Sloth writes latency errors as `total - fast`. None for any other shape."""
+    text = _strip_parentheses(text)
+    depths = _depths(text)
+    minus = [i for i, (c, d) in enumerate(zip(text, depths, strict=True)) if c == "-" and d == 0]
+    if len(minus) != 1:
+        return None
+    left = _counter_query(text[:minus[0]], window_template)
+    right = _counter_query(text[minus[0] + 1:], window_template)
+    return (left, right) if left is not None and right is not None else None
 
 
 # --------------------------------------------------------------------------------------------- building

@@ -221,7 +221,8 @@ def common_params(title: str) -> tuple[Param, ...]:
     )
 
 
-CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml", "OpenSLO v1 catalog", check_file)
+CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml", "SLO catalog: OpenSLO v1, Pyrra or Sloth (docs/slo-catalog.md)",
+                      check_file)
 
 
 def bad_file_input(name: str, exc: BadInputError) -> BadInputError:

@@ -11,7 +11,10 @@ What is fetched (one pass, recorded, so the run replays offline with `GORELIABLE
   before the view's start, to the view's end;
 - Kubecost hourly allocations per `namespace,controller` over the view's whole hours, and over the same hours
   of each of the BASELINE_WEEKS (4) previous weeks (same weekday, same time of day): 5 small requests.
-The definitions of the figures are in `analysis.incident`.
+The definitions of the figures are in `analysis.incident`. Each *objective* of the chosen SLOs is one row (an
+SLO with several objectives gives `SLO/objective` rows, each charged to its own target); a time-slice objective is
+charged in slices and a thresholdMetric's values are fetched per slice (`reports.slo_threshold`), both aligned to
+the 30-day budget window's start.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import dataclasses
 
 import pandas as pd
 
@@ -41,7 +46,7 @@ from goreliable_lib.analysis.incident import (
     timeline,
 )
 from goreliable_lib.errors import BadInputError, SourceError
-from goreliable_lib.inputs.catalog import SLO, read_catalog, select_slos
+from goreliable_lib.inputs.catalog import SLOObjective, objectives_of, read_catalog, select_slos
 from goreliable_lib.plots.format import format_duration
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
@@ -55,14 +60,16 @@ from goreliable_lib.reports.base import (
     common_params,
 )
 from goreliable_lib.reports.slo_events import SLOEvents, fetch_slo_events
+from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 COST_AGGREGATE = "namespace,controller"
 
 
 # --------------------------------------------------------------------------------------------- fetch
-def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any = "all") -> list[SLO]:
-    """The catalog's SLOs of the given services and SLO names (both filters apply; `all` keeps every one)."""
+def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any = "all") -> list[SLOObjective]:
+    """The objectives of the catalog's SLOs of the given services and SLO names (both filters apply; `all` keeps
+    every one)."""
     loaded = read_catalog(catalog)
     chosen = loaded.slos
     if services not in (None, "all", []):
@@ -80,13 +87,20 @@ def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any =
         chosen = [s for s in chosen if s.name in wanted]
     if not chosen:
         raise BadInputError(f"slos: no SLO left after selecting services={services!r} and slos={slos!r}")
-    return chosen
+    return [objective for slo in chosen for objective in objectives_of(slo)]
 
 
-def fetch_events(prometheus: Any, slo: SLO, incident: Incident) -> SLOEvents:
+def fetch_events(prometheus: Any, slo: SLOObjective, incident: Incident) -> SLOEvents:
     """The SLO's per-minute events covering the 30-day budget window and the view (with the alerts' lookback)."""
     first = min(incident.budget_start, incident.view_start - analysis.LOOKBACK)
     return fetch_slo_events(prometheus, slo, first, incident.view_end, lookback=pd.Timedelta(0))
+
+
+def fetch_thresholds(prometheus: Any, slo: SLOObjective, incident: Incident) -> ThresholdValues:
+    """A thresholdMetric's values per slice over the same span, slices aligned to the budget window's start."""
+    first = min(incident.budget_start, incident.view_start - analysis.LOOKBACK)
+    return fetch_threshold_values(prometheus, slo, first, incident.view_end, lookback=pd.Timedelta(0),
+                                  anchor=incident.budget_start)
 
 
 def fetch_costs(kubecost: Any, incident: Incident, now: pd.Timestamp,
@@ -103,12 +117,13 @@ class PostmortemData:
     """What the postmortem fetched: the incident, its SLOs and their events, and the costs (or why not)."""
 
     incident: Incident
-    slos: list[SLO]
-    events: dict[str, SLOEvents]
+    slos: list[SLOObjective]
+    events: dict[str, SLOEvents]  # ratio objectives
     now: pd.Timestamp
     costs: dict[int, pd.DataFrame] | None  # week back -> hourly allocations; None when not assessed
     cost_notes: list[str] = field(default_factory=list)
     view_after: pd.Timedelta = AFTER
+    thresholds: dict[str, ThresholdValues] = field(default_factory=dict)  # thresholdMetric objectives
 
 
 def fetch_costs_or_why(sources: Any, incident: Incident) -> tuple[dict[int, pd.DataFrame] | None, list[str]]:
@@ -130,9 +145,17 @@ def fetch(sources: Any, params: Mapping[str, Any], *, before: Any = BEFORE, afte
                                 end=params.get("end", "now"), before=before, after=after)
     chosen = select_incident_slos(params.get("catalog", CATALOG_PARAM.default), params.get("services", "all"),
                                   params.get("slos", "all"))
-    events = {slo.name: fetch_events(sources.prometheus, slo, incident) for slo in chosen}
+    events, thresholds, shared = {}, {}, {}
+    for slo in chosen:
+        if slo.threshold is not None:
+            thresholds[slo.name] = fetch_thresholds(sources.prometheus, slo, incident)
+            continue
+        key = slo.events_key
+        if key not in shared:
+            shared[key] = fetch_events(sources.prometheus, slo, incident)
+        events[slo.name] = dataclasses.replace(shared[key], name=slo.name)
     costs, notes = fetch_costs_or_why(sources, incident)
-    return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after))
+    return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after), thresholds)
 
 
 # --------------------------------------------------------------------------------------------- build
@@ -208,7 +231,11 @@ class PostmortemReport:
             impact = item.impact
             consumed = impact["budget_consumed"]
             first = impact["first_alert_at"]
-            lines.append(f"| {item.name} | {impact['bad_events']:,.0f} of {impact['total_events']:,.0f} | "
+            bad = (f"{impact['bad_events']:,.0f} of {impact['total_events']:,.0f}"
+                   if impact["bad_events"] is not None else "")
+            if "bad_slices" in impact:  # charged in slices
+                bad += ("; " if bad else "") + f"{impact['bad_slices']:,.0f} bad of {impact['total_slices']:,.0f} slices"
+            lines.append(f"| {item.name} | {bad} | "
                          + (f"**{consumed:.1%}**" if consumed is not None and consumed >= 0.1 else
                             f"{consumed:.2%}" if consumed is not None else "unknown (no events)") + " | "
                          + (f"{pd.Timestamp(first):%H:%M} UTC" if first else "none would have fired") + " | "
@@ -233,10 +260,17 @@ class PostmortemReport:
         return "\n".join(lines)
 
 
+_NO_RESETS = pd.DataFrame({"query": pd.Series([], dtype=object), "series": pd.Series([], dtype=object),
+                           "timestamp": pd.DatetimeIndex([], tz="UTC"), "before": pd.Series([], dtype=float),
+                           "after": pd.Series([], dtype=float)})
+
+
 def build(data: PostmortemData, params: Mapping[str, Any]) -> PostmortemReport:
     """Assess the incident for the fetched SLOs and costs (pure)."""
     incident = data.incident
-    impacts = [analyse_slo(slo, data.events[slo.name].events, data.events[slo.name].resets, incident)
+    impacts = [analyse_slo(slo, None, _NO_RESETS, incident, slices=data.thresholds[slo.name].slices(slo))
+               if slo.name in data.thresholds else
+               analyse_slo(slo, data.events[slo.name].events, data.events[slo.name].resets, incident)
                for slo in data.slos]
     found = slo_warnings(impacts, incident)
     if incident.view_end < incident.end + data.view_after:

@@ -5,13 +5,20 @@ alerts that would have fired, model drift and the data's quality.
 data = slo.fetch(run.connect(), run.params)   # per SLO its exact per-minute events, and the drift gauge
 report = slo.build(data, run.params)          # pure: analysis.slo over the events
 ```
-Fetches (through `sources.prometheus`, each distinct query once): per SLO the events of its window and the 3
-days before it (the slowest alert's lookback; `reports.slo_events`), and the drift gauge per model over the
-span of every window (`max_over_time` per step, so a short episode is not missed).
+Fetches (through `sources.prometheus`, each distinct query once): per objective the events of its window and the
+3 days before it (the slowest alert's lookback; `reports.slo_events`; objectives sharing an indicator share the
+fetch), or for a thresholdMetric its value per time slice (`reports.slo_threshold`), and the drift gauge per
+model over the span of every window (`max_over_time` per step, so a short episode is not missed).
+
+What is reported is one row per *objective* (`inputs.catalog.SLOObjective`): an SLO with several objectives
+gives `SLO/objective` rows. The `window` parameter applies to every objective (calendar forms in each SLO's
+calendar time zone); `window=catalog` uses each SLO's own `timeWindow` (30 days rolling, the kit's default, for
+an SLO without one, which the first screen says).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,19 +29,24 @@ import plotly.graph_objects as go
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.catalog import SLO, Catalog, read_catalog, select_slos
+from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
+from goreliable_lib.inputs.openslo import DEFAULT_WINDOW
 from goreliable_lib.plots import slo as slo_plots
 from goreliable_lib.plots.format import percent, rate
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
     Param,
     ReportSpec,
+    Window,
     bad_file_input,
     check_names,
     check_window,
     common_params,
+    file_stem,
+    window_from_end,
 )
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events, gap_periods
+from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
 MINUTE = pd.Timedelta(minutes=1)
@@ -42,6 +54,8 @@ MINUTE = pd.Timedelta(minutes=1)
 DRIFT_MAX_POINTS = 2_000
 #: Below this share of the window's minutes with data, an SLO gets a coverage warning.
 COVERAGE_WARNING = 0.99
+#: The `window` value that evaluates each SLO over its own `timeWindow`.
+CATALOG_WINDOW = "catalog"
 DECISION_TEXT = {"features": "FEATURE WORK", "caution": "CAUTION", "reliability": "RELIABILITY WORK",
                  "freeze": "FREEZE", "no_data": "NO DECISION (no data)"}
 
@@ -53,7 +67,22 @@ def check(values: dict[str, Any]) -> None:
         catalog = read_catalog(values["catalog"])
     except BadInputError as exc:
         raise bad_file_input("catalog", exc) from None
-    select_slos(catalog.slos, values.get("services"))
+    select_objectives(catalog.slos, values.get("services"))
+
+
+def check_slo_window(value: Any, field_name: str) -> str:
+    """A report window (`30d`, `1M`, `2026-10`, ...) or `catalog` (each SLO's own timeWindow)."""
+    if isinstance(value, str) and value.strip() == CATALOG_WINDOW:
+        return CATALOG_WINDOW
+    return check_window(value, field_name)
+
+
+def report_window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
+    """The run's first guess at its window: the `window` parameter's, or with `catalog` only its end (each SLO has
+    its own start; the built report gives the span)."""
+    if params.get("window") == CATALOG_WINDOW:
+        return None, parse_time(params.get("end", "now"), now=now, field="end")
+    return window_from_end(params, now)
 
 
 def index_headline(summary: Mapping[str, Any]) -> str:
@@ -71,10 +100,10 @@ SPEC = ReportSpec(
     "slo", "notebooks/slo_report.ipynb", "SLO report", (
         *common_params("SLO report"),
         CATALOG_PARAM,
-        Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month)",
-              check_window),
+        Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
+              "catalog (each SLO's own timeWindow)", check_slo_window),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
-    ), "params/slo.yaml", check=check, index_headline=index_headline, suite_position=0)
+    ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline, suite_position=0)
 
 
 # --------------------------------------------------------------------------------------------- fetch
@@ -97,13 +126,16 @@ def fetch_model_drift(prometheus: Any, start: pd.Timestamp, end: pd.Timestamp, *
 
 @dataclass
 class SLOData:
-    """What the SLO report fetched: the catalog, the selected SLOs with their windows and events, and drift."""
+    """What the SLO report fetched: the catalog, the selected objectives with their windows and events (or, for a
+    thresholdMetric, values per slice), and drift; keyed by objective name (`SLO` or `SLO/objective`)."""
 
     catalog: Catalog
-    slos: list[SLO]
-    windows: dict[str, tuple[pd.Timestamp, pd.Timestamp]]  # per SLO name
-    events: dict[str, SLOEvents]  # per SLO name
+    slos: list[SLOObjective]
+    windows: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
+    events: dict[str, SLOEvents]  # ratio objectives
     drift: pd.DataFrame
+    thresholds: dict[str, ThresholdValues] = field(default_factory=dict)  # thresholdMetric objectives
+    window_param: str = "30d"
 
     @property
     def start(self) -> pd.Timestamp:
@@ -114,17 +146,36 @@ class SLOData:
         return max(end for _, end in self.windows.values())
 
 
+def objective_window(objective: SLOObjective, window: str | None, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window of one objective ending at `end`: the report's `window` (calendar forms in the SLO's calendar
+    time zone), or with `catalog` (or none) the SLO's own timeWindow."""
+    if not window or window == CATALOG_WINDOW:
+        start, stop = objective.window_at(end)
+        return start.floor("min"), stop
+    return parse_window(window, end, tz=objective.time_window.time_zone)
+
+
 def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
     """Every request of the report, through `sources.prometheus` (`params`: catalog, window, services, end)."""
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
-    slos = select_slos(catalog.slos, params.get("services"))
+    objectives = select_objectives(catalog.slos, params.get("services"))
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
     prometheus = QueryOnce(sources.prometheus)
-    windows, events = {}, {}
-    for slo in slos:
-        windows[slo.name] = parse_window(params.get("window") or slo.window, end)
-        events[slo.name] = fetch_slo_events(prometheus, slo, *windows[slo.name], lookback=analysis.LOOKBACK)
-    data = SLOData(catalog, slos, windows, events, pd.DataFrame())
+    window = params.get("window") or CATALOG_WINDOW
+    windows, events, thresholds = {}, {}, {}
+    shared: dict[tuple[Any, ...], SLOEvents] = {}
+    ranges: dict[tuple[str, ...], pd.DataFrame] = {}
+    for objective in objectives:
+        windows[objective.name] = start, stop = objective_window(objective, window, end)
+        if objective.threshold is not None:
+            thresholds[objective.name] = fetch_threshold_values(sources.prometheus, objective, start, stop,
+                                                                lookback=analysis.LOOKBACK, cache=ranges)
+            continue
+        key = (*objective.events_key, start, stop)
+        if key not in shared:
+            shared[key] = fetch_slo_events(prometheus, objective, start, stop, lookback=analysis.LOOKBACK)
+        events[objective.name] = dataclasses.replace(shared[key], name=objective.name)
+    data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window)
     data.drift = fetch_model_drift(prometheus, data.start, data.end)
     return data
 
@@ -165,23 +216,55 @@ class SLOReport:
         result = self.result(name)
         return frame[(frame["timestamp"] > result.start) & (frame["timestamp"] <= result.end)]
 
+    def objective(self, name: str) -> SLOObjective:
+        return next(o for o in self.data.slos if o.name == name)
+
     def gaps(self, name: str) -> pd.DataFrame:
-        """The scrape gaps of one SLO inside its window: `start`, `end` (first and last missing minute), `minutes`."""
+        """The scrape gaps of one SLO inside its window: `start`, `end` (first and last missing minute), `minutes`;
+        for a thresholdMetric, the runs of slices without a value (`minutes` = their length)."""
+        if name in self.data.thresholds:
+            result = self.result(name)
+            slices = result.slice_frame[(result.slice_frame["timestamp"] > result.start)  # type: ignore[index]
+                                        & (result.slice_frame["timestamp"] <= result.end)]  # type: ignore[index]
+            runs = gap_periods(slices.set_index("timestamp")["ratio"])
+            step = self.data.thresholds[name].step
+            return pd.DataFrame({"start": runs["start"] - step + MINUTE, "end": runs["end"],
+                                 "minutes": (runs["minutes"] * int(step / MINUTE)).astype(int)})
         return gap_periods(self._in_window(name, self.data.events[name].events).set_index("timestamp")["total"])
 
     def resets(self, name: str) -> pd.DataFrame:
-        """The counter resets of one SLO inside its window."""
+        """The counter resets of one SLO inside its window (none for a thresholdMetric)."""
+        if name in self.data.thresholds:
+            return pd.DataFrame({"query": pd.Series([], dtype=object), "series": pd.Series([], dtype=object),
+                                 "timestamp": pd.DatetimeIndex([], tz="UTC"), "before": pd.Series([], dtype=float),
+                                 "after": pd.Series([], dtype=float)})
         return self._in_window(name, self.data.events[name].resets)
 
     def summary_entries(self) -> list[dict[str, Any]]:
-        """summary.json's `slos` entries."""
-        return [r.summary() for r in self.results]
+        """summary.json's `slos` entries: DESIGN.md's fields, then which SLO and objective each row is, its format,
+        budgeting method and window definition (and, for a thresholdMetric, the query and its threshold)."""
+        entries = []
+        for result in self.results:
+            objective = self.objective(result.name)
+            entry = {**result.summary(), "slo": objective.slo_name, "objective_name": objective.objective_name,
+                     "display_name": objective.display_name, "source_format": objective.source_format,
+                     "time_window": ("catalog: " if self.data.window_param == CATALOG_WINDOW else "report: ")
+                     + (objective.time_window.describe() if self.data.window_param == CATALOG_WINDOW
+                        else self.data.window_param),
+                     "time_window_given": objective.window_given}
+            if objective.threshold is not None:
+                entry["threshold"] = {"query": objective.threshold_query, "op": objective.spec.op,
+                                      "value": objective.spec.value}
+            entries.append(entry)
+        return entries
 
     def summary(self) -> dict[str, Any]:
-        """The slo block of summary.json (DESIGN.md `slos`, `policy`, `model_drift`), plus `warnings` and the
-        `data_quality` rows."""
+        """The slo block of summary.json (DESIGN.md `slos`, `policy`, `model_drift`), plus `warnings`, the
+        `data_quality` rows and the `catalog` read (path, source formats, notes)."""
         return {"slos": self.summary_entries(), "policy": self.policy, "model_drift": self.model_drift,
-                "warnings": list(self.warnings), "data_quality": self.data_quality().to_dict("records")}
+                "warnings": list(self.warnings), "data_quality": self.data_quality().to_dict("records"),
+                "catalog": {"path": self.data.catalog.path, "source_formats": self.data.catalog.source_formats,
+                            "notes": list(self.data.catalog.notes)}}
 
     def summary_table(self) -> pd.DataFrame:
         """One row per SLO: the numbers of the first screen (exported as slos.csv)."""
@@ -193,7 +276,10 @@ class SLOReport:
                          "page_alerts": int((r.alerts["severity"] == "page").sum()),
                          "ticket_alerts": int((r.alerts["severity"] == "ticket").sum()),
                          "good_events": r.good_events, "total_events": r.total_events, "coverage": r.coverage,
-                         "status": r.status})
+                         "status": r.status, "budgeting_method": r.budgeting_method,
+                         "good_slices": r.slices.good if r.slices else math.nan,
+                         "slices_with_events": r.slices.with_events if r.slices else math.nan,
+                         "slices_without_events": r.slices.without_events if r.slices else math.nan})
         return pd.DataFrame(rows)
 
     def alerts_table(self) -> pd.DataFrame:
@@ -228,12 +314,17 @@ class SLOReport:
         series fetched."""
         rows = []
         for result in self.results:
-            fetched, gaps = self.data.events[result.name], self.gaps(result.name)
+            gaps = self.gaps(result.name)
+            if result.name in self.data.thresholds:
+                new_series, series = 0, self.data.thresholds[result.name].series
+            else:
+                fetched = self.data.events[result.name]
+                new_series = len(self._in_window(result.name, fetched.new_series))
+                series = fetched.fetched_series
             rows.append({"slo": result.name, "coverage": result.coverage,
                          "gap_minutes": int(gaps["minutes"].sum()), "gaps": len(gaps),
-                         "counter_resets": len(self.resets(result.name)),
-                         "new_series": len(self._in_window(result.name, fetched.new_series)),
-                         "series": fetched.fetched_series})
+                         "counter_resets": len(self.resets(result.name)), "new_series": new_series,
+                         "series": series})
         return pd.DataFrame(rows)
 
     def drift_table(self) -> pd.DataFrame:
@@ -253,6 +344,7 @@ class SLOReport:
                  f"Window {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC, {len(self.results)} "
                  "SLOs: " + ", ".join(f"**{counts[s]} {text}**" if counts[s] and s != "ok" else f"{counts[s]} {text}"
                                       for s, text in slo_plots.STATUS_TEXT.items()) + "."]
+        lines += ["", self._catalog_sentence()]
         if no_data := [r.name for r in self.results if r.status == "no_data"]:
             lines += ["", f"**No data** for {', '.join(no_data)}: no events in the window. Shown as *no data*, "
                           "never as 100%, and left out of the policy decision."]
@@ -271,15 +363,42 @@ class SLOReport:
         return "\n".join(lines)
 
 
+    def _catalog_sentence(self) -> str:
+        """`**Catalog** params/x.yaml (Pyrra ...): 7 objectives of 6 SLOs; window 30d for every SLO; ...`."""
+        catalog, objectives = self.data.catalog, self.data.slos
+        slos = len({o.slo_name for o in objectives})
+        text = (f"**Catalog** `{catalog.path}` ({', '.join(catalog.source_formats)}): {len(objectives)} "
+                f"objective{'s' if len(objectives) != 1 else ''} of {slos} SLO{'s' if slos != 1 else ''}")
+        if self.data.window_param == CATALOG_WINDOW:
+            defaulted = sorted({o.slo_name for o in objectives if not o.window_given})
+            text += "; each over its own timeWindow"
+            if defaulted:
+                text += (f"; **no timeWindow** for {', '.join(defaulted)}: {DEFAULT_WINDOW} rolling, the kit's "
+                         "default")
+        else:
+            own = sorted({f"{o.slo_name} ({o.time_window.describe()})" for o in objectives
+                          if o.window_given and o.time_window.describe() != f"{self.data.window_param} rolling"})
+            text += f"; window {self.data.window_param} for every SLO"
+            if own:
+                text += f" (their own windows apply with window=catalog: {', '.join(own)})"
+        sliced = [o.name for o in objectives if o.time_sliced]
+        if sliced:
+            text += f"; time slices for {', '.join(sliced)}"
+        text += "."
+        if catalog.notes:
+            text += " Read past: " + "; ".join(catalog.notes) + "."
+        return text
+
+
 def _gap_warnings(report: SLOReport) -> list[str]:
     """One warning per distinct scrape gap, naming the SLOs whose data it hits."""
     hit: dict[tuple[pd.Timestamp, pd.Timestamp, int], list[str]] = {}
     for result in report.results:
-        if result.status == "no_data":
+        if result.status == "no_data" or result.name in report.data.thresholds:
             continue
         for gap in report.gaps(result.name).itertuples(index=False):
             hit.setdefault((gap.start, gap.end, int(gap.minutes)), []).append(result.name)
-    names = [r.name for r in report.results if r.status != "no_data"]
+    names = [r.name for r in report.results if r.status != "no_data" and r.name not in report.data.thresholds]
     return [f"scrape gap {start:%Y-%m-%d %H:%M} - {end:%H:%M} UTC ({minutes} min without samples) in the data of "
             f"{'every SLO' if slos == names and len(names) > 1 else ', '.join(slos)}: the counters carry its events "
             "into the first sample after it, so the totals stay exact; burn rates inside it are unknown"
@@ -293,9 +412,19 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
     results, warnings = [], []
     for slo in data.slos:
         start, end = data.windows[slo.name]
-        result = analysis.evaluate_slo(data.events[slo.name].events, name=slo.name, service=slo.service,
-                                       objective=slo.objective, start=start, end=end,
-                                       alert_below=policy_thresholds.alert_below)
+        budgeting = analysis.Budgeting(slo.budgeting_method, slo.time_slice_window, slo.time_slice_target)
+        if slo.name in data.thresholds:
+            values = data.thresholds[slo.name]
+            result = analysis.evaluate_slo(None, name=slo.name, service=slo.service, objective=slo.objective,
+                                           start=start, end=end, alert_below=policy_thresholds.alert_below,
+                                           budgeting=budgeting, slices=values.slices(slo))
+            if result.slices is not None and result.slices.without_events:
+                warnings.append(f"{slo.name}: {result.slices.without_events} of {result.slices.slices} slices have "
+                                f"no value (no data: neither good nor bad): {values.query}")
+        else:
+            result = analysis.evaluate_slo(data.events[slo.name].events, name=slo.name, service=slo.service,
+                                           objective=slo.objective, start=start, end=end,
+                                           alert_below=policy_thresholds.alert_below, budgeting=budgeting)
         results.append(result)
         if result.status == "no_data":
             warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
@@ -337,6 +466,21 @@ def slo_markdown(result: analysis.SLOResult) -> str:
     rates = ", ".join(f"{w} {rate(v)}" for w, v in result.burn_rates.items())
     pages = int((result.alerts["severity"] == "page").sum())
     tickets = int((result.alerts["severity"] == "ticket").sum())
+    if result.slices is not None:
+        slices = result.slices
+        minutes = f"{slices.window / MINUTE:g}-minute slices"
+        rule = (f"good when at least {percent(slices.target, 1)} of its events are good"
+                if slices.method == "Timeslices" and not math.isnan(result.total_events) else
+                "the mean of the slices' good ratios" if slices.method == "RatioTimeslices"
+                else "good when the value meets the threshold")
+        counted = (f"{slices.bad:,.0f} bad of {slices.with_events:,} {minutes} ({rule})" if slices.method ==
+                   "Timeslices" else f"{slices.with_events:,} {minutes} ({rule})")
+        events = ("" if math.isnan(result.total_events) else
+                  f"; {result.bad_events:,.0f} bad of {result.total_events:,.0f} events")
+        return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
+                f"objective ({slices.method}): {counted}, {slices.without_events:,} slices without events (not "
+                f"counted){events}. **{percent(result.error_budget_remaining, 1)}** of the error budget left. "
+                f"Burn rates now (in slices): {rates}. Alert periods: {pages} page, {tickets} ticket.")
     return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
             f"objective: {result.bad_events:,.0f} bad of {result.total_events:,.0f} events. "
             f"**{percent(result.error_budget_remaining, 1)}** of the error budget left. "
@@ -349,15 +493,16 @@ def slo_figures(report: SLOReport, result: analysis.SLOResult) -> dict[str, go.F
     lines = {f"features > {thresholds.features_above:.0%}": thresholds.features_above,
              f"reliability < {thresholds.reliability_below:.0%}": thresholds.reliability_below,
              f"alert < {thresholds.alert_below:.0%}": thresholds.alert_below}
+    stem = file_stem(result.name)  # `SLO/objective` names hold a slash
     figures = {
-        f"{result.name}_sli": slo_plots.sli_over_time(result.daily, result.objective, title="SLI per day"),
-        f"{result.name}_burndown": slo_plots.budget_burndown(result.burndown, result.start, result.end,
-                                                             thresholds=lines, title="Error budget remaining"),
-        f"{result.name}_burn_rates": slo_plots.burn_rates(result.burn_rates, title="Burn rates at the window's end"),
+        f"{stem}_sli": slo_plots.sli_over_time(result.daily, result.objective, title="SLI per day"),
+        f"{stem}_burndown": slo_plots.budget_burndown(result.burndown, result.start, result.end,
+                                                      thresholds=lines, title="Error budget remaining"),
+        f"{stem}_burn_rates": slo_plots.burn_rates(result.burn_rates, title="Burn rates at the window's end"),
     }
     if len(result.alerts):  # no empty chart: the section's text already says "0 page, 0 ticket"
-        figures[f"{result.name}_alerts"] = slo_plots.alert_timeline(result.alerts, result.start, result.end,
-                                                                    title="When the alerts would have fired")
+        figures[f"{stem}_alerts"] = slo_plots.alert_timeline(result.alerts, result.start, result.end,
+                                                             title="When the alerts would have fired")
     return figures
 
 

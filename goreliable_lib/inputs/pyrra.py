@@ -1,0 +1,166 @@
+"""Pyrra `ServiceLevelObjective` objects (`apiVersion: pyrra.dev/v1alpha1`) read into OpenSLO v1 SLOs.
+
+The fields, as Pyrra's CRD defines and validates them (github.com/pyrra-dev/pyrra,
+kubernetes/api/v1alpha1/servicelevelobjective_types.go):
+- `spec.target`: a percent as a string (`"99.5"`; a YAML number is read the same), 0 < target < 100;
+- `spec.window`: a Prometheus duration (`4w`, `28d`, `2w`): a rolling window;
+- `spec.indicator.ratio` {`errors`, `total`} -> OpenSLO `bad` and `total`; `spec.indicator.latency` {`success`,
+  `total`} -> `good` and `total`, `success` carrying the `le` bucket matcher as Pyrra requires. Each `metric`
+  must be a vector selector (Pyrra's own rule, and what the exact count needs);
+- the service is the `service` label of `metadata.labels` when there is one, else the SLO's name (Pyrra has no
+  service field); `metadata.name` names the SLO.
+Refused with the reason: `grouping` (one SLO per label value: write one SLO per group with its matcher),
+`latencyNative` (native histograms: no bucket counter to count exactly), `bool_gauge` (a gauge's samples are not
+events). `alerting` and `partial_response_strategy` are Pyrra's own and ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.promql import parse_selector
+from goreliable_lib.inputs.yamlfile import validate_document
+from goreliable_lib.timeutil import parse_duration
+
+API_VERSION = "pyrra.dev/v1alpha1"
+FORMAT = "Pyrra pyrra.dev/v1alpha1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Query(_Model):
+    metric: str
+
+    @field_validator("metric")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        try:
+            parse_selector(value)
+        except ValueError:
+            raise ValueError(f"must be a vector selector like metric{{label=\"value\"}} (Pyrra's own rule; the SLI "
+                             f"is counted exactly from the counter's raw samples, which an expression does not "
+                             f"allow), got {value.strip()!r}") from None
+        return value.strip()
+
+
+def _no_grouping(value: list[str] | None) -> list[str] | None:
+    if value:
+        raise ValueError(f"grouping {value} makes one SLO per value of those labels, which is not read: write one "
+                         "SLO per group, with the group's label matcher in its metrics")
+    return value
+
+
+class Ratio(_Model):
+    errors: Query
+    total: Query
+    grouping: list[str] | None = None
+
+    _grouping = field_validator("grouping")(_no_grouping)
+
+
+class Latency(_Model):
+    success: Query
+    total: Query
+    grouping: list[str] | None = None
+
+    _grouping = field_validator("grouping")(_no_grouping)
+
+    @model_validator(mode="after")
+    def _bucket(self) -> Latency:
+        if not any(m.label == "le" and m.op == "=" for m in parse_selector(self.success.metric).matchers):
+            raise ValueError("success.metric: must select one histogram bucket with an le=\"...\" matcher (Pyrra's "
+                             f"rule), got {self.success.metric!r}")
+        return self
+
+
+class Indicator(_Model):
+    ratio: Ratio | None = None
+    latency: Latency | None = None
+    latencyNative: Any = None
+    bool_gauge: Any = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Indicator:
+        if self.latencyNative is not None:
+            raise ValueError("latencyNative: native histograms are not read (no bucket counter to count events "
+                             "exactly); use latency with a classic histogram's _bucket{le=\"...\"} and _count")
+        if self.bool_gauge is not None:
+            raise ValueError("bool_gauge: a gauge's samples are not events and cannot be counted exactly; use ratio "
+                             "with counters of good (or error) and total events")
+        if (self.ratio is None) == (self.latency is None):
+            raise ValueError("give exactly one of ratio or latency")
+        return self
+
+
+class Spec(_Model):
+    description: str | None = None
+    target: str | float
+    window: str
+    indicator: Indicator
+
+    @field_validator("target")
+    @classmethod
+    def _percent(cls, value: str | float) -> str | float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"must be a percent like \"99.5\", got {value!r}") from None
+        if not (0 < number < 100 and math.isfinite(number)):
+            raise ValueError(f"must be a percent between 0 and 100 exclusive (\"99.9\" is 99.9%), got {value!r}")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        try:
+            parse_duration(value, field="window")
+        except BadInputError:
+            raise ValueError(f"must be a duration like 28d, 4w or 2w, got {value!r}") from None
+        return value.strip()
+
+
+class Metadata(_Model):
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class ServiceLevelObjective(_Model):
+    apiVersion: Literal["pyrra.dev/v1alpha1"]
+    kind: Literal["ServiceLevelObjective"]
+    metadata: Metadata
+    spec: Spec
+
+
+def _metric(selector: str) -> dict[str, Any]:
+    return {"metricSource": {"type": "Prometheus", "spec": {"query": selector}}}
+
+
+def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> dict[str, Any]:
+    """The OpenSLO v1 SLO document of one Pyrra ServiceLevelObjective (BadInputError naming the Pyrra field)."""
+    slo = validate_document(ServiceLevelObjective, document, label, node)
+    spec, indicator = slo.spec, slo.spec.indicator
+    if indicator.ratio is not None:
+        ratio = {"counter": True, "bad": _metric(indicator.ratio.errors.metric),
+                 "total": _metric(indicator.ratio.total.metric)}
+    else:
+        ratio = {"counter": True, "good": _metric(indicator.latency.success.metric),  # type: ignore[union-attr]
+                 "total": _metric(indicator.latency.total.metric)}  # type: ignore[union-attr]
+    labels = slo.metadata.labels or {}
+    target = float(spec.target)
+    return {
+        "apiVersion": "openslo/v1", "kind": "SLO",
+        "metadata": {"name": slo.metadata.name, "labels": dict(labels)},
+        "spec": {"description": spec.description or None, "service": labels.get("service") or slo.metadata.name,
+                 "indicator": {"metadata": {"name": slo.metadata.name}, "spec": {"ratioMetric": ratio}},
+                 "timeWindow": [{"duration": spec.window, "isRolling": True}],
+                 "budgetingMethod": "Occurrences",
+                 "objectives": [{"displayName": f"{target:g}%", "targetPercent": target}]},
+    }

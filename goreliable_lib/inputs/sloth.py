@@ -1,0 +1,138 @@
+"""Sloth specs (`version: prometheus/v1`) read into OpenSLO v1 SLOs, one per entry of `slos`.
+
+The fields, as Sloth defines them (github.com/slok/sloth, pkg/prometheus/api/v1/v1.go): `service`, `labels`,
+`slos` [{`name`, `objective` (a percent, 0 < objective < 100: Sloth's 100 leaves no error budget), `description`,
+`sli`, `alerting`}]. An SLO is named like Sloth's own `sloth_id`: `<service>-<name>`. Sloth specs carry no window
+(Sloth defaults to 30 days), so the SLO has no `timeWindow` and the kit's default (30 days rolling) applies.
+
+`sli.events` {`error_query`, `total_query`} is read when each query counts events of one counter selector:
+`SEL`, `sum(SEL)`, `sum(rate(SEL[{{.window}}]))` or `sum(increase(SEL[{{.window}}]))` (bad and total events).
+Sloth's latency idiom, `error_query: sum(rate(TOTAL[{{.window}}])) - sum(rate(FAST[{{.window}}]))` with TOTAL the
+total_query's selector, is read exactly as good = FAST. Refused with the reason: `sli.raw` (a precomputed error
+ratio cannot be summed into events), `sli.plugin` (the query is made by code), any other expression (a ratio of
+arbitrary PromQL cannot be counted exactly: write the counter selectors).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from goreliable_lib.inputs.promql import Selector, parse_counter_difference, parse_counter_query
+from goreliable_lib.inputs.yamlfile import validate_document
+
+VERSION = "prometheus/v1"
+FORMAT = "Sloth prometheus/v1"
+_COUNT = "sum(rate(COUNTER{...}[{{.window}}]))"
+_WHY = "a query of arbitrary PromQL cannot be counted exactly from the counters' raw samples"
+
+
+def _refused(role: str, text: str, also: str = "") -> ValueError:
+    return ValueError(f"{role}: must count the {'bad' if role == 'error_query' else 'total'} events of one counter, "
+                      f"as {_COUNT} or a plain selector{also} ({_WHY}), got {text.strip()!r}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Events(_Model):
+    error_query: str
+    total_query: str
+
+    @field_validator("total_query")
+    @classmethod
+    def _total(cls, value: str) -> str:  # total_query: the message names the field itself
+        try:
+            parse_counter_query(value, window_template=True)
+        except ValueError:
+            raise _refused("total_query", value) from None
+        return value
+
+    @model_validator(mode="after")
+    def _errors(self) -> Events:
+        self.selectors()
+        return self
+
+    def selectors(self) -> tuple[str, Selector, Selector]:
+        """("bad" or "good", that selector, the total selector)."""
+        total = parse_counter_query(self.total_query, window_template=True)
+        difference = parse_counter_difference(self.error_query, window_template=True)
+        if difference is not None:
+            minuend, good = difference
+            if minuend != total:
+                raise ValueError(f"error_query: `A - B` is read as total - good only when A is total_query's "
+                                 f"selector ({total.to_promql()}), got {minuend.to_promql()}: write error_query as "
+                                 "the total minus the good events' counter, or as the bad events' counter")
+            return "good", good, total
+        try:
+            return "bad", parse_counter_query(self.error_query, window_template=True), total
+        except ValueError:
+            raise _refused("error_query", self.error_query, ", or as total minus good: "
+                           "sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}]))") from None
+
+
+class SLI(_Model):
+    events: Events | None = None
+    raw: Any = None
+    plugin: Any = None
+
+    @model_validator(mode="after")
+    def _events(self) -> SLI:
+        if self.raw is not None:
+            raise ValueError("raw: a precomputed error ratio (error_ratio_query) cannot be summed into exact event "
+                             "counts; write sli.events with error_query and total_query on counters")
+        if self.plugin is not None:
+            raise ValueError("plugin: an SLI plugin builds its query in code, which is not read; write sli.events "
+                             "with error_query and total_query on counters")
+        if self.events is None:
+            raise ValueError("events: required field missing (error_query and total_query)")
+        return self
+
+
+class SLOEntry(_Model):
+    name: str = Field(min_length=1)
+    objective: float
+    description: str | None = None
+    sli: SLI
+
+    @field_validator("objective")
+    @classmethod
+    def _percent(cls, value: float) -> float:
+        if not (0 < value < 100 and math.isfinite(value)):
+            raise ValueError(f"must be a percent between 0 and 100 exclusive (99.9 is 99.9%; 100 leaves no error "
+                             f"budget), got {value}")
+        return value
+
+
+class Spec(_Model):
+    version: Literal["prometheus/v1"]
+    service: str = Field(min_length=1)
+    labels: dict[str, Any] | None = None
+    slos: list[SLOEntry] = Field(min_length=1)
+
+
+def _metric(selector: Selector) -> dict[str, Any]:
+    return {"metricSource": {"type": "Prometheus", "spec": {"query": selector.to_promql()}}}
+
+
+def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
+    """The OpenSLO v1 SLO documents of one Sloth spec, each with where its entry sits (`("slos", i)`)."""
+    spec = validate_document(Spec, document, label, node)
+    found = []
+    for i, entry in enumerate(spec.slos):
+        role, part, total = entry.sli.events.selectors()  # type: ignore[union-attr]
+        found.append(({
+            "apiVersion": "openslo/v1", "kind": "SLO",
+            "metadata": {"name": f"{spec.service}-{entry.name}", "labels": dict(spec.labels or {})},
+            "spec": {"description": entry.description, "service": spec.service,
+                     "indicator": {"metadata": {"name": entry.name},
+                                   "spec": {"ratioMetric": {"counter": True, role: _metric(part),
+                                                            "total": _metric(total)}}},
+                     "budgetingMethod": "Occurrences",
+                     "objectives": [{"displayName": f"{entry.objective:g}%", "targetPercent": entry.objective}]},
+        }, ("slos", i)))
+    return found
