@@ -214,10 +214,11 @@ def test_the_snapshot_replay_gives_the_same_numbers(runs: dict[str, Any], live: 
     assert replay.exit_code == 0 and replay.status == "ok", replay.error
     again = _summary(replay.location)
     assert again["source"]["kind"] == "snapshot" and live["source"]["kind"] == "live"
-    for key in ("window", "slos", "policy", "model_drift", "data_quality", "warnings", "parameters"):
+    for key in ("window", "slos", "policy", "model_drift", "data_quality", "warnings", "parameters", "archive",
+                "history"):
         assert again[key] == live[key], key
     data = Path(runs["live"].location) / "data"
     manifest = json.loads((data / "manifest.json").read_text())
     assert manifest["as_of"] == "2026-11-23T06:00:00Z"
-    assert {e["source"] for e in manifest["entries"]} == {"prometheus"}
+    assert {e["source"] for e in manifest["entries"]} == {"prometheus", "archive"}  # the archive's reads too
     print(f"\nsnapshot of the 30-day run: {_folder_bytes(data) / 1e6:.1f} MB in {len(manifest['entries'])} files")

@@ -45,6 +45,8 @@ from goreliable_lib.reports.base import (
     file_stem,
     window_from_end,
 )
+from goreliable_lib.analysis.history import month_starts, monthly_history
+from goreliable_lib.reports.slo_archive import WithArchive, complete_from_archive, keep_in_archive
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events, gap_periods
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
@@ -136,10 +138,16 @@ class SLOData:
     drift: pd.DataFrame
     thresholds: dict[str, ThresholdValues] = field(default_factory=dict)  # thresholdMetric objectives
     window_param: str = "30d"
+    #: per ratio objective: its events completed from the SLO event archive, and the archive's history days
+    archived: dict[str, WithArchive] = field(default_factory=dict)
 
     @property
     def start(self) -> pd.Timestamp:
         return min(start for start, _ in self.windows.values())
+
+    def events_of(self, name: str) -> pd.DataFrame:
+        """The per-minute events of a ratio objective: the source's, completed from the archive."""
+        return self.archived[name].events if name in self.archived else self.events[name].events
 
     @property
     def end(self) -> pd.Timestamp:
@@ -162,8 +170,10 @@ def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
     prometheus = QueryOnce(sources.prometheus)
     window = params.get("window") or CATALOG_WINDOW
-    windows, events, thresholds = {}, {}, {}
+    windows, events, thresholds, archived = {}, {}, {}, {}
     shared: dict[tuple[Any, ...], SLOEvents] = {}
+    completed: dict[tuple[Any, ...], WithArchive] = {}
+    sources_archive = getattr(sources, "archive", None)  # the SLO event archive (None: a bare source)
     ranges: dict[tuple[str, ...], pd.DataFrame] = {}
     for objective in objectives:
         windows[objective.name] = start, stop = objective_window(objective, window, end)
@@ -174,8 +184,15 @@ def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
         key = (*objective.events_key, start, stop)
         if key not in shared:
             shared[key] = fetch_slo_events(prometheus, objective, start, stop, lookback=analysis.LOOKBACK)
+            computed = shared[key]
+            first = start - analysis.LOOKBACK
+            completed[key] = complete_from_archive(sources_archive, objective, computed.events,
+                                                   getattr(computed, "data_starts_at", None), first,
+                                                   history_from=month_starts(end)[0])
+            completed[key].warnings.extend(keep_in_archive(sources_archive, objective, computed.events, first, stop))
         events[objective.name] = dataclasses.replace(shared[key], name=objective.name)
-    data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window)
+        archived[objective.name] = completed[key]
+    data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window, archived)
     data.drift = fetch_model_drift(prometheus, data.start, data.end)
     return data
 
@@ -230,7 +247,7 @@ class SLOReport:
             step = self.data.thresholds[name].step
             return pd.DataFrame({"start": runs["start"] - step + MINUTE, "end": runs["end"],
                                  "minutes": (runs["minutes"] * int(step / MINUTE)).astype(int)})
-        return gap_periods(self._in_window(name, self.data.events[name].events).set_index("timestamp")["total"])
+        return gap_periods(self._in_window(name, self.data.events_of(name)).set_index("timestamp")["total"])
 
     def resets(self, name: str) -> pd.DataFrame:
         """The counter resets of one SLO inside its window (none for a thresholdMetric)."""
@@ -255,13 +272,49 @@ class SLOReport:
             if objective.threshold is not None:
                 entry["threshold"] = {"query": objective.threshold_query, "op": objective.spec.op,
                                       "value": objective.spec.value}
+            starts = self.data_starts_at(result.name)
+            entry["data_starts_at"] = to_rfc3339(starts) if starts is not None else None
+            entry["partial"] = starts is not None
+            if result.name in self.data.archived:
+                entry["archive_days"] = self.data.archived[result.name].archived.summary()["days"]
             entries.append(entry)
+        return entries
+
+    def data_starts_at(self, name: str) -> pd.Timestamp | None:
+        """When the data the kit holds for an objective starts, if after its window's start (the source's oldest
+        sample, or the archive's first day taken before it): its figures are then over the covered days only."""
+        if name not in self.data.events:
+            return None
+        starts = getattr(self.data.events[name], "data_starts_at", None)
+        taken = self.data.archived[name].archived.days if name in self.data.archived else []
+        if starts is not None and taken:
+            starts = min(starts, taken[0])
+        return starts if starts is not None and starts > self.result(name).start else None
+
+    def archive_summary(self) -> dict[str, Any]:
+        """summary.json `archive`: the days taken from the SLO event archive (any SLO), and the history's days."""
+        days = sorted({d for item in self.data.archived.values() for d in item.archived.days})
+        history = sorted({d for item in self.data.archived.values()
+                          for d in item.history["timestamp"].dt.floor("D").unique()} if self.data.archived else set())
+        return {"days": len(days), "first_day": f"{days[0]:%Y-%m-%d}" if days else None,
+                "last_day": f"{days[-1]:%Y-%m-%d}" if days else None, "history_days": len(history)}
+
+    def history(self) -> list[dict[str, Any]]:
+        """summary.json `history`: per ratio objective, the last 12 calendar months (analysis.history)."""
+        entries = []
+        for result in self.results:
+            if result.name not in self.data.archived:
+                continue  # a thresholdMetric counts no events
+            taken = self.data.archived[result.name]
+            events = pd.concat([taken.history, self.data.events_of(result.name)], ignore_index=True)
+            entries.append({"name": result.name, "months": monthly_history(events, result.objective, self.end)})
         return entries
 
     def summary(self) -> dict[str, Any]:
         """The slo block of summary.json (DESIGN.md `slos`, `policy`, `model_drift`), plus `warnings`, the
         `data_quality` rows and the `catalog` read (path, source formats, notes)."""
         return {"slos": self.summary_entries(), "policy": self.policy, "model_drift": self.model_drift,
+                "archive": self.archive_summary(), "history": self.history(),
                 "warnings": list(self.warnings), "data_quality": self.data_quality().to_dict("records"),
                 "catalog": {"path": self.data.catalog.path, "source_formats": self.data.catalog.source_formats,
                             "notes": list(self.data.catalog.notes)}}
@@ -422,7 +475,7 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
                 warnings.append(f"{slo.name}: {result.slices.without_events} of {result.slices.slices} slices have "
                                 f"no value (no data: neither good nor bad): {values.query}")
         else:
-            result = analysis.evaluate_slo(data.events[slo.name].events, name=slo.name, service=slo.service,
+            result = analysis.evaluate_slo(data.events_of(slo.name), name=slo.name, service=slo.service,
                                            objective=slo.objective, start=start, end=end,
                                            alert_below=policy_thresholds.alert_below, budgeting=budgeting)
         results.append(result)
@@ -430,6 +483,7 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
             warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
         elif result.coverage < COVERAGE_WARNING:
             warnings.append(f"{slo.name}: coverage {result.coverage:.2%} of the window's minutes had data")
+    warnings.extend(dict.fromkeys(w for item in data.archived.values() for w in item.warnings))
     policy = analysis.budget_policy(results, **policy_thresholds.model_dump())
     drift = analysis.model_drift(data.drift, data.start, data.end)
     warnings.extend(f"model drift detected now: {d['model']}" for d in drift if d["detected_now"])
