@@ -348,7 +348,7 @@ def table_html(frame: pd.DataFrame, columns: Mapping[str, ColumnSpec] | None = N
         head_cells.append(f'<th scope="col"{head_class} data-num="{int(numeric)}">{html.escape(spec.label)}</th>')
         note = spec.note or "not known"
         if any(unknown(v) for v in values if not isinstance(v, list | tuple)):
-            notes.append(f"{html.escape(spec.label)}: {html.escape(note)}")
+            notes.append(f"in {html.escape(spec.label)}: {html.escape(note)}")
         body_columns.append((spec, values.head(max_rows).tolist(), numeric, seconds, wrap, note))
     rows = []
     for index in range(min(len(shown), max_rows)):
@@ -372,7 +372,7 @@ def table_html(frame: pd.DataFrame, columns: Mapping[str, ColumnSpec] | None = N
     if not len(shown):
         parts.append('<p class="gr-notes">No rows.</p>')
     if notes:
-        parts.append(f'<p class="gr-notes">{UNKNOWN} = ' + "; ".join(notes) + ".</p>")
+        parts.append(f'<p class="gr-notes">{UNKNOWN} ' + "; ".join(notes) + ".</p>")
     if len(shown) > max_rows:
         where = f' in <a href="{html.escape(name, quote=True)}.csv">{html.escape(name)}.csv</a>' if name else ""
         parts.append(f'<p class="gr-notes">The first {max_rows:,} of {len(shown):,} rows; every row is'

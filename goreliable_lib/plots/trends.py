@@ -55,5 +55,5 @@ def run_trend(points: Iterable[Mapping[str, Any]], ends: Sequence[pd.Timestamp],
     if tickformat or tickprefix:
         fig.update_yaxes(tickformat=tickformat, tickprefix=tickprefix)
     if not len(frame):
-        fig.add_annotation(text="no good run yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.add_annotation(text="no figures in the good runs yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return fig

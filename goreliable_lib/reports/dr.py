@@ -281,7 +281,7 @@ def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
 #: How the DR report's tables read (over plots.table.COMMON).
 TABLE_COLUMNS = {
     "started_at": Column("time", "Started"),
-    "duration_seconds": Column("duration", "Duration", note="aborted: no duration"),
+    "duration_seconds": Column("duration", "Duration", note="the drill was aborted"),
     "duration_target_seconds": Column("duration", "Target"),
     "rto_seconds": Column("duration", "RTO", note="not recovered"),
     "rpo_seconds": Column("duration", "RPO", note="no data_loss event: RPO unknown"),

@@ -149,8 +149,9 @@ def _card(name: str, spec: ReportSpec | None, own: list[IndexEntry]) -> str:
     newest = own[0]
     parts = [f'<section class="card {"ok" if newest.status == "ok" else "failed"}"><h2>{title}</h2>']
     if newest is not good:
-        parts.append(f'<p class="alarm">The newest run failed ({html.escape(_time(newest.generated_at))}): '
-                     f'{html.escape(newest.headline)} <a href="{html.escape(newest.link)}/report.html">what ran</a></p>')
+        when = f" ({_time(newest.generated_at)})" if newest.generated_at else ""
+        parts.append(f'<p class="alarm">The newest run failed{html.escape(when)}: {html.escape(newest.headline)} '
+                     f'<a href="{html.escape(newest.link)}/report.html">what ran</a></p>')
     if good is not None:
         parts.append(f'<p class="headline">{html.escape(good.headline)}</p>'
                      f'<p class="meta">{html.escape(good.window)} · '
