@@ -4,7 +4,7 @@ time, events collected while waiting for replies (websocket-client, no browser d
 ```python
 with Chromium(profile_dir) as browser, browser.new_page() as page:
     page.open_offline(Path("report.html").as_uri())
-    page.evaluate("document.title"); page.screenshot(Path("shot.png"))
+    page.evaluate("document.title"); page.screenshot(Path("shot.png")); page.screenshot(p, first_screen=True)
     page.requests, page.console_errors
 ```
 """
@@ -138,10 +138,13 @@ class Page:
             self.session.drain(0.2)
         raise CDPError(f"still false after {timeout}s: {expression[:120]}")
 
-    def screenshot(self, path: Path, max_height: int = 12000) -> Path:
-        """A PNG of the whole page (up to `max_height` CSS pixels tall)."""
-        size = self.session.send("Page.getLayoutMetrics")["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
+    def screenshot(self, path: Path, max_height: int = 12000, first_screen: bool = False) -> Path:
+        """A PNG of the whole page (up to `max_height` CSS pixels tall), or of its first screen (the viewport)."""
+        metrics = self.session.send("Page.getLayoutMetrics")
+        size = metrics["cssLayoutViewport"] if first_screen else metrics["cssContentSize"]
+        width = size.get("clientWidth", size.get("width"))
+        height = size.get("clientHeight", size.get("height"))
+        clip = {"x": 0, "y": 0, "width": width, "height": min(height, max_height), "scale": 1}
         data = self.session.send("Page.captureScreenshot", {"format": "png", "clip": clip,
                                                             "captureBeyondViewport": True}, timeout=60)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,10 +219,11 @@ class Chromium:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
-    def new_page(self, width: int = 1280, height: int = 900) -> Page:
-        """A fresh tab (about:blank) with its own DevTools session."""
+    def new_page(self, width: int = 1280, height: int = 900, mobile: bool = False) -> Page:
+        """A fresh tab (about:blank) with its own DevTools session; `mobile`: a phone's viewport (the page's
+        `<meta name=viewport>` applies, as on a phone)."""
         target_id = self.session.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         page = Page(self, target_id, f"ws://127.0.0.1:{self.port}/devtools/page/{target_id}")
         page.session.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
-                                                                 "deviceScaleFactor": 1, "mobile": False})
+                                                                 "deviceScaleFactor": 1, "mobile": mobile})
         return page

@@ -3,7 +3,12 @@ file, the console shows no error (CSP violations included), every plotly chart d
 page is kept in test-artifacts/screenshots/.
 
 Runs come from the runner itself: the tiny test notebooks (ok, fails, leaky: one or two plotly charts each,
-good and failed runs) and, once the demo snapshot is bundled, the real reports on the demo profile.
+good and failed runs) and the real reports on the demo profile. The real reports and the index are also read as
+people read them: no notebook noise in their visible text (a return value's repr, a path, the staging folder,
+literal Markdown, NaN, raw timestamps, Python warnings), and a first screen that fits a 390 px phone without
+scrolling sideways; their first screens are kept, desktop and phone. The index is built from several published
+runs (the demo's, and earlier ones derived from their summary.json: tests/index_fixtures.py), one failed per
+report, and its trend charts must show that run as a gap.
 """
 
 from __future__ import annotations
@@ -11,17 +16,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import pytest
 from browser import Chromium, Page, find_chromium
+from index_fixtures import publish_history
 from report_fixtures import NOTEBOOKS, SENTINELS, stub_parameters
 
 from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.html import PLOTLY_MARKER
+from goreliable_lib.runner.index import write_local_index
 
 pytestmark = [
     pytest.mark.slow,
@@ -65,6 +74,43 @@ CHARTS_JS = """[...document.querySelectorAll('.js-plotly-plot')].map(gd => {
   return {id: gd.id, svg: gd.querySelectorAll('svg.main-svg').length, traces: (gd.data || []).length,
           drawn: (gd._fullData || []).length, width: box.width, height: box.height};
 })"""
+
+
+#: What must never show in a page people read: a return value's repr or a path (`PosixPath('/.../.tmp-<run>/x.csv')`),
+#: the staging folder, Markdown shown literally (`**$2,597.09**`: `$` opened maths), an escape shown literally,
+#: pandas' raw values (NaN, NaT, `+00:00` timestamps, `dtype:`), Python warnings and object reprs.
+NOISE = ("PosixPath", "WindowsPath", ".tmp-", "**", "\\$", "$-", "NaN", "NaT", "+00:00", "dtype:", "Traceback",
+         "UserWarning", "FutureWarning", "DeprecationWarning", "RuntimeWarning", "SettingWithCopy", "<Run ",
+         "<figure ", "object at 0x")
+NOISE_WORDS = re.compile(r"\b(?:None|nan|True|False)\b")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def noise(text: str) -> list[str]:
+    """The notebook noise in a page's visible text, each with its context."""
+    found = [f"{word!r} in ...{text[max(0, i - 60):i + 40]!r}..." for word in NOISE
+             if (i := text.find(word)) >= 0]
+    return found + [f"{m.group()!r} in ...{text[max(0, m.start() - 60):m.end() + 40]!r}..."
+                    for m in NOISE_WORDS.finditer(text)]
+
+
+def read_as_people(browser: Chromium, html: Path, label: str) -> list[str]:
+    """The page's visible text scanned for noise, at desktop size and on a 390 px phone (nothing wider than the
+    screen: tables scroll in their box); both first screens kept as screenshots."""
+    problems = []
+    for device, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        with browser.new_page(**size, mobile=device == "phone") as page:
+            page.open_offline(html.resolve().as_uri())
+            page.wait_until("[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector("
+                            "'svg.main-svg'))", timeout=30)
+            page.session.drain(0.5)
+            problems += [f"{device}: {n}" for n in noise(page.evaluate("document.body.innerText"))]
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if device == "phone" and wide > PHONE["width"]:
+                problems.append(f"phone: the page is {wide} px wide on a {PHONE['width']} px screen")
+            page.screenshot(SCREENSHOTS / f"{label}-first-screen-{device}.png", first_screen=True)
+    return problems
 
 
 def expected_figures(run_dir: Path) -> int:
@@ -166,6 +212,74 @@ def test_demo_report_opens_offline_and_draws(browser: Chromium, demo_runs: dict[
     figures = expected_figures(run_dir)
     assert figures > 0 or summary["status"] != "ok", f"{report}: a good report without a single chart"
     check_report(browser, run_dir, f"demo-{report}", figures)
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_demo_report_reads_without_notebook_noise_on_desktop_and_phone(browser: Chromium,
+                                                                      demo_runs: dict[str, Path],
+                                                                      report: str) -> None:
+    problems = read_as_people(browser, demo_runs[report] / "report.html", f"demo-{report}")
+    assert problems == [], f"{report}:\n" + "\n".join(problems)
+
+
+def test_the_noise_scan_finds_what_the_pages_showed() -> None:
+    """The scan fails on the text the reports showed before (so the test above can fail)."""
+    shown = ("PosixPath('/home/sre/goreliable/reports/cost/.tmp-20261123T060000Z-7c1e/daily_by_team.csv')\n"
+             "**$2,597.09** spent ... Cost impact: **$0.27** against a usual $0.27 ($-0.00, -0.9%)\n"
+             "0  2026-11-11 14:24:00+00:00  NaN  False  0.0")
+    found = " ".join(noise(shown))
+    for word in ("PosixPath", ".tmp-", "**", "$-", "+00:00", "NaN", "False"):
+        assert repr(word) in found, word
+    assert noise("Error budget left 32.0%; first alert 2026-11-11 14:24 UTC; — in RPO: unknown; no; none") == []
+
+
+@pytest.fixture(scope="module")
+def index_with_history(demo_suite: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An index over four runs of slo (weekly), cost (monthly) and dr (quarterly), one failed each, plus the
+    postmortem: the demo's real runs (their folders copied) and earlier runs derived from their summary.json."""
+    root = tmp_path_factory.mktemp("published")
+    for report, run_dir in demo_suite["runs"].items():
+        shutil.copytree(run_dir, root / report / run_dir.name)
+    summaries = {r: demo_suite["summaries"][r] for r in ("slo", "cost", "dr")}
+    history = publish_history(root, summaries, runs=4, failed={"slo": 2, "cost": 1, "dr": 2})
+    return {"index": write_local_index(root), "history": history}
+
+
+#: Per trend chart: its title, and the y of every trace at each run's window end.
+TRENDS_JS = """[...document.querySelectorAll('.trend .js-plotly-plot')].map(gd => ({
+  title: gd.layout.title.text, failed: gd.layout.shapes.filter(s => s.line.dash === 'dot').map(s => s.x0),
+  traces: gd.data.map(t => ({name: t.name, x: t.x, y: t.y}))}))"""
+
+
+def test_index_shows_each_reports_headline_and_trends_with_failed_runs_as_gaps(
+        browser: Chromium, index_with_history: dict[str, Any]) -> None:
+    index: Path = index_with_history["index"]
+    with browser.new_page(**DESKTOP) as page:
+        problems = page_problems(page, index, 3)
+        trends = page.evaluate(TRENDS_JS)
+        headlines = page.evaluate("[...document.querySelectorAll('.card .headline')].map(p => p.innerText)")
+        page.screenshot(SCREENSHOTS / "index-with-history.png")
+    assert problems == [], "\n".join(problems)
+    assert [t["title"] for t in trends] == ["Error budget left per SLO", "Cost per team (each run's window)",
+                                           "Latest drill against its target"]
+    assert headlines == [REPORTS[r].index_headline(index_with_history["history"][r][-1])
+                         for r in ("slo", "cost", "dr")] + [REPORTS["postmortem"].index_headline(
+                             json.loads(next(index.parent.glob("postmortem/2*/summary.json")).read_text()))]
+    for trend, report in zip(trends, ("slo", "cost", "dr"), strict=True):
+        history = index_with_history["history"][report]
+        failed = [pd.Timestamp(s["window"]["end"]) for s in history if s["status"] == "failed"]
+        assert len(failed) == 1 and [pd.Timestamp(x) for x in trend["failed"]] == failed, report
+        for trace in trend["traces"]:
+            ends = [pd.Timestamp(x) for x in trace["x"]]
+            assert ends == [pd.Timestamp(s["window"]["end"]) for s in history], (report, trace["name"])
+            at_failure = trace["y"][ends.index(failed[0])]
+            assert at_failure is None, f"{report} {trace['name']}: the failed run shows {at_failure}, not a gap"
+            assert sum(y is not None for y in trace["y"]) >= 2, (report, trace["name"])
+    slo_trend = {t["name"]: t["y"] for t in trends[0]["traces"]}
+    newest = {s["name"]: s["error_budget_remaining"] for s in index_with_history["history"]["slo"][-1]["slos"]}
+    assert {name: ys[-1] for name, ys in slo_trend.items()} == newest  # the real run's figures, unchanged
+    problems = read_as_people(browser, index, "index")
+    assert problems == [], "\n".join(problems)
 
 
 def test_the_checks_catch_broken_pages(browser: Chromium, test_runs: dict[str, Path], tmp_path: Path) -> None:

@@ -49,8 +49,8 @@ def test_windows_of_each_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_tables_warnings_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
     run = current_run("cost", {"end": "2026-11-23T06:00:00Z", "window": "30d", "teams": "all"})
-    path = run.export_table(pd.DataFrame({"team": ["ml-platform"], "cost": [12.5]}), "teams", show=False)
-    assert path == tmp_path / "run" / "teams.csv" and path.read_text() == "team,cost\nml-platform,12.5\n"
+    assert run.export_table(pd.DataFrame({"team": ["ml-platform"], "cost": [12.5]}), "teams", show=False) is None
+    assert (tmp_path / "run" / "teams.csv").read_text() == "team,cost\nml-platform,12.5\n"
     with pytest.raises(BadInputError):
         run.export_table(pd.DataFrame(), "../escape", show=False)
     run.warn("Kubecost returned no data for 2026-11-02")
@@ -176,6 +176,30 @@ def test_headlines() -> None:
                                   "budgets": [{"over": True}], "anomalies": []}).startswith("total $1,234.50")
     assert report_index.headline({"status": "failed", "error": {"type": "DeadKernelError", "message": "died"}}) == (
         "failed: DeadKernelError: died")
+
+
+def test_a_table_is_shown_as_people_read_it_and_kept_as_machines_read_it(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """export_table shows the formatted table (the report's column words, no index, no path) and returns nothing
+    (a cell ending with it showed `PosixPath('<checkout>/reports/cost/.tmp-<run>/daily_by_team.csv')`); the CSV
+    keeps every digit and the machine form of times."""
+    from goreliable_lib.runner import context as run_module
+
+    shown: list[dict[str, str]] = []
+    monkeypatch.setattr(run_module, "display", lambda data, raw=False: shown.append(data))
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
+    run = current_run("cost", {"end": "2026-11-23T06:00:00Z", "window": "30d", "teams": "all"})
+    table = pd.DataFrame({"scope": ["namespace:go-reliable-production"], "limit": [500.0],
+                          "projected": [523.4730438403758], "over_by": [23.4730438403758], "used": [1.0469460876807],
+                          "status": ["over"], "crossing_day": [pd.Timestamp("2026-11-29", tz="UTC")]}, index=[3])
+    assert run.export_table(table, "budgets") is None
+    html, text = shown[0]["text/html"], shown[0]["text/plain"]
+    for reading in ("Monthly limit", "$500.00", "$523.47", "+$23.47", "105%", "over", "2026-11-29"):
+        assert reading in html and reading in text, reading
+    assert "PosixPath" not in html + text and ".tmp-" not in html + text and "+00:00" not in html + text
+    assert "background:#d73027" in html  # over the limit: the SLO table's "breached" red
+    csv = (tmp_path / "run" / "budgets.csv").read_text()
+    assert "523.4730438403758" in csv and "2026-11-29 00:00:00+00:00" in csv and csv.startswith(",scope,limit")
 
 
 @pytest.mark.parametrize("name", ["anomaly_team_a..b", "anomaly_namespace_../../etc", "latest drill 2026/Q3",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,13 @@ def _objects(client: Any, prefix: str) -> dict[str, bytes]:
     return {k: client.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys}
 
 
-def _staged_copy(writer: S3Writer, report: str, run_id: str, status: str) -> Path:
+def _staged_copy(writer: S3Writer, report: str, run_id: str, status: str, **fields: Any) -> Path:
     staging = writer.staging_dir(report, run_id)
     (staging / "figures").mkdir()
     (staging / "figures" / "f.json").write_text("{}")
     (staging / "report.html").write_text("<html></html>")
     (staging / "summary.json").write_text(json.dumps({"report": report, "status": status, "warnings": [],
-                                                      "window": {"start": None, "end": None}}))
+                                                      "window": {"start": None, "end": None}, **fields}))
     return staging
 
 
@@ -70,6 +71,25 @@ def test_publish_layout_sse_and_latest(s3: Any) -> None:
     assert 'href="cost/20261123T060000Z-aaaa/report.html"' in index
     head = s3.head_object(Bucket=BUCKET, Key="team/reports/cost/20261123T060000Z-aaaa/summary.json")
     assert head["ServerSideEncryption"] == "aws:kms" and head["ContentType"] == "application/json"
+
+
+def test_index_trends_from_the_summaries_on_s3(s3: Any) -> None:
+    """The S3 index is the local one: each report's latest headline and its trends from every run's summary.json
+    under the prefix; the failed run is a gap (its numbers never plotted)."""
+    writer = writer_for(f"s3://{BUCKET}/trends")
+    budgets = {"20261109T060000Z-aaaa": 0.50, "20261116T060000Z-bbbb": 0.11, "20261123T060000Z-cccc": 0.32}
+    for run_id, left in budgets.items():
+        end = f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T06:00:00Z"
+        status = "failed" if run_id.endswith("bbbb") else "ok"
+        staging = _staged_copy(writer, "slo", run_id, status, window={"start": None, "end": end},
+                               slos=[{"name": "api-gateway-availability", "status": "ok",
+                                      "error_budget_remaining": left}], policy={"decision": "caution"})
+        writer.publish(staging, "slo", run_id, ok=status == "ok")
+    index = _objects(s3, "trends/")["trends/index.html"].decode()
+    assert "1 SLOs (1 ok); policy: caution" in index and "Trends across the runs" in index
+    (figure,) = re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', index, re.DOTALL)
+    (trace,) = json.loads(figure)
+    assert trace["name"] == "api-gateway-availability" and trace["y"] == [0.5, None, 0.32]
 
 
 def test_bad_s3_destinations(s3: Any) -> None:

@@ -3,7 +3,8 @@ its module follows, so the runner, the index and the notebooks treat every repor
 
 A report is a module in `goreliable_lib/reports/` that defines:
 - `SPEC: ReportSpec`: its name, notebook, title, parameters, the pre-kernel check of its input files, its
-  window and its one-line index headline (both read from parameters or summary.json, no I/O);
+  window, its one-line index headline and its index trends (read from parameters or summary.json, no I/O), and
+  how its tables read (`columns`: `plots.table.Column` per column name);
 - `fetch(sources, params) -> data`: every request the report makes, through `sources` (so a run records them
   all into its snapshot and replays them offline);
 - `build(data, params) -> report`: pure; the report object has `headline()` (Markdown of the first screen),
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ import pandas as pd
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root, resolve
+from goreliable_lib.plots.table import Column
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
 #: A validator gets the value and the field name, returns the normalised value or raises BadInputError.
@@ -194,6 +196,11 @@ class ReportSpec:
     window: Callable[[Mapping[str, Any], pd.Timestamp], Window] = field(default=window_from_end, compare=False)
     #: The one-line headline of a run for reports/index.html, from its summary.json.
     index_headline: Callable[[Mapping[str, Any]], str] | None = field(default=None, compare=False)
+    #: The report's trends on reports/index.html: plotly figures from the summary.json of every published run
+    #: (ok and failed, any order; `trend_runs` puts them in order and turns failed runs into gaps).
+    index_trends: Callable[[Sequence[Mapping[str, Any]]], list[Any]] | None = field(default=None, compare=False)
+    #: How the report's tables read, per column name, over `plots.table.COMMON` (`run.export_table` uses it).
+    columns: Mapping[str, Column] = field(default_factory=dict, compare=False)
     #: Position in `goreliable report all` (None: not part of the standard suite).
     suite_position: int | None = None
 
@@ -229,6 +236,35 @@ def bad_file_input(name: str, exc: BadInputError) -> BadInputError:
     """A file parameter's validation error prefixed with the parameter's name (`budgets: params/x.yaml: ...`)."""
     message = str(exc)
     return BadInputError(message if message.startswith(f"{name}:") else f"{name}: {message}")
+
+
+@dataclass(frozen=True)
+class TrendRun:
+    """One point of an index trend: the end of a run's window, and its summary (None: the run failed, a gap)."""
+
+    end: pd.Timestamp
+    summary: Mapping[str, Any] | None
+
+
+def trend_runs(summaries: Iterable[Mapping[str, Any]]) -> list[TrendRun]:
+    """The published runs of one report as trend points, oldest first: one per window end (the newest good run
+    of that window when there is one; else the window's failed run, as a gap). A failed run never gives a value,
+    even when its summary.json holds the numbers it had computed before it failed; a run without a window end
+    (a summary.json of another version) is left out."""
+    best: dict[pd.Timestamp, tuple[bool, str, Mapping[str, Any]]] = {}
+    for summary in summaries:
+        window = summary.get("window")
+        end = window.get("end") if isinstance(window, Mapping) else None
+        try:
+            stamp = parse_time(end, field="window end") if end else None
+        except BadInputError:
+            stamp = None
+        if stamp is None:
+            continue
+        rank = (summary.get("status") == "ok", str(summary.get("run_id") or summary.get("generated_at") or ""))
+        if stamp not in best or rank > best[stamp][:2]:
+            best[stamp] = (*rank, summary)
+    return [TrendRun(end, summary if ok else None) for end, (ok, _, summary) in sorted(best.items())]
 
 
 class BuiltReport(Protocol):

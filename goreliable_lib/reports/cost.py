@@ -14,16 +14,20 @@ last whole UTC day (never fatal: a failure or missing metrics is a warning).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from goreliable_lib.analysis import cost, crosscheck
 from goreliable_lib.errors import BadInputError, KubecostError, SourceError
 from goreliable_lib.inputs.budgets import Budgets, load_budgets
-from goreliable_lib.plots.format import money
+from goreliable_lib.plots.format import format_day, md, md_money, money
+from goreliable_lib.plots.table import Column
+from goreliable_lib.plots.trends import run_trend
 from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
@@ -33,6 +37,7 @@ from goreliable_lib.reports.base import (
     check_names,
     check_window,
     common_params,
+    trend_runs,
     window_from_end,
 )
 from goreliable_lib.sources.kubecost import key_column
@@ -313,6 +318,73 @@ def index_headline(summary: Mapping[str, Any]) -> str:
             f"teams; {over} budgets over; {len(summary.get('anomalies') or [])} anomalies")
 
 
+#: How Kubecost's special allocations read for people.
+SPECIAL_NAMES = {cost.IDLE: "idle", cost.UNALLOCATED: "unallocated"}
+
+
+def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
+    """The cost of each team across the published runs (the monthly runs: each point is the team's cost over its
+    run's window), from each summary.json's `teams`; idle and unallocated are lines of their own; a failed run is
+    a gap."""
+    runs = trend_runs(summaries)
+    points = []
+    for run in runs:
+        summary = run.summary or {}
+        window = summary.get("window") or {}
+        start = window.get("start") if isinstance(window, Mapping) else None
+        span = f"{format_day(start)} .. {format_day(run.end)}" if start else f"to {format_day(run.end)}"
+        for entry in summary.get("teams") or []:
+            if not isinstance(entry, Mapping) or entry.get("team") is None:
+                continue
+            value = entry.get("cost")
+            value = float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+            name = SPECIAL_NAMES.get(str(entry["team"]), str(entry["team"]))
+            points.append({"end": run.end, "series": name, "value": value, "text": f"{name}: {money(value)} ({span})"})
+    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
+                      title="Cost per team (each run's window)", y_title="cost", tickprefix="$")]
+
+
+#: How the cost report's tables read (over plots.table.COMMON): money, differences and shares.
+TABLE_COLUMNS = {
+    "cost_team": Column("text", "Team"),
+    cost.IDLE: Column("money", "Idle"),
+    cost.UNALLOCATED: Column("money", "Unallocated"),
+    "limit": Column("money", "Monthly limit"),
+    "month_to_date": Column("money", "Month to date"),
+    "run_rate_hourly": Column("money", "Run rate per hour"),
+    "monthly_rate": Column("money", "Monthly rate"),
+    "projected": Column("money", "Projected month"),
+    "projected_monthly": Column("money", "Projected month"),
+    "over": Column("bool", "Over the limit"),
+    "over_by": Column("money_change", "Projected - limit"),
+    "used": Column("percent", "Projected / limit", digits=0),
+    "crossing_day": Column("day", "Crosses the limit on", note="not at the current run rate"),
+    "expected": Column("money", "Usual (same weekday)"),
+    "threshold": Column("money", "Allowed above usual"),
+    "delta": Column("money_change", "Above usual by"),
+    "this_week": Column("money", "Last 7 days"),
+    "last_week": Column("money", "7 days before"),
+    "change": Column("money_change", "Change"),
+    "change_pct": Column("signed_percent", "Change %", note="nothing the week before"),
+    "kubecost": Column("money", "Kubecost", note="missing in Kubecost"),
+    "prometheus": Column("money", "Prometheus", note="missing in Prometheus"),
+    "difference": Column("money_change", "Prometheus - Kubecost", note="one side is missing"),
+    "relative": Column("signed_percent", "Difference %", digits=2, note="no Kubecost cost to compare with"),
+    "share": Column("percent", "Share", digits=0),
+    "CPU eff.": Column("percent", digits=0),
+    "Memory eff.": Column("percent", digits=0),
+    "cpu_efficiency": Column("percent", "CPU efficiency", digits=0),
+    "ram_efficiency": Column("percent", "RAM efficiency", digits=0),
+    "total_efficiency": Column("percent", "Total efficiency", digits=0),
+    "share_of_unallocated": Column("percent", "Share of unallocated", digits=1),
+    "namespace_unlabelled_share": Column("percent", "Namespace unlabelled", digits=0),
+    "total": Column("money", "Total"),
+    "resource": Column("text", "Resource"),
+    "hours": Column("number", "Hours"),
+    "hours_left": Column("number", "Hours left"),
+}
+
+
 SPEC = ReportSpec(
     "cost", "notebooks/cost_by_team.ipynb", "Cost by team", (
         *common_params("Cost by team"),
@@ -321,40 +393,48 @@ SPEC = ReportSpec(
         Param("aggregate", "text", "label:cost-team", "Kubecost aggregation for teams", check_aggregate),
         Param("budgets", "file", "params/budgets.yaml", "budgets per team / namespace", check_file),
         Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
-    ), "params/cost.yaml", check=check, index_headline=index_headline, suite_position=1)
+    ), "params/cost.yaml", check=check, index_headline=index_headline, index_trends=index_trends,
+    columns=TABLE_COLUMNS, suite_position=1)
 
 
 def headline_markdown(report: CostReport, title: str | None = None) -> str:
     """The first screen: total, per team, ML against application runtime, idle, unallocated, budgets at risk,
-    anomalies (Markdown). Warnings follow it through `run.warn`."""
+    anomalies (Markdown that renders alike in JupyterLab, report.html and GitHub: `$` escaped). Warnings follow it
+    through `run.warn`."""
     data, key = report.data, report.team_key
     total = report.total_cost
-    lines = [f"# {title or 'Cost by team'}", "",
-             f"**{money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
-             f"({report.hours / 24:.1f} days; monthly rate {money(total / report.hours * cost.HOURS_PER_MONTH)}"
+    lines = [f"# {md(title or 'Cost by team')}", "",
+             f"**{md_money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
+             f"({report.hours / 24:.1f} days; monthly rate {md_money(total / report.hours * cost.HOURS_PER_MONTH)}"
              f" at 730 h a month).", "", "| | cost | share |", "| --- | ---: | ---: |"]
     for row in report.teams.itertuples(index=False):
         name = getattr(row, key)
         label = {cost.IDLE: "idle (capacity nobody requested)",
-                 cost.UNALLOCATED: "unallocated (no team label)"}.get(name, f"team {name}")
-        lines.append(f"| {label} | {money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
-                     f"| {label} | {money(row.total_cost)} | - |")
+                 cost.UNALLOCATED: "unallocated (no team label)"}.get(name, f"team {md(name)}")
+        lines.append(f"| {label} | {md_money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
+                     f"| {label} | {md_money(row.total_cost)} | - |")
     split = report.ml_split.set_index("category")["total_cost"]
-    lines += ["", f"**ML infrastructure** {money(split['ML infrastructure'])} against **application runtime** "
-              f"{money(split['application runtime'])} (every other labelled team)."]
+    lines += ["", f"**ML infrastructure** {md_money(split['ML infrastructure'])} against **application runtime** "
+              f"{md_money(split['application runtime'])} (every other labelled team)."]
     risky = report.budgets[report.budgets["status"].isin(["over", "at_risk"])]
     if len(risky):
         lines.append("")
         lines.append("**Budgets at risk:** " + "; ".join(
-            f"{r.scope} projected {money(r.projected)} against {money(r.limit)} (**{r.status.replace('_', ' ')}**"
+            f"{md(r.scope)} projected {md_money(r.projected)} against {md_money(r.limit)} "
+            f"(**{r.status.replace('_', ' ')}**"
             + (f", crossed/crosses on {r.crossing_day:%Y-%m-%d}" if pd.notna(r.crossing_day) else "") + ")"
             for r in risky.itertuples(index=False)))
     else:
         lines += ["", f"**Budgets:** all {len(report.budgets)} within their monthly limit at the current run rate."]
     if len(report.anomalies):
         lines += ["", "**Anomalies:** " + "; ".join(
-            f"{r.kind} {r.name} on {r.day:%Y-%m-%d}: {money(r.cost)} against {money(r.expected)} usual"
+            f"{r.kind} {md(r.name)} on {r.day:%Y-%m-%d}: {md_money(r.cost)} against {md_money(r.expected)} usual"
             for r in report.anomalies.itertuples(index=False))]
     else:
         lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]
     return "\n".join(lines)
+
+
+def cross_check_note(report: CostReport) -> str:
+    """Why the cross-check is not shown (Markdown)."""
+    return "**Cross-check not available:** " + md("; ".join(report.cross_check_notes))

@@ -12,16 +12,19 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from goreliable_lib.analysis import dr
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.dr_targets import DRTargets, load_dr_targets
-from goreliable_lib.plots.format import format_seconds
+from goreliable_lib.plots.format import format_seconds, md
+from goreliable_lib.plots.table import Column
+from goreliable_lib.plots.trends import run_trend
 from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
@@ -31,6 +34,7 @@ from goreliable_lib.reports.base import (
     check_file,
     check_int_range,
     common_params,
+    trend_runs,
 )
 from goreliable_lib.sources.drills import DrillLogWarning
 from goreliable_lib.timeutil import parse_time
@@ -190,7 +194,7 @@ def headline_markdown(report: DRReport, title: str | None = None) -> str:
     quarters, aborted drills and data problems (Markdown). The notebook shows `report.warnings` right after it
     with `run.warn` (the runner also lists them at the very top of the report)."""
     summary = report.dr_summary
-    lines = [f"# {title or 'Disaster-recovery trends'}", ""]
+    lines = [f"# {md(title or 'Disaster-recovery trends')}", ""]
     latest = summary.get("latest_drill")
     if latest:
         verdict = "**within** target" if latest["duration_passed"] else "**OVER** target"
@@ -211,7 +215,8 @@ def headline_markdown(report: DRReport, title: str | None = None) -> str:
               f"| Drills passed | {int(completed['passed'].sum())} of {len(completed)} completed |",
               f"| Component checks passed (RTO and RPO) | {int(checks['passed'].sum())} of {len(checks)} |",
               "| Regressions | " + (f"**{len(regressions)}**: " + "; ".join(
-                  f"{r['component']} {r['metric'].upper()} {format_seconds(r['value_seconds'])} in {r['drill_id']}"
+                  f"{md(r['component'])} {r['metric'].upper()} {format_seconds(r['value_seconds'])} in "
+                  f"{md(r['drill_id'])}"
                   for r in regressions) if regressions else "none") + " |",
               "| Quarters without a drill | " + (", ".join(f"**{q}**" for q in summary["missing_quarters"])
                                                  or "none") + " |",
@@ -249,6 +254,53 @@ def index_headline(summary: Mapping[str, Any]) -> str:
             + (f"; missing {', '.join(map(str, missing))}" if missing else ""))
 
 
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
+    """The latest completed drill's duration against the whole-drill target across the published runs (the
+    quarterly runs), in minutes, from each summary.json's `latest_drill`; a failed run is a gap."""
+    runs = trend_runs(summaries)
+    points = []
+    for run in runs:
+        latest = (run.summary or {}).get("latest_drill")
+        if not isinstance(latest, Mapping):
+            continue
+        duration, target = _seconds(latest.get("duration_seconds")), _seconds(latest.get("duration_target_seconds"))
+        verdict = "within" if latest.get("duration_passed") else "OVER"
+        points.append({"end": run.end, "series": "latest drill", "value": None if duration is None else duration / 60,
+                       "text": f"{latest.get('drill_id')}: {format_seconds(duration)} ({verdict} target)"})
+        points.append({"end": run.end, "series": "target", "value": None if target is None else target / 60,
+                       "text": f"target {format_seconds(target)}"})
+    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
+                      title="Latest drill against its target", y_title="minutes",
+                      dashed=("target",))]
+
+
+#: How the DR report's tables read (over plots.table.COMMON).
+TABLE_COLUMNS = {
+    "started_at": Column("time", "Started"),
+    "duration_seconds": Column("duration", "Duration", note="the drill was aborted"),
+    "duration_target_seconds": Column("duration", "Target"),
+    "rto_seconds": Column("duration", "RTO", note="not recovered"),
+    "rpo_seconds": Column("duration", "RPO", note="no data_loss event: RPO unknown"),
+    "rto_target_seconds": Column("duration", "RTO target", note="no target"),
+    "rpo_target_seconds": Column("duration", "RPO target", note="no target"),
+    "value_seconds": Column("duration", "Value"),
+    "previous_seconds": Column("duration", "Previous drill", note="first drill"),
+    "trailing_median_seconds": Column("duration", "Trailing median", note="no earlier drill"),
+    "target_seconds": Column("duration", "Target", note="no target"),
+    "aborted_after_seconds": Column("duration", "Aborted after", note="no abort time in the log"),
+    "recovered_before_abort": Column("text", "Recovered before the abort"),
+    "components_passed": Column("count", "Components passed"),
+    "components_failed": Column("count", "Components failed"),
+    "reason": Column("text", note="passed"),
+    "location": Column("text", "File"),
+    "problem": Column("text"),
+}
+
+
 SPEC = ReportSpec(
     "dr", "notebooks/dr_trends.ipynb", "Disaster-recovery trends", (
         *common_params("Disaster-recovery trends"),
@@ -256,4 +308,5 @@ SPEC = ReportSpec(
               "GORELIABLE_DRILLS_URI / the profile's)", check_drills_uri),
         Param("quarters", "int", 8, "quarters of history", check_int_range(1, 40)),
         Param("targets", "file", "params/dr_targets.yaml", "RTO/RPO targets per component", check_file),
-    ), "params/dr.yaml", check=check, window=window, index_headline=index_headline, suite_position=2)
+    ), "params/dr.yaml", check=check, window=window, index_headline=index_headline, index_trends=index_trends,
+    columns=TABLE_COLUMNS, suite_position=2)

@@ -19,12 +19,11 @@ the 30-day budget window's start.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import dataclasses
 
 import pandas as pd
 
@@ -47,7 +46,8 @@ from goreliable_lib.analysis.incident import (
 )
 from goreliable_lib.errors import BadInputError, SourceError
 from goreliable_lib.inputs.catalog import SLOObjective, objectives_of, read_catalog, select_slos
-from goreliable_lib.plots.format import format_duration
+from goreliable_lib.plots.format import format_duration, md, md_money, money_difference
+from goreliable_lib.plots.table import Column
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
     CHECK_NOW,
@@ -220,11 +220,12 @@ class PostmortemReport:
         }
 
     def headline(self) -> str:
-        """The first screen: the incident, budget consumed and time to detect per SLO, and the cost impact."""
+        """The first screen: the incident, budget consumed and time to detect per SLO, and the cost impact
+        (Markdown that renders alike in JupyterLab, report.html and GitHub: `$` escaped)."""
         inc = self.incident
-        lines = [f"# {self.title}", "",
+        lines = [f"# {md(self.title)}", "",
                  f"Incident **{inc.start:%Y-%m-%d %H:%M} → {inc.end:%H:%M} UTC** "
-                 f"({format_duration(inc.duration_seconds)}), services: {', '.join(self.services)}.", "",
+                 f"({format_duration(inc.duration_seconds)}), services: {md(', '.join(self.services))}.", "",
                  "| SLO | bad events | budget consumed (30-day budget) | first alert | time to detect |",
                  "| --- | ---: | ---: | --- | ---: |"]
         for item in self.slos:
@@ -235,7 +236,7 @@ class PostmortemReport:
                    if impact["bad_events"] is not None else "")
             if "bad_slices" in impact:  # charged in slices
                 bad += ("; " if bad else "") + f"{impact['bad_slices']:,.0f} bad of {impact['total_slices']:,.0f} slices"
-            lines.append(f"| {item.name} | {bad} | "
+            lines.append(f"| {md(item.name)} | {bad} | "
                          + (f"**{consumed:.1%}**" if consumed is not None and consumed >= 0.1 else
                             f"{consumed:.2%}" if consumed is not None else "unknown (no events)") + " | "
                          + (f"{pd.Timestamp(first):%H:%M} UTC" if first else "none would have fired") + " | "
@@ -247,17 +248,19 @@ class PostmortemReport:
             cost = self.cost
             span = f"{cost.hours_start:%H:%M}–{cost.hours_end:%H:%M} UTC"
             if cost.cost is not None and cost.usual_cost is not None:
-                change = cost.cost - cost.usual_cost
-                share = f", {change / cost.usual_cost:+.1%}" if cost.usual_cost else ""
-                lines.append(f"**Cost impact** ({cost.scope}, {span}): **${cost.cost:,.2f}** against a usual "
-                             f"${cost.usual_cost:,.2f} ({'+' if change >= 0 else '-'}${abs(change):,.2f}{share}; "
+                lines.append(f"**Cost impact** ({md(cost.scope)}, {span}): **{md_money(cost.cost)}** against a usual "
+                             f"{md_money(cost.usual_cost)} ({md(money_difference(cost.cost, cost.usual_cost))}; "
                              f"usual = median of the same hours on the previous {cost.baseline_weeks} weeks).")
             else:
-                lines.append(f"**Cost impact** ({cost.scope}, {span}): "
-                             + (f"${cost.cost:,.2f}" if cost.cost is not None else "unknown")
-                             + ", usual " + (f"${cost.usual_cost:,.2f}" if cost.usual_cost is not None else "unknown")
+                lines.append(f"**Cost impact** ({md(cost.scope)}, {span}): "
+                             + (md_money(cost.cost) if cost.cost is not None else "unknown")
+                             + ", usual " + (md_money(cost.usual_cost) if cost.usual_cost is not None else "unknown")
                              + ".")
         return "\n".join(lines)
+
+    def cost_note(self) -> str:
+        """Why the cost is not shown (Markdown)."""
+        return "**Cost not assessed:** " + md("; ".join(w for w in self.warnings if w.startswith("cost")))
 
 
 _NO_RESETS = pd.DataFrame({"query": pd.Series([], dtype=object), "series": pd.Series([], dtype=object),
@@ -314,6 +317,24 @@ def index_headline(summary: Mapping[str, Any]) -> str:
     return f"{len(slos)} SLOs; worst budget consumed {worst:.1%}"
 
 
+#: How the postmortem's tables read (over plots.table.COMMON).
+TABLE_COLUMNS = {
+    "first_alert_at": Column("time", "First alert", note="none would have fired"),
+    "time_to_detect_seconds": Column("duration", "Time to detect", note="no alert fired"),
+    "long_window": Column("text", "Long window"),
+    "short_window": Column("text", "Short window"),
+    "burn_rate_threshold": Column("rate", "Threshold"),
+    "peak_burn_rate": Column("rate", "Peak burn rate"),
+    "ongoing": Column("bool", "Still firing"),
+    "usual_cost": Column("money", "Usual cost", note="no earlier week to compare with"),
+    "change": Column("money_change", "Change", note="no usual cost"),
+    "low": Column("money", "Lowest usual"),
+    "high": Column("money", "Highest usual"),
+    "slo": Column(note="about the whole incident"),
+    "detail": Column("text"),
+}
+
+
 SPEC = ReportSpec(
     "postmortem", "notebooks/postmortem.ipynb", "Incident postmortem", (
         *common_params("Incident postmortem"),
@@ -322,4 +343,5 @@ SPEC = ReportSpec(
         Param("services", "names", "all", "services affected (all, or a list)", check_names),
         Param("slos", "names", "all", "SLOs to assess (all, or a list of SLO names)", check_names),
         CATALOG_PARAM,
-    ), "params/postmortem.yaml", check=check, window=window, index_headline=index_headline)
+    ), "params/postmortem.yaml", check=check, window=window, index_headline=index_headline,
+    columns=TABLE_COLUMNS)

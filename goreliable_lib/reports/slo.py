@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +28,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.analysis.history import month_starts, monthly_history
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
 from goreliable_lib.inputs.openslo import DEFAULT_WINDOW
 from goreliable_lib.plots import slo as slo_plots
-from goreliable_lib.plots.format import percent, rate
+from goreliable_lib.plots.format import format_time, md, percent, rate
+from goreliable_lib.plots.table import Column
+from goreliable_lib.plots.trends import run_trend
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
     Param,
@@ -43,9 +46,9 @@ from goreliable_lib.reports.base import (
     check_window,
     common_params,
     file_stem,
+    trend_runs,
     window_from_end,
 )
-from goreliable_lib.analysis.history import month_starts, monthly_history
 from goreliable_lib.reports.slo_archive import WithArchive, complete_from_archive, keep_in_archive
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events, gap_periods
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
@@ -98,6 +101,48 @@ def index_headline(summary: Mapping[str, Any]) -> str:
     return f"{len(slos)} SLOs ({parts})" + (f"; policy: {decision}" if decision else "")
 
 
+def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
+    """Error budget left per SLO across the published runs (the weekly runs), from each summary.json's `slos`;
+    an SLO without data in a run, and every failed run, is a gap."""
+    runs = trend_runs(summaries)
+    points = []
+    for run in runs:
+        for entry in (run.summary or {}).get("slos") or []:
+            if not isinstance(entry, Mapping) or not entry.get("name"):
+                continue
+            left = entry.get("error_budget_remaining")
+            left = float(left) if isinstance(left, int | float) and math.isfinite(left) else None
+            status = slo_plots.STATUS_TEXT.get(str(entry.get("status")), str(entry.get("status", "")))
+            points.append({"end": run.end, "series": str(entry["name"]), "value": left,
+                           "text": f"{entry['name']}: {percent(left, 1)} left ({status}), window to "
+                                   f"{format_time(run.end)}"})
+    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
+                      title="Error budget left per SLO", y_title="error budget left", tickformat=".0%",
+                      reference=(0.0, "budget spent"))]
+
+
+#: How the SLO report's tables read (over plots.table.COMMON).
+TABLE_COLUMNS = {
+    "long_window": Column("text", "Long window"),
+    "short_window": Column("text", "Short window"),
+    "burn_rate_threshold": Column("rate", "Threshold"),
+    "peak_burn_rate": Column("rate", "Peak burn rate"),
+    "ongoing": Column("bool", "Still firing"),
+    "detected_in_window": Column("bool", "Drift in the window"),
+    "detected_now": Column("bool", "Drifting now"),
+    "first_detected_at": Column("time", "First detected", note="no drift in the window"),
+    "last_detected_at": Column("time", "Last detected", note="no drift in the window"),
+    "last_sample_at": Column("time", "Last sample", note="no sample"),
+    "samples_detected": Column("count", "Samples with drift"),
+    "gap_minutes": Column("count", "Minutes in gaps"),
+    "gaps": Column("count", "Scrape gaps"),
+    "series": Column(note="no series"),
+    "minutes": Column("count", "Minutes"),
+    "first": Column("time", "First reset"),
+    "last": Column("time", "Last reset"),
+}
+
+
 SPEC = ReportSpec(
     "slo", "notebooks/slo_report.ipynb", "SLO report", (
         *common_params("SLO report"),
@@ -105,7 +150,8 @@ SPEC = ReportSpec(
         Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
               "catalog (each SLO's own timeWindow)", check_slo_window),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
-    ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline, suite_position=0)
+    ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline,
+    index_trends=index_trends, columns=TABLE_COLUMNS, suite_position=0)
 
 
 # --------------------------------------------------------------------------------------------- fetch
@@ -391,19 +437,20 @@ class SLOReport:
         have fired, model drift and what data was missing (Markdown). The warnings follow it."""
         policy = self.policy
         counts = {s: sum(r.status == s for r in self.results) for s in slo_plots.STATUS_TEXT}
-        lines = [f"# {self.title}", "",
-                 f"## Error-budget policy: **{DECISION_TEXT.get(policy['decision'], policy['decision'])}**", "",
-                 policy["reason"], "",
+        lines = [f"# {md(self.title)}", "",
+                 f"## Error-budget policy: **{md(DECISION_TEXT.get(policy['decision'], policy['decision']))}**", "",
+                 md(policy["reason"]), "",
                  f"Window {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC, {len(self.results)} "
                  "SLOs: " + ", ".join(f"**{counts[s]} {text}**" if counts[s] and s != "ok" else f"{counts[s]} {text}"
                                       for s, text in slo_plots.STATUS_TEXT.items()) + "."]
         lines += ["", self._catalog_sentence()]
         if no_data := [r.name for r in self.results if r.status == "no_data"]:
-            lines += ["", f"**No data** for {', '.join(no_data)}: no events in the window. Shown as *no data*, "
+            lines += ["", f"**No data** for {md(', '.join(no_data))}: no events in the window. Shown as *no data*, "
                           "never as 100%, and left out of the policy decision."]
         lines += ["", "**Alerts** that would have fired: " + _alert_sentence(self.alerts_table())]
-        episodes = "; ".join(f"{e.model} {_when(e.start, e.end)} UTC" for e in self.drift_periods.itertuples(index=False))
-        now = [d["model"] for d in self.model_drift if d["detected_now"]]
+        episodes = "; ".join(f"{md(e.model)} {_when(e.start, e.end)} UTC"
+                             for e in self.drift_periods.itertuples(index=False))
+        now = [md(d["model"]) for d in self.model_drift if d["detected_now"]]
         lines += ["", "**Model drift**: " + (f"in the window {episodes}" if episodes else "none in the window")
                   + "; " + (f"**drifting now: {', '.join(now)}**" if now else "no model drifts now") + "."]
         quality = self.data_quality()
@@ -504,7 +551,7 @@ def _alert_sentence(alerts: pd.DataFrame) -> str:
     parts = []
     for severity in ("page", "ticket"):
         own = alerts[alerts["severity"] == severity]
-        per_slo = [f"{slo} {len(rows)} period(s) from {rows['start'].min():%Y-%m-%d %H:%M} UTC "
+        per_slo = [f"{md(slo)} {len(rows)} period(s) from {rows['start'].min():%Y-%m-%d %H:%M} UTC "
                    f"(peak {rows['peak_burn_rate'].max():.0f}x)" for slo, rows in own.groupby("slo", sort=False)]
         parts.append(f"{severity}: " + ("; ".join(per_slo) if per_slo else "none"))
     return ". ".join(parts) + "."
@@ -513,7 +560,7 @@ def _alert_sentence(alerts: pd.DataFrame) -> str:
 def slo_markdown(result: analysis.SLOResult) -> str:
     """The heading and the numbers of one SLO's section."""
     status = slo_plots.STATUS_TEXT.get(result.status, result.status)
-    head = f"## {result.name} ({result.service}): {status}"
+    head = f"## {md(result.name)} ({md(result.service)}): {status}"
     if result.status == "no_data":
         return (f"{head}\n\nNo events between {result.start:%Y-%m-%d %H:%M} and {result.end:%Y-%m-%d %H:%M} UTC: "
                 "the SLI is unknown (not 100%). Check that the service exports the catalog's metrics.")

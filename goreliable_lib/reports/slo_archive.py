@@ -79,8 +79,8 @@ def read_days(archive: ArchiveSource | None, slo: SLO, days: Iterable[pd.Timesta
 
 def compare_day(archived: pd.DataFrame, fetched: pd.DataFrame, day: pd.Timestamp) -> str | None:
     """A warning naming `day` when the archive's minutes of it differ from the source's, else None."""
-    minutes = (lambda f: f[(f["timestamp"] > day) & (f["timestamp"] <= day + DAY)].set_index("timestamp"))
-    old, new = minutes(archived), minutes(fetched)
+    old, new = (f[(f["timestamp"] > day) & (f["timestamp"] <= day + DAY)].set_index("timestamp")
+                for f in (archived, fetched))
     both = old.index.intersection(new.index)
     if both.empty:
         return None

@@ -34,11 +34,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from goreliable_lib.inputs.catalog import SLO, BudgetPolicy, read_catalog, select_slos
-from goreliable_lib.inputs.promql import Matcher, Selector, format_le, quote, widen_le
 from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
+from goreliable_lib.inputs.catalog import SLO
+from goreliable_lib.inputs.promql import Matcher, Selector, format_le, quote, widen_le
+from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 MINUTE = pd.Timedelta(minutes=1)
 #: The longest range one query asks for (raw samples; ~1.5 MB of JSON per series-week at 1 sample a minute).

@@ -6,7 +6,7 @@ data = slo.fetch(run.connect(), run.params)   # every fetch recorded into run.da
 report = slo.build(data, run.params)
 run.show_headline(report)                # the first screen and the report's warnings
 run.show_figure(fig, "budget_burndown")  # inline, offline-ready HTML (plotly.js is embedded once per page)
-run.export_table(df, "slos")             # slos.csv beside the report
+run.export_table(df, "slos")             # slos.csv beside the report, shown as people read it (plots.table)
 run.warn("coverage of api-gateway-latency is 97%")
 run.finish(report)                       # summary.json: the report's summary plus the always-present fields
 ```
@@ -35,6 +35,8 @@ from IPython.display import Markdown, display
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root
+from goreliable_lib.plots.format import md
+from goreliable_lib.plots.table import ColumnSpec, people_frame, table_html
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.files import atomic_write_text
@@ -160,15 +162,21 @@ class Run:
         except Exception as exc:  # kaleido needs Chrome/Chromium: say so, do not fail the report
             self.warn(f"figure {name}: PNG not written ({type(exc).__name__}: {exc})")
 
-    def export_table(self, df: pd.DataFrame, name: str, show: bool = True) -> Path:
-        """Write NAME.csv beside the report (and show the table unless show=False)."""
+    def export_table(self, df: pd.DataFrame, name: str, show: bool = True, *,
+                     columns: Mapping[str, ColumnSpec] | None = None, kind: str | None = None) -> None:
+        """Write NAME.csv beside the report (the machine form: every row, every digit) and, unless show=False,
+        show the table as people read it (`plots.table`: headers in words, units, no index column, unknowns as a
+        dash with a note, sortable when long), with the report's column words (`SPEC.columns`) and `columns` over
+        them; `kind` is the kind of the numbers nothing else names (e.g. "money" for a table of teams' costs).
+        Returns nothing: a cell ending with it shows the table, not a return value."""
         name = safe_name(name, "table name")
         path = self.run_dir / f"{name}.csv"
         keep_index = not isinstance(df.index, pd.RangeIndex)
         atomic_write_text(path, df.to_csv(index=keep_index))
         if show:
-            display(df)
-        return path
+            words = {**(self.spec.columns if self.spec is not None else {}), **(columns or {})}
+            display({"text/html": table_html(df, words, kind=kind, name=name),  # masked where the notebook is saved
+                     "text/plain": people_frame(df, words, kind=kind).to_string(index=False)}, raw=True)
 
     def warn(self, message: str) -> None:
         """A caveat the reader must see: shown here, in summary.json `warnings` and on the first screen."""
@@ -176,7 +184,7 @@ class Run:
         if text not in self.warnings:
             self.warnings.append(text)
         self._save_context()
-        display(Markdown(f"**Warning:** {text}"))
+        display(Markdown(f"**Warning:** {md(text)}"))
 
     def source_warning(self, source: str, request: Mapping[str, Any], message: str, *, info: bool = False) -> None:
         """A warning a source attached to a result (`frame.attrs["warnings"]`), said as a warning of the run; with

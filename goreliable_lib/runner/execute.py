@@ -47,6 +47,7 @@ from traitlets import default
 
 from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.paths import project_root
+from goreliable_lib.plots.format import md
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import get_report, require_notebook
 from goreliable_lib.runner.context import CONTEXT_FILE, REPORT_ENV, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
@@ -294,7 +295,7 @@ def _finalise(staging: Path, report: ReportSpec, parameters: dict[str, Any], run
     # no notebook yet when the run failed before papermill wrote anything
     nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
     if warnings := summary.get("warnings"):
-        items = "\n".join(f"- {w}" for w in warnings[:MAX_WARNINGS_SHOWN])
+        items = "\n".join(f"- {md(w)}" for w in warnings[:MAX_WARNINGS_SHOWN])  # literal text, `$` and `*` too
         if len(warnings) > MAX_WARNINGS_SHOWN:
             items += f"\n- ... and {len(warnings) - MAX_WARNINGS_SHOWN} more (all listed in summary.json)"
         nb.cells.insert(0, _markdown_cell(f"**Warnings** (this report may be incomplete):\n\n{items}",

@@ -3,13 +3,15 @@
 nbconvert's lab template loads require.js, MathJax and mermaid from a CDN; a small template extending it
 drops those blocks, and a safety pass removes any external script/link tag an output may carry. Figures are
 displayed by the run context as text/html without plotly.js; this module embeds plotly.js once per page.
-A Content-Security-Policy meta tag forbids the page from fetching anything outside the file.
+A Content-Security-Policy meta tag forbids the page from fetching anything outside the file. The page's own style
+keeps it as wide as the screen (a phone's 390 px included): wide tables and code scroll inside their box.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import nbformat
@@ -32,10 +34,31 @@ PLOTLY_MARKER = "<!-- goreliable: plotly.js -->"
 _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?\s*(?:https?:)?//[^>]*>.*?</script\s*>",
                               re.IGNORECASE | re.DOTALL)
 _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?\s*(?:https?:)?//[^>]*>", re.IGNORECASE)
+#: What the report pages add to nbconvert's lab style: nothing wider than the screen (Markdown tables and text
+#: outputs scroll in their box, long words break), and less padding on a phone.
+PAGE_CSS = """.jp-RenderedMarkdown table{display:block;overflow-x:auto;max-width:100%;margin-left:0}
+.jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon li{overflow-wrap:break-word}
+.jp-RenderedText pre,.jp-RenderedHTMLCommon pre{white-space:pre-wrap;overflow-wrap:anywhere}
+.jp-OutputArea-output{max-width:100%;overflow-x:auto}
+@media (max-width:600px){.jp-Notebook{padding:8px 6px}.jp-Cell{padding:2px 0}
+.jp-RenderedHTMLCommon h1{font-size:1.6em}.jp-RenderedHTMLCommon h2{font-size:1.3em}}"""
 
 
 def _plotly_js() -> str:
     return get_plotlyjs()
+
+
+def plotly_script() -> str:
+    """plotly.js embedded in the page (once per page: the figures' divs carry none)."""
+    return (f"{PLOTLY_MARKER}\n<script type=\"text/javascript\">window.PlotlyConfig = {{MathJaxConfig: 'local'}};"
+            f"</script>\n<script type=\"text/javascript\">{_plotly_js()}</script>")
+
+
+def figure_div(fig: Any) -> str:
+    """A plotly figure as a div for a page that embeds plotly.js once (`plotly_script`), resizing with the page."""
+    height = fig.layout.height or 450
+    return fig.to_html(full_html=False, include_plotlyjs=False, default_height=f"{height}px",
+                       config={"displaylogo": False, "responsive": True})
 
 
 def strip_external(html: str) -> str:
@@ -54,9 +77,9 @@ def notebook_to_html(nb: nbformat.NotebookNode, title: str | None = None) -> str
     html = strip_external(body)
     head = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
     if "plotly-graph-div" in html:
-        head += (f"\n{PLOTLY_MARKER}\n<script type=\"text/javascript\">window.PlotlyConfig = "
-                 f"{{MathJaxConfig: 'local'}};</script>\n<script type=\"text/javascript\">{_plotly_js()}</script>")
-    return re.sub(r"<head>", lambda _: "<head>\n" + head, html, count=1)
+        head += "\n" + plotly_script()
+    html = re.sub(r"<head>", lambda _: "<head>\n" + head, html, count=1)
+    return re.sub(r"</head>", lambda _: f"<style>{PAGE_CSS}</style>\n</head>", html, count=1)  # after lab's style
 
 
 def export_html(notebook_path: Path, html_path: Path, title: str | None = None) -> Path:

@@ -1,7 +1,14 @@
-"""reports/index.html: every run of every report, newest first, with status and headline numbers.
+"""reports/index.html: the dashboard of every published run, rebuilt from the runs' summary.json files.
 
-The index is rebuilt from the runs' summary.json files (never edited in place), under an exclusive file lock
-(fcntl) so concurrent runs cannot interleave, and written through a temporary file and a rename.
+- per report, the newest good run's headline (its `SPEC.index_headline`), its window, and a newer failed run when
+  there is one;
+- per report, its trends across the published runs (its `SPEC.index_trends`: plotly figures from the summaries; a
+  failed run is a gap, never a value);
+- below, every run newest first, with status, window and headline.
+The page opens offline like report.html (plotly.js embedded once, the same Content-Security-Policy) and fits a
+phone's screen (the runs table scrolls in its box). It is rebuilt from the summaries (never edited in place), under
+an exclusive file lock (fcntl) so concurrent runs cannot interleave, and written through a temporary file and a
+rename; the S3 writer builds the same page from the same entries.
 """
 
 from __future__ import annotations
@@ -11,12 +18,17 @@ import fcntl
 import html
 import json
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from goreliable_lib.plots import FONT, STATUS_COLOURS
+from goreliable_lib.plots.format import format_time
+from goreliable_lib.plots.table import CSS as TABLE_CSS
+from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.runner.html import CSP, figure_div, plotly_script
 from goreliable_lib.runner.scrub import write_masked_text
 
 INDEX_FILE = "index.html"
@@ -28,7 +40,7 @@ ARCHIVE_FOLDER = "archive"
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One run as listed in the index."""
+    """One run as listed in the index, with the summary.json it was read from (for the trends)."""
 
     report: str
     run_id: str
@@ -38,13 +50,14 @@ class IndexEntry:
     headline: str
     warnings: int
     link: str  # folder of the run, relative to the index
+    summary: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def sort_key(self) -> tuple[str, str]:
         return (self.run_id, self.report)
 
 
-def headline(summary: dict[str, Any]) -> str:
+def headline(summary: Mapping[str, Any]) -> str:
     """The headline numbers of a run, one line, from its summary.json (the report's own `index_headline`)."""
     if summary.get("status") == "failed":
         error = summary.get("error") or {}
@@ -61,14 +74,27 @@ def headline(summary: dict[str, Any]) -> str:
     return ", ".join(keys[:6])
 
 
-def entry_from_summary(summary: dict[str, Any], link: str, run_id: str) -> IndexEntry:
+def _time(value: Any) -> str:
+    try:
+        return format_time(value) if value else "?"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def window_text(window: Any) -> str:
+    """`2026-10-24 06:00 UTC → 2026-11-23 06:00 UTC` from a summary's `window`."""
+    if not isinstance(window, Mapping):
+        return ""
+    return f"{_time(window.get('start'))} → {_time(window.get('end'))}"
+
+
+def entry_from_summary(summary: Mapping[str, Any], link: str, run_id: str) -> IndexEntry:
     """An index row from one summary.json."""
-    window = summary.get("window") or {}
-    span = f"{window.get('start') or '?'} .. {window.get('end') or '?'}" if isinstance(window, dict) else ""
     return IndexEntry(report=str(summary.get("report", "?")), run_id=run_id,
                       status=str(summary.get("status", "?")), generated_at=str(summary.get("generated_at", "")),
-                      window=span, headline=headline(summary), warnings=len(summary.get("warnings") or []),
-                      link=link)
+                      window=window_text(summary.get("window")), headline=headline(summary),
+                      warnings=len(summary.get("warnings") or []), link=link,
+                      summary={**summary, "run_id": summary.get("run_id") or run_id})
 
 
 def run_folders(root: Path) -> Iterator[tuple[str, str, Path]]:
@@ -96,10 +122,91 @@ def scan_local(root: Path) -> list[IndexEntry]:
     return entries
 
 
+# ---- the page -------------------------------------------------------------------------------------------
+
+def _report_order(names: Iterable[str]) -> list[str]:
+    """The suite's reports in suite order, then the others (postmortems, reports of other versions) by name."""
+    def key(name: str) -> tuple[int, int, str]:
+        spec = REPORTS.get(name)
+        position = spec.suite_position if spec is not None else None
+        return (position is None, position or 0, name)
+    return sorted(set(names), key=key)
+
+
+def trend_figures(spec: ReportSpec | None, entries: list[IndexEntry]) -> tuple[list[Any], str | None]:
+    """The report's trend figures from its runs' summaries, or why there are none (a summary the report's code
+    cannot read is said on the page, not hidden)."""
+    if spec is None or spec.index_trends is None or not entries:
+        return [], None
+    try:
+        return list(spec.index_trends([e.summary for e in entries])), None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return [], f"trends not drawn: {type(exc).__name__}: {exc}"
+
+
+def _card(name: str, spec: ReportSpec | None, own: list[IndexEntry]) -> str:
+    """One report's card: a newer failed run first, then the newest good run's headline."""
+    title = html.escape(spec.title if spec is not None else name)
+    good = next((e for e in own if e.status == "ok"), None)
+    newest = own[0]
+    parts = [f'<section class="card {"ok" if newest.status == "ok" else "failed"}"><h2>{title}</h2>']
+    if newest is not good:
+        when = f" ({_time(newest.generated_at)})" if newest.generated_at else ""
+        parts.append(f'<p class="alarm">The newest run failed{html.escape(when)}: {html.escape(newest.headline)} '
+                     f'<a href="{html.escape(newest.link)}/report.html">what ran</a></p>')
+    if good is not None:
+        parts.append(f'<p class="headline">{html.escape(good.headline)}</p>'
+                     f'<p class="meta">{html.escape(good.window)} · '
+                     f'<a href="{html.escape(good.link)}/report.html">open the report</a></p>')
+    else:
+        parts.append('<p class="meta">No good run yet.</p>')
+    failed = sum(e.status != "ok" for e in own)
+    parts.append(f'<p class="meta">{len(own)} run{"s" if len(own) != 1 else ""}'
+                 + (f", {failed} failed" if failed else "") + "</p></section>")
+    return "".join(parts)
+
+
+def _page_css() -> str:
+    status = "".join(f"tr.{name} .status{{background:{colour};color:#fff}}"
+                     for name, colour in STATUS_COLOURS.items() if name in ("ok", "failed"))
+    return (f"body{{font-family:{FONT};margin:0 auto;padding:16px;max-width:1280px;color:#222}}"
+            "h1{font-size:1.6em;margin:.2em 0 .6em}h2{font-size:1.15em;margin:1.2em 0 .5em}"
+            ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,280px),1fr));gap:12px}"
+            ".card{border:1px solid #ddd;border-left:6px solid " + STATUS_COLOURS["ok"] + ";border-radius:4px;"
+            "padding:8px 12px;overflow-wrap:break-word}"
+            ".card.failed{border-left-color:" + STATUS_COLOURS["failed"] + "}"
+            ".card h2{margin:0 0 .3em;font-size:1.05em}.card .headline{font-size:1.05em;margin:.3em 0}"
+            ".meta{font-size:12px;color:#555;margin:.3em 0}.alarm{color:#a00;font-weight:600;margin:.3em 0}"
+            ".trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,560px),1fr));gap:12px}"
+            ".trend{min-width:0;border:1px solid #eee;border-radius:4px}"
+            ".runs{overflow-x:auto;max-width:100%}.runs table{border-collapse:collapse;font-size:13px}"
+            ".runs td,.runs th{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}"
+            ".runs th{background:#f0f0f0}.runs td.status{font-weight:600;text-align:center}"
+            ".runs td:nth-child(2),.runs td:nth-child(4){white-space:nowrap}"
+            + status + "@media (max-width:600px){body{padding:10px}h1{font-size:1.4em}}" + TABLE_CSS)
+
+
+#: Each chart is drawn while the page is still being read, before the grid has all its items: size them again once
+#: the page is laid out.
+_RESIZE_JS = ("<script>window.addEventListener('load',function(){if(window.Plotly){document.querySelectorAll("
+              "'.js-plotly-plot').forEach(function(gd){window.Plotly.Plots.resize(gd);});}});</script>")
+
+
 def render_index(entries: Iterable[IndexEntry]) -> str:
-    """The index page: one row per run, newest first; self-contained (no external resources)."""
+    """The index page: per report its latest headline and its trends, then one row per run, newest first;
+    self-contained (no external resources)."""
+    ordered = sorted(entries, key=lambda e: e.sort_key, reverse=True)
+    by_report = {name: [e for e in ordered if e.report == name] for name in _report_order(e.report for e in ordered)}
+    cards, trends = [], []
+    for name, own in by_report.items():
+        spec = REPORTS.get(name)
+        cards.append(_card(name, spec, own))
+        figures, problem = trend_figures(spec, list(reversed(own)))
+        trends += [f'<div class="trend">{figure_div(fig)}</div>' for fig in figures]
+        if problem:
+            trends.append(f'<p class="meta">{html.escape(spec.title if spec else name)}: {html.escape(problem)}</p>')
     rows = []
-    for e in sorted(entries, key=lambda e: e.sort_key, reverse=True):
+    for e in ordered:
         link = html.escape(e.link)
         rows.append(
             f'<tr class="{html.escape(e.status)}"><td>{html.escape(e.report)}</td>'
@@ -107,19 +214,25 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
             f'<td class="status">{html.escape(e.status)}</td><td>{html.escape(e.window)}</td>'
             f"<td>{html.escape(e.headline)}</td><td>{e.warnings or ''}</td>"
             f'<td><a href="{link}/summary.json">summary</a> <a href="{link}/report.ipynb">notebook</a></td></tr>')
+    plotly = plotly_script() if trends and any("plotly-graph-div" in t for t in trends) else ""
+    dashboard = (f'<div class="cards">{"".join(cards)}</div>' if cards else "<p>No published run yet.</p>")
+    trend_block = f'<h2>Trends across the runs</h2><div class="trends">{"".join(trends)}</div>' if trends else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>GoReliable reports</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.failed .status{{color:#b00;font-weight:bold}}
-tr.ok .status{{color:#070}}</style></head>
+{plotly}
+<style>{_page_css()}</style></head>
 <body><h1>GoReliable reports</h1>
-<table><thead><tr><th>report</th><th>run</th><th>status</th><th>window</th><th>headline</th><th>warnings</th>
-<th>files</th></tr></thead>
+{dashboard}
+{trend_block}
+<h2>Every run</h2>
+<div class="runs"><table><thead><tr><th>report</th><th>run</th><th>status</th><th>window</th><th>headline</th>
+<th>warnings</th><th>files</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table></body></html>
+</tbody></table></div>{_RESIZE_JS if plotly else ""}</body></html>
 """
 
 
