@@ -13,9 +13,9 @@ import os
 import pandas as pd
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.catalog import read_catalog, select_slos
+from goreliable_lib.inputs.catalog import read_catalog
 from goreliable_lib.paths import reports_dir
-from goreliable_lib.reports.slo_archive import backfill, definitions_by_key, status
+from goreliable_lib.reports.slo_archive import backfill, counted_objectives, definitions_by_key, status
 from goreliable_lib.sources.archive import ArchiveSource
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.timeutil import parse_time, to_rfc3339
@@ -33,7 +33,7 @@ def archive_uri(args: argparse.Namespace) -> str:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     archive = ArchiveSource(archive_uri(args))
-    slos = select_slos(read_catalog(args.catalog).slos, args.services)
+    slos = counted_objectives(read_catalog(args.catalog).slos, args.services)
     end = parse_time(args.end, field="--end")
     rows = status(archive, slos, end)
     known = {row["key"] for row in rows}
@@ -64,7 +64,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     end = parse_time(args.to, field="--to").floor("D") + pd.Timedelta(days=1)  # --to is the last day, inclusive
     if end <= start:
         raise BadInputError(f"--to: {args.to!r} must be after --from {args.from_!r}")
-    slos = select_slos(read_catalog(args.catalog).slos, args.services)
+    slos = counted_objectives(read_catalog(args.catalog).slos, args.services)
     sources = connect("live")
     end = min(end, sources.now().floor("D"))  # only whole days the server has finished
     archive = ArchiveSource(archive_uri(args))

@@ -18,13 +18,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import papermill
 
+from goreliable_lib.analysis.slo import LOOKBACK
+from goreliable_lib.devstack.sim.timeline import HISTORY_DAYS
 from goreliable_lib.devstack.stack.manager import LocalStack, read_state
 from goreliable_lib.errors import GoReliableError
+from goreliable_lib.inputs.catalog import read_catalog
 from goreliable_lib.paths import project_root
+from goreliable_lib.reports.slo_archive import backfill, counted_objectives
 from goreliable_lib.runner.execute import run_report
-from goreliable_lib.sources.connect import demo_snapshot_path
+from goreliable_lib.sources.archive import ArchiveSource
+from goreliable_lib.sources.connect import connect, demo_snapshot_path
 from goreliable_lib.sources.snapshot import merge_snapshots
 
 #: The reports the demo covers, with the parameters `make demo` runs them with.
@@ -59,6 +65,15 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def fill_archive(archive: ArchiveSource, as_of: pd.Timestamp) -> None:
+    """The SLO event archive the demo's SLO report reads its compliance history from: every whole day the stack
+    holds before the report's window and its alerts' lookback (as earlier weekly runs would have kept them)."""
+    catalog = read_catalog(project_root() / "params" / "slos.yaml")
+    first = (as_of - pd.Timedelta(days=HISTORY_DAYS)).ceil("D")
+    before_window = (as_of - pd.Timedelta(days=30) - LOOKBACK).floor("D")
+    backfill(connect("live").prometheus, archive, counted_objectives(catalog.slos), first, before_window)
+
+
 def record_demo(target: Path, workdir: Path, *, postmortem_params: Path | None = None) -> int:
     """Start a stack, run every demo report against it, and merge what they fetched into `target`."""
     root = project_root()
@@ -69,7 +84,9 @@ def record_demo(target: Path, workdir: Path, *, postmortem_params: Path | None =
         state = stack.start()
     snapshots: list[Path] = []
     try:
-        with _environment({**state.env(), "GORELIABLE_CONFIG": os.devnull}):
+        archive = workdir / "archive"
+        with _environment({**state.env(), "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_ARCHIVE_URI": str(archive)}):
+            fill_archive(ArchiveSource(str(archive)), state.as_of)
             for name, parameters in DEMO_RUNS:
                 files = [root / "params" / f"{name}.yaml"]
                 if name == "postmortem":

@@ -230,3 +230,33 @@ def coverage_heatmap(coverage: pd.DataFrame, *, title: str | None = None) -> go.
     fig.update_layout(hovermode="closest", plot_bgcolor=STATUS_COLOURS["no_data"],
                       yaxis={"autorange": "reversed", "showgrid": False}, xaxis={"showgrid": False})
     return fig
+
+
+def compliance_history(history: Sequence[Mapping[str, Any]], *, title: str | None = None) -> go.Figure:
+    """The last months per SLO (summary.json `history`): a cell per SLO and month, green when met, red when
+    breached, grey and `unknown` when the kit cannot see the month (never shown as met); the SLI as text, with the
+    coverage when the month is seen in part."""
+    months = [m["month"] for m in history[0]["months"]] if history else []
+    colour = {"met": 2, "breached": 0, "unknown": None, "no_data": None}
+    z, text, hover = [], [], []
+    for entry in history:
+        row_z, row_text, row_hover = [], [], []
+        for month in entry["months"]:
+            verdict = str(month["status"]).split(" ")[0]
+            row_z.append(colour.get(verdict))
+            sli = f"{month['sli']:.3%}" if month["sli"] is not None else verdict.replace("_", " ")
+            partial = month["status"].endswith("(partial)") or month.get("to_date")
+            row_text.append(sli + (f"<br>{month['coverage']:.0%} seen" if partial and month["sli"] is not None else ""))
+            row_hover.append(f"{entry['name']} {month['month']}: {month['status']}, SLI {sli}, coverage "
+                             f"{month['coverage']:.1%}")
+        z.append(row_z)
+        text.append(row_text)
+        hover.append(row_hover)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=months, y=[e["name"] for e in history], text=text, texttemplate="%{text}", textfont={"size": 9},
+        customdata=hover, hovertemplate="%{customdata}<extra></extra>", zmin=0, zmax=2, showscale=False, xgap=2,
+        ygap=2, colorscale=[[0, STATUS_COLOURS["breached"]], [0.5, STATUS_COLOURS["at_risk"]], [1, STATUS_COLOURS["ok"]]]))
+    style(fig, title, height=max(220, 90 + 36 * len(history)))
+    fig.update_layout(hovermode="closest", plot_bgcolor=STATUS_COLOURS["no_data"],
+                      yaxis={"autorange": "reversed", "showgrid": False}, xaxis={"showgrid": False, "type": "category"})
+    return fig

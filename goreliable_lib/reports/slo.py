@@ -390,6 +390,23 @@ class SLOReport:
         table["peak_burn_rate"] = table["peak_burn_rate"].round(2)
         return table[["slo", *analysis.ALERT_COLUMNS]].sort_values(["start", "slo"], ignore_index=True)
 
+    def history_table(self) -> pd.DataFrame:
+        """One row per SLO and month of the compliance history (exported as history.csv)."""
+        rows = [{"slo": entry["name"], **month} for entry in self.history() for month in entry["months"]]
+        columns = ["slo", "month", "status", "sli", "good_events", "total_events", "error_budget_remaining", "breached",
+                   "coverage", "to_date"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def history_markdown(self) -> str:
+        """The compliance history's heading and what it is made of."""
+        archive = self.archive_summary()
+        source = (f"the SLO event archive ({archive['history_days']} days kept by earlier runs) and this run's own "
+                  "days" if archive["history_days"] else "this run's own days only (the archive holds no earlier day "
+                  "yet: every scheduled run adds its days; `goreliable archive backfill` fills it from a server "
+                  "that still has them)")
+        return ("## Compliance history\n\nThe last 12 calendar months (UTC) per SLO, from " + source + ". A month "
+                "the kit cannot see is *unknown*, never met; a month seen in part shows its coverage.")
+
     def coverage_by_day(self) -> pd.DataFrame:
         """`slo`, `day`, `coverage` for every SLO and UTC day of its window."""
         return pd.concat([r.daily[["day", "coverage"]].assign(slo=r.name) for r in self.results],

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from goreliable_lib.errors import SourceError
-from goreliable_lib.inputs.catalog import SLO
+from goreliable_lib.inputs.catalog import SLO, SLOObjective, select_objectives
 from goreliable_lib.inputs.promql import widen_le
 from goreliable_lib.reports.slo_events import QueryOnce, fetch_slo_events
 from goreliable_lib.sources.archive import ArchiveSource, complete_days, definition_key
@@ -40,6 +40,16 @@ def archive_definition(slo: SLO) -> dict[str, Any]:
     else:
         definition["bad"] = widen_le(slo.bad_selector).to_promql()  # type: ignore[arg-type]
     return definition
+
+
+def counted_objectives(slos: list[SLO], services: Any = "all") -> list[SLOObjective]:
+    """The catalog's objectives whose events are counted (thresholdMetric SLIs are values, not events), one per
+    archive key (the objectives of one indicator share their events)."""
+    found: dict[str, SLOObjective] = {}
+    for objective in select_objectives(slos, services):
+        if objective.threshold is None:
+            found.setdefault(archive_key(objective), objective)
+    return list(found.values())
 
 
 def archive_key(slo: SLO) -> str:
