@@ -261,3 +261,18 @@ def test_a_png_that_hangs_or_fails_is_a_warning_not_a_stuck_report(failure: str,
     expected = ("no image from kaleido/Chromium within 0.5 s" if failure == "hangs"
                 else "ValueError: Chromium not found")
     assert run.warnings == [f"figure sli: PNG not written ({expected})"]
+
+
+def test_the_notebook_api_of_version_0_1_still_works() -> None:
+    """Notebooks written against 0.1 call `reports.current_run`, `reports.run_report` and `goreliable_lib.connect`:
+    those names moved (runner/, sources/) and still resolve to the same objects."""
+    import goreliable_lib
+    from goreliable_lib import reports
+    from goreliable_lib.runner import context, execute
+    from goreliable_lib.sources.connect import connect
+
+    assert reports.current_run is context.current_run and reports.Run is context.Run
+    assert reports.run_report is execute.run_report and reports.RunResult is execute.RunResult
+    assert goreliable_lib.connect is connect and callable(goreliable_lib.load_ipython_extension)
+    with pytest.raises(AttributeError):
+        reports.no_such_name  # noqa: B018
