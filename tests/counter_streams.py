@@ -48,6 +48,7 @@ class Stream:
     silences: list[tuple[int, int]] = field(default_factory=list)  # (from index, count) of missed scrapes
     initial: float = 1000.0  # value at the first scrape (a baseline's history), or small for a new series
     seed: int = 0
+    busy: tuple[int, int, float] | None = None  # (from index, to index, mean increment) of a busy spell
 
 
 def scrape_times(stream: Stream) -> np.ndarray:
@@ -66,6 +67,9 @@ def stream_samples(stream: Stream) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(stream.seed + 1)
     times = scrape_times(stream)
     increments = rng.poisson(stream.rate, len(times)).astype(float)
+    if stream.busy is not None:
+        low, high, rate = stream.busy
+        increments[low:high] = rng.poisson(rate, max(0, min(high, len(times)) - low))
     values = np.empty(len(times))
     value = stream.initial
     restarts = set(stream.restarts)
@@ -95,6 +99,61 @@ def make_samples(streams: list[Stream]) -> pd.DataFrame:
     for name in names:
         table[name] = table[name].astype(object)
     return table
+
+
+def random_streams(seed: int, service: str, start: pd.Timestamp, hours: float) -> tuple[list[Stream], float]:
+    """A seeded random service (the property tests' features, for the real servers): (streams, interval)."""
+    rng = np.random.default_rng(seed)
+    interval = float(rng.choice([5, 10, 15, 30, 60, 90, 120, 300]))
+    stop = start.value + int(hours * 3600 * S_NS)
+    per_hour = 3600 / interval
+    streams = []
+    for pod in range(int(rng.integers(1, 4))):
+        phase = int(rng.integers(0, int(interval * 1000))) * 1_000_000
+        born, dies = start.value + phase, stop
+        initial = float(rng.integers(0, 10**6))
+        if rng.random() < 0.3:  # born later: a new series
+            born += int(rng.uniform(0.2, 0.7) * hours * 3600) * S_NS
+            initial = float(rng.integers(0, 4))
+        if rng.random() < 0.2:
+            dies = born + int(rng.uniform(0.1, 0.6) * hours * 3600) * S_NS
+        count = max(1, int((dies - born) / (interval * S_NS)))
+        restarts = sorted({int(i) + k for i in rng.integers(0, count, int(rng.integers(0, 4)))
+                           for k in range(int(rng.integers(1, 3)))})
+        if rng.random() < 0.3:  # a crash loop
+            begin, every = int(rng.integers(0, count)), int(rng.integers(2, 11))
+            restarts = sorted(set(restarts) | set(range(begin, min(count, begin + int(per_hour)), every)))
+        silences = [(int(rng.integers(0, count)), int(rng.integers(1, max(2, int(per_hour / 6)))))
+                    for _ in range(int(rng.integers(0, 3)))]
+        jitter = int(rng.integers(0, int(min(300, interval * 10)) + 1))
+        for code in ("200", "500"):
+            streams.append(Stream({"__name__": "req_total", "service": service, "pod": f"p{pod}", "code": code},
+                                  born, dies, interval, jitter, float(rng.uniform(0.5, 8)) / (1 if code == "200"
+                                                                                           else 10),
+                                  restarts, silences, initial if code == "200" else float(int(initial / 50)),
+                                  seed * 100 + pod * 2 + (code == "500")))
+    return streams, interval
+
+
+def openmetrics_text(table: pd.DataFrame) -> str:
+    """OpenMetrics for `promtool tsdb create-blocks-from openmetrics` (seconds with millisecond decimals)."""
+    names = [c for c in table.columns if c not in ("t", "value", "__name__")]
+    ordered = table.sort_values(["__name__", *names, "t"], na_position="first", kind="stable")
+    lines = []
+    for record in ordered.to_dict("records"):
+        pairs = ",".join(f'{k}="{record[k]}"' for k in names if isinstance(record[k], str))
+        lines.append(f"{record['__name__']}{{{pairs}}} {record['value']:.17g} {record['t'] // 1_000_000 / 1000:.3f}")
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+def prometheus_text(table: pd.DataFrame) -> str:
+    """The Prometheus text format with millisecond timestamps (VictoriaMetrics' /api/v1/import/prometheus)."""
+    names = [c for c in table.columns if c not in ("t", "value", "__name__")]
+    lines = []
+    for record in table.to_dict("records"):
+        pairs = ",".join(f'{k}="{record[k]}"' for k in names if isinstance(record[k], str))
+        lines.append(f"{record['__name__']}{{{pairs}}} {record['value']:.17g} {record['t'] // 1_000_000}")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------------- reference

@@ -5,12 +5,15 @@ an in-memory Prometheus API with Prometheus 2's closed ranges and with VictoriaM
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pytest
 from counter_streams import MIN_NS, S_NS, FakePrometheus, Stream, make_samples, reference_events
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profile import FUZZ, count, write_counts
 
 from goreliable_lib.analysis import counters
 from goreliable_lib.inputs.catalog import SLO
@@ -133,11 +136,18 @@ def _table(streams: list[Stream]) -> pd.DataFrame:
     return table[table["t"] >= 0]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _write_counts() -> Iterator[None]:
+    yield
+    write_counts()
+
+
 @pytest.mark.parametrize("server", SERVERS)
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@FUZZ
 @given(drawn=stream_sets(), role=st.sampled_from(["good", "bad"]), lookback_minutes=st.integers(0, 40))
 def test_availability_events_equal_the_per_sample_reference(server: str, drawn, role: str,
                                                            lookback_minutes: int) -> None:
+    count(f"slo-engine-availability-{server}")
     streams, interval, _, first, end = drawn
     table = _table(streams)
     lookback = MIN * min(lookback_minutes, int((end - first) / MIN) - 1)
@@ -148,9 +158,10 @@ def test_availability_events_equal_the_per_sample_reference(server: str, drawn, 
 
 
 @pytest.mark.parametrize("server", SERVERS)
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@FUZZ
 @given(drawn=stream_sets(histogram=True))
 def test_latency_events_with_le_spellings_equal_the_reference(server: str, drawn) -> None:
+    count(f"slo-engine-latency-le-{server}")
     streams, interval, _, first, end = drawn
     table = _table(streams)
     _check(table, LATENCY, server, interval, first, end,
@@ -158,7 +169,7 @@ def test_latency_events_with_le_spellings_equal_the_reference(server: str, drawn
 
 
 # --------------------------------------------------------------------------------------------- the identity
-@settings(max_examples=300, deadline=None)
+@FUZZ
 @given(interval=st.sampled_from(INTERVALS), window=st.integers(1, 6), seed=st.integers(0, 10**6),
        restarts=st.lists(st.integers(0, 400), max_size=8), silences=st.lists(
            st.tuples(st.integers(0, 400), st.integers(1, 80)), max_size=3), new=st.booleans())
@@ -166,6 +177,7 @@ def test_sums_plus_corrections_are_the_increments(interval: float, window: int, 
                                                    silences: list[tuple[int, int]], new: bool) -> None:
     """For one counter and any scrape window: B(m) - A(m - 1) from their definitions, plus
     `series_corrections` at every minute, equals the sample-by-sample increments of the minute."""
+    count("slo-engine-identity")
     stream = Stream({"__name__": "x"}, T0.value + seed % int(interval * 1000) * 1_000_000,
                     (T0 + pd.Timedelta(hours=5)).value, interval, 0, 4.0, sorted(set(restarts)), silences,
                     1.0 if new else 500.0, seed)

@@ -61,8 +61,11 @@ MAX_TERMS = 40
 LOOKUP_WINDOWS = (pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days=8))
 #: Growing look-ahead windows of the first-sample searches.
 SEARCH_WINDOWS = (pd.Timedelta(minutes=10), pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days=8))
-#: "Since the beginning" for the series API (1970-01-01T00:00:01Z; 0 reads as "not set" on some servers).
-FAR_PAST = pd.Timestamp(1_000_000_000, tz="UTC")
+#: The longest range one series-index question covers: VictoriaMetrics answers ranges up to 40 days from its
+#: per-day index (exact to the day) and longer ones from its global index (every series it ever held).
+INDEX_WINDOW = pd.Timedelta(days=39)
+#: How far back the look-back for a counter's previous sample may go when the data's start is not known.
+MAX_HISTORY = pd.Timedelta(days=5 * 366)
 #: The probe telling closed ranges (Prometheus 2: [t - d, t], answers 3) from left-open ones (Prometheus 3,
 #: VictoriaMetrics: (t - d, t], answers 2).
 RANGE_PROBE = "count_over_time(vector(1)[2m:1m])"
@@ -216,6 +219,8 @@ class _Engine:
         self.interval: float | None = None
         self.data_start: pd.Timestamp | None = None
         self.margin = counters.baseline_margin(MINUTE)
+        self._floor: pd.Timestamp | None = None
+        self._selectors: list[str] = []
 
     # -- requests ------------------------------------------------------------------------------------------
     def span(self, length: pd.Timedelta) -> str:
@@ -251,7 +256,10 @@ class _Engine:
     def series(self, match: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         self.queries.append(f"series({match})")
         self.stats["requests"] += 1
-        return self.source.series(match, to_rfc3339(start), to_rfc3339(end))
+        source = self.source
+        if not hasattr(source, "series") and hasattr(getattr(source, "source", None), "series"):
+            source = source.source  # a query-dedup wrapper without `series` (_OnceSource): the listing is small
+        return source.series(match, to_rfc3339(start), to_rfc3339(end))
 
     # -- what exists ---------------------------------------------------------------------------------------
     def families(self, selector: Selector) -> list[_Family]:
@@ -273,11 +281,14 @@ class _Engine:
 
     def measure_interval(self, families: list[_Family]) -> float | None:
         """The scrape interval (`counters.scrape_interval_seconds`) of a 10-minute raw probe at the range's end
-        (or, when nothing was scraped there, a little earlier); a slow or unclear answer (90 s or more) is
-        checked on an hour of samples, where a missed scrape cannot hide every regular spacing."""
+        (or, when nothing was scraped there, earlier: up to a week before, then spread over the range); a slow
+        or unclear answer (90 s or more, or none) is checked on an hour of samples, where a missed scrape cannot
+        hide every regular spacing. None when no probe holds two samples of a series (the window is then 1m)."""
         offsets = (pd.Timedelta(0), pd.Timedelta(hours=1), pd.Timedelta(hours=6), pd.Timedelta(days=1),
                    pd.Timedelta(days=7))
-        probes = [t for t in (self.end - o for o in offsets) if t - INTERVAL_PROBE >= self.first] or [self.end]
+        spread = [(self.end - (self.end - self.first) * k / 8).ceil("min") for k in range(1, 8)]
+        probes = [t for t in (*(self.end - o for o in offsets), *spread) if t - INTERVAL_PROBE >= self.first]
+        probes = list(dict.fromkeys(probes)) or [self.end]
         for family in families:
             if not family.keys:
                 continue
@@ -297,36 +308,66 @@ class _Engine:
         self.margin = counters.baseline_margin(self.window)
 
     # -- the server's oldest sample ------------------------------------------------------------------------
-    def _listed(self, selectors: list[str], end: pd.Timestamp) -> bool:
-        return any(len(self.series(s, FAR_PAST, end)) for s in selectors)
+    def _listed(self, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
+        """Does the series index list a series with data in [low, high]? (Asked in windows of at most
+        INDEX_WINDOW; a superset: Prometheus answers per chunk, VictoriaMetrics per day.)"""
+        top = high
+        while top >= low:
+            bottom = max(low, top - INDEX_WINDOW)
+            if any(len(self.series(s, bottom, top)) for s in selectors):
+                return True
+            top = bottom - pd.Timedelta(milliseconds=1)
+        return False
 
     def _has_data(self, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
+        """Is there a sample in (low, high]? (The data itself: exact.)"""
         return any(len(self.query(f"count_over_time({s}[{self.span(high - low)}])", high)) for s in selectors)
+
+    def _data_before(self, selectors: list[str], edge: pd.Timestamp) -> bool:
+        """Is there a sample at or before `edge`? Asked of the index over the INDEX_WINDOW before it (a longer
+        silence of the whole selector counts as its start) and checked on the data near `edge` when the index
+        answers per day."""
+        day = edge.floor("D")
+        if not self._listed(selectors, edge - INDEX_WINDOW, edge):
+            return False
+        if day > edge - INDEX_WINDOW and self._listed(selectors, edge - INDEX_WINDOW, day - pd.Timedelta(milliseconds=1)):
+            return True
+        return self._has_data(selectors, max(day, edge - INDEX_WINDOW) - pd.Timedelta(milliseconds=1), edge)
+
+    def history_floor(self, selectors: list[str]) -> pd.Timestamp:
+        """A time at or before the oldest sample of the selectors (the look-backs stop there): the data start
+        when known, else the start of the oldest INDEX_WINDOW with data before the range."""
+        if self.data_start is not None:
+            return self.data_start - pd.Timedelta(milliseconds=1)
+        if self._floor is None:
+            top = self.first - self.margin
+            while self.first - top < MAX_HISTORY and self._listed(selectors, top - INDEX_WINDOW, top):
+                top = top - INDEX_WINDOW
+            self._floor = top
+        return self._floor
 
     def find_data_start(self, families: list[_Family]) -> pd.Timestamp | None:
         """The oldest sample of the SLO's series when it is after `first - margin` (else None: the data starts
         early enough for every series first seen in the range to be a new one)."""
         selectors = [f.selector.to_promql() for f in families if f.keys]
+        self._selectors = selectors
         if not selectors:
             return None
         edge = self.first - self.margin
-        # The series API answers per day on VictoriaMetrics: check the data itself before trusting it.
-        day = pd.Timedelta(days=1)
-        if self._listed(selectors, edge) and (self._has_data(selectors, edge - day, edge)
-                                              or self._listed(selectors, edge - day)):
+        if self._data_before(selectors, edge):
             return None
-        if not self._listed(selectors, self.end):
+        if not self._listed(selectors, edge, self.end):
             return None
-        low, high = edge, self.end  # no data at or before `low`; listed at or before `high`
+        low, high = edge, self.end  # no data at or before `low`; the index lists some at or before `high`
         while high - low > MINUTE:
             middle = _ts(_floor((_ns(low) + _ns(high)) // 2, MINUTE))
             if middle <= low:
                 break
-            if self._listed(selectors, middle):
+            if self._listed(selectors, low, middle):
                 high = middle
             else:
                 low = middle
-        # The data starts after `low`; find the first minute holding a sample (the index may answer coarsely).
+        # The data starts after `low`; find the first minute holding a sample (the index answers coarsely).
         step, found = MINUTE, None
         while found is None and low < self.end:
             high = min(low + step, self.end)
@@ -423,72 +464,70 @@ class _Engine:
 
     def previous_values(self, family: _Family, items: dict[int, pd.Timestamp]) -> dict[int, float | str]:
         """For each counter -> before: the value of its last sample at or before `before`, or FIRST_EVER when
-        the server holds none (looked back window by window until the data's start)."""
+        the server holds none: the last hour and day first (one batched `last_over_time` each), then older
+        INDEX_WINDOW slices where the series index lists the counter, down to the history's floor."""
         result: dict[int, float | str] = {}
         pending = dict(items)
-        stage = {key: 0 for key in items}
-        tops = dict(items)
-        while pending:
-            # Those the server's index does not list before `top` have no earlier sample at all.
-            by_top: dict[pd.Timestamp, list[int]] = defaultdict(list)
-            for key in pending:
-                by_top[tops[key]].append(key)
-            for top, keys in by_top.items():
-                if self.data_start is not None and top < self.data_start:
-                    listed = set()
-                else:
-                    frame = self.series(family.narrow(keys), FAR_PAST, top)
-                    listed = set(family.key_of(frame).tolist())
-                for key in keys:
-                    if key not in listed:
-                        result[key] = FIRST_EVER
-                        del pending[key]
-            if not pending:
-                break
-            terms = []
-            by_window: dict[tuple[pd.Timedelta, pd.Timestamp], list[int]] = defaultdict(list)
-            for key in pending:
-                window = LOOKUP_WINDOWS[min(stage[key], len(LOOKUP_WINDOWS) - 1)]
-                by_window[(window, tops[key])].append(key)
-            for (window, top), keys in by_window.items():
-                terms.append((keys, window, top))
-            answers = self._terms(family, terms, "last_over_time")
-            for (keys, window, top), answer in zip(terms, answers, strict=True):
+        for window in LOOKUP_WINDOWS[:2]:
+            groups: dict[pd.Timestamp, list[int]] = defaultdict(list)
+            for key, top in pending.items():
+                groups[top].append(key)
+            terms = [(keys, window, top) for top, keys in groups.items()]
+            for (keys, _, top), answer in zip(terms, self._terms(family, terms, "last_over_time"), strict=True):
                 for key in keys:
                     if key in answer:
                         result[key] = answer[key]
                         del pending[key]
                     else:
-                        tops[key] = top - window
-                        stage[key] += 1
+                        pending[key] = top - window
+        floor = self.history_floor(self._selectors) if pending else None
+        while pending:
+            groups = defaultdict(list)
+            for key, top in pending.items():
+                groups[top].append(key)
+            for top, keys in groups.items():
+                if floor is None or top <= floor:
+                    for key in keys:
+                        result[key] = FIRST_EVER
+                        del pending[key]
+                    continue
+                bottom = max(floor, top - INDEX_WINDOW)
+                listed = set(family.key_of(self.series(family.narrow(keys), bottom, top)).tolist()) & set(keys)
+                answer = self._terms(family, [(sorted(listed), top - bottom, top)], "last_over_time")[0] \
+                    if listed else {}
+                for key in keys:
+                    if key in answer:
+                        result[key] = answer[key]
+                        del pending[key]
+                    else:
+                        pending[key] = bottom
         return result
 
     def previous_raw(self, family: _Family, keys: list[int], before: pd.Timestamp) -> dict[int, tuple[int, float]]:
         """For counters spelt several ways: the last sample (time, value) at or before `before` over every
-        spelling (raw windows, stepping back; counters without any are left out)."""
+        spelling (raw windows stepping back like `previous_values`; counters without any are left out)."""
         result: dict[int, tuple[int, float]] = {}
         pending, top, stage = set(keys), before, 0
-        while pending:
-            frame = self.series(family.narrow(pending), FAR_PAST, top)
-            pending &= set(family.key_of(frame).tolist())
-            if not pending:
-                break
-            window = LOOKUP_WINDOWS[min(stage, len(LOOKUP_WINDOWS) - 1)]
-            frame = self.query(f"{family.narrow(pending)}[{self.span(window)}]", top)
+        floor = self.history_floor(self._selectors)
+        while pending and top > floor:
+            window = LOOKUP_WINDOWS[stage] if stage < 2 else INDEX_WINDOW
+            bottom = max(floor, top - window)
+            ask = set(pending)
+            if stage >= 2:  # only the counters the index lists in this slice
+                ask &= set(family.key_of(self.series(family.narrow(ask), bottom, top)).tolist())
+            frame = self.query(f"{family.narrow(ask)}[{self.span(top - bottom)}]", top) if ask else pd.DataFrame()
             if len(frame):
-                frame = frame[frame["timestamp"] > top - window]
+                frame = frame[frame["timestamp"] > bottom]
                 owner = family.key_of(frame)
                 times = counters.timestamps_ns(frame["timestamp"])
                 values = frame["value"].to_numpy(dtype=float)
-                for key in list(pending):
+                for key in sorted(ask):
                     mine = owner == key
                     if mine.any():
                         t, v = counters.merge_spellings(times[mine], values[mine])
                         result[key] = (int(t[-1]), float(v[-1]))
                         pending.discard(key)
-            top, stage = top - window, stage + 1
-            if self.data_start is not None and top < self.data_start:
-                break
+            top, stage = bottom, stage + 1
         return result
 
 
