@@ -15,8 +15,8 @@ The reference's rules (the documented contract, written again here on purpose):
   selector (a new series), and 0 otherwise (a baseline: its history is unknown);
 - `le` spellings of one number are one counter; two samples at the same time are one (the higher);
 - a minute has data when some series has a sample within the scrape window G before it (G = the scrape interval
-  rounded up to whole minutes with 2% tolerance, 1..10); minutes up to (oldest + margin), rounded up, are
-  unknown when that is after the range's first minute.
+  rounded up to whole minutes with 2% tolerance, 1..10); the minutes before the one holding the oldest sample
+  are unknown.
 """
 
 from __future__ import annotations
@@ -214,8 +214,7 @@ def reference_events(table: pd.DataFrame, first: pd.Timestamp, end: pd.Timestamp
     low = np.searchsorted(sorted_t, m_ns - g * MIN_NS, side="right")
     covered = high > low
     if oldest is not None and oldest + margin_ns > first.value:
-        known_from = -(-(oldest + margin_ns) // MIN_NS) * MIN_NS
-        covered &= m_ns > known_from
+        covered &= m_ns >= -(-oldest // MIN_NS) * MIN_NS
     return pd.Series(np.where(covered, events, np.nan), index=minutes)
 
 

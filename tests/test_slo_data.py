@@ -175,11 +175,12 @@ def test_data_starting_inside_the_range_is_not_a_gap() -> None:
     rows += [(_t(k), 1 + k - 100, {"__name__": "x_total", "pod": "c"}) for k in range(100, 240)]  # born later
     fetched = slo_data.fetch_slo_events(memory_source(samples(rows)), PODS, T0 + 2 * H, T0 + 4 * H - MIN,
                                         lookback=3 * H)
-    assert fetched.data_starts_at == T0 and fetched.covered_from == T0 + 10 * MIN
+    assert fetched.data_starts_at == T0 and fetched.covered_from == T0 - MIN
     events = fetched.events.set_index("timestamp")["total"]
-    assert events[:T0 + 10 * MIN].isna().all() and events[T0 + 11 * MIN:].notna().all()
+    assert events[:T0 - MIN].isna().all() and events[T0:].notna().all()
     assert fetched.gaps.empty
-    assert events[T0 + 11 * MIN:T0 + 99 * MIN].eq(10).all()  # a and b only: their first samples were baselines
+    assert events[T0] == 0  # the first samples: baselines (what the counters counted before is unknown)
+    assert events[T0 + MIN:T0 + 99 * MIN].eq(10).all()  # a and b only
     assert events[T0 + 100 * MIN] == 10 + 1  # pod c is a new series: its first value counts
     facts = fetched.window_data(T0 + 2 * H - 3 * H, T0 + 4 * H - MIN)
     assert facts.partial and facts.data_starts_at == T0

@@ -261,14 +261,14 @@ def test_crash_loop_at_15_seconds(backend: tuple[str, str]) -> None:
 
 def test_a_history_starting_inside_the_window(backend: tuple[str, str]) -> None:
     """The server holds the service only from RETAINED_FROM on (its counters ran long before): the first samples
-    are baselines, data_starts_at says when the data starts, the covered minutes equal the truth, and the
-    minutes before are neither events nor a scrape gap."""
+    are baselines (0 events), data_starts_at says when the data starts, every minute from it on equals the
+    truth, and the minutes before are neither events nor a scrape gap."""
     kind, url = backend
     fetched = _fetch(kind, url, availability("retained"))
     oldest = pd.Timestamp(int(TABLE.loc[TABLE["service"] == "retained", "t"].min()), tz="UTC")
     assert abs(oldest - RETAINED_FROM) < pd.Timedelta(seconds=1)  # the first scrape, jitter included
     assert fetched.data_starts_at == oldest
-    assert fetched.covered_from == (oldest + 10 * MIN).ceil("min")
+    assert fetched.covered_from == oldest.ceil("min") - MIN
     _assert_equal(fetched, "retained", 15)
     events = fetched.events.set_index("timestamp")
     assert events["total"][:fetched.covered_from].isna().all() and fetched.gaps.empty

@@ -22,8 +22,8 @@ baseline. So only the series-minutes around resets and returns need raw samples:
 
 Coverage: minute m has data when some series is held at m (a sample within the scrape window); a *scrape gap*
 is a run of minutes without. Minutes before the server's data (retention, a new server) are not gaps: the
-engine reports them through `data_starts_at`, and the first `baseline_margin` after it is unknown too (the
-baselines of series scraped a little after the oldest sample).
+engine reports them through `data_starts_at`. Series first seen within `baseline_margin` of that start are
+baselines (their first sample is 0 events; scrape targets have their own offsets within the interval).
 """
 
 from __future__ import annotations

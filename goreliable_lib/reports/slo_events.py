@@ -13,7 +13,9 @@ its reasons: docs/architecture.md, "SLO event engine"). Per selector, over the m
    `count_over_time(... @ t)`), and the value before (`last_over_time(... @ t)`, back to the server's data start).
 7. Raw samples (`S{narrowed}[span]`) of just those series around just those minutes -> exact corrections.
 events(m) = B(m) - A(m - 1) + corrections(m); NaN where no series had a sample within G (a scrape gap), and
-before the server's data starts (`data_starts_at`: retention or a new server, never called a gap).
+before the server's data starts (`data_starts_at`: retention or a new server, never called a gap). A counter's
+first sample within `counters.baseline_margin` of that start is a baseline (0 events: its history is unknown);
+one first seen later is new (counted from 0).
 
 Every request goes through the source (`query`, `query_range`, `series`), so a snapshot records and replays them;
 they are all small (one value a minute per role, sparse flags, sparse raw corrections).
@@ -955,8 +957,8 @@ def fetch_slo_events(source: InstantSource, slo: SLO, start: Any, end: Any,
     for _, _, _, held in totals:
         has_data |= held.to_numpy()
     covered_from = None
-    if engine.data_start is not None:
-        covered_from = max(first, (engine.data_start + engine.margin).ceil("min"))
+    if engine.data_start is not None:  # the minutes before the one holding the server's oldest sample
+        covered_from = max(first, engine.data_start.ceil("min") - MINUTE)
         has_data &= minutes > covered_from
     total = role_events(totals).where(has_data)
     part = role_events(parts).where(has_data)
