@@ -363,7 +363,8 @@ class WindowData:
     @property
     def covered_days(self) -> float:
         """Days of the window after the data starts (the whole window when it is not partial)."""
-        return max(0.0, (self.end - max(self.covered_from, self.start)) / pd.Timedelta(days=1))
+        since = self.data_starts_at if self.data_starts_at is not None else self.covered_from
+        return max(0.0, (self.end - max(since, self.start)) / pd.Timedelta(days=1))
 
     @property
     def coverage(self) -> float:
