@@ -1,9 +1,8 @@
-"""Fixtures and helpers of the SLO tests: synthetic event frames, an in-memory sample source."""
+"""Fixtures and helpers of the SLO tests: synthetic event frames, an in-memory Prometheus API over raw samples."""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import subprocess
 import time
@@ -16,11 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from counter_streams import FakePrometheus
 
-from goreliable_lib.inputs.promql import parse_selector
 from goreliable_lib.reports import slo
-from goreliable_lib.reports.slo_events import matches
-from goreliable_lib.timeutil import parse_time
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "params" / "slos.yaml"
@@ -66,28 +63,12 @@ def samples(rows: list[tuple[str, float, dict[str, str]]]) -> pd.DataFrame:
     return frame
 
 
-class SampleSource:
-    """In-memory stand-in for `PrometheusSource.query` over a table of raw samples.
-
-    It understands only the range-vector selectors `slo_data.samples_query` builds (`SEL[Ns]`): it returns the
-    samples of SEL's series in [time - N, time] (both ends, as Prometheus 2.x), and records every request."""
-
-    def __init__(self, table: pd.DataFrame) -> None:
-        self.table = table
-        self.requests: list[dict[str, Any]] = []
-
-    def query(self, promql: str, time: Any = None) -> pd.DataFrame:
-        self.requests.append({"query": promql, "time": time})
-        match = re.fullmatch(r"(?P<selector>.*)\[(?P<seconds>\d+)s\]", promql)
-        assert match, f"SampleSource only answers range-vector selectors, got {promql!r}"
-        selector = parse_selector(match["selector"])
-        end = parse_time(time)
-        start = end - pd.Timedelta(seconds=int(match["seconds"]))
-        table = self.table
-        if selector.metric:
-            table = table[table["__name__"] == selector.metric]
-        table = table[matches(table, selector.matchers)]
-        return table[(table["timestamp"] >= start) & (table["timestamp"] <= end)].reset_index(drop=True)
+def memory_source(table: pd.DataFrame, **semantics: bool) -> FakePrometheus:
+    """An in-memory Prometheus API (`counter_streams.FakePrometheus`, Prometheus 2 semantics by default) over a
+    table of raw samples like `samples()` builds (`timestamp`, `value`, labels)."""
+    frame = table.rename(columns={"timestamp": "t"}).copy()
+    frame["t"] = pd.DatetimeIndex(frame["t"]).as_unit("ns").asi8
+    return FakePrometheus(frame, **semantics)
 
 
 def platform_table(minutes: int, reset_at: int | None = None, gap: range = range(0), start: pd.Timestamp = T0,

@@ -9,7 +9,10 @@ What is compared (both sides should agree to the cent when the metrics are compl
   idle (PV, network, load balancer, shared and external costs are not node costs and are left out).
 
 How the PromQL integrates: each sample holds an hourly price or an allocation; `sum_over_time(x[86400s])` x
-scrape interval / 3600 is the integral over the day in hour units. Queries are evaluated one second before the
+scrape interval / 3600 is the integral over the day in hour units. The scrape interval is not assumed: it is
+measured per metric on a 15-minute raw probe at the day's end (`interval_queries`, `scrape_intervals`: the
+shortest spacing per series, the median over series), so a 30 s or 15 s exporter is not counted twice or four
+times as much as it cost (a metric without samples there takes the others' interval). Queries are evaluated one second before the
 day ends: Prometheus 2 ranges include both ends (`[t - 86400s, t]`), so the range then holds every sample of
 [day start, day end) - one at the day's very end would be the next day's first sample - and Prometheus 3's
 left-open ranges hold the same ones. Prices are averaged over the day (`avg_over_time`; on-demand prices do
@@ -28,10 +31,18 @@ import numpy as np
 import pandas as pd
 
 from goreliable_lib.analysis.cost import IDLE
+from goreliable_lib.analysis.counters import scrape_interval_seconds
 from goreliable_lib.inputs.promql import any_of, selector
 
 DAY = pd.Timedelta(days=1)
 CHECKS = ("cpu", "ram", "gpu", "node")
+#: The metric each check integrates over the day (its scrape interval is the one that matters).
+INTEGRATED = {"cpu": "container_cpu_allocation", "ram": "container_memory_allocation_bytes",
+              "gpu": "container_gpu_allocation", "node": "node_total_hourly_cost"}
+#: The raw samples the scrape interval is measured on, ending at the query time.
+INTERVAL_PROBE = "15m"
+#: The interval taken when no metric has two samples of a series in the probe (the OpenCost default).
+DEFAULT_INTERVAL_SECONDS = 60.0
 #: absolute / relative tolerance of a match
 TOLERANCE_ABSOLUTE = 0.01
 TOLERANCE_RELATIVE = 0.005
@@ -49,23 +60,51 @@ def check_day(end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     return stop - DAY, stop
 
 
-def prometheus_queries(namespaces: Sequence[str] | None = None, *, scrape_interval_seconds: float = 60.0
+def _labels(namespaces: Sequence[str] | None) -> dict:
+    return {"namespace": any_of(namespaces)} if namespaces else {}
+
+
+def interval_queries(namespaces: Sequence[str] | None = None) -> dict[str, str]:
+    """Per check, the raw samples (`METRIC[15m]`, at the query time) its metric's scrape interval is read from."""
+    labels = _labels(namespaces)
+    return {check: f"{selector(metric, **(labels if check != 'node' else {}))}[{INTERVAL_PROBE}]"
+            for check, metric in INTEGRATED.items()}
+
+
+def scrape_intervals(probes: Mapping[str, pd.DataFrame | None],
+                     default: float = DEFAULT_INTERVAL_SECONDS) -> dict[str, float]:
+    """Seconds between two samples of each check's metric, from the `interval_queries` results; a metric
+    without two samples of a series there takes the median of the others (else `default`)."""
+    measured = {check: scrape_interval_seconds(frame) if frame is not None and len(frame) else None
+                for check, frame in probes.items()}
+    known = [v for v in measured.values() if v]
+    fallback = float(np.median(known)) if known else default
+    return {check: measured.get(check) or fallback for check in CHECKS}
+
+
+def prometheus_queries(namespaces: Sequence[str] | None = None, *,
+                       scrape_interval_seconds: float | Mapping[str, float] = DEFAULT_INTERVAL_SECONDS
                        ) -> dict[str, str]:
     """The PromQL of each check, evaluated at the day's end - 1 s. `namespaces` (from the report's team filter)
-    restricts the container metrics with a safely escaped matcher."""
+    restricts the container metrics with a safely escaped matcher; `scrape_interval_seconds` is one interval
+    or one per check (`scrape_intervals`)."""
     day = "86400s"
-    scale = f"{scrape_interval_seconds:g} / 3600"
-    labels = {"namespace": any_of(namespaces)} if namespaces else {}
+    intervals = scrape_interval_seconds if isinstance(scrape_interval_seconds, Mapping) else \
+        dict.fromkeys(CHECKS, scrape_interval_seconds)
+    labels = _labels(namespaces)
 
-    def per_namespace(allocation: str, price: str, divisor: str = "") -> str:
-        return (f"sum by (namespace) (sum_over_time({selector(allocation, **labels)}[{day}]){divisor} "
-                f"* on(node) group_left() avg_over_time({selector(price)}[{day}])) * {scale}")
+    def scale(check: str) -> str:
+        return f"{float(intervals[check]):g} / 3600"
+
+    def per_namespace(check: str, price: str, divisor: str = "") -> str:
+        return (f"sum by (namespace) (sum_over_time({selector(INTEGRATED[check], **labels)}[{day}]){divisor} "
+                f"* on(node) group_left() avg_over_time({selector(price)}[{day}])) * {scale(check)}")
 
     return {
-        "cpu": per_namespace("container_cpu_allocation", "node_cpu_hourly_cost"),
-        "ram": per_namespace("container_memory_allocation_bytes", "node_ram_hourly_cost", " / 1024^3"),
-        "gpu": per_namespace("container_gpu_allocation", "node_gpu_hourly_cost"),
-        "node": f"sum(sum_over_time({selector('node_total_hourly_cost')}[{day}])) * {scale}",
+        "cpu": per_namespace("cpu", "node_cpu_hourly_cost"),
+        "ram": per_namespace("ram", "node_ram_hourly_cost", " / 1024^3"),
+        "gpu": per_namespace("gpu", "node_gpu_hourly_cost"),
+        "node": f"sum(sum_over_time({selector(INTEGRATED['node'])}[{day}])) * {scale('node')}",
     }
 
 

@@ -143,10 +143,10 @@ def burn_rate_series(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
 
 
 def analyse_slo(slo: SLOObjective, events: pd.DataFrame | None, resets: pd.DataFrame, incident: Incident,
-                slices: pd.DataFrame | None = None) -> SLOImpact:
+                slices: pd.DataFrame | None = None, data_starts_at: pd.Timestamp | None = None) -> SLOImpact:
     """Everything the report shows for one objective, from its per-minute events and counter resets; a
     time-slice objective is charged in slices (cut from `events`, or given: a thresholdMetric's `slices`, with
-    `events` None)."""
+    `events` None). Minutes before `data_starts_at` (the server's oldest data) are not scrape gaps."""
     units = events
     if slo.time_sliced:
         if slices is None:
@@ -168,7 +168,7 @@ def analyse_slo(slo: SLOObjective, events: pd.DataFrame | None, resets: pd.DataF
     in_view = (resets["timestamp"] > incident.view_start) & (resets["timestamp"] <= incident.view_end)
     if events is not None:
         view_grid = analysis.on_minute_grid(events, incident.view_start, incident.view_end)
-        gaps = gap_periods(view_grid["total"])
+        gaps = gap_periods(view_grid["total"], not_before=data_starts_at)
         coverage = analysis.window_counts(events, incident.start, incident.end).coverage
     else:  # a thresholdMetric: the share of the incident's slices with a value
         inside = slices[(slices["timestamp"] > incident.start) & (slices["timestamp"] <= incident.end)]  # type: ignore[index]

@@ -252,7 +252,9 @@ def fetch_cross_check(prometheus: Any, data: CostData, teams: str | list[str] = 
     at = crosscheck.query_time(day_end)
     results: dict[str, pd.DataFrame] = {}
     try:
-        for name, promql in crosscheck.prometheus_queries(namespaces).items():
+        probes = {name: prometheus.query(promql, at) for name, promql in crosscheck.interval_queries(namespaces).items()}
+        intervals = crosscheck.scrape_intervals(probes)  # measured per metric: no 60 s scrape assumed
+        for name, promql in crosscheck.prometheus_queries(namespaces, scrape_interval_seconds=intervals).items():
             results[name] = prometheus.query(promql, at)
     except SourceError as exc:
         return CrossCheckData(day_start, namespaces, None, [f"cross-check with Prometheus skipped: {exc}"])

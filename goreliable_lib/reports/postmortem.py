@@ -59,6 +59,7 @@ from goreliable_lib.reports.base import (
     check_time,
     common_params,
 )
+from goreliable_lib.reports.slo_archive import WithArchive, complete_from_archive, keep_in_archive
 from goreliable_lib.reports.slo_events import SLOEvents, fetch_slo_events
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.timeutil import parse_time, to_rfc3339
@@ -90,10 +91,14 @@ def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any =
     return [objective for slo in chosen for objective in objectives_of(slo)]
 
 
+def events_start(incident: Incident) -> pd.Timestamp:
+    """Where an SLO's events are needed from: the 30-day budget window, and the view with the alerts' lookback."""
+    return min(incident.budget_start, incident.view_start - analysis.LOOKBACK)
+
+
 def fetch_events(prometheus: Any, slo: SLOObjective, incident: Incident) -> SLOEvents:
-    """The SLO's per-minute events covering the 30-day budget window and the view (with the alerts' lookback)."""
-    first = min(incident.budget_start, incident.view_start - analysis.LOOKBACK)
-    return fetch_slo_events(prometheus, slo, first, incident.view_end, lookback=pd.Timedelta(0))
+    """The SLO's per-minute events from `events_start` to the view's end."""
+    return fetch_slo_events(prometheus, slo, events_start(incident), incident.view_end, lookback=pd.Timedelta(0))
 
 
 def fetch_thresholds(prometheus: Any, slo: SLOObjective, incident: Incident) -> ThresholdValues:
@@ -124,6 +129,12 @@ class PostmortemData:
     cost_notes: list[str] = field(default_factory=list)
     view_after: pd.Timedelta = AFTER
     thresholds: dict[str, ThresholdValues] = field(default_factory=dict)  # thresholdMetric objectives
+    #: per ratio objective: its events completed from the SLO event archive (days its source no longer holds)
+    archived: dict[str, WithArchive] = field(default_factory=dict)
+
+    def events_of(self, name: str) -> pd.DataFrame:
+        """The per-minute events of a ratio objective: the source's, completed from the archive."""
+        return self.archived[name].events if name in self.archived else self.events[name].events
 
 
 def fetch_costs_or_why(sources: Any, incident: Incident) -> tuple[dict[int, pd.DataFrame] | None, list[str]]:
@@ -145,17 +156,22 @@ def fetch(sources: Any, params: Mapping[str, Any], *, before: Any = BEFORE, afte
                                 end=params.get("end", "now"), before=before, after=after)
     chosen = select_incident_slos(params.get("catalog", CATALOG_PARAM.default), params.get("services", "all"),
                                   params.get("slos", "all"))
-    events, thresholds, shared = {}, {}, {}
+    events, thresholds, shared, archived, completed = {}, {}, {}, {}, {}
+    archive = getattr(sources, "archive", None)
+    first = events_start(incident)
     for slo in chosen:
         if slo.threshold is not None:
             thresholds[slo.name] = fetch_thresholds(sources.prometheus, slo, incident)
             continue
         key = slo.events_key
         if key not in shared:
-            shared[key] = fetch_events(sources.prometheus, slo, incident)
+            computed = shared[key] = fetch_events(sources.prometheus, slo, incident)
+            completed[key] = complete_from_archive(archive, slo, computed.events, computed.data_starts_at, first)
+            completed[key].warnings.extend(keep_in_archive(archive, slo, computed.events, first, incident.view_end))
         events[slo.name] = dataclasses.replace(shared[key], name=slo.name)
+        archived[slo.name] = completed[key]
     costs, notes = fetch_costs_or_why(sources, incident)
-    return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after), thresholds)
+    return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after), thresholds, archived)
 
 
 # --------------------------------------------------------------------------------------------- build
@@ -273,9 +289,11 @@ def build(data: PostmortemData, params: Mapping[str, Any]) -> PostmortemReport:
     incident = data.incident
     impacts = [analyse_slo(slo, None, _NO_RESETS, incident, slices=data.thresholds[slo.name].slices(slo))
                if slo.name in data.thresholds else
-               analyse_slo(slo, data.events[slo.name].events, data.events[slo.name].resets, incident)
+               analyse_slo(slo, data.events_of(slo.name), data.events[slo.name].resets, incident,
+                           data_starts_at=data.events[slo.name].data_starts_at)
                for slo in data.slos]
     found = slo_warnings(impacts, incident)
+    found.extend(dict.fromkeys(w for item in data.archived.values() for w in item.warnings))
     if incident.view_end < incident.end + data.view_after:
         found.append(f"the view after the incident ends at {incident.view_end:%Y-%m-%d %H:%M} UTC (the report's end "
                      "or the data's clock), before the usual 6 hours")

@@ -27,8 +27,10 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from goreliable_lib.analysis import counters
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.analysis.history import month_starts, monthly_history
+from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
 from goreliable_lib.inputs.openslo import DEFAULT_WINDOW
@@ -50,7 +52,7 @@ from goreliable_lib.reports.base import (
     window_from_end,
 )
 from goreliable_lib.reports.slo_archive import WithArchive, complete_from_archive, keep_in_archive
-from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events, gap_periods
+from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
@@ -293,7 +295,8 @@ class SLOReport:
             step = self.data.thresholds[name].step
             return pd.DataFrame({"start": runs["start"] - step + MINUTE, "end": runs["end"],
                                  "minutes": (runs["minutes"] * int(step / MINUTE)).astype(int)})
-        return gap_periods(self._in_window(name, self.data.events_of(name)).set_index("timestamp")["total"])
+        result = self.result(name)
+        return self.data.events[name].gaps_in(result.start, result.end)
 
     def resets(self, name: str) -> pd.DataFrame:
         """The counter resets of one SLO inside its window (none for a thresholdMetric)."""
@@ -318,24 +321,25 @@ class SLOReport:
             if objective.threshold is not None:
                 entry["threshold"] = {"query": objective.threshold_query, "op": objective.spec.op,
                                       "value": objective.spec.value}
-            starts = self.data_starts_at(result.name)
-            entry["data_starts_at"] = to_rfc3339(starts) if starts is not None else None
-            entry["partial"] = starts is not None
+            facts = self.window_facts(result.name)
+            entry.update(facts.summary() if facts is not None else {"data_starts_at": None, "partial": False})
             if result.name in self.data.archived:
                 entry["archive_days"] = self.data.archived[result.name].archived.summary()["days"]
             entries.append(entry)
         return entries
 
-    def data_starts_at(self, name: str) -> pd.Timestamp | None:
-        """When the data the kit holds for an objective starts, if after its window's start (the source's oldest
-        sample, or the archive's first day taken before it): its figures are then over the covered days only."""
+    def window_facts(self, name: str) -> counters.WindowData | None:
+        """What data an objective's window has (analysis.counters.WindowData): where the source's data starts
+        (retention, a new server), moved back by the days taken from the archive; None for a thresholdMetric."""
         if name not in self.data.events:
             return None
-        starts = getattr(self.data.events[name], "data_starts_at", None)
+        fetched, result = self.data.events[name], self.result(name)
+        starts, covered = fetched.data_starts_at, fetched.covered_from
         taken = self.data.archived[name].archived.days if name in self.data.archived else []
-        if starts is not None and taken:
-            starts = min(starts, taken[0])
-        return starts if starts is not None and starts > self.result(name).start else None
+        if taken and covered is not None:
+            starts = covered = min(covered, taken[0])
+        return counters.window_data(self.data.events_of(name), result.start, result.end, data_starts_at=starts,
+                                    covered_from=covered)
 
     def archive_summary(self) -> dict[str, Any]:
         """summary.json `archive`: the days taken from the SLO event archive (any SLO), and the history's days."""
@@ -508,18 +512,20 @@ class SLOReport:
 
 
 def _gap_warnings(report: SLOReport) -> list[str]:
-    """One warning per distinct scrape gap, naming the SLOs whose data it hits."""
-    hit: dict[tuple[pd.Timestamp, pd.Timestamp, int], list[str]] = {}
+    """One warning per distinct scrape gap, naming the SLOs whose data it hits (analysis.counters.gap_warning:
+    both dates when it spans midnight, and no claim of exact totals that does not hold)."""
+    hit: dict[tuple[Any, ...], list[str]] = {}
     for result in report.results:
         if result.status == "no_data" or result.name in report.data.thresholds:
             continue
         for gap in report.gaps(result.name).itertuples(index=False):
-            hit.setdefault((gap.start, gap.end, int(gap.minutes)), []).append(result.name)
+            key = (gap.start, gap.end, int(gap.minutes), bool(getattr(gap, "carried", True)),
+                   int(getattr(gap, "restarts", 0)))
+            hit.setdefault(key, []).append(result.name)
     names = [r.name for r in report.results if r.status != "no_data" and r.name not in report.data.thresholds]
-    return [f"scrape gap {start:%Y-%m-%d %H:%M} - {end:%H:%M} UTC ({minutes} min without samples) in the data of "
-            f"{'every SLO' if slos == names and len(names) > 1 else ', '.join(slos)}: the counters carry its events "
-            "into the first sample after it, so the totals stay exact; burn rates inside it are unknown"
-            for (start, end, minutes), slos in hit.items()]
+    return [counters.gap_warning(start, end, minutes, "every SLO" if slos == names and len(names) > 1
+                                 else ", ".join(slos), carried=carried, restarts=restarts)
+            for (start, end, minutes, carried, restarts), slos in hit.items()]
 
 
 def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
@@ -545,16 +551,30 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
         results.append(result)
         if result.status == "no_data":
             warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
-        elif result.coverage < COVERAGE_WARNING:
-            warnings.append(f"{slo.name}: coverage {result.coverage:.2%} of the window's minutes had data")
     warnings.extend(dict.fromkeys(w for item in data.archived.values() for w in item.warnings))
     policy = analysis.budget_policy(results, **policy_thresholds.model_dump())
     drift = analysis.model_drift(data.drift, data.start, data.end)
     warnings.extend(f"model drift detected now: {d['model']}" for d in drift if d["detected_now"])
     report = SLOReport(data, results, policy, drift, analysis.drift_periods(data.drift, data.start, data.end),
                        title=params.get("title") or SPEC.title, warnings=warnings)
+    report.warnings.extend(_coverage_warnings(report))
     report.warnings.extend(_gap_warnings(report))
     return report
+
+
+def _coverage_warnings(report: SLOReport) -> list[str]:
+    """Per SLO with data: the window's data starting after its start (retention: the figures are partial), or
+    else too few of its minutes with a sample."""
+    found = []
+    for result in report.results:
+        facts = report.window_facts(result.name)
+        if result.status == "no_data":
+            continue
+        if facts is not None and (message := facts.message(result.name)):
+            found.append(message)
+        elif result.coverage < COVERAGE_WARNING:
+            found.append(f"{result.name}: coverage {result.coverage:.2%} of the window's minutes had data")
+    return found
 
 
 # --------------------------------------------------------------------------------------------- narrative

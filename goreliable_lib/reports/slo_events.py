@@ -1,53 +1,80 @@
-"""SLO fetch glue: catalog SLO + Prometheus source -> exact per-minute good/total event frames.
+"""SLO event engine: catalog SLO + Prometheus-API source -> exact per-minute good/total events.
 
-How the events are computed (exact to the event, from raw counter samples):
-- The raw samples of each counter selector come from instant queries of a range vector (`q[8d]` at the
-  chunk's end; a window is cut into chunks of at most 8 days): the samples as scraped, with their own
-  timestamps. A range query at step 60 s would be the usual way, but Prometheus' 5-minute lookback repeats the
-  last sample through a scrape gap (hiding up to 5 minutes of every gap), and the filter that removes the
-  repeats (`q and timestamp(q) > time() - 60`) measured 150x slower than the plain query on Prometheus 2.42
-  (72 s for 7 days of 24 series). Samples are put on the minute grid by rounding their time up to the
-  minute, so a minute t holds the samples of (t - 1m, t].
-- Per series: the increment at a sample is its value minus the previous sample's; a drop means the counter
-  restarted from 0, so the increment is the new value (a *counter reset*, listed for the data-quality
-  section). A series first seen after the baseline margin (e.g. `code="500"` on the first error) is a new
-  counter counted from 0; its first value is listed as a *new series*.
-- The increments are summed across series per minute; a minute without any sample is NaN (a *gap*), so the
-  analysis can compute coverage. Events scraped after a gap land on the minute of that scrape.
-- Why not `sum(q)` server-side: a sum of counters is not a counter. When one pod restarts the sum drops by
-  that pod's count only, and treating the drop as a reset of the sum would count every other pod's history
-  again (and a pod appearing or disappearing moves the sum without any request). `sum(increase(q[1m]))` is
-  reset-safe but extrapolates, so it is not exact. Only per-series differences are both safe and exact.
-- Keeping requests few and small: when `good` (or `bad`) selects a subset of `total`'s series (same metric,
-  extra matchers), only `total` is fetched and the subset is taken locally with the same matchers. Only the
-  series the selectors name are fetched (the latency bucket at the threshold, not every bucket).
-- Histogram thresholds: a matcher `le="0.3"` is sent as a regex matching every decimal spelling of the same
-  number (`0.3`, `0.30`, ...) and `le` is then normalised numerically, so series that differ only in the
-  spelling (Prometheus 3 normalisation, mixed client libraries) are one counter.
+Memory does not grow with series x samples: the server sums the counters per minute and the engine fetches raw
+samples only for the few series-minutes that need a correction (the maths: `analysis.counters`; the design and
+its reasons: docs/architecture.md, "SLO event engine"). Per selector, over the minutes (start - lookback, end]:
+1. `/api/v1/series`: which series exist (their label sets; `le` spellings of one bound are one counter).
+2. The scrape interval from a 10-minute raw probe (an hour for slow scrapes) -> the scrape window G (whole minutes, `counters.scrape_window`).
+3. Range queries at step 60 s: A = `sum(last_over_time(S[G]))`, B = `sum(last_over_time(S[G + 1m]))`; when good
+   (or bad) is total plus matchers, `sum by (<their labels>)` gives both roles from one query.
+4. `resets(S[1h + 1m + G]) > 0` every hour: the series-hours holding a counter reset.
+5. Minutes where B > A (a series stopped being scraped): which ones, with their last value (a sparse `unless`).
+6. For those and for series that first appear inside the range: when they come back (batched searches with
+   `count_over_time(... @ t)`), and the value before (`last_over_time(... @ t)`, back to the server's data start).
+7. Raw samples (`S{narrowed}[span]`) of just those series around just those minutes -> exact corrections.
+events(m) = B(m) - A(m - 1) + corrections(m); NaN where no series had a sample within G (a scrape gap), and
+before the server's data starts (`data_starts_at`: retention or a new server, never called a gap). A counter's
+first sample within `counters.baseline_margin` of that start is a baseline (0 events: its history is unknown);
+one first seen later is new (counted from 0).
+
+Every request goes through the source (`query`, `query_range`, `series`), so a snapshot records and replays them;
+they are all small (one value a minute per role, sparse flags, sparse raw corrections).
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from goreliable_lib.analysis import counters
+from goreliable_lib.analysis.counters import MINUTE, matches, series_labels, series_name
 from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.catalog import SLO
-from goreliable_lib.inputs.promql import Matcher, Selector, format_le, quote, widen_le
+from goreliable_lib.inputs.promql import Matcher, Selector, regex_escape, widen_le
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
-MINUTE = pd.Timedelta(minutes=1)
-#: The longest range one query asks for (raw samples; ~1.5 MB of JSON per series-week at 1 sample a minute).
-CHUNK = pd.Timedelta(days=8)
-#: History fetched before the analysis' lookback: series first seen in it are baselines, not new counters.
-BASELINE_MARGIN = pd.Timedelta(hours=1)
+__all__ = ["SLOEvents", "fetch_slo_events", "gap_periods", "matches"]
+
 #: History the slowest alert (3d/6h) and the 3d burn rate need before a window's start.
 DEFAULT_LOOKBACK = pd.Timedelta(days=3)
-SAMPLE_COLUMNS = ("timestamp", "value")
+#: The blocks the reset flags are asked for in (one point per series-block holding a reset).
+RESET_BLOCK = pd.Timedelta(hours=1)
+#: How long the scrape-interval probe looks back (raw samples), and again for slow scrapes (from SLOW_INTERVAL).
+INTERVAL_PROBE = pd.Timedelta(minutes=10)
+SLOW_INTERVAL_PROBE = pd.Timedelta(hours=1)
+SLOW_INTERVAL = pd.Timedelta(seconds=90)
+#: Estimated raw samples per correction request (memory per request stays bounded).
+PIECE_SAMPLES = 200_000
+#: The longest time span of one correction request.
+PIECE_SPAN = pd.Timedelta(hours=12)
+#: Series x steps of one aggregated range request (Prometheus holds them at once; its max-samples is 50 M).
+MAX_POINTS_PER_REQUEST = 5_000_000
+#: `sum by (...)` is used for a subset role when its labels have at most this many value combinations.
+MAX_GROUPS = 64
+#: Terms batched into one query by the searches (`... @ t or ...`).
+MAX_TERMS = 40
+#: Growing look-back windows of the previous-value lookups, then repeated steps of the last one.
+LOOKUP_WINDOWS = (pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days=8))
+#: Growing look-ahead windows of the first-sample searches.
+SEARCH_WINDOWS = (pd.Timedelta(minutes=10), pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days=8))
+#: The longest range one series-index question covers: VictoriaMetrics answers ranges up to 40 days from its
+#: per-day index (exact to the day) and longer ones from its global index (every series it ever held).
+INDEX_WINDOW = pd.Timedelta(days=39)
+#: How far back the look-back for a counter's previous sample may go when the data's start is not known.
+MAX_HISTORY = pd.Timedelta(days=5 * 366)
+#: The probe telling closed ranges (Prometheus 2: [t - d, t], answers 3) from left-open ones (Prometheus 3,
+#: VictoriaMetrics: (t - d, t], answers 2).
+RANGE_PROBE = "count_over_time(vector(1)[2m:1m])"
+TERM_LABEL = "goreliable_term"
+_NS = 1_000_000
+FIRST_EVER = "first-ever"
 
 
 class InstantSource(Protocol):
@@ -57,171 +84,826 @@ class InstantSource(Protocol):
 
     def query_range(self, promql: str, start: Any, end: Any, step: Any) -> pd.DataFrame: ...
 
-
-def samples_query(selector: Selector, span: pd.Timedelta) -> str:
-    """PromQL returning the raw samples of the selector's series over the `span` before the query time."""
-    return f"{widen_le(selector).to_promql()}[{int(span.total_seconds())}s]"
+    def series(self, match: str, start: Any, end: Any) -> pd.DataFrame: ...
 
 
-# --------------------------------------------------------------------------------------------- local matching
-def _label_values(samples: pd.DataFrame, label: str) -> pd.Series:
-    if label not in samples.columns:
-        return pd.Series("", index=samples.index, dtype=object)
-    return samples[label].astype(object).where(samples[label].notna(), "").astype(str)
-
-
-def matches(samples: pd.DataFrame, matchers: tuple[Matcher, ...]) -> pd.Series:
-    """Boolean mask of the sample rows whose labels satisfy the matchers (Prometheus semantics: a missing label
-    is the empty string, regexes are anchored, `le` equality compares numbers)."""
-    mask = pd.Series(True, index=samples.index)
-    for matcher in matchers:
-        values = _label_values(samples, matcher.label)
-        if matcher.label == "le" and matcher.op in ("=", "!="):
-            hit = pd.to_numeric(values.replace({"+Inf": "inf", "-Inf": "-inf"}), errors="coerce") \
-                == float(matcher.value)
-        elif matcher.op in ("=", "!="):
-            hit = values == matcher.value
-        else:
-            hit = values.str.fullmatch(matcher.value).fillna(False).astype(bool)
-        mask &= ~hit if matcher.op in ("!=", "!~") else hit
-    return mask
-
-
-def normalise_le(samples: pd.DataFrame) -> pd.DataFrame:
-    """Rewrite `le` to its canonical spelling so `0.3` and `0.30` are the same series."""
-    if "le" not in samples.columns or samples.empty:
-        return samples
-    out = samples.copy()
-    codes, spellings = pd.factorize(out["le"], use_na_sentinel=True)
-    numbers = pd.to_numeric(pd.Series(spellings, dtype=object).replace({"+Inf": "inf", "-Inf": "-inf"}),
-                            errors="coerce")
-    canonical = np.array([format_le(n) if not np.isnan(n) else v for v, n in zip(spellings, numbers, strict=True)]
-                         + [None], dtype=object)
-    out["le"] = canonical[codes]  # code -1 (no le label) picks the trailing None
-    return out
-
-
-def series_key(samples: pd.DataFrame, labels: list[str]) -> np.ndarray:
-    """One integer per distinct label set (missing labels included), by combining per-label codes."""
-    key = np.zeros(len(samples), dtype=np.int64)
-    for label in labels:
-        codes, uniques = pd.factorize(samples[label], use_na_sentinel=True)
-        key, _ = pd.factorize(key * (len(uniques) + 1) + (codes + 1))
-    return key
-
-
-# --------------------------------------------------------------------------------------------- increments
-@dataclass
-class CounterIncrements:
-    """Per-minute increments of one selector (summed over its series) and what was seen on the way."""
-
-    per_minute: pd.Series  # index: every minute of the range; NaN where no series had a sample
-    resets: pd.DataFrame  # series, timestamp, before, after
-    new_series: pd.DataFrame  # series, timestamp, value
-    series: int
-
-
-def _series_names(samples: pd.DataFrame, labels: list[str]) -> pd.Series:
-    parts = [samples[label].astype(object).map(lambda v, k=label: "" if v is None or v != v else f"{k}={quote(v)}")
-             for label in labels if label != "__name__"]
-    name = samples["__name__"].astype(object).fillna("") if "__name__" in labels else pd.Series("", samples.index)
-    if not parts:
-        return name
-    inner = pd.concat(parts, axis=1).apply(lambda row: ",".join(x for x in row if x), axis=1)
-    return name + "{" + inner + "}"
-
-
-def counter_increments(samples: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
-                       baseline_until: pd.Timestamp) -> CounterIncrements:
-    """Exact per-minute increments over the minutes of (baseline_until, end] from raw counter samples.
-
-    `samples` is a long frame (timestamp, value, labels...) of samples at whole minutes from `start`. The first
-    sample of a series at or before `baseline_until` is its baseline; a series first seen later counts from 0.
-    """
-    minutes = pd.date_range(baseline_until + MINUTE, end, freq="min", name="timestamp")
-    empty_resets = pd.DataFrame({"series": pd.Series([], dtype=object), "timestamp": pd.DatetimeIndex([], tz="UTC"),
-                                 "before": pd.Series([], dtype=float), "after": pd.Series([], dtype=float)})
-    empty_new = pd.DataFrame({"series": pd.Series([], dtype=object), "timestamp": pd.DatetimeIndex([], tz="UTC"),
-                              "value": pd.Series([], dtype=float)})
-    samples = samples[(samples["timestamp"] >= start) & (samples["timestamp"] <= end)] if len(samples) else samples
-    if samples.empty:
-        return CounterIncrements(pd.Series(np.nan, index=minutes), empty_resets, empty_new, 0)
-    samples = normalise_le(samples)
-    labels = [c for c in samples.columns if c not in SAMPLE_COLUMNS]
-    key = series_key(samples, labels)
-    frame = pd.DataFrame({"key": key, "timestamp": samples["timestamp"].reset_index(drop=True),
-                          "value": samples["value"].to_numpy(dtype=float)})
-    # Two spellings of one bucket scraped at the same time are the same counter: keep one sample.
-    frame = frame.groupby(["key", "timestamp"], sort=True, as_index=False)["value"].max()
-    previous = frame.groupby("key")["value"].shift()
-    increment = frame["value"] - previous
-    reset = increment < 0
-    increment = increment.where(~reset, frame["value"])
-    first = previous.isna()
-    new = first & (frame["timestamp"] > baseline_until)
-    increment = increment.where(~new, frame["value"])
-    frame["increment"] = increment
-    per_minute = frame[frame["timestamp"] > baseline_until].groupby("timestamp")["increment"].sum()
-    per_minute = per_minute.reindex(minutes)
-
-    first_rows = samples.assign(_key=key).drop_duplicates("_key")
-    name_of = dict(zip(first_rows["_key"], _series_names(first_rows, labels), strict=True)) if labels else {0: ""}
-    flagged = frame[reset & (frame["timestamp"] > baseline_until)]
-    resets = pd.DataFrame({"series": flagged["key"].map(name_of).astype(object),
-                           "timestamp": flagged["timestamp"], "before": previous[flagged.index],
-                           "after": flagged["value"]}).reset_index(drop=True)
-    created = frame[new]
-    new_series = pd.DataFrame({"series": created["key"].map(name_of).astype(object),
-                               "timestamp": created["timestamp"], "value": created["value"]}).reset_index(drop=True)
-    return CounterIncrements(per_minute, resets if len(resets) else empty_resets,
-                             new_series if len(new_series) else empty_new, int(frame["key"].nunique()))
-
-
-# --------------------------------------------------------------------------------------------- fetching
-def fetch_counter_samples(source: InstantSource, selector: Selector, start: pd.Timestamp,
-                          end: pd.Timestamp) -> tuple[pd.DataFrame, list[str]]:
-    """Raw samples of a counter selector in (start, end], timestamps rounded up to the minute.
-
-    One instant query of a range vector per chunk of at most CHUNK (8 days); chunk boundaries lie on a fixed
-    grid (multiples of CHUNK since the epoch, whole UTC days), so overlapping windows ask for the same older
-    chunks. Returns the long frame (timestamp, value, labels) and the queries sent."""
-    frames, queries = [], []
-    chunk_end = end
-    while chunk_end > start:
-        grid_start = pd.Timestamp((chunk_end.value - 1) // CHUNK.value * CHUNK.value, tz="UTC")
-        chunk_start = max(start, grid_start)
-        query = samples_query(selector, chunk_end - chunk_start)
-        frame = source.query(query, to_rfc3339(chunk_end))
-        if len(frame):
-            frame = frame[(frame["timestamp"] > chunk_start) & (frame["timestamp"] <= chunk_end)]
-            frames.append(frame)
-        queries.append(query)
-        chunk_end = chunk_start
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "value": pd.Series([], dtype=float)}), \
-            queries
-    samples = pd.concat(frames[::-1], ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-    samples["timestamp"] = samples["timestamp"].dt.ceil("min")
-    return samples, queries
-
-
+# --------------------------------------------------------------------------------------------- the result
 @dataclass
 class SLOEvents:
     """Per-minute events of one SLO and the data-quality facts seen while computing them."""
 
     name: str
-    events: pd.DataFrame  # timestamp, good, total (NaN = no sample in that minute)
+    events: pd.DataFrame  # timestamp, good, total (NaN = no sample within the scrape window, or before the data)
     resets: pd.DataFrame  # query, series, timestamp, before, after
-    new_series: pd.DataFrame  # query, series, timestamp, value
-    gaps: pd.DataFrame  # start, end, minutes (minutes without any `total` sample)
+    new_series: pd.DataFrame  # query, series, timestamp, value (series counted from 0: born inside the range)
+    gaps: pd.DataFrame  # start, end, minutes, carried, restarts (scrape gaps after the data starts)
     queries: list[str] = field(default_factory=list)
     series: dict[str, int] = field(default_factory=dict)  # series per role (good may be a subset of total)
     fetched_series: int = 0  # distinct series fetched
+    data_starts_at: pd.Timestamp | None = None  # the server's oldest sample, when inside the fetched range
+    covered_from: pd.Timestamp | None = None  # events are known for the minutes after this (None: all of them)
+    scrape_interval_seconds: float | None = None  # as measured (the scrape window is it rounded up to minutes)
+    stats: dict[str, int] = field(default_factory=dict)  # requests, corrected series-minutes, raw samples, ...
+
+    def window_data(self, start: Any, end: Any) -> counters.WindowData:
+        """The data facts of the window (start, end]: `data_starts_at`, `partial`, covered days, coverage."""
+        return counters.window_data(self.events, parse_time(start, field="start"), parse_time(end, field="end"),
+                                    data_starts_at=self.data_starts_at, covered_from=self.covered_from)
+
+    def gaps_in(self, start: Any, end: Any) -> pd.DataFrame:
+        """The scrape gaps overlapping the window (start, end] (cut to it)."""
+        start, end = parse_time(start, field="start"), parse_time(end, field="end")
+        gaps = self.gaps[(self.gaps["end"] > start) & (self.gaps["start"] <= end)].copy()
+        gaps["start"] = gaps["start"].clip(lower=start + MINUTE)
+        gaps["end"] = gaps["end"].clip(upper=end)
+        gaps["minutes"] = ((gaps["end"] - gaps["start"]) / MINUTE).astype(int) + 1
+        return gaps.reset_index(drop=True)
 
 
-def _tagged(frame: pd.DataFrame, role: str) -> pd.DataFrame:
-    return frame.assign(query=role)[["query", *frame.columns]]
+# --------------------------------------------------------------------------------------------- helpers
+def _ns(ts: pd.Timestamp) -> int:
+    return int(pd.Timestamp(ts).value)
+
+
+def _ts(ns: int) -> pd.Timestamp:
+    return pd.Timestamp(int(ns), tz="UTC")
+
+
+def _floor(ns: int, step: pd.Timedelta) -> int:
+    return ns // step.value * step.value
+
+
+def _ceil(ns: int, step: pd.Timedelta) -> int:
+    return -(-ns // step.value) * step.value
+
+
+def range_is_closed(source: InstantSource, at: pd.Timestamp) -> bool:
+    """True when the server's range selectors hold both ends ([t - d, t], Prometheus 2.x, Thanos, Mimir 2):
+    then a window (t - d, t] is written `[d - 1ms]` (timestamps are milliseconds)."""
+    frame = source.query(RANGE_PROBE, to_rfc3339(at))
+    return bool(len(frame)) and float(frame["value"].iloc[0]) >= 3
+
+
+def _with_name(frame: pd.DataFrame, name: str | None) -> pd.DataFrame:
+    """Functions and aggregations may drop `__name__`: put the family's back (keys always carry it)."""
+    if name is None or frame.empty:
+        return frame
+    out = frame.copy()
+    out["__name__"] = name
+    return out
+
+
+@dataclass
+class _Family:
+    """The series of one metric name of a selector, as listed by the server."""
+
+    name: str | None
+    selector: Selector  # le widened, one metric
+    keys: list[tuple[tuple[str, str], ...]]  # distinct counters (le canonical)
+    spellings: dict[int, list[dict[str, str]]]  # raw label sets of each counter
+    index: dict[tuple[tuple[str, str], ...], int]
+    raw_mode: set[int]  # counters listed under several spellings: corrected from raw samples at every minute
+    all_values: dict[str, set[str]]  # label -> raw values over the family (to narrow selectors)
+
+    def key_of(self, frame: pd.DataFrame) -> np.ndarray:
+        """Counter index per row of a result frame (-1 for a series not listed)."""
+        if frame.empty:
+            return np.zeros(0, dtype=np.int64)
+        labels = series_labels(_with_name(frame.drop(columns=[TERM_LABEL], errors="ignore"), self.name))
+        return np.array([self.index.get(lab, -1) for lab in labels], dtype=np.int64)
+
+    def narrow(self, keys: Iterable[int]) -> str:
+        """A selector (PromQL) holding at least the given counters' series: the family's selector plus, per
+        label, a regex of the values those series have (only where it excludes something)."""
+        keys = list(keys)
+        values: dict[str, set[str]] = defaultdict(set)
+        present: dict[str, int] = Counter()
+        count = 0
+        for key in keys:
+            for labels in self.spellings[key]:
+                count += 1
+                for label, value in labels.items():
+                    if label != "__name__":
+                        values[label].add(value)
+                        present[label] += 1
+        extra = []
+        for label in sorted(values):
+            wanted = set(values[label])
+            if present[label] < count:
+                wanted.add("")  # some series lack the label
+            everything = self.all_values.get(label, set())
+            if wanted >= everything | ({""} if "" in wanted else set()):
+                continue
+            extra.append(Matcher(label, "=~", "|".join(regex_escape(v) for v in sorted(wanted))))
+        return Selector(self.selector.metric, self.selector.matchers + tuple(extra)).to_promql()
+
+
+@dataclass
+class _RoleResult:
+    """The sums and corrections of one role (total, or a part) over the minutes."""
+
+    a: pd.Series
+    b: pd.Series
+    corrections: pd.Series
+    resets: list[dict[str, Any]] = field(default_factory=list)
+    new_series: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Engine:
+    """One `fetch_slo_events` call: the requests it sends and what it learns on the way."""
+
+    def __init__(self, source: InstantSource, first: pd.Timestamp, end: pd.Timestamp, closed: bool) -> None:
+        self.source = source
+        self.first, self.end = first, end
+        self.closed = closed
+        self.queries: list[str] = []
+        self.stats: Counter[str] = Counter()
+        self.window = MINUTE  # G, set once the interval is measured
+        self.interval: float | None = None
+        self.data_start: pd.Timestamp | None = None
+        self.margin = counters.baseline_margin(MINUTE)
+        self._floor: pd.Timestamp | None = None
+        self._selectors: list[str] = []
+
+    # -- requests ------------------------------------------------------------------------------------------
+    def span(self, length: pd.Timedelta) -> str:
+        """A range selector's duration covering exactly (t - length, t] on this server."""
+        ms = int(length / pd.Timedelta(milliseconds=1))
+        if self.closed:
+            return f"{ms - 1}ms"
+        return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+    def query(self, promql: str, at: pd.Timestamp) -> pd.DataFrame:
+        self.queries.append(promql)
+        self.stats["requests"] += 1
+        return self.source.query(promql, to_rfc3339(at))
+
+    def query_range(self, promql: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta,
+                    series: int) -> pd.DataFrame:
+        """A range query cut into requests of at most MAX_POINTS_PER_REQUEST series x steps (on a fixed grid)."""
+        self.queries.append(promql)
+        steps_per_request = min(50_000, max(1, MAX_POINTS_PER_REQUEST // max(series, 1)))
+        span = step * steps_per_request
+        frames = []
+        piece_start = _ns(start)
+        while piece_start <= _ns(end):
+            piece_end = min(_ns(end), _floor(piece_start, span) + span.value - step.value)
+            self.stats["requests"] += 1
+            frames.append(self.source.query_range(promql, to_rfc3339(_ts(piece_start)), to_rfc3339(_ts(piece_end)),
+                                                  int(step.total_seconds())))
+            piece_start = piece_end + step.value
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            {"timestamp": pd.DatetimeIndex([], tz="UTC"), "value": pd.Series([], dtype=float)})
+
+    def series(self, match: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        self.queries.append(f"series({match})")
+        self.stats["requests"] += 1
+        return self.source.series(match, to_rfc3339(start), to_rfc3339(end))
+
+    # -- what exists ---------------------------------------------------------------------------------------
+    def families(self, selector: Selector) -> list[_Family]:
+        """The selector's series in the range, one family per metric name."""
+        widened = widen_le(selector)
+        listed = self.series(widened.to_promql(), self.first - MINUTE - counters.MINUTE * counters.MAX_SCRAPE_WINDOW_MINUTES,
+                             self.end)
+        if listed.empty:
+            return [_family(widened, selector.metric, listed)]
+        names = sorted({n for n in listed.get("__name__", pd.Series([selector.metric])).dropna().unique()}) \
+            if selector.metric is None else [selector.metric]
+        out = []
+        for name in names:
+            rows = listed[listed["__name__"] == name] if "__name__" in listed.columns else listed
+            matchers = tuple(m for m in widened.matchers if m.label != "__name__")
+            out.append(_family(Selector(name, matchers) if selector.metric is None else widened, name,
+                               rows.reset_index(drop=True)))
+        return out
+
+    def measure_interval(self, families: list[_Family]) -> float | None:
+        """The scrape interval (`counters.scrape_interval_seconds`) of a 10-minute raw probe at the range's end
+        (or, when nothing was scraped there, earlier: up to a week before, then spread over the range); a slow
+        or unclear answer (90 s or more, or none) is checked on an hour of samples, where a missed scrape cannot
+        hide every regular spacing. None when no probe holds two samples of a series (the window is then 1m)."""
+        offsets = (pd.Timedelta(0), pd.Timedelta(hours=1), pd.Timedelta(hours=6), pd.Timedelta(days=1),
+                   pd.Timedelta(days=7))
+        spread = [(self.end - (self.end - self.first) * k / 8).ceil("min") for k in range(1, 8)]
+        probes = [t for t in (*(self.end - o for o in offsets), *spread) if t - INTERVAL_PROBE >= self.first]
+        probes = list(dict.fromkeys(probes)) or [self.end]
+        for family in families:
+            if not family.keys:
+                continue
+            for at in probes:
+                for window in (INTERVAL_PROBE, SLOW_INTERVAL_PROBE):
+                    frame = self.query(f"{family.selector.to_promql()}[{self.span(window)}]", at)
+                    spacing = counters.scrape_interval_seconds(frame)
+                    if spacing is not None and spacing < SLOW_INTERVAL.total_seconds():
+                        return spacing
+                if spacing is not None:
+                    return spacing
+        return None
+
+    def set_window(self, interval: float | None) -> None:
+        self.interval = interval
+        self.window = counters.scrape_window(interval)
+        self.margin = counters.baseline_margin(self.window)
+
+    # -- the server's oldest sample ------------------------------------------------------------------------
+    def _listed(self, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
+        """Does the series index list a series with data in [low, high]? (Asked in windows of at most
+        INDEX_WINDOW; a superset: Prometheus answers per chunk, VictoriaMetrics per day.)"""
+        top = high
+        while top >= low:
+            bottom = max(low, top - INDEX_WINDOW)
+            if any(len(self.series(s, bottom, top)) for s in selectors):
+                return True
+            top = bottom - pd.Timedelta(milliseconds=1)
+        return False
+
+    def _has_data(self, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
+        """Is there a sample in (low, high]? (The data itself: exact.)"""
+        return any(len(self.query(f"count_over_time({s}[{self.span(high - low)}])", high)) for s in selectors)
+
+    def _data_before(self, selectors: list[str], edge: pd.Timestamp) -> bool:
+        """Is there a sample at or before `edge`? Asked of the index over the INDEX_WINDOW before it (a longer
+        silence of the whole selector counts as its start) and checked on the data near `edge` when the index
+        answers per day."""
+        day = edge.floor("D")
+        if not self._listed(selectors, edge - INDEX_WINDOW, edge):
+            return False
+        if day > edge - INDEX_WINDOW and self._listed(selectors, edge - INDEX_WINDOW, day - pd.Timedelta(milliseconds=1)):
+            return True
+        return self._has_data(selectors, max(day, edge - INDEX_WINDOW) - pd.Timedelta(milliseconds=1), edge)
+
+    def history_floor(self, selectors: list[str]) -> pd.Timestamp:
+        """A time at or before the oldest sample of the selectors (the look-backs stop there): the data start
+        when known, else the start of the oldest INDEX_WINDOW with data before the range."""
+        if self.data_start is not None:
+            return self.data_start - pd.Timedelta(milliseconds=1)
+        if self._floor is None:
+            top = self.first - self.margin
+            while self.first - top < MAX_HISTORY and self._listed(selectors, top - INDEX_WINDOW, top):
+                top = top - INDEX_WINDOW
+            self._floor = top
+        return self._floor
+
+    def find_data_start(self, families: list[_Family]) -> pd.Timestamp | None:
+        """The oldest sample of the SLO's series when it is after `first - margin` (else None: the data starts
+        early enough for every series first seen in the range to be a new one)."""
+        selectors = [f.selector.to_promql() for f in families if f.keys]
+        self._selectors = selectors
+        if not selectors:
+            return None
+        edge = self.first - self.margin
+        if self._data_before(selectors, edge):
+            return None
+        if not self._listed(selectors, edge, self.end):
+            return None
+        low, high = edge, self.end  # no data at or before `low`; the index lists some at or before `high`
+        while high - low > MINUTE:
+            middle = _ts(_floor((_ns(low) + _ns(high)) // 2, MINUTE))
+            if middle <= low:
+                break
+            if self._listed(selectors, low, middle):
+                high = middle
+            else:
+                low = middle
+        # The data starts after `low`; find the first minute holding a sample (the index answers coarsely).
+        step, found = MINUTE, None
+        while found is None and low < self.end:
+            high = min(low + step, self.end)
+            if self._has_data(selectors, low, high):
+                found = high
+            else:
+                low, step = high, step * 4
+        if found is None:
+            return None
+        while found - low > MINUTE:
+            middle = _ts(_ceil((_ns(low) + _ns(found)) // 2, MINUTE))
+            if middle >= found:
+                break
+            if self._has_data(selectors, low, middle):
+                found = middle
+            else:
+                low = middle
+        oldest = None
+        for selector in selectors:
+            frame = self.query(f"{selector}[{self.span(found - low)}]", found)
+            frame = frame[frame["timestamp"] > low] if len(frame) else frame
+            if len(frame):
+                first_seen = frame["timestamp"].min()
+                oldest = first_seen if oldest is None else min(oldest, first_seen)
+        return oldest
+
+    # -- searches ------------------------------------------------------------------------------------------
+    def _terms(self, family: _Family, terms: list[tuple[list[int], pd.Timedelta, pd.Timestamp]],
+               function: str) -> list[dict[int, float]]:
+        """For each term (counters, window, at): `function(narrowed[window] @ at)` per counter, batched with
+        `or` (a term label keeps the terms apart). Returns {counter: value} per term."""
+        out: list[dict[int, float]] = [{} for _ in terms]
+        for batch in range(0, len(terms), MAX_TERMS):
+            chunk = terms[batch:batch + MAX_TERMS]
+            parts = [f'label_replace({function}({family.narrow(keys)}[{self.span(window)}] @ '
+                     f'{_ns(at) / 1e9:.3f}), "{TERM_LABEL}", "{batch + i}", "", "")'
+                     for i, (keys, window, at) in enumerate(chunk)]
+            frame = self.query(" or ".join(parts), self.end)
+            if frame.empty:
+                continue
+            term = frame[TERM_LABEL].astype(int).to_numpy()
+            key = family.key_of(frame)
+            for t, k, v in zip(term, key, frame["value"].to_numpy(), strict=True):
+                if k >= 0 and k in set(terms[t][0]):
+                    out[t][int(k)] = float(v)
+        return out
+
+    def first_samples_after(self, family: _Family, items: dict[tuple[int, int], pd.Timestamp]
+                            ) -> dict[tuple[int, int], pd.Timestamp]:
+        """For each item (counter, tag) -> after: the minute holding the counter's first sample after `after`
+        (items without one up to the range's end are left out). Grows a look-ahead window, then halves it;
+        all items advance together, one batched query per step."""
+        found: dict[tuple[int, int], pd.Timestamp] = {}
+        # state: item -> (low, high): no sample in (after, low]; the first sample is in (low, high] if high
+        pending = {item: (after, None) for item, after in items.items()}
+        stage = {item: 0 for item in items}
+        while pending:
+            groups: dict[tuple[pd.Timestamp, pd.Timestamp], list[tuple[int, int]]] = defaultdict(list)
+            if not any(high is not None or low < self.end for low, high in pending.values()):
+                break
+            for item, (low, high) in list(pending.items()):
+                if high is None and low >= self.end:
+                    del pending[item]
+                    continue
+                if high is None:
+                    window = SEARCH_WINDOWS[min(stage[item], len(SEARCH_WINDOWS) - 1)]
+                    top = min(low + window, self.end)
+                else:
+                    top = _ts(_ceil((_ns(low) + _ns(high)) // 2, MINUTE))
+                groups[(low, top)].append(item)
+            order = list(groups)
+            answers = self._terms(family, [(sorted({i[0] for i in groups[g]}), g[1] - g[0], g[1]) for g in order],
+                                  "count_over_time")
+            for (low, top), answer in zip(order, answers, strict=True):
+                for item in groups[(low, top)]:
+                    previous_high = pending[item][1]
+                    if item[0] in answer:
+                        if top - low <= MINUTE:
+                            found[item] = top
+                            del pending[item]
+                        else:
+                            pending[item] = (low, top)
+                    elif previous_high is not None:
+                        pending[item] = (top, previous_high)
+                        if previous_high - top <= MINUTE:
+                            found[item] = previous_high
+                            del pending[item]
+                    elif top >= self.end:
+                        del pending[item]
+                    else:
+                        pending[item] = (top, None)
+                        stage[item] += 1
+        return found
+
+    def previous_values(self, family: _Family, items: dict[int, pd.Timestamp]) -> dict[int, float | str]:
+        """For each counter -> before: the value of its last sample at or before `before`, or FIRST_EVER when
+        the server holds none: the last hour and day first (one batched `last_over_time` each), then older
+        INDEX_WINDOW slices where the series index lists the counter, down to the history's floor."""
+        result: dict[int, float | str] = {}
+        pending = dict(items)
+        for window in LOOKUP_WINDOWS[:2]:
+            groups: dict[pd.Timestamp, list[int]] = defaultdict(list)
+            for key, top in pending.items():
+                groups[top].append(key)
+            terms = [(keys, window, top) for top, keys in groups.items()]
+            for (keys, _, top), answer in zip(terms, self._terms(family, terms, "last_over_time"), strict=True):
+                for key in keys:
+                    if key in answer:
+                        result[key] = answer[key]
+                        del pending[key]
+                    else:
+                        pending[key] = top - window
+        floor = self.history_floor(self._selectors) if pending else None
+        while pending:
+            groups = defaultdict(list)
+            for key, top in pending.items():
+                groups[top].append(key)
+            for top, keys in groups.items():
+                if floor is None or top <= floor:
+                    for key in keys:
+                        result[key] = FIRST_EVER
+                        del pending[key]
+                    continue
+                bottom = max(floor, top - INDEX_WINDOW)
+                listed = set(family.key_of(self.series(family.narrow(keys), bottom, top)).tolist()) & set(keys)
+                answer = self._terms(family, [(sorted(listed), top - bottom, top)], "last_over_time")[0] \
+                    if listed else {}
+                for key in keys:
+                    if key in answer:
+                        result[key] = answer[key]
+                        del pending[key]
+                    else:
+                        pending[key] = bottom
+        return result
+
+    def previous_raw(self, family: _Family, keys: list[int], before: pd.Timestamp) -> dict[int, tuple[int, float]]:
+        """For counters spelt several ways: the last sample (time, value) at or before `before` over every
+        spelling (raw windows stepping back like `previous_values`; counters without any are left out)."""
+        result: dict[int, tuple[int, float]] = {}
+        pending, top, stage = set(keys), before, 0
+        floor = self.history_floor(self._selectors)
+        while pending and top > floor:
+            window = LOOKUP_WINDOWS[stage] if stage < 2 else INDEX_WINDOW
+            bottom = max(floor, top - window)
+            ask = set(pending)
+            if stage >= 2:  # only the counters the index lists in this slice
+                ask &= set(family.key_of(self.series(family.narrow(ask), bottom, top)).tolist())
+            frame = self.query(f"{family.narrow(ask)}[{self.span(top - bottom)}]", top) if ask else pd.DataFrame()
+            if len(frame):
+                frame = frame[frame["timestamp"] > bottom]
+                owner = family.key_of(frame)
+                times = counters.timestamps_ns(frame["timestamp"])
+                values = frame["value"].to_numpy(dtype=float)
+                for key in sorted(ask):
+                    mine = owner == key
+                    if mine.any():
+                        t, v = counters.merge_spellings(times[mine], values[mine])
+                        result[key] = (int(t[-1]), float(v[-1]))
+                        pending.discard(key)
+            top, stage = bottom, stage + 1
+        return result
+
+
+def _family(selector: Selector, name: str | None, listed: pd.DataFrame) -> _Family:
+    raw_sets = [{k: v for k, v in row.items() if isinstance(v, str) and v != ""}
+                for row in listed.to_dict("records")] if len(listed) else []
+    keys_per_row = series_labels(listed) if len(listed) else []
+    index: dict[tuple[tuple[str, str], ...], int] = {}
+    keys: list[tuple[tuple[str, str], ...]] = []
+    spellings: dict[int, list[dict[str, str]]] = defaultdict(list)
+    all_values: dict[str, set[str]] = defaultdict(set)
+    for key, labels in zip(keys_per_row, raw_sets, strict=True):
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+        spellings[index[key]].append(labels)
+    for labels_list in spellings.values():
+        for labels in labels_list:
+            for label, value in labels.items():
+                all_values[label].add(value)
+    names = {label for labels_list in spellings.values() for labels in labels_list for label in labels}
+    for labels_list in spellings.values():  # a label some series lack: "" is one of its values
+        for labels in labels_list:
+            for label in names - set(labels):
+                all_values[label].add("")
+    raw_mode = {k for k, sets in spellings.items() if len(sets) > 1}
+    return _Family(name, selector, keys, dict(spellings), index, raw_mode, dict(all_values))
+
+
+# --------------------------------------------------------------------------------------------- one family
+def _pivot(frame: pd.DataFrame, groups: list[str], minutes: pd.DatetimeIndex) -> tuple[np.ndarray, list[tuple]]:
+    """A (grouped) sum result -> (values[group, minute] with NaN where absent, the groups' label values)."""
+    if frame.empty:
+        return np.full((0, len(minutes)), np.nan), []
+    columns = [frame[g].astype(object).where(frame[g].notna(), None).to_numpy() if g in frame.columns
+               else np.full(len(frame), None, dtype=object) for g in groups]
+    labels = list(zip(*columns, strict=True)) if groups else [()] * len(frame)
+    codes, uniques = pd.factorize(pd.Series(labels, dtype=object))
+    position = (counters.timestamps_ns(frame["timestamp"]) - minutes[0].value) // MINUTE.value
+    inside = (position >= 0) & (position < len(minutes))
+    table = np.full((len(uniques), len(minutes)), np.nan)
+    table[codes[inside], position[inside]] = frame["value"].to_numpy(dtype=float)[inside]
+    return table, list(uniques)
+
+
+def _total(table: np.ndarray, minutes: pd.DatetimeIndex, rows: list[int] | None = None) -> pd.Series:
+    """The sum over groups per minute (NaN where every group is absent)."""
+    chosen = table if rows is None else table[rows]
+    if not len(chosen):
+        return pd.Series(np.nan, index=minutes)
+    present = ~np.isnan(chosen)
+    return pd.Series(np.where(present.any(axis=0), np.nansum(chosen, axis=0), np.nan), index=minutes)
+
+
+def _group_matches(groups: list[str], values: tuple, matchers: tuple[Matcher, ...]) -> bool:
+    frame = pd.DataFrame({g: pd.Series([v], dtype=object) for g, v in zip(groups, values, strict=True)})
+    return bool(matches(frame, matchers).iloc[0])
+
+
+@dataclass
+class _Unit:
+    """Raw samples needed for one counter: target minutes [first, last] (inclusive, ns) and context before."""
+
+    key: int
+    first: int
+    last: int
+    hint: float | str | None = None  # value before the first sample when it lies in a target minute
+
+
+def _merge_units(units: list[_Unit], context_ns: int) -> list[_Unit]:
+    """Per counter, merge target intervals whose raw needs touch into one contiguous interval."""
+    out: list[_Unit] = []
+    by_key: dict[int, list[_Unit]] = defaultdict(list)
+    for unit in units:
+        by_key[unit.key].append(unit)
+    for key in sorted(by_key):
+        ordered = sorted(by_key[key], key=lambda u: u.first)
+        current = _Unit(key, ordered[0].first, ordered[0].last, ordered[0].hint)
+        for unit in ordered[1:]:
+            if unit.first - context_ns <= current.last + MINUTE.value:
+                current.last = max(current.last, unit.last)
+            else:
+                out.append(current)
+                current = _Unit(key, unit.first, unit.last, unit.hint)
+        out.append(current)
+    return out
+
+
+class _FamilyWork:
+    """Everything computed for one family: the sums (per role) and the per-minute corrections."""
+
+    def __init__(self, engine: _Engine, family: _Family, part: tuple[Matcher, ...] | None, role: str) -> None:
+        self.engine, self.family, self.part, self.role = engine, family, part, role
+        e = engine
+        self.minutes_a = pd.date_range(e.first, e.end, freq="min")
+        self.minutes = self.minutes_a[1:]
+        self.window_ns = e.window.value
+        self.context_ns = MINUTE.value + self.window_ns
+        n = len(family.keys)
+        self.part_keys = np.zeros(n, dtype=bool)
+        if part is not None and n:
+            owners = [key for key in range(n) for _ in family.spellings[key]]
+            rows = pd.DataFrame([labels for key in range(n) for labels in family.spellings[key]]).astype(object)
+            hit = matches(rows, part).to_numpy()
+            np.logical_or.at(self.part_keys, np.array(owners, dtype=np.int64), hit)
+        self.flags = pd.DataFrame()
+        self.hints: dict[tuple[int, int], float | str] = {}
+        self.corr_total = np.zeros(len(self.minutes))
+        self.corr_part = np.zeros(len(self.minutes))
+        self.resets: list[dict[str, Any]] = []
+        self.new_series: list[dict[str, Any]] = []
+
+    # -- sums ----------------------------------------------------------------------------------------------
+    def sums(self) -> tuple[pd.Series, pd.Series, pd.Series | None, pd.Series | None]:
+        """A and B of the family (total) and, for a part, of its series (one grouped query when it can)."""
+        e, f = self.engine, self.family
+        n = max(len(f.keys), 1)
+        selector = f.selector.to_promql()
+        groups: list[str] = []
+        separate_part = False
+        if self.part is not None:
+            groups = sorted({m.label for m in self.part})
+            combos = {tuple(counters.canonical_le(labels.get(g)) if g == "le" else labels.get(g) for g in groups)
+                      for sets in f.spellings.values() for labels in sets}
+            if "__name__" in groups or len(combos) > MAX_GROUPS:
+                groups, separate_part = [], True
+        by = f" by ({', '.join(groups)})" if groups else ""
+        queries = {"a": (f"sum{by}(last_over_time({selector}[{e.span(e.window)}]))", self.minutes_a),
+                   "b": (f"sum{by}(last_over_time({selector}[{e.span(e.window + MINUTE)}]))", self.minutes)}
+        if separate_part:
+            part_selector = Selector(f.selector.metric, f.selector.matchers + tuple(self.part or ())).to_promql()
+            queries["pa"] = (f"sum(last_over_time({part_selector}[{e.span(e.window)}]))", self.minutes_a)
+            queries["pb"] = (f"sum(last_over_time({part_selector}[{e.span(e.window + MINUTE)}]))", self.minutes)
+        block_first = _ts(_ceil(_ns(e.first) + MINUTE.value, RESET_BLOCK))
+        block_last = _ts(_ceil(_ns(e.end), RESET_BLOCK))
+        flags_query = f"resets({selector}[{e.span(RESET_BLOCK + MINUTE + e.window)}]) > 0"
+        with ThreadPoolExecutor(max_workers=len(queries) + 1, thread_name_prefix="slo-sums") as pool:
+            futures = {name: pool.submit(e.query_range, q, minutes[0], minutes[-1], MINUTE, n)
+                       for name, (q, minutes) in queries.items()}
+            flags = pool.submit(e.query_range, flags_query, block_first, block_last, RESET_BLOCK, 1) if f.keys \
+                else None
+            frames = {name: future.result() for name, future in futures.items()}
+            self.flags = flags.result() if flags is not None else pd.DataFrame()
+        table_a, groups_a = _pivot(frames["a"], groups, self.minutes_a)
+        table_b, groups_b = _pivot(frames["b"], groups, self.minutes)
+        a, b = _total(table_a, self.minutes_a), _total(table_b, self.minutes)
+        if self.part is None:
+            return a, b, None, None
+        if separate_part:
+            return a, b, _total(_pivot(frames["pa"], [], self.minutes_a)[0], self.minutes_a), \
+                _total(_pivot(frames["pb"], [], self.minutes)[0], self.minutes)
+        part_a = _total(table_a, self.minutes_a, [i for i, g in enumerate(groups_a) if _group_matches(groups, g, self.part)])
+        part_b = _total(table_b, self.minutes, [i for i, g in enumerate(groups_b) if _group_matches(groups, g, self.part)])
+        return a, b, part_a, part_b
+
+    # -- what needs a correction ---------------------------------------------------------------------------
+    def plan(self, a: pd.Series, b: pd.Series) -> list[_Unit]:
+        """The counters and minutes to correct: reset blocks, returns after a silence, first appearances."""
+        e, f = self.engine, self.family
+        if not f.keys:
+            return []
+        selector = f.selector.to_promql()
+        first_ns, end_ns = _ns(e.first), _ns(e.end)
+        units: list[_Unit] = []
+        # Reset blocks: (t - K, t] for every block end t on the K grid covering (first, end].
+        flags = self.flags
+        for key, at in zip(f.key_of(flags), flags["timestamp"] if len(flags) else [], strict=True):
+            if key < 0 or key in f.raw_mode:
+                continue
+            top = min(_ns(at), end_ns)
+            low = max(_ns(at) - RESET_BLOCK.value + MINUTE.value, first_ns + MINUTE.value)
+            if low <= top:
+                units.append(_Unit(int(key), low, top))
+        self.engine.stats["reset_blocks"] += len(flags)
+        # Silences: minutes where B > A (a counter stopped being held), then which counters, with their value.
+        left = (b - a.reindex(b.index).fillna(0.0)) > 0
+        leave_minutes = list(b.index[left.to_numpy()])
+        leaves: dict[tuple[int, int], pd.Timestamp] = {}
+        leave_value: dict[tuple[int, int], float] = {}
+        if leave_minutes:
+            for low, high in _runs(leave_minutes, pd.Timedelta(minutes=30)):
+                frame = e.query_range(f"last_over_time({selector}[{e.span(e.window)}] offset 1m) unless "
+                                      f"last_over_time({selector}[{e.span(e.window)}])", low, high, MINUTE, len(f.keys))
+                for key, at, value in zip(f.key_of(frame), frame["timestamp"] if len(frame) else [],
+                                          frame["value"].to_numpy() if len(frame) else [], strict=True):
+                    if key >= 0 and key not in f.raw_mode and value > 0:
+                        leaves[(int(key), _ns(at))] = at
+                        leave_value[(int(key), _ns(at))] = float(value)
+        self.engine.stats["silences"] += len(leaves)
+        # Counters not held at the range's start: when they first appear, and their value before it.
+        held = e.query(f"last_over_time({selector}[{e.span(e.window)}])", e.first)
+        held_keys = set(f.key_of(held).tolist())
+        absent = [k for k in range(len(f.keys)) if k not in held_keys and k not in f.raw_mode]
+        before: dict[int, float | str] = e.previous_values(f, {k: e.first - e.window for k in absent}) if absent else {}
+        searches = {**{item: at for item, at in leaves.items()}, **{(k, -1): e.first for k in absent}}
+        returns = e.first_samples_after(f, searches) if searches else {}
+        for (key, tag), at in returns.items():
+            hint = leave_value[(key, tag)] if tag >= 0 else before.get(key, FIRST_EVER)
+            units.append(_Unit(key, _ns(at), _ns(at), hint))
+        self.engine.stats["returns"] += len(returns)
+        self.hints = {(u.key, u.first): u.hint for u in units if u.hint is not None}
+        for key in sorted(f.raw_mode):
+            units.append(_Unit(key, first_ns + MINUTE.value, end_ns))
+        return _merge_units(units, self.context_ns)
+
+    # -- raw samples and the corrections ---------------------------------------------------------------------
+    def correct(self, units: list[_Unit]) -> None:
+        """Fetch the raw samples of the units (batched into bounded requests) and add their corrections."""
+        e, f = self.engine, self.family
+        if not units:
+            return
+        rate = max(1.0, 60.0 / e.interval) if e.interval else 1.0
+        segment_minutes = max(60, int(PIECE_SAMPLES / rate / 4))
+        segments: list[tuple[_Unit, int, int, bool]] = []  # unit, first target, last target, chained
+        for unit in units:
+            start = unit.first
+            chained = False
+            while start <= unit.last:
+                stop = min(unit.last, start + (segment_minutes - 1) * MINUTE.value)
+                segments.append((unit, start, stop, chained))
+                start, chained = stop + MINUTE.value, True
+        segments.sort(key=lambda s: (s[1], s[0].key))
+        carry: dict[int, tuple[int, float]] = {}
+        deferred: list[tuple[_Unit, int, int, list[tuple[np.ndarray, np.ndarray]]]] = []
+        piece: list[tuple[_Unit, int, int, bool]] = []
+
+        def flush() -> None:
+            if not piece:
+                return
+            low = min(s[1] for s in piece) - self.context_ns
+            high = max(s[2] for s in piece)
+            keys = sorted({s[0].key for s in piece})
+            frame = e.query(f"{f.narrow(keys)}[{e.span(pd.Timedelta(high - low, unit='ns'))}]", _ts(high))
+            samples = self._by_key(frame, low)
+            e.stats["raw_samples"] += len(frame)
+            for unit, first, last, chained in piece:
+                spellings = samples.get(unit.key, [])
+                kept = [(t[t <= last], v[t <= last]) for t, v in spellings]
+                self._segment(unit, first, last, chained, kept, carry, deferred)
+            piece.clear()
+
+        for segment in segments:
+            if piece:
+                low = min(min(s[1] for s in piece), segment[1]) - self.context_ns
+                high = max(max(s[2] for s in piece), segment[2])
+                keys = {s[0].key for s in piece} | {segment[0].key}
+                estimate = len(keys) * (high - low) / MINUTE.value * rate
+                if high - low > PIECE_SPAN.value or estimate > PIECE_SAMPLES or \
+                        any(s[0].key == segment[0].key for s in piece):
+                    flush()
+            piece.append(segment)
+        flush()
+        if deferred:
+            self._resolve(deferred)
+
+    def _by_key(self, frame: pd.DataFrame, low: int) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+        """Raw samples after `low`, per counter, one (times, values) pair per spelling (series)."""
+        out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+        if frame.empty:
+            return out
+        frame = frame[counters.timestamps_ns(frame["timestamp"]) > low]
+        if frame.empty:
+            return out
+        owner = self.family.key_of(frame)
+        spelling = counters.series_codes(frame, merge_le=False)
+        times = counters.timestamps_ns(frame["timestamp"])
+        values = frame["value"].to_numpy(dtype=float)
+        for code in np.unique(spelling):
+            mine = spelling == code
+            key = int(owner[mine][0])
+            if key < 0:
+                continue
+            order = np.argsort(times[mine], kind="stable")
+            out[key].append((times[mine][order], values[mine][order]))
+        return out
+
+    def _segment(self, unit: _Unit, first: int, last: int, chained: bool,
+                 spellings: list[tuple[np.ndarray, np.ndarray]], carry: dict[int, tuple[int, float]],
+                 deferred: list) -> None:
+        minutes = np.arange(first, last + 1, MINUTE.value, dtype=np.int64)
+        times = np.concatenate([t for t, _ in spellings]) if spellings else np.zeros(0, dtype=np.int64)
+        merged_t, merged_v = counters.merge_spellings(times, np.concatenate([v for _, v in spellings])
+                                                      if spellings else np.zeros(0))
+        previous: float | None = None
+        previous_time: int | None = None
+        first_counts = True
+        if chained and unit.key in carry:
+            previous_time, previous = carry[unit.key]
+        else:
+            exact_t = merged_t
+            if counters.needs_previous(exact_t, minutes):
+                hint = self.hints.get((unit.key, int(_ceil(int(exact_t[0]), MINUTE))))
+                if hint is None:
+                    deferred.append((unit, first, last, spellings))
+                    return
+                if hint == FIRST_EVER:
+                    first_counts = self._is_new(int(exact_t[0]))
+                else:
+                    previous = float(hint)
+        self._apply(unit.key, minutes, spellings, previous, previous_time, first_counts)
+        if len(merged_t):
+            carry[unit.key] = (int(merged_t[-1]), float(merged_v[-1]))
+
+    def _is_new(self, first_sample_ns: int) -> bool:
+        """A counter's first sample ever counts from 0 unless it lies in the baseline margin of the data."""
+        start = self.engine.data_start
+        return start is None or first_sample_ns > _ns(start + self.engine.margin)
+
+    def _apply(self, key: int, minutes: np.ndarray, spellings: list[tuple[np.ndarray, np.ndarray]],
+               previous: float | None, previous_time: int | None, first_counts: bool) -> None:
+        result = counters.series_corrections(spellings, minutes, self.window_ns, previous=previous,
+                                             previous_time=previous_time, first_counts=first_counts)
+        position = ((minutes - _ns(self.minutes[0])) // MINUTE.value).astype(np.int64)
+        inside = (position >= 0) & (position < len(self.minutes))
+        np.add.at(self.corr_total, position[inside], result.correction[inside])
+        if self.part is not None and self.part_keys[key]:
+            np.add.at(self.corr_part, position[inside], result.correction[inside])
+        name = series_name(self.family.keys[key])
+        for t, before, after in result.resets:
+            self.resets.append({"query": self.role, "series": name, "timestamp": _ts(_ceil(t, MINUTE)),
+                                "before": before, "after": after})
+        if result.first_sample is not None:
+            t, value = result.first_sample
+            self.new_series.append({"query": self.role, "series": name, "timestamp": _ts(_ceil(t, MINUTE)),
+                                    "value": value})
+
+    def _resolve(self, deferred: list) -> None:
+        """Counters entering inside a corrected block after a silence that began before it: their previous
+        value, then their corrections."""
+        e, f = self.engine, self.family
+        by_time: dict[int, list[tuple[_Unit, int, int, list]]] = defaultdict(list)
+        for item in deferred:
+            t0 = min(int(t[0]) for t, _ in item[3] if len(t))
+            by_time[t0].append(item)
+        for t0, items in by_time.items():
+            keys = sorted({u.key for u, *_ in items})
+            plain = [k for k in keys if k not in f.raw_mode]
+            values: dict[int, float | str] = e.previous_values(f, {k: _ts(t0 - _NS) for k in plain}) if plain else {}
+            raw = e.previous_raw(f, [k for k in keys if k in f.raw_mode], _ts(t0 - _NS))
+            for unit, first, last, spellings in items:
+                minutes = np.arange(first, last + 1, MINUTE.value, dtype=np.int64)
+                if unit.key in f.raw_mode:
+                    found = raw.get(unit.key)
+                    hint: float | str = FIRST_EVER if found is None else found[1]
+                else:
+                    hint = values.get(unit.key, FIRST_EVER)
+                if hint == FIRST_EVER:
+                    self._apply(unit.key, minutes, spellings, None, None, self._is_new(t0))
+                else:
+                    self._apply(unit.key, minutes, spellings, float(hint), None, True)
+
+
+def _runs(minutes: list[pd.Timestamp], join: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Group sorted minutes into (first, last) runs, joining those closer than `join`."""
+    runs: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for minute in minutes:
+        if runs and minute - runs[-1][1] <= join:
+            runs[-1] = (runs[-1][0], minute)
+        else:
+            runs.append((minute, minute))
+    return runs
+
+
+# --------------------------------------------------------------------------------------------- the entry point
+def _facts(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
+    if frame.empty:
+        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        frame["timestamp"] = pd.DatetimeIndex([], tz="UTC")
+        for c in ("before", "after", "value"):
+            if c in frame.columns:
+                frame[c] = frame[c].astype(float)
+        return frame
+    frame = frame.drop_duplicates(["query", "series", "timestamp", *[c for c in columns if c in ("before", "after",
+                                                                                              "value")]])
+    return frame.sort_values(["timestamp", "series"], ignore_index=True)
 
 
 def fetch_slo_events(source: InstantSource, slo: SLO, start: Any, end: Any,
@@ -229,41 +911,78 @@ def fetch_slo_events(source: InstantSource, slo: SLO, start: Any, end: Any,
     """Per-minute good/total events of `slo` for the minutes of (start - lookback, end].
 
     `lookback` is the history the burn rates and alerts need before the window's start (3 days for the SRE
-    workbook's slowest alert). The frame starts after a one-hour baseline margin that is fetched but not
-    returned."""
+    workbook's slowest alert)."""
     start, end = parse_time(start, field="start").floor("min"), parse_time(end, field="end").floor("min")
     if end <= start:
         raise BadInputError(f"window: end {to_rfc3339(end)} is not after start {to_rfc3339(start)}")
-    baseline_until = start - lookback
-    fetch_start = baseline_until - BASELINE_MARGIN
+    first = start - lookback
+    engine = _Engine(source, first, end, range_is_closed(source, end))
+    engine.queries.append(RANGE_PROBE)
+    engine.stats["requests"] += 1
     total_selector = slo.total_selector
-    total_samples, queries = fetch_counter_samples(source, total_selector, fetch_start, end)
-
     part_role = "good" if slo.good_selector is not None else "bad"
     part_selector: Selector = slo.good_selector or slo.bad_selector  # type: ignore[assignment]
     extra = part_selector.extra_matchers(total_selector)
-    if extra is not None:  # a subset of total's series: filter locally, no second query
-        part_samples = total_samples[matches(total_samples, extra)] if len(total_samples) else total_samples
+    total_families = engine.families(total_selector)
+    part_families = [] if extra is not None else engine.families(part_selector)
+    engine.set_window(engine.measure_interval(total_families + part_families))
+    engine.data_start = engine.find_data_start(total_families + part_families)
+
+    works = [_FamilyWork(engine, f, extra, "total") for f in total_families]
+    part_works = [_FamilyWork(engine, f, None, part_role) for f in part_families]
+    minutes = pd.date_range(first + MINUTE, end, freq="min", name="timestamp")
+    totals, parts = [], []
+    for work in works + part_works:
+        a, b, part_a, part_b = work.sums()
+        work.correct(work.plan(a, b))
+        corrections = pd.Series(work.corr_total, index=work.minutes)
+        held = a.reindex(minutes).notna()
+        if work in works:
+            totals.append((a, b, corrections, held))
+            if extra is not None:
+                parts.append((part_a, part_b, pd.Series(work.corr_part, index=work.minutes), held))
+        else:
+            parts.append((a, b, corrections, held))
+
+    def role_events(items: list[tuple[pd.Series, pd.Series, pd.Series, pd.Series]]) -> pd.Series:
+        values = np.zeros(len(minutes))
+        for a, b, corrections, _ in items:
+            values += counters.minute_events(a, b, corrections, held=pd.Series(True, index=b.index)) \
+                .reindex(minutes).fillna(0.0).to_numpy()
+        return pd.Series(values, index=minutes)
+
+    has_data = np.zeros(len(minutes), dtype=bool)
+    for _, _, _, held in totals:
+        has_data |= held.to_numpy()
+    covered_from = None
+    if engine.data_start is not None:  # the minutes before the one holding the server's oldest sample
+        covered_from = max(first, engine.data_start.ceil("min") - MINUTE)
+        has_data &= minutes > covered_from
+    total = role_events(totals).where(has_data)
+    part = role_events(parts).where(has_data)
+    good = part if part_role == "good" else total - part
+    events = pd.DataFrame({"timestamp": minutes, "good": good.to_numpy(), "total": total.to_numpy()})
+    resets = _facts([r for w in works + part_works for r in w.resets if r["timestamp"] in minutes],
+                    ["query", "series", "timestamp", "before", "after"])
+    new_series = _facts([r for w in works + part_works for r in w.new_series if r["timestamp"] in minutes],
+                        ["query", "series", "timestamp", "value"])
+    gaps = gap_periods(total.rename("total"), not_before=covered_from)
+    gaps["carried"] = [bool(has_data[minutes > g_end].any()) for g_end in gaps["end"]] if len(gaps) else \
+        pd.Series([], dtype=bool)
+    restarts = resets["timestamp"].value_counts() if len(resets) else pd.Series(dtype=int)
+    gaps["restarts"] = [int(restarts.get(g_end + MINUTE, 0)) for g_end in gaps["end"]] if len(gaps) else \
+        pd.Series([], dtype=int)
+    series = {"total": sum(len(w.family.keys) for w in works)}
+    if extra is not None:
+        series[part_role] = int(sum(w.part_keys.sum() for w in works))
     else:
-        part_samples, sent = fetch_counter_samples(source, part_selector, fetch_start, end)
-        queries.extend(sent)
-    total = counter_increments(total_samples, fetch_start, end, baseline_until)
-    part = counter_increments(part_samples, fetch_start, end, baseline_until)
-    # The resets and new series of a subset are already listed under total.
-    part_resets = part.resets.iloc[0:0] if extra is not None else part.resets
-    part_new = part.new_series.iloc[0:0] if extra is not None else part.new_series
-    has_data = total.per_minute.notna()
-    part_events = part.per_minute.fillna(0.0).where(has_data)
-    good = part_events if part_role == "good" else total.per_minute - part_events
-    events = pd.DataFrame({"timestamp": total.per_minute.index, "good": good.to_numpy(),
-                           "total": total.per_minute.to_numpy()})
+        series[part_role] = sum(len(w.family.keys) for w in part_works)
     return SLOEvents(
-        name=slo.name, events=events,
-        resets=pd.concat([_tagged(total.resets, "total"), _tagged(part_resets, part_role)], ignore_index=True),
-        new_series=pd.concat([_tagged(total.new_series, "total"), _tagged(part_new, part_role)], ignore_index=True),
-        gaps=gap_periods(total.per_minute), queries=queries,
-        series={"total": total.series, part_role: part.series},
-        fetched_series=total.series + (0 if extra is not None else part.series))
+        name=slo.name, events=events, resets=resets, new_series=new_series, gaps=gaps, queries=engine.queries,
+        series=series, fetched_series=series["total"] + (0 if extra is not None else series[part_role]),
+        data_starts_at=engine.data_start if engine.data_start is not None and engine.data_start > first else None,
+        covered_from=covered_from if covered_from is not None and covered_from > first else None,
+        scrape_interval_seconds=engine.interval, stats=dict(engine.stats))
 
 
 # --------------------------------------------------------------------------------------------- dedup
@@ -285,3 +1004,12 @@ class QueryOnce:
         if key not in self.results:
             self.results[key] = self.source.query_range(promql, start, end, step)
         return self.results[key]
+
+    def series(self, match: str, start: Any, end: Any) -> pd.DataFrame:
+        key = ("series", match, str(start), str(end))
+        if key not in self.results:
+            self.results[key] = self.source.series(match, start, end)
+        return self.results[key]
+
+    def now(self) -> pd.Timestamp:
+        return self.source.now()

@@ -246,6 +246,28 @@ class PrometheusSource(Source):
             request["align"] = False
         return self._surface_warnings(self._get(request), promql)
 
+    def series(self, match: str, start: object, end: object) -> pd.DataFrame:
+        """The series matching a selector with samples in [start, end] (`/api/v1/series`): one row per series,
+        one column per label. Prometheus answers from its index at chunk granularity (a series listed may have
+        no sample in the range when its chunk overlaps it), VictoriaMetrics per UTC day: a superset, never less."""
+        match = self._check_query(match)
+        now = self.now()
+        start_ts = parse_time(start, now=now, field="start")
+        end_ts = parse_time(end, now=now, field="end")
+        if end_ts < start_ts:
+            raise BadInputError(f"end: {to_rfc3339(end_ts)} is before start {to_rfc3339(start_ts)}")
+        request: dict[str, Any] = {"method": "series", "match": match, "start": to_rfc3339(start_ts),
+                                   "end": to_rfc3339(end_ts), **self.thanos_options}
+        frame = self._get(request)
+        for message in frame.attrs.get("warnings", []):
+            warnings.warn(PrometheusWarning(f"Prometheus warning for series {_short(match, 200)!r}: {message}"),
+                          stacklevel=2)
+        for column in frame.columns:  # a snapshot round trip may give pandas' str dtype: back to object/None
+            if frame[column].dtype != object:
+                values = frame[column].astype(object)
+                frame[column] = values.where(values.notna(), None)
+        return frame
+
     @staticmethod
     def wide(frame: pd.DataFrame) -> pd.DataFrame:
         """One column per series (named like `metric{label="value"}`), indexed by timestamp."""
@@ -280,6 +302,9 @@ class PrometheusSource(Source):
         if request["method"] == "query":
             params = {"query": request["query"], "time": request["time"], **extra}
             return promjson.to_frame(self._call("query", params, request["query"]))
+        if request["method"] == "series":
+            params = {"match[]": request["match"], "start": request["start"], "end": request["end"], **extra}
+            return promjson.series_frame(self._call("series", params, request["match"]))
         if request["method"] == "query_range":
             start_ms = pd.Timestamp(request["start"]).value // 1_000_000
             end_ms = pd.Timestamp(request["end"]).value // 1_000_000

@@ -330,6 +330,15 @@ def _parse_response(body: bytes) -> PromEnvelope:
     if envelope.status != "success":
         return envelope
     data = document.get("data")
+    if isinstance(data, list) and not segments:  # /api/v1/series: a list of label sets
+        decoded = PromResult("series", [entry if isinstance(entry, dict) else {} for entry in data],
+                             np.zeros(len(data), dtype=np.int64))
+        if any(not isinstance(entry, dict) for entry in data):
+            raise MalformedResponseError("a series result holds something else than label sets")
+        _check_decoded(decoded)
+        decoded.warnings = envelope.warnings
+        envelope.result = decoded
+        return envelope
     if not isinstance(data, dict) or "resultType" not in data or "result" not in data:
         raise MalformedResponseError("a success response without data.resultType / data.result")
     result_type, result = data["resultType"], data["result"]
@@ -408,6 +417,17 @@ def to_frame(result: PromResult) -> pd.DataFrame:
         frame.attrs["warnings"] = list(result.warnings)
     if result.infos:
         frame.attrs["infos"] = list(result.infos)
+    return frame
+
+
+def series_frame(result: PromResult) -> pd.DataFrame:
+    """A `/api/v1/series` answer: one row per series, one `object` column per label (missing = None),
+    `__name__` first; no `timestamp`/`value`."""
+    names = label_columns(result.labels)
+    frame = pd.DataFrame({name: pd.Series([labels.get(name) for labels in result.labels], dtype=object)
+                          for name in names}, index=pd.RangeIndex(len(result.labels)))
+    if result.warnings:
+        frame.attrs["warnings"] = list(result.warnings)
     return frame
 
 
