@@ -40,6 +40,7 @@ def monthly_history(events: pd.DataFrame, objective: float, end: pd.Timestamp,
     """One entry per calendar month (see the module's rules) from per-minute `timestamp, good, total` events
     (NaN = no sample that minute); minutes after `end` are not counted."""
     starts = month_starts(end, months)
+    events = events.assign(timestamp=pd.to_datetime(events["timestamp"], utc=True))  # one unit, whatever the source
     frame = events[(events["timestamp"] > starts[0]) & (events["timestamp"] <= end)]
     frame = frame.drop_duplicates("timestamp", keep="last")
     label = (frame["timestamp"] - MINUTE).dt.tz_localize(None).dt.to_period("M")  # minute t: the events of (t-1m, t]

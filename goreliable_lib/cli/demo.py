@@ -32,6 +32,7 @@ from goreliable_lib.runner.execute import run_report
 from goreliable_lib.sources.archive import ArchiveSource
 from goreliable_lib.sources.connect import connect, demo_snapshot_path
 from goreliable_lib.sources.snapshot import merge_snapshots
+from goreliable_lib.timeutil import parse_time
 
 #: The reports the demo covers, with the parameters `make demo` runs them with.
 DEMO_RUNS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -67,10 +68,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def fill_archive(archive: ArchiveSource, as_of: pd.Timestamp) -> None:
     """The SLO event archive the demo's SLO report reads its compliance history from: every whole day the stack
-    holds before the report's window and its alerts' lookback (as earlier weekly runs would have kept them)."""
+    holds up to the one in which the report's window and its alerts' lookback start (as earlier weekly runs would
+    have kept them)."""
     catalog = read_catalog(project_root() / "params" / "slos.yaml")
     first = (as_of - pd.Timedelta(days=HISTORY_DAYS)).ceil("D")
-    before_window = (as_of - pd.Timedelta(days=30) - LOOKBACK).floor("D")
+    before_window = (as_of - pd.Timedelta(days=30) - LOOKBACK).ceil("D")  # the day the window's lookback starts in
     backfill(connect("live").prometheus, archive, counted_objectives(catalog.slos), first, before_window)
 
 
@@ -85,13 +87,16 @@ def record_demo(target: Path, workdir: Path, *, postmortem_params: Path | None =
     snapshots: list[Path] = []
     try:
         archive = workdir / "archive"
-        with _environment({**state.env(), "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_ARCHIVE_URI": str(archive)}):
-            fill_archive(ArchiveSource(str(archive)), state.as_of)
+        with _environment({**state.env(), "GORELIABLE_CONFIG": os.devnull}):
+            fill_archive(ArchiveSource(str(archive)), parse_time(state.as_of, field="as_of"))
             for name, parameters in DEMO_RUNS:
                 files = [root / "params" / f"{name}.yaml"]
                 if name == "postmortem":
                     files.append(postmortem_params or root / "params" / "postmortem-demo.yaml")
-                result = run_report(name, parameters, out=workdir / "reports", files=files)
+                own = workdir / f"archive-{name}"  # each report sees the filled archive, not another's days
+                shutil.copytree(archive, own)
+                with _environment({"GORELIABLE_ARCHIVE_URI": str(own)}):
+                    result = run_report(name, parameters, out=workdir / "reports", files=files)
                 if result.exit_code != 0:
                     raise GoReliableError(f"demo recording: report {name} failed ({result.error}); "
                                           f"see {result.location}")

@@ -28,6 +28,7 @@ from goreliable_lib.timeutil import to_rfc3339
 #: older engine are never mixed with a newer one's.
 EVENTS_VERSION = 2
 DAY = pd.Timedelta(days=1)
+MINUTE = pd.Timedelta(minutes=1)
 #: How many days one backfill request covers (memory stays bounded whatever the range).
 BACKFILL_CHUNK_DAYS = 7
 
@@ -190,23 +191,26 @@ def complete_from_archive(archive: ArchiveSource | None, slo: SLO, events: pd.Da
         return empty
     start_day = min(first, history_from or first).floor("D")
     last_missing = data_starts_at.floor("D") if data_starts_at is not None else None
-    wanted = list(pd.date_range(start_day, last_missing, freq="D")) if last_missing is not None else \
-        list(pd.date_range(start_day, first.floor("D") - DAY, freq="D"))
+    wanted = list(pd.date_range(start_day, max(last_missing, first.floor("D")), freq="D")) \
+        if last_missing is not None else list(pd.date_range(start_day, first.floor("D"), freq="D"))
     try:
         held = archive.days(archive_key(slo))
         newest_full = events["timestamp"].max().floor("D") - DAY if len(events) else None
         overlap = [d for d in sorted(held["day"]) if newest_full is not None and d <= newest_full
-                   and d > (last_missing if last_missing is not None else first.floor("D") - DAY)]
+                   and d > (last_missing if last_missing is not None else first.floor("D"))]
         taken = read_days(archive, slo, [*wanted, *overlap[-1:]])
     except SourceError as exc:
-        return WithArchive(events, empty.archived, empty.history, [f"{slo.name}: the SLO archive is not used ({exc})"])
+        reason = str(exc).splitlines()[0]
+        return WithArchive(events, empty.archived, empty.history, [f"{slo.name}: the SLO archive is not used ({reason})"])
     warnings = [f"{slo.name}: {w}" for w in taken.warnings]
     if overlap and overlap[-1] in taken.days and (mismatch := compare_day(taken.events, events, overlap[-1])):
         warnings.append(f"{slo.name}: {mismatch}")
     fill_until = (last_missing + DAY) if last_missing is not None else first
     minutes = taken.events["timestamp"]
     in_window = taken.events[(minutes > first) & (minutes <= fill_until)].reset_index(drop=True)
-    window_days = sorted({d for d in taken.days if first.floor("D") <= d < fill_until})
+    held_by_source = events.loc[events["total"].notna(), "timestamp"]
+    used = in_window[~in_window["timestamp"].isin(held_by_source)]  # the minutes the archive gives the run
+    window_days = sorted(set((used["timestamp"] - MINUTE).dt.floor("D")))
     history = taken.events[minutes <= first].reset_index(drop=True)
     return WithArchive(merge(events, in_window), ArchivedDays(in_window, window_days), history, warnings)
 
