@@ -189,6 +189,8 @@ def test_postmortem_people_read_masked_text_and_a_notice(postmortem_runs: dict[s
 
 @pytest.mark.stack
 def test_postmortem_sentinels_nowhere(postmortem_runs: dict[str, Any]) -> None:
+    # the work folder holds the runs and the SLO event archive they kept (<out>/archive, outside any run folder)
+    assert list((postmortem_runs["work"] / "with" / "archive").glob("*/*.parquet"))
     no_sentinel_anywhere(postmortem_runs["work"])
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from slo_fixtures import T0, SampleSource, minute_events, platform_table
+from slo_fixtures import T0, memory_source, minute_events, platform_table
 
 from goreliable_lib.analysis import incident as incident_analysis
 from goreliable_lib.analysis import slo
@@ -98,19 +98,29 @@ def test_threshold_slices_compare_each_value(op: str, good: list[int]) -> None:
 
 
 # --------------------------------------------------------------------------------------------- through the reports
-class RangeSource(SampleSource):
-    """SampleSource plus `query_range` of one thresholdMetric expression: `values` at Prometheus' own grid."""
+class RangeSource:
+    """The in-memory Prometheus API over `table` (`slo_fixtures.memory_source`: what the event engine asks), plus
+    `query_range` of one thresholdMetric expression: `values` at the window's grid."""
 
     def __init__(self, table: pd.DataFrame, values: dict[str, pd.Series], now: pd.Timestamp) -> None:
-        super().__init__(table)
+        self.api = memory_source(table)
         self.values, self.clock = values, now
+        self.requests: list[dict[str, Any]] = []
 
     def now(self) -> pd.Timestamp:
         return self.clock
 
+    def query(self, promql: str, time: Any = None) -> pd.DataFrame:
+        return self.api.query(promql, time)
+
+    def series(self, match: str, start: Any, end: Any) -> pd.DataFrame:
+        return self.api.series(match, start, end)
+
     def query_range(self, promql: str, start: Any, end: Any, step: Any, *, align: bool = True) -> pd.DataFrame:
-        if promql not in self.values:  # the drift gauge: none here
-            return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "value": pd.Series([], dtype=float)})
+        if promql not in self.values:
+            if "model_drift_detected" in promql:  # the drift gauge: none here
+                return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "value": pd.Series([], dtype=float)})
+            return self.api.query_range(promql, start, end, step)  # the event engine's per-minute sums
         self.requests.append({"query": promql, "start": start, "end": end, "step": step, "align": align})
         assert not align  # slices on the window's grid, not the epoch's
         series = self.values[promql]
@@ -228,10 +238,11 @@ def test_postmortem_charges_time_slice_objectives_in_slices(tmp_path: Path) -> N
     strict, p99 = rows["api/strict"], rows["p99"]
     # Slices are aligned to the 30-day budget window's start (T0 + 1230m - 30d), so they end at T0 + 5k minutes.
     # The incident's 30 minutes are 6 slices, all bad against 0.996. The budget window (T0 + 1230m - 30d,
-    # T0 + 1230m] has events from the minute T0 on (the series are first seen at T0, counted from 0): the slices
-    # ending at T0, T0+5m, ..., T0+1230m, 247 of them; allowed bad (1 - 0.99) x 247 = 2.47, consumed 6 / 2.47.
-    assert (strict["bad_slices"], strict["total_slices"], strict["budget_window_slices"]) == (6, 6, 247)
-    assert strict["budget_consumed"] == pytest.approx(6 / 2.47)
+    # T0 + 1230m] has events after the minute T0 (the server's data starts at T0: each series' first sample is a
+    # baseline, 0 events, as for a server that started then): the slices ending at T0+5m, ..., T0+1230m, 246 of
+    # them; allowed bad (1 - 0.99) x 246 = 2.46, consumed 6 / 2.46.
+    assert (strict["bad_slices"], strict["total_slices"], strict["budget_window_slices"]) == (6, 6, 246)
+    assert strict["budget_consumed"] == pytest.approx(6 / 2.46)
     assert strict["bad_events"] == 30 * 3 and strict["budgeting_method"] == "Timeslices"  # requests still counted
     # p99: the points at T0+1205m .. T0+1230m are all 0.2 s (the 0.5 s ones are at T0 + 60k min; T0+1200m is not in
     # (start, end]): 0 bad of 6, nothing consumed

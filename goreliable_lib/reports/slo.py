@@ -51,7 +51,13 @@ from goreliable_lib.reports.base import (
     trend_runs,
     window_from_end,
 )
-from goreliable_lib.reports.slo_archive import WithArchive, complete_from_archive, keep_in_archive
+from goreliable_lib.reports.slo_archive import (
+    WithArchive,
+    baselines_until,
+    complete_from_archive,
+    keep_in_archive,
+    reusable_until,
+)
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
@@ -231,13 +237,15 @@ def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
             continue
         key = (*objective.events_key, start, stop)
         if key not in shared:
-            shared[key] = fetch_slo_events(prometheus, objective, start, stop, lookback=analysis.LOOKBACK)
-            computed = shared[key]
             first = start - analysis.LOOKBACK
+            reuse = reusable_until(sources_archive, objective, first, stop)  # archived days not asked again
+            computed = shared[key] = fetch_slo_events(prometheus, objective, reuse or start, stop,
+                                                      lookback=pd.Timedelta(0) if reuse else analysis.LOOKBACK)
             completed[key] = complete_from_archive(sources_archive, objective, computed.events,
-                                                   getattr(computed, "data_starts_at", None), first,
-                                                   history_from=month_starts(end)[0])
-            completed[key].warnings.extend(keep_in_archive(sources_archive, objective, computed.events, first, stop))
+                                                   computed.data_starts_at, first, history_from=month_starts(end)[0],
+                                                   reused_until=reuse, baselines_until=baselines_until(computed))
+            completed[key].warnings.extend(keep_in_archive(sources_archive, objective, computed.events,
+                                                           reuse or first, stop))
         events[objective.name] = dataclasses.replace(shared[key], name=objective.name)
         archived[objective.name] = completed[key]
     data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window, archived)

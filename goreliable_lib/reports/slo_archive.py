@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from goreliable_lib.analysis import counters
 from goreliable_lib.errors import SourceError
 from goreliable_lib.inputs.catalog import SLO, SLOObjective, select_objectives
 from goreliable_lib.inputs.promql import widen_le
@@ -104,14 +105,18 @@ def compare_day(archived: pd.DataFrame, fetched: pd.DataFrame, day: pd.Timestamp
             "the source's figures are used")
 
 
-def merge(fetched: pd.DataFrame, archived: pd.DataFrame) -> pd.DataFrame:
+def merge(fetched: pd.DataFrame, archived: pd.DataFrame, prefer_until: pd.Timestamp | None = None) -> pd.DataFrame:
     """Per-minute events: the source's where it has data, the archive's for the minutes it has and the source
-    does not (e.g. before its retention)."""
+    does not (e.g. before its retention), and the archive's for every minute up to `prefer_until` (where the
+    source's figures start from baselines: the minutes around its oldest sample, whose increments it cannot know)."""
     if archived.empty:
         return fetched
     combined = fetched.set_index("timestamp")[["good", "total"]]
     extra = archived.set_index("timestamp")[["good", "total"]]
-    use = extra.index.difference(combined.index[combined["total"].notna()])
+    known = combined.index[combined["total"].notna()]
+    if prefer_until is not None:
+        known = known[known > prefer_until]
+    use = extra.index[extra["total"].notna()].difference(known)
     combined = combined.reindex(combined.index.union(use))
     combined.loc[use, ["good", "total"]] = extra.loc[use].to_numpy()
     return combined.rename_axis("timestamp").reset_index()
@@ -179,25 +184,48 @@ class WithArchive:
     warnings: list[str] = field(default_factory=list)
 
 
+def reusable_until(archive: ArchiveSource | None, slo: SLO, first: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp | None:
+    """The newest day D such that every day from the one holding `first` to D is a complete archived day, with at
+    least one whole day after D before `end`: a run may then ask its source only for (D, end] and take (first, D]
+    from the archive (D itself is fetched too, and compared). None when the archive cannot spare a day."""
+    if archive is None:
+        return None
+    try:
+        held = archive.days(archive_key(slo))
+    except SourceError:
+        return None
+    complete = set(held.loc[held["complete"].astype(bool), "day"])
+    day, newest = first.floor("D"), None
+    while day in complete and day + 2 * DAY <= end:
+        newest, day = day, day + DAY
+    return newest
+
+
 def complete_from_archive(archive: ArchiveSource | None, slo: SLO, events: pd.DataFrame,
                           data_starts_at: pd.Timestamp | None, first: pd.Timestamp,
-                          history_from: pd.Timestamp | None = None) -> WithArchive:
+                          history_from: pd.Timestamp | None = None,
+                          reused_until: pd.Timestamp | None = None,
+                          baselines_until: pd.Timestamp | None = None) -> WithArchive:
     """Complete `events` (the source's minutes after `first`) from the archive: the days up to the one in which
-    the source's data starts (`data_starts_at`; None = the source holds all of them) fill the minutes the source
-    has not; for the compliance history, the archived days from `history_from` to `first`. The newest archived
-    day the source holds in full is compared with the source's. Never fails: an unreadable archive is a warning."""
+    the source's data starts (`data_starts_at`; None = the source holds all of them), or up to `reused_until`
+    (the source was asked only for the minutes after it, see `reusable_until`), fill the minutes the source has
+    not; for the compliance history, the archived days from `history_from` to `first`. The newest archived day
+    the source holds in full is compared with the source's. `baselines_until`: the last minute whose source
+    figures rest on baselines (after its data start); the archive's minutes win up to it. Never fails: an
+    unreadable archive is a warning."""
     empty = WithArchive(events, ArchivedDays(_empty_events()), _empty_events())
     if archive is None:
         return empty
     start_day = min(first, history_from or first).floor("D")
     last_missing = data_starts_at.floor("D") if data_starts_at is not None else None
-    wanted = list(pd.date_range(start_day, max(last_missing, first.floor("D")), freq="D")) \
-        if last_missing is not None else list(pd.date_range(start_day, first.floor("D"), freq="D"))
+    last_wanted = max(d for d in (last_missing, first.floor("D"), reused_until) if d is not None)
+    wanted = list(pd.date_range(start_day, last_wanted, freq="D"))
     try:
         held = archive.days(archive_key(slo))
         newest_full = events["timestamp"].max().floor("D") - DAY if len(events) else None
-        overlap = [d for d in sorted(held["day"]) if newest_full is not None and d <= newest_full
-                   and d > (last_missing if last_missing is not None else first.floor("D"))]
+        held_from = max(d for d in (last_missing, first.floor("D") if reused_until is None else reused_until - DAY)
+                        if d is not None)
+        overlap = [d for d in sorted(held["day"]) if newest_full is not None and d <= newest_full and d > held_from]
         taken = read_days(archive, slo, [*wanted, *overlap[-1:]])
     except SourceError as exc:
         reason = str(exc).splitlines()[0]
@@ -205,14 +233,18 @@ def complete_from_archive(archive: ArchiveSource | None, slo: SLO, events: pd.Da
     warnings = [f"{slo.name}: {w}" for w in taken.warnings]
     if overlap and overlap[-1] in taken.days and (mismatch := compare_day(taken.events, events, overlap[-1])):
         warnings.append(f"{slo.name}: {mismatch}")
-    fill_until = (last_missing + DAY) if last_missing is not None else first
+    fill_until = max(d for d in ((last_missing + DAY) if last_missing is not None else None, first, reused_until,
+                                 baselines_until) if d is not None)
     minutes = taken.events["timestamp"]
     in_window = taken.events[(minutes > first) & (minutes <= fill_until)].reset_index(drop=True)
     held_by_source = events.loc[events["total"].notna(), "timestamp"]
-    used = in_window[~in_window["timestamp"].isin(held_by_source)]  # the minutes the archive gives the run
+    if baselines_until is not None:
+        held_by_source = held_by_source[held_by_source > baselines_until]
+    used = in_window[~in_window["timestamp"].isin(held_by_source) & in_window["total"].notna()]  # the archive's
     window_days = sorted(set((used["timestamp"] - MINUTE).dt.floor("D")))
     history = taken.events[minutes <= first].reset_index(drop=True)
-    return WithArchive(merge(events, in_window), ArchivedDays(in_window, window_days), history, warnings)
+    return WithArchive(merge(events, in_window, baselines_until), ArchivedDays(in_window, window_days), history,
+                       warnings)
 
 
 def keep_in_archive(archive: ArchiveSource | None, slo: SLO, events: pd.DataFrame, start: pd.Timestamp,
@@ -225,3 +257,12 @@ def keep_in_archive(archive: ArchiveSource | None, slo: SLO, events: pd.DataFram
     except SourceError as exc:
         return [f"{slo.name}: the SLO archive could not be written ({exc}); the report is complete without it"]
     return []
+
+
+def baselines_until(fetched: Any) -> pd.Timestamp | None:
+    """The last minute of an engine result (reports.slo_events.SLOEvents) whose events rest on baselines: the
+    source's oldest sample plus the engine's baseline margin (None when the source held the whole range)."""
+    if fetched.data_starts_at is None:
+        return None
+    window = counters.scrape_window(fetched.scrape_interval_seconds)
+    return (fetched.data_starts_at + counters.baseline_margin(window)).ceil("min")

@@ -103,6 +103,8 @@ class SnapshotRecorder:
     def _write_manifest(self) -> None:
         if self._manifest.get("as_of") is None:
             self._manifest["as_of"] = to_rfc3339(utc_now())
+        # entries in request order, not in the order concurrent fetches finished: the same run gives the same bytes
+        self._manifest["entries"].sort(key=lambda e: request_key(e["source"], e["request"]))
         tmp = self.path / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self._manifest, indent=1, sort_keys=True))
         os.replace(tmp, self.path / MANIFEST)
