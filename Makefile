@@ -86,6 +86,7 @@ bench: venv system-deps
 	$(BIN)/python benchmarks/bench_prometheus.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_slo_scale.py $(BENCH_SLO_ARGS)
+	$(BIN)/python benchmarks/bench_slo_archive.py
 
 strip: venv
 	$(BIN)/nbstripout notebooks/*.ipynb

@@ -265,7 +265,8 @@ def test_data_writers_never_pass_through_the_scrubber(tmp_path: Path, monkeypatc
     run = current_run("dr", {"end": "now", "quarters": 8})
     components = run.connect().drills.components()  # recorded into the run's snapshot
     assert "grafana-dashboards" in set(components["component"])
-    table = run.export_table(components[["drill_id", "component", "rto_seconds"]], "components", show=False)
+    run.export_table(components[["drill_id", "component", "rto_seconds"]], "components", show=False)
+    table = tmp_path / "run" / "components.csv"
     run.show_figure(go.Figure(go.Bar(x=["grafana-dashboards"], y=[300], name="RTO")), "rto")
     run.warn("grafana-dashboards has no data_loss event")
     run.write_summary({"components": ["grafana-dashboards"]})

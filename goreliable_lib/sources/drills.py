@@ -413,7 +413,7 @@ def replayed_uri(uri: str, recorded: Iterable[Any]) -> str:
     """The drills URI a snapshot is asked under: the snapshot's text as it is when it recorded requests under it
     (whatever the text: a replay fetches nothing), else normalised like a live URI when it parses (requests are
     recorded under that form, the endpoint may be the text the user gave), else the text (a miss names it)."""
-    if uri in {request.get("uri") for request in recorded if isinstance(request, dict)}:
+    if any(isinstance(request, dict) and request.get("uri") == uri for request in recorded):  # any JSON value
         return uri
     try:
         return normalise_uri(uri)
