@@ -45,6 +45,7 @@ def served(url: str) -> tuple[float, float]:
 
 
 def run_report(url: str, world: ScaleWorld, folder: Path, archive: Path, end: pd.Timestamp) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
     catalog = folder / "slos.yaml"
     catalog.write_text(world.openslo_catalog())
     env = {k: v for k, v in os.environ.items() if not k.startswith("GORELIABLE_")}

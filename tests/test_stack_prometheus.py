@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from goreliable_lib.devstack.sim.timeline import block_windows
+from goreliable_lib.devstack.stack import process as stack_process
 from goreliable_lib.devstack.stack import prometheus as stack_prometheus
 from goreliable_lib.devstack.stack.prometheus import (
     PrometheusServer,
@@ -114,7 +115,7 @@ def test_lost_port_race_is_detected_from_the_log(tmp_path: Path, monkeypatch: py
     """The port check passes but the server cannot bind: the error names the port and shows the log."""
     server = start_from_openmetrics(_counter_text("demo", [1]), tmp_path / "first")
     try:
-        monkeypatch.setattr(stack_prometheus, "_port_is_free", lambda port: True)
+        monkeypatch.setattr(stack_process, "port_is_free", lambda port: True)
         second = PrometheusServer(tmp_path / "first" / "blocks", workdir=tmp_path / "second", port=server.port)
         with pytest.raises(StackError, match=f"port {server.port} .*already in use(?s:.*)Unable to start web listener"):
             second.start(timeout=20)

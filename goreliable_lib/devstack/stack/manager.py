@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import requests
 from goreliable_lib.devstack.sim import Simulation
 from goreliable_lib.devstack.sim.timeline import DEFAULT_AS_OF, DEFAULT_SEED
 from goreliable_lib.devstack.stack.backends import build_simulation, check_tsdb, start_server
+from goreliable_lib.devstack.stack.process import free_port, port_is_free
 from goreliable_lib.devstack.stack.s3 import DRILLS_BUCKET, DRILLS_PREFIX, S3Server, s3_env, upload_drills
 from goreliable_lib.errors import StackError
 from goreliable_lib.timeutil import parse_time, to_rfc3339
@@ -36,21 +36,10 @@ def default_stack_dir() -> Path:
     return Path(os.environ.get("GORELIABLE_STACK_DIR", ".goreliable/stack")).resolve()
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def check_port_free(port: int, what: str) -> None:
     """Raise a clear StackError when `port` on 127.0.0.1 is taken."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise StackError(f"{what}: port {port} on 127.0.0.1 is busy (stop what uses it, or pick another "
-                             f"port)") from None
+    if not port_is_free(port):
+        raise StackError(f"{what}: port {port} on 127.0.0.1 is busy (stop what uses it, or pick another port)")
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:

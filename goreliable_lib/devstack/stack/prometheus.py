@@ -14,7 +14,6 @@ Facts checked against the Debian package (Prometheus / promtool 2.42):
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import contextlib
 import fcntl
@@ -23,18 +22,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 
 import pandas as pd
 import requests
 
 from goreliable_lib.devstack.sim.timeline import BLOCK_DURATION
+from goreliable_lib.devstack.stack.process import LoopbackServer, tail
 from goreliable_lib.errors import StackError
 
 PROMETHEUS_BIN_ENV = "GORELIABLE_PROMETHEUS_BIN"
@@ -46,7 +44,6 @@ PROMTOOL_TIMEOUT_SECONDS = 900
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _MANIFEST = "goreliable-tsdb.json"
 _STALE_BUILD_SECONDS = 24 * 3600
-_LOG_TAIL_CHARS = 2000
 _READY_LINE = b"Server is ready to receive web requests."
 _GO_ENV = {"GOGC": "400"}  # promtool spends a fifth of its time in the garbage collector at the default 100
 
@@ -71,11 +68,6 @@ def find_binary(name: str, env_var: str, install_hint: str = INSTALL_HINT) -> Pa
     return Path(found)
 
 
-def _tail(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= _LOG_TAIL_CHARS else "..." + text[-_LOG_TAIL_CHARS:]
-
-
 def _run_promtool(promtool: Path, openmetrics_file: Path, tsdb_dir: Path) -> None:
     hours = int(BLOCK_DURATION / pd.Timedelta(hours=1))
     command = [str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--quiet",
@@ -89,7 +81,7 @@ def _run_promtool(promtool: Path, openmetrics_file: Path, tsdb_dir: Path) -> Non
         raise StackError(f"could not run {promtool}: {exc}; {INSTALL_HINT} or set {PROMTOOL_BIN_ENV}") from None
     if result.returncode != 0:
         raise StackError(f"promtool backfill of {openmetrics_file} failed (exit {result.returncode}): "
-                         f"{_tail(result.stderr + result.stdout)}")
+                         f"{tail(result.stderr + result.stdout)}")
 
 
 def backfill(openmetrics_files: list[Path], tsdb_dir: Path, *, jobs: int | None = None) -> None:
@@ -196,21 +188,6 @@ def _backfill_and_remove(promtool: Path, path: Path, blocks: Path) -> None:
     path.unlink()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
@@ -224,7 +201,7 @@ def block_dirs(tsdb_blocks: Path) -> list[Path]:
                   if p.is_dir() and _ULID.match(p.name) and (p / "meta.json").is_file())
 
 
-class PrometheusServer:
+class PrometheusServer(LoopbackServer):
     """A real Prometheus on 127.0.0.1 serving backfilled blocks (no scrape targets).
 
     Its data dir (`workdir/data`) is made of hard links to `tsdb_blocks`, so servers share one cache.
@@ -232,29 +209,18 @@ class PrometheusServer:
     stopped; `stop_at_exit=True` also stops it when this interpreter exits (a safety net for tests).
     """
 
+    name = "Prometheus"
+    log_name = "prometheus.log"
+
     def __init__(self, tsdb_blocks: Path, *, workdir: Path, port: int | None = None,
                  stop_at_exit: bool = False, extra_args: Iterable[str] = ()) -> None:
-        self.extra_args = [str(arg) for arg in extra_args]  # e.g. ["--query.max-samples=1000"] (fault tests)
+        # extra_args: e.g. ["--query.max-samples=1000"] (fault tests)
+        super().__init__(workdir=workdir, port=port, stop_at_exit=stop_at_exit, extra_args=extra_args)
         self.tsdb_blocks = Path(tsdb_blocks)
-        self.workdir = Path(workdir)
-        self.port = port
-        self.stop_at_exit = stop_at_exit
-        self.log_path = self.workdir / "prometheus.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:9090 (once started)."""
-        if self.port is None or self._process is None:
-            raise StackError("Prometheus is not started: call start() first")
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the running server, None when stopped."""
-        return self._process.pid if self._process is not None else None
-
-    def _prepare_data_dir(self) -> Path:
+    def prepare(self) -> None:
+        """The data dir: hard links to the cached blocks, and a config that scrapes nothing."""
+        find_binaries()  # a clear error before anything is copied
         if not self.tsdb_blocks.is_dir():
             raise StackError(f"Prometheus blocks dir {self.tsdb_blocks} does not exist (build it with build_tsdb)")
         data = self.workdir / "data"
@@ -265,108 +231,20 @@ class PrometheusServer:
         config = self.workdir / "prometheus.yml"
         config.write_text("# goreliable local stack: backfilled history only, nothing scraped\n"
                           "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n")
-        return data
 
-    def log_tail(self) -> str:
-        """The end of the server's log."""
-        try:
-            return _tail(self.log_path.read_text(errors="replace"))
-        except OSError:
-            return ""
-
-    def start(self, timeout: float = 60) -> str:
-        """Start the server and wait until /-/ready answers; returns the base URL."""
-        if self._process is not None:
-            return self.url
+    def command(self) -> list[str]:
         prometheus, _ = find_binaries()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        data = self._prepare_data_dir()
-        chosen_port = self.port is None
-        for attempt in range(3):
-            port = _free_port() if chosen_port else int(self.port)  # type: ignore[arg-type]
-            if not _port_is_free(port):
-                raise StackError(f"cannot start Prometheus: port {port} on 127.0.0.1 is already in use "
-                                 f"(choose another port or stop what is listening there)")
-            self.port = port
-            try:
-                self._launch(prometheus, data, timeout)
-                return self.url
-            except _PortTaken:
-                if not chosen_port or attempt == 2:
-                    raise StackError(f"cannot start Prometheus: port {port} on 127.0.0.1 is already in use; "
-                                     f"log tail:\n{self.log_tail()}") from None
-                self.port = None
-        raise AssertionError("unreachable")
+        return [str(prometheus), f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'data'}", "--storage.tsdb.retention.time=100y",
+                f"--web.listen-address=127.0.0.1:{self.port}", *self.extra_args]
 
-    def _launch(self, prometheus: Path, data: Path, timeout: float) -> None:
-        command = [str(prometheus), f"--config.file={self.workdir / 'prometheus.yml'}",
-                   f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
-                   f"--web.listen-address=127.0.0.1:{self.port}", *self.extra_args]
-        with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
-        if self.stop_at_exit:
-            atexit.register(self.stop)
-        deadline = time.monotonic() + timeout
-        session = requests.Session()
-        session.trust_env = False  # loopback only: never through a proxy from the environment
-        with session:
-            while True:
-                code = self._process.poll()
-                if code is not None:
-                    self._process = None
-                    tail = self.log_tail()
-                    if "bind: address already in use" in tail:
-                        raise _PortTaken()
-                    raise StackError(f"Prometheus on port {self.port} exited early (exit {code}); "
-                                     f"log {self.log_path} tail:\n{tail}")
-                if self._says_ready():
-                    try:
-                        if session.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=2).status_code == 200:
-                            return
-                    except requests.RequestException:
-                        pass
-                if time.monotonic() > deadline:
-                    tail = self.log_tail()
-                    self.stop()
-                    raise StackError(f"Prometheus on port {self.port} was not ready after {timeout:.0f} s; "
-                                     f"log {self.log_path} tail:\n{tail}")
-                time.sleep(0.1)
-
-    def _says_ready(self) -> bool:
-        # Our own log line, so a /-/ready answered by some other process on the port cannot fool us.
+    def is_ready(self, session: requests.Session) -> bool:
+        # Our own log line first, so a /-/ready answered by some other process on the port cannot fool us.
         try:
-            return _READY_LINE in self.log_path.read_bytes()
+            said = _READY_LINE in self.log_path.read_bytes()
         except OSError:
             return False
-
-    def stop(self, timeout: float = 10) -> None:
-        """Terminate the server (kill it if it does not exit within `timeout`); leaves no process."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait()
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.stop)
-
-    def __enter__(self) -> PrometheusServer:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
-
-
-class _PortTaken(Exception):
-    """Internal: the server lost the race for an automatically chosen port."""
+        return said and session.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=2).status_code == 200
 
 
 def start_from_openmetrics(text_or_path: str | Path, workdir: Path, *, port: int | None = None,

@@ -17,27 +17,17 @@ Facts checked against the Debian package (VictoriaMetrics 1.79.5), see docs/back
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import re
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 
 import requests
 
-from goreliable_lib.devstack.stack.prometheus import (
-    _free_port,
-    _port_is_free,
-    _tail,
-    cached_build,
-    default_cache_root,
-    find_binary,
-)
+from goreliable_lib.devstack.stack.process import LoopbackServer, loopback_session
+from goreliable_lib.devstack.stack.prometheus import cached_build, default_cache_root, find_binary
 from goreliable_lib.errors import StackError
 
 VICTORIAMETRICS_BIN_ENV = "GORELIABLE_VICTORIAMETRICS_BIN"
@@ -61,12 +51,6 @@ def default_vm_cache_root() -> Path:
     return default_cache_root().parent / "victoriametrics"
 
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # loopback only: never through a proxy from the environment
-    return session
-
-
 def sample_lines(path: Path) -> int:
     """How many sample lines a Prometheus text / OpenMetrics file holds (lines not starting with `#`)."""
     lines = comments = 0
@@ -79,101 +63,42 @@ def sample_lines(path: Path) -> int:
     return lines - comments
 
 
-class VictoriaMetricsServer:
+class VictoriaMetricsServer(LoopbackServer):
     """A real VictoriaMetrics on 127.0.0.1 (its own storage dir under `workdir`), empty or started from a copy of
     a built storage (`storage`). `stop_at_exit=True` also stops it when this interpreter exits (tests)."""
 
+    name = "VictoriaMetrics"
+    log_name = "victoria-metrics.log"
+    stop_signal = signal.SIGINT  # flushes the storage
+    stop_timeout = 30.0
+
     def __init__(self, storage: Path | None = None, *, workdir: Path, port: int | None = None,
                  stop_at_exit: bool = False, extra_args: Iterable[str] = ()) -> None:
+        super().__init__(workdir=workdir, port=port, stop_at_exit=stop_at_exit, extra_args=extra_args)
         self.storage = Path(storage) if storage is not None else None
-        self.workdir = Path(workdir)
-        self.port = port
-        self.stop_at_exit = stop_at_exit
-        self.extra_args = [str(arg) for arg in extra_args]
-        self.log_path = self.workdir / "victoria-metrics.log"
         self.data_dir = self.workdir / "data"
-        self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        """Base URL of the Prometheus query API, e.g. http://127.0.0.1:8428 (once started)."""
-        if self.port is None or self._process is None:
-            raise StackError("VictoriaMetrics is not started: call start() first")
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the running server, None when stopped."""
-        return self._process.pid if self._process is not None else None
-
-    def log_tail(self) -> str:
-        """The end of the server's log."""
-        try:
-            return _tail(self.log_path.read_text(errors="replace"))
-        except OSError:
-            return ""
-
-    def start(self, timeout: float = 60) -> str:
-        """Start the server and wait until /health answers OK; returns the base URL."""
-        if self._process is not None:
-            return self.url
-        binary = find_victoriametrics()
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def prepare(self) -> None:
+        """A copy of the built storage, when there is one."""
+        find_victoriametrics()  # a clear error before anything is copied
         if self.storage is not None and self.storage != self.data_dir:
             if not self.storage.is_dir():
                 raise StackError(f"VictoriaMetrics storage {self.storage} does not exist (build it with build_storage)")
             shutil.rmtree(self.data_dir, ignore_errors=True)
             shutil.copytree(self.storage, self.data_dir, ignore=shutil.ignore_patterns("flock.lock"))
-        chosen_port = self.port is None
-        for attempt in range(3):
-            port = _free_port() if chosen_port else int(self.port)  # type: ignore[arg-type]
-            if not _port_is_free(port):
-                raise StackError(f"cannot start VictoriaMetrics: port {port} on 127.0.0.1 is already in use "
-                                 f"(choose another port or stop what is listening there)")
-            self.port = port
-            if self._launch(binary, timeout):
-                return self.url
-            if not chosen_port or attempt == 2:
-                raise StackError(f"cannot start VictoriaMetrics: port {port} on 127.0.0.1 is already in use; "
-                                 f"log tail:\n{self.log_tail()}")
-            self.port = None
-        raise AssertionError("unreachable")
 
-    def _launch(self, binary: Path, timeout: float) -> bool:
-        """Start the process and wait for /health; False when it lost the race for its port."""
-        command = [str(binary), f"-storageDataPath={self.data_dir}", f"-httpListenAddr=127.0.0.1:{self.port}",
-                   *STACK_FLAGS, *self.extra_args]
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
-        if self.stop_at_exit:
-            atexit.register(self.stop)
-        deadline = time.monotonic() + timeout
-        with _session() as session:
-            while True:
-                code = self._process.poll()
-                if code is not None:
-                    self._process = None
-                    tail = self.log_tail()
-                    if "address already in use" in tail:
-                        return False
-                    raise StackError(f"VictoriaMetrics on port {self.port} exited early (exit {code}); "
-                                     f"log {self.log_path} tail:\n{tail}")
-                with contextlib.suppress(requests.RequestException):
-                    answer = session.get(f"http://127.0.0.1:{self.port}/health", timeout=2)
-                    if answer.status_code == 200 and answer.text.strip() == "OK":
-                        return True
-                if time.monotonic() > deadline:
-                    tail = self.log_tail()
-                    self.stop()
-                    raise StackError(f"VictoriaMetrics on port {self.port} was not ready after {timeout:.0f} s; "
-                                     f"log {self.log_path} tail:\n{tail}")
-                time.sleep(0.1)
+    def command(self) -> list[str]:
+        return [str(find_victoriametrics()), f"-storageDataPath={self.data_dir}",
+                f"-httpListenAddr=127.0.0.1:{self.port}", *STACK_FLAGS, *self.extra_args]
+
+    def is_ready(self, session: requests.Session) -> bool:
+        answer = session.get(f"http://127.0.0.1:{self.port}/health", timeout=2)
+        return answer.status_code == 200 and answer.text.strip() == "OK"
 
     def stored_rows(self) -> int:
         """`vm_rows_added_to_storage_total`: the rows VM has put into its storage since it started (rows still in
         its pending buffers are counted after a `flush()`)."""
-        with _session() as session:
+        with loopback_session() as session:
             text = session.get(f"{self.url}/metrics", timeout=30).text
         match = _STORED_ROWS.search(text)
         if match is None:
@@ -185,7 +110,7 @@ class VictoriaMetricsServer:
         every sample line of it (VM skips a bad line and still answers 204). Returns the rows stored."""
         expected = sample_lines(path)
         before = self.stored_rows()
-        with _session() as session, open(path, "rb") as body:
+        with loopback_session() as session, open(path, "rb") as body:
             try:
                 answer = session.post(f"{self.url}{IMPORT_PATH}", data=body, timeout=IMPORT_TIMEOUT_SECONDS)
             except requests.RequestException as exc:
@@ -208,35 +133,11 @@ class VictoriaMetricsServer:
 
     def flush(self) -> None:
         """Make every imported row visible to queries now and drop cached query results."""
-        with _session() as session:
+        with loopback_session() as session:
             for path in ("/internal/force_flush", "/internal/resetRollupResultCache"):
                 answer = session.get(f"{self.url}{path}", timeout=120)
                 if answer.status_code != 200:
                     raise StackError(f"VictoriaMetrics {path}: HTTP {answer.status_code} {answer.text[:300]}")
-
-    def stop(self, timeout: float = 30) -> None:
-        """Stop the server gracefully (SIGINT flushes the storage), killing it after `timeout`; leaves no process."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait()
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.stop)
-
-    def __enter__(self) -> VictoriaMetricsServer:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
 
 
 def build_storage(cache_root: Path, key: str, writers: list[Callable[[Path], None]]) -> Path:
