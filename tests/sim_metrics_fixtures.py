@@ -12,6 +12,7 @@ Import `metrics_stack_fixture`, `vm_metrics_stack_fixture` and `tsdb_stack_fixtu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 import requests
 
 from goreliable_lib.devstack.sim import Simulation
+from goreliable_lib.devstack.sim.timeline import block_windows
 from goreliable_lib.devstack.stack.backends import TSDBS, build_simulation
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
@@ -126,3 +128,33 @@ def raw_counter_increase(url: str, selector: str, start: pd.Timestamp, end: pd.T
         total += float(np.where(diffs < 0, values[1:], diffs).sum())
     assert total == int(total)
     return int(total)
+
+
+#: What Prometheus' default retention leaves of a history: its last 15 days.
+HELD = pd.Timedelta(days=15)
+
+
+def start_trimmed_prometheus(workdir: Path, simulation: Simulation | None = None,
+                             held: pd.Timedelta = HELD) -> PrometheusServer:
+    """The default history trimmed to its last `held` (the counters ran long before the server's oldest sample),
+    in a real Prometheus (its blocks cached). Caller stops it."""
+    simulation = simulation or Simulation()
+    metrics = simulation.metrics
+    held_from = metrics.as_of - held
+    writers = [functools.partial(metrics.write_openmetrics, start=max(low, held_from), end=high)
+               for low, high in block_windows(held_from, metrics.timestamps[-1])]
+    days = int(held / pd.Timedelta(days=1))
+    blocks = build_tsdb(default_cache_root(), f"{simulation.cache_key}-metrics-held{days}d", writers)
+    server = PrometheusServer(blocks, workdir=workdir, stop_at_exit=True)
+    server.start(timeout=120)
+    return server
+
+
+@pytest.fixture(scope="module", name="trimmed_prometheus")
+def trimmed_prometheus_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """`trimmed_prometheus`: the default history's last 15 days in a real Prometheus."""
+    server = start_trimmed_prometheus(tmp_path_factory.mktemp("trimmed"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -6,10 +6,8 @@ is named in a warning, never used, and never fails the report."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +15,25 @@ import boto3
 import pandas as pd
 import pytest
 from report_fixtures import moto_endpoint
-from sim_metrics_fixtures import MetricsStack, metrics_stack_fixture  # noqa: F401  (session fixture)
+from sim_metrics_fixtures import (  # noqa: F401  (fixtures)
+    HELD,
+    MetricsStack,
+    metrics_stack_fixture,
+    trimmed_prometheus_fixture,
+)
 
 from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.devstack.sim import Simulation
-from goreliable_lib.devstack.sim.timeline import block_windows
-from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+from goreliable_lib.devstack.stack.prometheus import PrometheusServer
 from goreliable_lib.runner.execute import run_report
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(1200)]
 moto_endpoint = moto_endpoint  # the fixture, re-exported for pytest
 
 DAY = pd.Timedelta(days=1)
-HELD = 15 * DAY
 SERVICES = "api-gateway"  # its availability and latency SLOs
 NAMES = ("api-gateway-availability", "api-gateway-latency")
 BUCKET = "goreliable-archive-runs"
-
-
-@pytest.fixture(scope="module")
-def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    """The standard history trimmed to its last 15 days (what Prometheus' default retention leaves)."""
-    metrics = Simulation().metrics
-    held_from = metrics.as_of - HELD
-    writers = [functools.partial(metrics.write_openmetrics, start=max(low, held_from), end=high)
-               for low, high in block_windows(held_from, metrics.timestamps[-1])]
-    blocks = build_tsdb(default_cache_root(), f"{Simulation().cache_key}-metrics-held15d", writers)
-    server = PrometheusServer(blocks, workdir=tmp_path_factory.mktemp("trimmed"), stop_at_exit=True)
-    server.start(timeout=120)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _live(url: str, as_of: pd.Timestamp) -> dict[str, str]:
@@ -109,7 +94,7 @@ def full_run(metrics_stack: MetricsStack, tmp_path_factory: pytest.TempPathFacto
         return _run(_live(metrics_stack.url, as_of), str(tmp_path_factory.mktemp("full-out")), as_of, patch)
 
 
-def test_weekly_runs_make_a_15_day_server_answer_30_days(metrics_stack: MetricsStack, trimmed: PrometheusServer,
+def test_weekly_runs_make_a_15_day_server_answer_30_days(metrics_stack: MetricsStack, trimmed_prometheus: PrometheusServer,
                                                          full_run: dict[str, Any], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     as_of = metrics_stack.simulation.as_of
@@ -121,7 +106,7 @@ def test_weekly_runs_make_a_15_day_server_answer_30_days(metrics_stack: MetricsS
         _assert_equal_to_the_truth(earlier, as_of - weeks * 7 * DAY)
     days = sorted(p.name for p in (tmp_path / "reports" / "archive").glob("*/*.parquet"))
     assert len(days) == 2 * (32 + 7 + 7)  # 2 SLOs; a run keeps the 32 whole days of its 33, 7 new a week
-    summary = _run(_live(trimmed.url, as_of), out, as_of, monkeypatch)
+    summary = _run(_live(trimmed_prometheus.url, as_of), out, as_of, monkeypatch)
     _assert_the_30_days_equal_the_truth(summary, full_run, as_of)
     assert not [w for w in summary["warnings"] if "archive" in w], summary["warnings"]
     months = {m["month"]: m for m in summary["history"][0]["months"]}
@@ -129,7 +114,7 @@ def test_weekly_runs_make_a_15_day_server_answer_30_days(metrics_stack: MetricsS
     assert months["2025-12"]["status"] == "unknown"  # before anything the archive or the server reach
 
 
-def test_the_same_on_s3(metrics_stack: MetricsStack, trimmed: PrometheusServer, full_run: dict[str, Any],
+def test_the_same_on_s3(metrics_stack: MetricsStack, trimmed_prometheus: PrometheusServer, full_run: dict[str, Any],
                         moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     s3 = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "moto-archive-id",
           "AWS_SECRET_ACCESS_KEY": "moto-archive-key", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -143,7 +128,7 @@ def test_the_same_on_s3(metrics_stack: MetricsStack, trimmed: PrometheusServer, 
     keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="weekly/archive/")
             for o in page.get("Contents", [])]
     assert len([k for k in keys if k.endswith(".parquet")]) == 2 * 32
-    summary = _run(_live(trimmed.url, as_of), out, as_of, monkeypatch)
+    summary = _run(_live(trimmed_prometheus.url, as_of), out, as_of, monkeypatch)
     _assert_the_30_days_equal_the_truth(summary, full_run, as_of)
 
 
@@ -168,7 +153,7 @@ def test_two_runs_writing_the_same_days_at_once(metrics_stack: MetricsStack, tmp
         assert (frame["good"].sum(), frame["total"].sum()) == truth.slo_events(name, day, day + DAY), path
 
 
-def test_a_corrupt_archive_file_is_named_and_never_used(metrics_stack: MetricsStack, trimmed: PrometheusServer,
+def test_a_corrupt_archive_file_is_named_and_never_used(metrics_stack: MetricsStack, trimmed_prometheus: PrometheusServer,
                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     as_of = metrics_stack.simulation.as_of
     out = str(tmp_path / "reports")
@@ -176,7 +161,7 @@ def test_a_corrupt_archive_file_is_named_and_never_used(metrics_stack: MetricsSt
     broken_day = as_of.floor("D") - 20 * DAY
     broken = next((tmp_path / "reports" / "archive").glob(f"*/{broken_day:%Y-%m-%d}.parquet"))
     broken.write_bytes(broken.read_bytes()[:200])  # truncated
-    summary = _run(_live(trimmed.url, as_of), out, as_of, monkeypatch)  # exit 0: the archive never fails a report
+    summary = _run(_live(trimmed_prometheus.url, as_of), out, as_of, monkeypatch)  # exit 0: the archive never fails a report
     warned = [w for w in summary["warnings"] if broken.name in w]
     assert len(warned) == 1 and "not used" in warned[0]
     truth = Simulation().metrics

@@ -5,41 +5,26 @@ starts, and nothing before it is called a scrape gap."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
+from sim_metrics_fixtures import HELD, trimmed_prometheus_fixture  # noqa: F401  (fixture)
 from slo_fixtures import CATALOG
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.devstack.sim import Simulation
-from goreliable_lib.devstack.sim.timeline import block_windows
-from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+from goreliable_lib.devstack.stack.prometheus import PrometheusServer
 from goreliable_lib.inputs.catalog import load_catalog
 from goreliable_lib.reports import slo_events as slo_data
 from goreliable_lib.sources.prometheus import PrometheusSource
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
-HELD = pd.Timedelta(days=15)
 SLOS = {slo.name: slo for slo in load_catalog(CATALOG)}
 
 
 @pytest.fixture(scope="module")
-def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulation, PrometheusServer]]:
-    simulation = Simulation()
-    metrics = simulation.metrics
-    held_from = metrics.as_of - HELD
-    writers = [functools.partial(metrics.write_openmetrics, start=max(low, held_from), end=high)
-               for low, high in block_windows(held_from, metrics.timestamps[-1])]
-    blocks = build_tsdb(default_cache_root(), f"{simulation.cache_key}-metrics-held15d", writers)
-    server = PrometheusServer(blocks, workdir=tmp_path_factory.mktemp("trimmed"), stop_at_exit=True)
-    server.start(timeout=120)
-    try:
-        yield simulation, server
-    finally:
-        server.stop()
+def trimmed(trimmed_prometheus: PrometheusServer) -> tuple[Simulation, PrometheusServer]:
+    return Simulation(), trimmed_prometheus
 
 
 @pytest.fixture(scope="module")
