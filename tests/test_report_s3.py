@@ -92,6 +92,25 @@ def test_index_trends_from_the_summaries_on_s3(s3: Any) -> None:
     assert trace["name"] == "api-gateway-availability" and trace["y"] == [0.5, None, 0.32]
 
 
+def test_the_s3_index_is_masked_like_the_local_one(s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """index.html is what people read: a secret whose value is an ordinary word of a run's headline (from its
+    summary.json, which stays as written) is masked on S3 as it is in the local index."""
+    monkeypatch.setenv("GORELIABLE_PROMETHEUS_PASSWORD", "caution")
+    summary = {"slos": [{"name": "api-gateway-availability", "status": "ok", "error_budget_remaining": 0.5}],
+               "policy": {"decision": "caution"}}
+    indexes = {}
+    for where in (f"s3://{BUCKET}/masked", str(tmp_path / "local")):
+        writer = writer_for(where)
+        staging = _staged_copy(writer, "slo", "20261123T060000Z-aaaa", "ok", **summary)
+        writer.publish(staging, "slo", "20261123T060000Z-aaaa", ok=True)
+    indexes["s3"] = _objects(s3, "masked/")["masked/index.html"].decode()
+    indexes["local"] = (tmp_path / "local" / "index.html").read_text()
+    stored = json.loads(_objects(s3, "masked/slo/")["masked/slo/20261123T060000Z-aaaa/summary.json"])
+    assert stored["policy"]["decision"] == "caution"  # data is never rewritten
+    for where, index in indexes.items():
+        assert "policy: [REDACTED]" in index and "caution" not in index, where
+
+
 def test_bad_s3_destinations(s3: Any) -> None:
     with pytest.raises(BadInputError, match="bucket 'no-such-bucket' not usable"):
         writer_for("s3://no-such-bucket/x").check()
