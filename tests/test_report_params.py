@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +172,19 @@ def test_catalog_and_targets_are_checked_before_any_kernel(report: str, paramete
     with pytest.raises(BadInputError, match=message) as info:
         resolve(report, parameters)
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("argv", [["report", "list", "--json"], ["report", "list"]])
+def test_a_closed_output_pipe_is_one_line_not_a_traceback(argv: list[str]) -> None:
+    """`goreliable report list --json | head -c 10`: the reader leaves before the output is written. The command
+    says so in one line and exits 1 (not all of its output was delivered), with no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone: the first write fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "goreliable_lib", *argv], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == ("goreliable: error: the output's reader closed the pipe (e.g. `| head`); the rest was "
+                           "not written\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,13 +52,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_on_sigterm()  # Kubernetes stops a pod with SIGTERM: handled like Ctrl-C
     try:
         load_settings()  # a misspelt setting (GORELIABLE_THANOS_DEDUP=ture) is bad input before anything runs
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `goreliable ... | head`: the reader left; one line, not a traceback
+        return _reader_left()
     except GoReliableError as exc:
         print(f"goreliable: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:  # the documented codes only (0, 1, 2): an interrupted command failed while running
         print(f"goreliable: error: {describe_interruption(exc)}", file=sys.stderr)
         return 1
+
+
+def _reader_left() -> int:
+    """The command's output pipe was closed by its reader: exit 1 (not all of the output was delivered) with one
+    line on stderr; stdout is pointed at /dev/null so that the interpreter's last flush does not fail again (the
+    recipe of Python's `signal` docs)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    print("goreliable: error: the output's reader closed the pipe (e.g. `| head`); the rest was not written",
+          file=sys.stderr)
+    return 1
 
 
 def log_to_stderr() -> None:
