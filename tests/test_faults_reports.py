@@ -32,6 +32,7 @@ from report_fixtures import mounted_tmpfs, read_summary, tree_digest
 
 from goreliable_lib.devstack.sim import Simulation
 from goreliable_lib.devstack.stack.faults import FaultProxy
+from goreliable_lib.devstack.stack.manager import alive
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 from goreliable_lib.errors import GoReliableError
 from goreliable_lib.reports.base import Param, ReportSpec, check_text, check_time
@@ -235,14 +236,6 @@ def _kernel_of(run_folder_prefix: str) -> int | None:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _good_dr_run(out: Path) -> dict[str, Any]:
     """A previous good DR run (its summary, page and `latest`), published the way the runner does."""
     good = out / "dr" / "20261101T060000Z-0a1b"
@@ -362,7 +355,7 @@ def test_interrupt_mid_run_via_the_cli(how: str, tmp_path: Path) -> None:
             while not stuck.requests and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert stuck.requests, "the DR notebook never reached S3"
-            assert _alive(kernel)
+            assert alive(kernel)
             send(process)
             stdout, stderr = process.communicate(timeout=180)
         finally:
@@ -384,9 +377,9 @@ def test_interrupt_mid_run_via_the_cli(how: str, tmp_path: Path) -> None:
     index = (state["out"] / "index.html").read_text()
     assert location.name in index and state["good"].name in index
     deadline = time.monotonic() + 20
-    while _alive(kernel) and time.monotonic() < deadline:
+    while alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(kernel), f"kernel {kernel} survived the interrupted run"
+    assert not alive(kernel), f"kernel {kernel} survived the interrupted run"
 
 
 
@@ -421,6 +414,6 @@ def test_sigterm_to_report_all_stops_every_report_cleanly(tmp_path: Path) -> Non
         assert f"goreliable: error: report {location.parent.name}: Terminated: terminated (SIGTERM)" in stderr
         assert not list(out.glob(f"{location.parent.name}/.tmp-*"))
     deadline = time.monotonic() + 20
-    while any(_alive(pid) for pid in kernels + workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in kernels + workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [pid for pid in kernels + workers if _alive(pid)], "a kernel or worker survived report all"
+    assert not [pid for pid in kernels + workers if alive(pid)], "a kernel or worker survived report all"

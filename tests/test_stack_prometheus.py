@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import requests
 from goreliable_lib.devstack.sim.timeline import block_windows
 from goreliable_lib.devstack.stack import process as stack_process
 from goreliable_lib.devstack.stack import prometheus as stack_prometheus
+from goreliable_lib.devstack.stack.manager import alive
 from goreliable_lib.devstack.stack.prometheus import (
     PrometheusServer,
     backfill,
@@ -40,14 +40,6 @@ def _query(url: str, promql: str, time: float) -> list[dict]:
     return body["data"]["result"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
 def test_start_from_openmetrics_serves_the_samples_and_stop_leaves_no_process(tmp_path: Path) -> None:
     server = start_from_openmetrics(_counter_text("demo", [1, 5, 9]), tmp_path)
     pid = server.pid
@@ -58,7 +50,7 @@ def test_start_from_openmetrics_serves_the_samples_and_stop_leaves_no_process(tm
         assert _query(server.url, "demo_total offset 1m", T0 + 120)[0]["value"][1] == "5"
     finally:
         server.stop()
-    assert not _alive(pid)
+    assert not alive(pid)
     assert server.pid is None
     server.stop()  # idempotent
 
@@ -71,7 +63,7 @@ def test_context_manager_stops(tmp_path: Path) -> None:
     with PrometheusServer(blocks, workdir=tmp_path / "srv") as server:
         pid = server.pid
         assert _query(server.url, "demo_total", T0 + 60)[0]["value"][1] == "4"
-    assert pid is not None and not _alive(pid)
+    assert pid is not None and not alive(pid)
 
 
 def test_bad_openmetrics_gives_promtools_message(tmp_path: Path) -> None:

@@ -3,14 +3,13 @@ query API that docs/backends.md tells users (each a test, so an upgrade that cha
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
 import pytest
 import requests
 
-from goreliable_lib.devstack.stack.manager import LocalStack
+from goreliable_lib.devstack.stack.manager import LocalStack, alive
 from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer, build_storage, sample_lines
 from goreliable_lib.errors import StackError
 
@@ -52,14 +51,6 @@ def _query(url: str, promql: str, at: float, **params: object) -> list[dict]:
         body = session.get(f"{url}/api/v1/query", params={"query": promql, "time": at, **params}, timeout=30).json()
     assert body["status"] == "success", body
     return body["data"]["result"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_an_instant_range_vector_returns_the_raw_samples_with_their_milliseconds(vm) -> None:
@@ -132,7 +123,7 @@ def test_stop_leaves_no_process_and_a_busy_port_is_named(tmp_path: Path) -> None
     server.start()
     pid = server.pid
     server.stop()
-    assert pid is not None and not _alive(pid) and server.pid is None
+    assert pid is not None and not alive(pid) and server.pid is None
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -175,4 +166,4 @@ def test_the_local_stack_on_victoriametrics(tmp_path: Path) -> None:
         assert float(result[0]["value"][1]) == 11
     finally:
         stack.stop()
-    assert not any(_alive(pid) for pid in state.pids.values())
+    assert not any(alive(pid) for pid in state.pids.values())

@@ -477,7 +477,7 @@ class SLOReport:
             lines += ["", f"**No data** for {md(', '.join(no_data))}: no events in the window. Shown as *no data*, "
                           "never as 100%, and left out of the policy decision."]
         lines += ["", "**Alerts** that would have fired: " + _alert_sentence(self.alerts_table())]
-        episodes = "; ".join(f"{md(e.model)} {_when(e.start, e.end)} UTC"
+        episodes = "; ".join(f"{md(e.model)} {counters.when_text(e.start, e.end)}"
                              for e in self.drift_periods.itertuples(index=False))
         now = [md(d["model"]) for d in self.model_drift if d["detected_now"]]
         lines += ["", "**Model drift**: " + (f"in the window {episodes}" if episodes else "none in the window")
@@ -586,11 +586,6 @@ def _coverage_warnings(report: SLOReport) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- narrative
-def _when(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    same_day = start.normalize() == end.normalize()
-    return f"{start:%Y-%m-%d %H:%M} - {end:%H:%M}" if same_day else f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M}"
-
-
 def _alert_sentence(alerts: pd.DataFrame) -> str:
     """`page: api-gateway-availability 2 periods from 2026-11-11 14:24 UTC (peak 167x); ticket: ...`."""
     parts = []

@@ -225,10 +225,15 @@ def read_state(stack_dir: Path | None = None) -> StackState | None:
 
 
 def alive(pid: int) -> bool:
+    """True while process `pid` runs; an exited process its parent has not reaped yet (a zombie) is not alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):  # no /proc (or it went in between): the signal check stands
+        return True
+    return state != "Z"
