@@ -110,6 +110,29 @@ def test_alert_still_firing_at_window_end_is_ongoing() -> None:
     assert page["ongoing"] and page["end"] == T0 + pd.Timedelta(hours=2)
 
 
+def test_alerts_on_data_that_starts_late_wait_for_their_long_window() -> None:
+    """The server's data starts at T0 (retention): events are known only for the minutes after it. An outage at
+    T0+1 .. T0+30 as above; with `known_from=T0` a rule is evaluated at t only when t - long >= T0."""
+    events = with_outage(steady_events(T0, T0 + pd.Timedelta(days=4), per_minute=1000), T0 + MIN, 30,
+                         bad_per_minute=500)
+    early = slo.alert_periods(events, 0.999, T0 - pd.Timedelta(days=1), T0 + pd.Timedelta(days=4))
+    alerts = slo.alert_periods(events, 0.999, T0 - pd.Timedelta(days=1), T0 + pd.Timedelta(days=4), known_from=T0)
+    # Unguarded, every rule fires at T0+1: each long window then holds one minute of 50% errors (burn 500).
+    assert set(early["start"]) == {T0 + MIN}
+    # Guarded: 1h is evaluable from T0+60, when the 5m window (T0+55, T0+60] holds no bad minute: no page; the
+    # 6h rule from T0+6h, when its 30m window is clean: nothing; likewise 1d and 3d. No alert at all.
+    assert alerts.empty
+    # A second outage at T0+2d (30 minutes of 50%) lies where 1h, 6h and 1d are evaluable: they fire as on full
+    # data (from k = 2, 5 and 9 bad minutes, as hand-computed above); 3d is evaluable only from T0+3d: it doesn't.
+    second = T0 + pd.Timedelta(days=2)
+    events = with_outage(events, second + MIN, 30, bad_per_minute=500)
+    alerts = slo.alert_periods(events, 0.999, T0 - pd.Timedelta(days=1), T0 + pd.Timedelta(days=4),
+                               known_from=T0).set_index("long_window")
+    assert sorted(alerts.index) == ["1d", "1h", "6h"]
+    assert [alerts.loc[w, "start"] for w in ("1h", "6h", "1d")] == [second + 2 * MIN, second + 5 * MIN,
+                                                                      second + 9 * MIN]
+
+
 def test_daily_sli_and_burndown() -> None:
     start, end = T0.floor("D"), T0.floor("D") + pd.Timedelta(days=2)
     events = with_outage(steady_events(start, end, per_minute=100), start + pd.Timedelta(days=1, hours=1), 10,

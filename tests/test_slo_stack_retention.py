@@ -70,3 +70,26 @@ def test_first_samples_are_baselines_not_events(trimmed, fetched) -> None:
     good, total = simulation.metrics.slo_events("api-gateway-availability", as_of - pd.Timedelta(days=30), as_of)
     assert events.sum() < total  # the full 30 days happened; the server holds only half of them
     assert data.new_series.empty
+
+
+@pytest.mark.parametrize("name", SLOS)
+def test_alerts_wait_for_their_long_window_to_lie_in_the_data(trimmed, fetched, name: str) -> None:
+    """Before the server's data starts nothing is known, so a 3-day burn rate at the first minutes after it would
+    be a burn rate over minutes, not days. Each rule is evaluated only once its long window lies in the data;
+    from then on its periods are the ones the full history gives (the simulator's per-minute truth, evaluated
+    over the same window), since every window it reads holds exactly the truth's events."""
+    simulation, _ = trimmed
+    as_of, slo = simulation.as_of, SLOS[name]
+    start, data = as_of - pd.Timedelta(days=30), fetched[name]
+    known = data.covered_from
+    trimmed_alerts = analysis.alert_periods(data.events, slo.objective, start, as_of, known_from=known)
+    truth_alerts = analysis.alert_periods(simulation.metrics.slo_minutes(name), slo.objective, start, as_of)
+    for rule in analysis.ALERT_RULES:
+        evaluable = known + analysis.window_length(rule.long_window)
+        ours = trimmed_alerts[trimmed_alerts["long_window"] == rule.long_window]
+        truth = truth_alerts[truth_alerts["long_window"] == rule.long_window]
+        assert (ours["start"] >= evaluable).all(), ours  # nothing fires on a window that is not in the data
+        after = truth[truth["start"] > evaluable]  # a period at the boundary may be cut
+        assert analysis.alerts_summary(ours[ours["start"] > evaluable]) == analysis.alerts_summary(after), rule
+    assert len(truth_alerts[truth_alerts["start"] > known + analysis.LOOKBACK]) == \
+        len(trimmed_alerts[trimmed_alerts["start"] > known + analysis.LOOKBACK])

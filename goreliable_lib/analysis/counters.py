@@ -364,7 +364,8 @@ class WindowData:
         return (f"{name}: the server's data starts {since:%Y-%m-%d %H:%M} UTC, after the window's start "
                 f"{self.start:%Y-%m-%d %H:%M} UTC (retention, or a server or service that started later): "
                 f"{self.covered_days:.1f} of the window's {self.days:.1f} days have data, so its figures are "
-                f"partial (SLI, budget and burn rates over the covered part only; nothing is guessed for the rest)")
+                f"partial (SLI, budget and burn rates over the covered part only; nothing is guessed for the rest; an "
+                f"alert rule is evaluated only once its long window lies in the data)")
 
     def summary(self) -> dict[str, Any]:
         """`data_starts_at` (RFC3339 or None), `partial`, `covered_days` for the SLO's summary.json entry."""

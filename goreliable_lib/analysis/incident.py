@@ -143,10 +143,12 @@ def burn_rate_series(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
 
 
 def analyse_slo(slo: SLOObjective, events: pd.DataFrame | None, resets: pd.DataFrame, incident: Incident,
-                slices: pd.DataFrame | None = None, data_starts_at: pd.Timestamp | None = None) -> SLOImpact:
+                slices: pd.DataFrame | None = None, data_starts_at: pd.Timestamp | None = None,
+                known_from: pd.Timestamp | None = None) -> SLOImpact:
     """Everything the report shows for one objective, from its per-minute events and counter resets; a
     time-slice objective is charged in slices (cut from `events`, or given: a thresholdMetric's `slices`, with
-    `events` None). Minutes before `data_starts_at` (the server's oldest data) are not scrape gaps."""
+    `events` None). Minutes before `data_starts_at` (the server's oldest data) are not scrape gaps; alerts are
+    evaluated only where their long window lies after `known_from` (the events are known after it)."""
     units = events
     if slo.time_sliced:
         if slices is None:
@@ -163,8 +165,10 @@ def analyse_slo(slo: SLOObjective, events: pd.DataFrame | None, resets: pd.DataF
         impact["budget_window_slices"] = analysis.window_counts(units, incident.budget_start, incident.end).total
         impact["bad_events"] = requests.bad if requests is not None else None
         impact["total_events"] = requests.total if requests is not None else None
-    alerts = analysis.alert_periods(units, slo.objective, incident.view_start, incident.view_end)
-    fast = analysis.alert_periods(units, slo.objective, incident.view_start, incident.view_end, rules=(FAST_BURN,))
+    alerts = analysis.alert_periods(units, slo.objective, incident.view_start, incident.view_end,
+                                    known_from=known_from)
+    fast = analysis.alert_periods(units, slo.objective, incident.view_start, incident.view_end, rules=(FAST_BURN,),
+                                  known_from=known_from)
     in_view = (resets["timestamp"] > incident.view_start) & (resets["timestamp"] <= incident.view_end)
     if events is not None:
         view_grid = analysis.on_minute_grid(events, incident.view_start, incident.view_end)

@@ -9,6 +9,10 @@ Rules (the summary.json "slo" fields):
 - error_budget_remaining = 1 - (1 - SLI) / (1 - objective); negative when overspent.
 - burn rate over d = (bad / total over (end - d, end]) / (1 - objective); None when there were no events.
 - coverage = share of the window's minutes with a sample.
+- alerts: each rule is evaluated every minute t of the window; where the data starts late (`known_from`:
+  retention, a new server), only at the minutes whose long window (t - long, t] lies after that start. Before
+  it the rule's state is unknown and it is not shown as firing: a 3-day burn rate over one minute of data is
+  not a 3-day burn rate.
 - status: `no_data` when the window had no events (SLI and budget are then None, never 1.0);
   `breached` when error_budget_remaining < 0 (SLI below the objective); `at_risk` when it is below the alert
   threshold (10% by default, exhausted-but-not-overspent included); else `ok`.
@@ -163,17 +167,21 @@ ALERT_COLUMNS = ["severity", "long_window", "short_window", "burn_rate_threshold
 
 
 def alert_periods(events: pd.DataFrame, objective: float, start: pd.Timestamp, end: pd.Timestamp,
-                  rules: tuple[AlertRule, ...] = ALERT_RULES) -> pd.DataFrame:
+                  rules: tuple[AlertRule, ...] = ALERT_RULES, known_from: pd.Timestamp | None = None) -> pd.DataFrame:
     """The periods in (start, end] in which each multiwindow alert would have fired, evaluated every minute.
 
     A period runs from the first evaluation that fired (`start`) to the first that did not (`end`; the window
     end and `ongoing=True` when still firing). `peak_burn_rate` is the highest long-window burn rate in it.
+    With `known_from` (the events are known only after it) a rule is evaluated only where its long window lies
+    after it.
     """
     rows: list[dict[str, Any]] = []
     for rule in rules:
         long_rate = rolling_burn_rate(events, start, end, rule.long_window, objective)
         short_rate = rolling_burn_rate(events, start, end, rule.short_window, objective)
         firing = ((long_rate >= rule.burn_rate) & (short_rate >= rule.burn_rate)).to_numpy()
+        if known_from is not None:
+            firing = firing & np.asarray(long_rate.index - window_length(rule.long_window) >= known_from)
         for first, after in zip(*true_runs(firing), strict=True):
             ongoing = after >= len(firing)
             rows.append({
@@ -412,12 +420,14 @@ def alerts_summary(alerts: pd.DataFrame) -> list[dict[str, Any]]:
 
 def evaluate_slo(events: pd.DataFrame | None, *, name: str, service: str, objective: float, start: pd.Timestamp,
                  end: pd.Timestamp, alert_below: float = 0.10, rules: tuple[AlertRule, ...] = ALERT_RULES,
-                 budgeting: Budgeting = OCCURRENCES, slices: pd.DataFrame | None = None) -> SLOResult:
+                 budgeting: Budgeting = OCCURRENCES, slices: pd.DataFrame | None = None,
+                 known_from: pd.Timestamp | None = None) -> SLOResult:
     """Everything the report shows for one SLO over the window (start, end].
 
     `events` should reach `LOOKBACK` before `start` so the alerts at the window's start see their windows. With
     time-slice budgeting the slices are cut from `events` (aligned to `start`, back to the frame's first minute),
-    or given as `slices` (a thresholdMetric's `threshold_slices`; `events` is then None: no events are counted)."""
+    or given as `slices` (a thresholdMetric's `threshold_slices`; `events` is then None: no events are counted).
+    `known_from`: the events are known only after it (the data starts late); alerts are evaluated after it."""
     if not budgeting.sliced:
         counts = window_counts(events, start, end)  # type: ignore[arg-type]
         value = sli(counts.good, counts.total)
@@ -427,7 +437,7 @@ def evaluate_slo(events: pd.DataFrame | None, *, name: str, service: str, object
             good_events=counts.good, total_events=counts.total, sli=value, error_budget_remaining=remaining,
             burn_rates=burn_rates(events, end, objective), coverage=counts.coverage,  # type: ignore[arg-type]
             status=slo_status(remaining, counts.total, alert_below),
-            alerts=alert_periods(events, objective, start, end, rules),  # type: ignore[arg-type]
+            alerts=alert_periods(events, objective, start, end, rules, known_from),  # type: ignore[arg-type]
             daily=daily_sli(events, start, end), burndown=budget_burndown(events, start, end, objective))  # type: ignore[arg-type]
     if slices is None:
         first = events["timestamp"].min() - MINUTE if len(events) else start  # type: ignore[union-attr]
@@ -453,7 +463,7 @@ def evaluate_slo(events: pd.DataFrame | None, *, name: str, service: str, object
         good_events=good_events, total_events=total_events, sli=value, error_budget_remaining=remaining,
         burn_rates=burn_rates(units, end, objective), coverage=coverage,
         status=slo_status(remaining, counts.total, alert_below),
-        alerts=alert_periods(units, objective, start, end, rules), daily=daily,
+        alerts=alert_periods(units, objective, start, end, rules, known_from), daily=daily,
         burndown=budget_burndown(units, start, end, objective), budgeting_method=budgeting.method,
         slices=slice_counts(slices, start, end, budgeting), slice_frame=slices)
 

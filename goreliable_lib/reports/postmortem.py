@@ -64,6 +64,7 @@ from goreliable_lib.reports.slo_archive import (
     baselines_until,
     complete_from_archive,
     keep_in_archive,
+    known_from,
 )
 from goreliable_lib.reports.slo_events import SLOEvents, fetch_slo_events
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
@@ -296,7 +297,8 @@ def build(data: PostmortemData, params: Mapping[str, Any]) -> PostmortemReport:
     impacts = [analyse_slo(slo, None, _NO_RESETS, incident, slices=data.thresholds[slo.name].slices(slo))
                if slo.name in data.thresholds else
                analyse_slo(slo, data.events_of(slo.name), data.events[slo.name].resets, incident,
-                           data_starts_at=data.events[slo.name].data_starts_at)
+                           data_starts_at=data.events[slo.name].data_starts_at,
+                           known_from=known_from(data.events[slo.name], data.archived.get(slo.name))[1])
                for slo in data.slos]
     found = slo_warnings(impacts, incident)
     found.extend(dict.fromkeys(w for item in data.archived.values() for w in item.warnings))

@@ -56,6 +56,7 @@ from goreliable_lib.reports.slo_archive import (
     baselines_until,
     complete_from_archive,
     keep_in_archive,
+    known_from,
     reusable_until,
 )
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events
@@ -203,6 +204,10 @@ class SLOData:
         """The per-minute events of a ratio objective: the source's, completed from the archive."""
         return self.archived[name].events if name in self.archived else self.events[name].events
 
+    def known_from(self, name: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """(data_starts_at, covered_from) of a ratio objective, the archive's days included (`slo_archive.known_from`)."""
+        return known_from(self.events[name], self.archived.get(name))
+
     @property
     def end(self) -> pd.Timestamp:
         return max(end for _, end in self.windows.values())
@@ -341,11 +346,8 @@ class SLOReport:
         (retention, a new server), moved back by the days taken from the archive; None for a thresholdMetric."""
         if name not in self.data.events:
             return None
-        fetched, result = self.data.events[name], self.result(name)
-        starts, covered = fetched.data_starts_at, fetched.covered_from
-        taken = self.data.archived[name].archived.days if name in self.data.archived else []
-        if taken and covered is not None:
-            starts = covered = min(covered, taken[0])
+        result = self.result(name)
+        starts, covered = self.data.known_from(name)
         return counters.window_data(self.data.events_of(name), result.start, result.end, data_starts_at=starts,
                                     covered_from=covered)
 
@@ -555,7 +557,8 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
         else:
             result = analysis.evaluate_slo(data.events_of(slo.name), name=slo.name, service=slo.service,
                                            objective=slo.objective, start=start, end=end,
-                                           alert_below=policy_thresholds.alert_below, budgeting=budgeting)
+                                           alert_below=policy_thresholds.alert_below, budgeting=budgeting,
+                                           known_from=data.known_from(slo.name)[1])
         results.append(result)
         if result.status == "no_data":
             warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")

@@ -184,6 +184,17 @@ class WithArchive:
     warnings: list[str] = field(default_factory=list)
 
 
+def known_from(fetched: Any, completed: WithArchive | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """(data_starts_at, covered_from) of an SLO's events (`SLOEvents`): where the source's data starts (retention,
+    a new server) and after which minute its events are known, both moved back to the first day taken from the
+    archive; (None, None) when the events are known back to the start of the fetch."""
+    starts, covered = fetched.data_starts_at, fetched.covered_from
+    taken = completed.archived.days if completed is not None else []
+    if taken and covered is not None:
+        starts = covered = min(covered, taken[0])
+    return starts, covered
+
+
 def reusable_until(archive: ArchiveSource | None, slo: SLO, first: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp | None:
     """The newest day D such that every day from the one holding `first` to D is a complete archived day, with at
     least one whole day after D before `end`: a run may then ask its source only for (D, end] and take (first, D]
