@@ -93,9 +93,12 @@ def test_export_status_and_the_oldest_sample(vm) -> None:
     with session:
         export = session.get(f"{vm.url}/api/v1/export", params={"match[]": 'req_total{code="200"}'}, timeout=30)
         status = session.get(f"{vm.url}/api/v1/status/tsdb", params={"date": "2026-11-10"}, timeout=30).json()
-    (line,) = export.text.splitlines()
+    (line,) = export.text.splitlines()  # the export merges the ids of one label set
     assert '"timestamps":[' + str(T0 * 1000) + "," in line  # JSON lines with millisecond timestamps
-    assert status["data"]["totalSeries"] == 1  # per day: only the 200 series has samples on 2026-11-10
+    # per day: only the 200 series has samples on 2026-11-10. Its count is 1 or, in about one import of four, 2:
+    # VM can register a new series twice when the import's parallel inserts race (two ids for one label set).
+    pairs = {pair["name"] for pair in status["data"]["seriesCountByLabelValuePair"]}
+    assert pairs == {"__name__=req_total", "code=200"} and status["data"]["totalSeries"] in (1, 2), status
     oldest = _query(vm.url, 'tmin_over_time(timestamp(req_total)[2d])', MIDNIGHT + 3600)
     assert min(float(r["value"][1]) for r in oldest) == pytest.approx(T0, abs=1)
 

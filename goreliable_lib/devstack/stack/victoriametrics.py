@@ -37,6 +37,9 @@ STACK_FLAGS = ("-retentionPeriod=100y", "-search.latencyOffset=0s")
 IMPORT_PATH = "/api/v1/import/prometheus"
 IMPORT_TIMEOUT_SECONDS = 1800
 _STORED_ROWS = re.compile(r"^vm_rows_added_to_storage_total (\S+)$", re.MULTILINE)  # %g: 1.2e+07
+#: rows VM refused: lines of the text format it could not parse, timestamps outside the retention
+_REFUSED_ROWS = re.compile(r'^vm_rows_(?:invalid_total\{type="prometheus"\}|ignored_total\{reason="(?:big|small)_timestamp"\}) '
+                           r"(\S+)$", re.MULTILINE)
 _CHUNK = 1 << 20
 _STORE_WAIT_SECONDS = 60
 
@@ -98,18 +101,24 @@ class VictoriaMetricsServer(LoopbackServer):
     def stored_rows(self) -> int:
         """`vm_rows_added_to_storage_total`: the rows VM has put into its storage since it started (rows still in
         its pending buffers are counted after a `flush()`)."""
+        return self.row_counts()[0]
+
+    def row_counts(self) -> tuple[int, int]:
+        """(stored, refused) rows since VM started: `vm_rows_added_to_storage_total`, and the text-format lines it
+        could not parse plus the rows it ignored for their timestamps (`vm_rows_invalid_total`,
+        `vm_rows_ignored_total`; counted when the import is parsed, so a refused row is known at once)."""
         with loopback_session() as session:
             text = session.get(f"{self.url}/metrics", timeout=30).text
         match = _STORED_ROWS.search(text)
         if match is None:
             raise StackError(f"VictoriaMetrics at {self.url}: no vm_rows_added_to_storage_total in /metrics")
-        return int(float(match.group(1)))
+        return int(float(match.group(1))), sum(int(float(value)) for value in _REFUSED_ROWS.findall(text))
 
     def import_file(self, path: Path) -> int:
         """POST one Prometheus text / OpenMetrics file to /api/v1/import/prometheus and check that VM stored
         every sample line of it (VM skips a bad line and still answers 204). Returns the rows stored."""
         expected = sample_lines(path)
-        before = self.stored_rows()
+        before, refused_before = self.row_counts()
         with loopback_session() as session, open(path, "rb") as body:
             try:
                 answer = session.post(f"{self.url}{IMPORT_PATH}", data=body, timeout=IMPORT_TIMEOUT_SECONDS)
@@ -118,17 +127,19 @@ class VictoriaMetricsServer(LoopbackServer):
                     from None
         if answer.status_code != 204:
             raise StackError(f"VictoriaMetrics import of {path}: HTTP {answer.status_code} {answer.text[:500]}")
-        # Rows reach the storage (and its counter) when VM's pending buffers are flushed, a moment after the 204.
+        # Rows reach the storage (and its counter) when VM's pending buffers are flushed, a moment after the 204;
+        # refused rows are counted at once, so the wait ends when every sample line is accounted for.
         deadline = time.monotonic() + _STORE_WAIT_SECONDS
         while True:
             self.flush()
-            stored = self.stored_rows() - before
-            if stored >= expected or time.monotonic() > deadline:
+            stored, refused = (now - then for now, then in zip(self.row_counts(), (before, refused_before),
+                                                                  strict=True))
+            if stored + refused >= expected or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         if stored != expected:
-            raise StackError(f"VictoriaMetrics import of {path}: stored {stored} of {expected} samples (bad lines, "
-                             f"or timestamps outside the retention); log tail:\n{self.log_tail()}")
+            raise StackError(f"VictoriaMetrics import of {path}: stored {stored} of {expected} samples ({refused} "
+                             f"refused: bad lines, or timestamps outside the retention); log tail:\n{self.log_tail()}")
         return stored
 
     def flush(self) -> None:
