@@ -15,6 +15,7 @@ from goreliable_lib.inputs import promql
 from goreliable_lib.inputs.catalog import SLO, load_catalog
 from goreliable_lib.inputs.promql import parse_selector
 from goreliable_lib.reports import slo_events as slo_data
+from goreliable_lib.reports import slo_queries
 
 MIN = pd.Timedelta(minutes=1)
 H = pd.Timedelta(hours=1)
@@ -95,7 +96,7 @@ def test_aggregated_requests_are_bounded_and_on_a_fixed_grid(monkeypatch: pytest
     """The per-minute sums are cut into requests of at most MAX_POINTS_PER_REQUEST series x steps, on a grid
     that does not depend on the window (so a rolling window asks for the same older pieces)."""
     table = platform_table(3 * 24 * 60, start=T0 - pd.Timedelta(days=3))
-    monkeypatch.setattr(slo_data, "MAX_POINTS_PER_REQUEST", 2 * 1000)  # 2 series a family: 1000 steps a request
+    monkeypatch.setattr(slo_queries, "MAX_POINTS_PER_REQUEST", 2 * 1000)  # 2 series a family: 1000 steps a request
     source = memory_source(table)
     end = T0 - pd.Timedelta(minutes=7)
     slo_data.fetch_slo_events(source, _slo('h_bucket{service="api",le="0.3"}', 'h_count{service="api"}'),

@@ -18,26 +18,38 @@ first sample within `counters.baseline_margin` of that start is a baseline (0 ev
 one first seen later is new (counted from 0).
 
 Every request goes through the source (`query`, `query_range`, `series`), so a snapshot records and replays them;
-they are all small (one value a minute per role, sparse flags, sparse raw corrections).
+they are all small (one value a minute per role, sparse flags, sparse raw corrections). `slo_queries.Engine`
+sends every request and asks the questions of steps 1, 2, 6 and 7; this module plans them (3-5) and applies the
+corrections.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from goreliable_lib.analysis import counters
-from goreliable_lib.analysis.counters import MINUTE, matches, series_labels, series_name
+from goreliable_lib.analysis.counters import MINUTE, matches, series_name
 from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.catalog import SLO
-from goreliable_lib.inputs.promql import Matcher, Selector, regex_escape, widen_le
+from goreliable_lib.inputs.promql import Matcher, Selector
+from goreliable_lib.reports.slo_queries import (
+    FIRST_EVER,
+    RANGE_PROBE,
+    Engine,
+    Family,
+    InstantSource,
+    ceil_ns,
+    from_ns,
+    range_is_closed,
+    to_ns,
+)
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 __all__ = ["SLOEvents", "fetch_slo_events", "gap_periods", "matches"]
@@ -46,45 +58,15 @@ __all__ = ["SLOEvents", "fetch_slo_events", "gap_periods", "matches"]
 DEFAULT_LOOKBACK = pd.Timedelta(days=3)
 #: The blocks the reset flags are asked for in (one point per series-block holding a reset).
 RESET_BLOCK = pd.Timedelta(hours=1)
-#: How long the scrape-interval probe looks back (raw samples), and again for slow scrapes (from SLOW_INTERVAL).
-INTERVAL_PROBE = pd.Timedelta(minutes=10)
-SLOW_INTERVAL_PROBE = pd.Timedelta(hours=1)
-SLOW_INTERVAL = pd.Timedelta(seconds=90)
 #: Estimated raw samples per correction request (memory per request stays bounded).
 PIECE_SAMPLES = 200_000
 #: The longest time span of one correction request.
 PIECE_SPAN = pd.Timedelta(hours=12)
-#: Series x steps of one aggregated range request (Prometheus holds them at once; its max-samples is 50 M).
-MAX_POINTS_PER_REQUEST = 5_000_000
 #: `sum by (...)` is used for a subset role when its labels have at most this many value combinations.
 MAX_GROUPS = 64
-#: Terms batched into one query by the searches (`... @ t or ...`).
-MAX_TERMS = 40
-#: Growing look-back windows of the previous-value lookups, then repeated steps of the last one.
-LOOKUP_WINDOWS = (pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days=8))
-#: Growing look-ahead windows of the first-sample searches.
-SEARCH_WINDOWS = (pd.Timedelta(minutes=10), pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days=8))
-#: The longest range one series-index question covers: VictoriaMetrics answers ranges up to 40 days from its
-#: per-day index (exact to the day) and longer ones from its global index (every series it ever held).
-INDEX_WINDOW = pd.Timedelta(days=39)
-#: How far back the look-back for a counter's previous sample may go when the data's start is not known.
-MAX_HISTORY = pd.Timedelta(days=5 * 366)
-#: The probe telling closed ranges (Prometheus 2: [t - d, t], answers 3) from left-open ones (Prometheus 3,
-#: VictoriaMetrics: (t - d, t], answers 2).
-RANGE_PROBE = "count_over_time(vector(1)[2m:1m])"
-TERM_LABEL = "goreliable_term"
 _NS = 1_000_000
-FIRST_EVER = "first-ever"
 
 
-class InstantSource(Protocol):
-    """What this module needs of `sources.prometheus.PrometheusSource`."""
-
-    def query(self, promql: str, time: Any = None) -> pd.DataFrame: ...
-
-    def query_range(self, promql: str, start: Any, end: Any, step: Any) -> pd.DataFrame: ...
-
-    def series(self, match: str, start: Any, end: Any) -> pd.DataFrame: ...
 
 
 # --------------------------------------------------------------------------------------------- the result
@@ -120,84 +102,6 @@ class SLOEvents:
         return gaps.reset_index(drop=True)
 
 
-# --------------------------------------------------------------------------------------------- helpers
-def _ns(ts: pd.Timestamp) -> int:
-    return int(pd.Timestamp(ts).value)
-
-
-def _ts(ns: int) -> pd.Timestamp:
-    return pd.Timestamp(int(ns), tz="UTC")
-
-
-def _floor(ns: int, step: pd.Timedelta) -> int:
-    return ns // step.value * step.value
-
-
-def _ceil(ns: int, step: pd.Timedelta) -> int:
-    return -(-ns // step.value) * step.value
-
-
-def range_is_closed(source: InstantSource, at: pd.Timestamp) -> bool:
-    """True when the server's range selectors hold both ends ([t - d, t], Prometheus 2.x, Thanos, Mimir 2):
-    then a window (t - d, t] is written `[d - 1ms]` (timestamps are milliseconds)."""
-    frame = source.query(RANGE_PROBE, to_rfc3339(at))
-    return bool(len(frame)) and float(frame["value"].iloc[0]) >= 3
-
-
-def _with_name(frame: pd.DataFrame, name: str | None) -> pd.DataFrame:
-    """Functions and aggregations may drop `__name__`: put the family's back (keys always carry it)."""
-    if name is None or frame.empty:
-        return frame
-    out = frame.copy()
-    out["__name__"] = name
-    return out
-
-
-@dataclass
-class _Family:
-    """The series of one metric name of a selector, as listed by the server."""
-
-    name: str | None
-    selector: Selector  # le widened, one metric
-    keys: list[tuple[tuple[str, str], ...]]  # distinct counters (le canonical)
-    spellings: dict[int, list[dict[str, str]]]  # raw label sets of each counter
-    index: dict[tuple[tuple[str, str], ...], int]
-    raw_mode: set[int]  # counters listed under several spellings: corrected from raw samples at every minute
-    all_values: dict[str, set[str]]  # label -> raw values over the family (to narrow selectors)
-
-    def key_of(self, frame: pd.DataFrame) -> np.ndarray:
-        """Counter index per row of a result frame (-1 for a series not listed)."""
-        if frame.empty:
-            return np.zeros(0, dtype=np.int64)
-        labels = series_labels(_with_name(frame.drop(columns=[TERM_LABEL], errors="ignore"), self.name))
-        return np.array([self.index.get(lab, -1) for lab in labels], dtype=np.int64)
-
-    def narrow(self, keys: Iterable[int]) -> str:
-        """A selector (PromQL) holding at least the given counters' series: the family's selector plus, per
-        label, a regex of the values those series have (only where it excludes something)."""
-        keys = list(keys)
-        values: dict[str, set[str]] = defaultdict(set)
-        present: dict[str, int] = Counter()
-        count = 0
-        for key in keys:
-            for labels in self.spellings[key]:
-                count += 1
-                for label, value in labels.items():
-                    if label != "__name__":
-                        values[label].add(value)
-                        present[label] += 1
-        extra = []
-        for label in sorted(values):
-            wanted = set(values[label])
-            if present[label] < count:
-                wanted.add("")  # some series lack the label
-            everything = self.all_values.get(label, set())
-            if wanted >= everything | ({""} if "" in wanted else set()):
-                continue
-            extra.append(Matcher(label, "=~", "|".join(regex_escape(v) for v in sorted(wanted))))
-        return Selector(self.selector.metric, self.selector.matchers + tuple(extra)).to_promql()
-
-
 @dataclass
 class _RoleResult:
     """The sums and corrections of one role (total, or a part) over the minutes."""
@@ -207,354 +111,6 @@ class _RoleResult:
     corrections: pd.Series
     resets: list[dict[str, Any]] = field(default_factory=list)
     new_series: list[dict[str, Any]] = field(default_factory=list)
-
-
-class _Engine:
-    """One `fetch_slo_events` call: the requests it sends and what it learns on the way."""
-
-    def __init__(self, source: InstantSource, first: pd.Timestamp, end: pd.Timestamp, closed: bool) -> None:
-        self.source = source
-        self.first, self.end = first, end
-        self.closed = closed
-        self.queries: list[str] = []
-        self.stats: Counter[str] = Counter()
-        self.window = MINUTE  # G, set once the interval is measured
-        self.interval: float | None = None
-        self.data_start: pd.Timestamp | None = None
-        self.margin = counters.baseline_margin(MINUTE)
-        self._floor: pd.Timestamp | None = None
-        self._selectors: list[str] = []
-
-    # -- requests ------------------------------------------------------------------------------------------
-    def span(self, length: pd.Timedelta) -> str:
-        """A range selector's duration covering exactly (t - length, t] on this server."""
-        ms = int(length / pd.Timedelta(milliseconds=1))
-        if self.closed:
-            return f"{ms - 1}ms"
-        return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
-
-    def query(self, promql: str, at: pd.Timestamp) -> pd.DataFrame:
-        self.queries.append(promql)
-        self.stats["requests"] += 1
-        return self.source.query(promql, to_rfc3339(at))
-
-    def query_range(self, promql: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta,
-                    series: int) -> pd.DataFrame:
-        """A range query cut into requests of at most MAX_POINTS_PER_REQUEST series x steps (on a fixed grid)."""
-        self.queries.append(promql)
-        steps_per_request = min(50_000, max(1, MAX_POINTS_PER_REQUEST // max(series, 1)))
-        span = step * steps_per_request
-        frames = []
-        piece_start = _ns(start)
-        while piece_start <= _ns(end):
-            piece_end = min(_ns(end), _floor(piece_start, span) + span.value - step.value)
-            self.stats["requests"] += 1
-            frames.append(self.source.query_range(promql, to_rfc3339(_ts(piece_start)), to_rfc3339(_ts(piece_end)),
-                                                  int(step.total_seconds())))
-            piece_start = piece_end + step.value
-        frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            {"timestamp": pd.DatetimeIndex([], tz="UTC"), "value": pd.Series([], dtype=float)})
-
-    def series(self, match: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        self.queries.append(f"series({match})")
-        self.stats["requests"] += 1
-        return self.source.series(match, to_rfc3339(start), to_rfc3339(end))
-
-    # -- what exists ---------------------------------------------------------------------------------------
-    def families(self, selector: Selector) -> list[_Family]:
-        """The selector's series in the range, one family per metric name."""
-        widened = widen_le(selector)
-        listed = self.series(widened.to_promql(), self.first - MINUTE - counters.MINUTE * counters.MAX_SCRAPE_WINDOW_MINUTES,
-                             self.end)
-        if listed.empty:
-            return [_family(widened, selector.metric, listed)]
-        names = sorted({n for n in listed.get("__name__", pd.Series([selector.metric])).dropna().unique()}) \
-            if selector.metric is None else [selector.metric]
-        out = []
-        for name in names:
-            rows = listed[listed["__name__"] == name] if "__name__" in listed.columns else listed
-            matchers = tuple(m for m in widened.matchers if m.label != "__name__")
-            out.append(_family(Selector(name, matchers) if selector.metric is None else widened, name,
-                               rows.reset_index(drop=True)))
-        return out
-
-    def measure_interval(self, families: list[_Family]) -> float | None:
-        """The scrape interval (`counters.scrape_interval_seconds`) of a 10-minute raw probe at the range's end
-        (or, when nothing was scraped there, earlier: up to a week before, then spread over the range); a slow
-        or unclear answer (90 s or more, or none) is checked on an hour of samples, where a missed scrape cannot
-        hide every regular spacing. None when no probe holds two samples of a series (the window is then 1m)."""
-        offsets = (pd.Timedelta(0), pd.Timedelta(hours=1), pd.Timedelta(hours=6), pd.Timedelta(days=1),
-                   pd.Timedelta(days=7))
-        spread = [(self.end - (self.end - self.first) * k / 8).ceil("min") for k in range(1, 8)]
-        probes = [t for t in (*(self.end - o for o in offsets), *spread) if t - INTERVAL_PROBE >= self.first]
-        probes = list(dict.fromkeys(probes)) or [self.end]
-        for family in families:
-            if not family.keys:
-                continue
-            for at in probes:
-                for window in (INTERVAL_PROBE, SLOW_INTERVAL_PROBE):
-                    frame = self.query(f"{family.selector.to_promql()}[{self.span(window)}]", at)
-                    spacing = counters.scrape_interval_seconds(frame)
-                    if spacing is not None and spacing < SLOW_INTERVAL.total_seconds():
-                        return spacing
-                if spacing is not None:
-                    return spacing
-        return None
-
-    def set_window(self, interval: float | None) -> None:
-        self.interval = interval
-        self.window = counters.scrape_window(interval)
-        self.margin = counters.baseline_margin(self.window)
-
-    # -- the server's oldest sample ------------------------------------------------------------------------
-    def _listed(self, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
-        """Does the series index list a series with data in [low, high]? (Asked in windows of at most
-        INDEX_WINDOW; a superset: Prometheus answers per chunk, VictoriaMetrics per day.)"""
-        top = high
-        while top >= low:
-            bottom = max(low, top - INDEX_WINDOW)
-            if any(len(self.series(s, bottom, top)) for s in selectors):
-                return True
-            top = bottom - pd.Timedelta(milliseconds=1)
-        return False
-
-    def _has_data(self, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
-        """Is there a sample in (low, high]? (The data itself: exact.)"""
-        return any(len(self.query(f"count_over_time({s}[{self.span(high - low)}])", high)) for s in selectors)
-
-    def _data_before(self, selectors: list[str], edge: pd.Timestamp) -> bool:
-        """Is there a sample at or before `edge`? Asked of the index over the INDEX_WINDOW before it (a longer
-        silence of the whole selector counts as its start) and checked on the data near `edge` when the index
-        answers per day."""
-        day = edge.floor("D")
-        if not self._listed(selectors, edge - INDEX_WINDOW, edge):
-            return False
-        if day > edge - INDEX_WINDOW and self._listed(selectors, edge - INDEX_WINDOW, day - pd.Timedelta(milliseconds=1)):
-            return True
-        return self._has_data(selectors, max(day, edge - INDEX_WINDOW) - pd.Timedelta(milliseconds=1), edge)
-
-    def history_floor(self, selectors: list[str]) -> pd.Timestamp:
-        """A time at or before the oldest sample of the selectors (the look-backs stop there): the data start
-        when known, else the start of the oldest INDEX_WINDOW with data before the range."""
-        if self.data_start is not None:
-            return self.data_start - pd.Timedelta(milliseconds=1)
-        if self._floor is None:
-            top = self.first - self.margin
-            while self.first - top < MAX_HISTORY and self._listed(selectors, top - INDEX_WINDOW, top):
-                top = top - INDEX_WINDOW
-            self._floor = top
-        return self._floor
-
-    def find_data_start(self, families: list[_Family]) -> pd.Timestamp | None:
-        """The oldest sample of the SLO's series when it is after `first - margin` (else None: the data starts
-        early enough for every series first seen in the range to be a new one)."""
-        selectors = [f.selector.to_promql() for f in families if f.keys]
-        self._selectors = selectors
-        if not selectors:
-            return None
-        edge = self.first - self.margin
-        if self._data_before(selectors, edge):
-            return None
-        if not self._listed(selectors, edge, self.end):
-            return None
-        low, high = edge, self.end  # no data at or before `low`; the index lists some at or before `high`
-        while high - low > MINUTE:
-            middle = _ts(_floor((_ns(low) + _ns(high)) // 2, MINUTE))
-            if middle <= low:
-                break
-            if self._listed(selectors, low, middle):
-                high = middle
-            else:
-                low = middle
-        # The data starts after `low`; find the first minute holding a sample (the index answers coarsely).
-        step, found = MINUTE, None
-        while found is None and low < self.end:
-            high = min(low + step, self.end)
-            if self._has_data(selectors, low, high):
-                found = high
-            else:
-                low, step = high, step * 4
-        if found is None:
-            return None
-        while found - low > MINUTE:
-            middle = _ts(_ceil((_ns(low) + _ns(found)) // 2, MINUTE))
-            if middle >= found:
-                break
-            if self._has_data(selectors, low, middle):
-                found = middle
-            else:
-                low = middle
-        oldest = None
-        for selector in selectors:
-            frame = self.query(f"{selector}[{self.span(found - low)}]", found)
-            frame = frame[frame["timestamp"] > low] if len(frame) else frame
-            if len(frame):
-                first_seen = frame["timestamp"].min()
-                oldest = first_seen if oldest is None else min(oldest, first_seen)
-        return oldest
-
-    # -- searches ------------------------------------------------------------------------------------------
-    def _terms(self, family: _Family, terms: list[tuple[list[int], pd.Timedelta, pd.Timestamp]],
-               function: str) -> list[dict[int, float]]:
-        """For each term (counters, window, at): `function(narrowed[window] @ at)` per counter, batched with
-        `or` (a term label keeps the terms apart). Returns {counter: value} per term."""
-        out: list[dict[int, float]] = [{} for _ in terms]
-        for batch in range(0, len(terms), MAX_TERMS):
-            chunk = terms[batch:batch + MAX_TERMS]
-            parts = [f'label_replace({function}({family.narrow(keys)}[{self.span(window)}] @ '
-                     f'{_ns(at) / 1e9:.3f}), "{TERM_LABEL}", "{batch + i}", "", "")'
-                     for i, (keys, window, at) in enumerate(chunk)]
-            frame = self.query(" or ".join(parts), self.end)
-            if frame.empty:
-                continue
-            term = frame[TERM_LABEL].astype(int).to_numpy()
-            key = family.key_of(frame)
-            for t, k, v in zip(term, key, frame["value"].to_numpy(), strict=True):
-                if k >= 0 and k in set(terms[t][0]):
-                    out[t][int(k)] = float(v)
-        return out
-
-    def first_samples_after(self, family: _Family, items: dict[tuple[int, int], pd.Timestamp]
-                            ) -> dict[tuple[int, int], pd.Timestamp]:
-        """For each item (counter, tag) -> after: the minute holding the counter's first sample after `after`
-        (items without one up to the range's end are left out). Grows a look-ahead window, then halves it;
-        all items advance together, one batched query per step."""
-        found: dict[tuple[int, int], pd.Timestamp] = {}
-        # state: item -> (low, high): no sample in (after, low]; the first sample is in (low, high] if high
-        pending = {item: (after, None) for item, after in items.items()}
-        stage = {item: 0 for item in items}
-        while pending:
-            groups: dict[tuple[pd.Timestamp, pd.Timestamp], list[tuple[int, int]]] = defaultdict(list)
-            if not any(high is not None or low < self.end for low, high in pending.values()):
-                break
-            for item, (low, high) in list(pending.items()):
-                if high is None and low >= self.end:
-                    del pending[item]
-                    continue
-                if high is None:
-                    window = SEARCH_WINDOWS[min(stage[item], len(SEARCH_WINDOWS) - 1)]
-                    top = min(low + window, self.end)
-                else:
-                    top = _ts(_ceil((_ns(low) + _ns(high)) // 2, MINUTE))
-                groups[(low, top)].append(item)
-            order = list(groups)
-            answers = self._terms(family, [(sorted({i[0] for i in groups[g]}), g[1] - g[0], g[1]) for g in order],
-                                  "count_over_time")
-            for (low, top), answer in zip(order, answers, strict=True):
-                for item in groups[(low, top)]:
-                    previous_high = pending[item][1]
-                    if item[0] in answer:
-                        if top - low <= MINUTE:
-                            found[item] = top
-                            del pending[item]
-                        else:
-                            pending[item] = (low, top)
-                    elif previous_high is not None:
-                        pending[item] = (top, previous_high)
-                        if previous_high - top <= MINUTE:
-                            found[item] = previous_high
-                            del pending[item]
-                    elif top >= self.end:
-                        del pending[item]
-                    else:
-                        pending[item] = (top, None)
-                        stage[item] += 1
-        return found
-
-    def previous_values(self, family: _Family, items: dict[int, pd.Timestamp]) -> dict[int, float | str]:
-        """For each counter -> before: the value of its last sample at or before `before`, or FIRST_EVER when
-        the server holds none: the last hour and day first (one batched `last_over_time` each), then older
-        INDEX_WINDOW slices where the series index lists the counter, down to the history's floor."""
-        result: dict[int, float | str] = {}
-        pending = dict(items)
-        for window in LOOKUP_WINDOWS[:2]:
-            groups: dict[pd.Timestamp, list[int]] = defaultdict(list)
-            for key, top in pending.items():
-                groups[top].append(key)
-            terms = [(keys, window, top) for top, keys in groups.items()]
-            for (keys, _, top), answer in zip(terms, self._terms(family, terms, "last_over_time"), strict=True):
-                for key in keys:
-                    if key in answer:
-                        result[key] = answer[key]
-                        del pending[key]
-                    else:
-                        pending[key] = top - window
-        floor = self.history_floor(self._selectors) if pending else None
-        while pending:
-            groups = defaultdict(list)
-            for key, top in pending.items():
-                groups[top].append(key)
-            for top, keys in groups.items():
-                if floor is None or top <= floor:
-                    for key in keys:
-                        result[key] = FIRST_EVER
-                        del pending[key]
-                    continue
-                bottom = max(floor, top - INDEX_WINDOW)
-                listed = set(family.key_of(self.series(family.narrow(keys), bottom, top)).tolist()) & set(keys)
-                answer = self._terms(family, [(sorted(listed), top - bottom, top)], "last_over_time")[0] \
-                    if listed else {}
-                for key in keys:
-                    if key in answer:
-                        result[key] = answer[key]
-                        del pending[key]
-                    else:
-                        pending[key] = bottom
-        return result
-
-    def previous_raw(self, family: _Family, keys: list[int], before: pd.Timestamp) -> dict[int, tuple[int, float]]:
-        """For counters spelt several ways: the last sample (time, value) at or before `before` over every
-        spelling (raw windows stepping back like `previous_values`; counters without any are left out)."""
-        result: dict[int, tuple[int, float]] = {}
-        pending, top, stage = set(keys), before, 0
-        floor = self.history_floor(self._selectors)
-        while pending and top > floor:
-            window = LOOKUP_WINDOWS[stage] if stage < 2 else INDEX_WINDOW
-            bottom = max(floor, top - window)
-            ask = set(pending)
-            if stage >= 2:  # only the counters the index lists in this slice
-                ask &= set(family.key_of(self.series(family.narrow(ask), bottom, top)).tolist())
-            frame = self.query(f"{family.narrow(ask)}[{self.span(top - bottom)}]", top) if ask else pd.DataFrame()
-            if len(frame):
-                frame = frame[frame["timestamp"] > bottom]
-                owner = family.key_of(frame)
-                times = counters.timestamps_ns(frame["timestamp"])
-                values = frame["value"].to_numpy(dtype=float)
-                for key in sorted(ask):
-                    mine = owner == key
-                    if mine.any():
-                        t, v = counters.merge_spellings(times[mine], values[mine])
-                        result[key] = (int(t[-1]), float(v[-1]))
-                        pending.discard(key)
-            top, stage = bottom, stage + 1
-        return result
-
-
-def _family(selector: Selector, name: str | None, listed: pd.DataFrame) -> _Family:
-    raw_sets = [{k: v for k, v in row.items() if isinstance(v, str) and v != ""}
-                for row in listed.to_dict("records")] if len(listed) else []
-    keys_per_row = series_labels(listed) if len(listed) else []
-    index: dict[tuple[tuple[str, str], ...], int] = {}
-    keys: list[tuple[tuple[str, str], ...]] = []
-    spellings: dict[int, list[dict[str, str]]] = defaultdict(list)
-    all_values: dict[str, set[str]] = defaultdict(set)
-    for key, labels in zip(keys_per_row, raw_sets, strict=True):
-        if key not in index:
-            index[key] = len(keys)
-            keys.append(key)
-        spellings[index[key]].append(labels)
-    for labels_list in spellings.values():
-        for labels in labels_list:
-            for label, value in labels.items():
-                all_values[label].add(value)
-    names = {label for labels_list in spellings.values() for labels in labels_list for label in labels}
-    for labels_list in spellings.values():  # a label some series lack: "" is one of its values
-        for labels in labels_list:
-            for label in names - set(labels):
-                all_values[label].add("")
-    raw_mode = {k for k, sets in spellings.items() if len(sets) > 1}
-    return _Family(name, selector, keys, dict(spellings), index, raw_mode, dict(all_values))
 
 
 # --------------------------------------------------------------------------------------------- one family
@@ -619,7 +175,7 @@ def _merge_units(units: list[_Unit], context_ns: int) -> list[_Unit]:
 class _FamilyWork:
     """Everything computed for one family: the sums (per role) and the per-minute corrections."""
 
-    def __init__(self, engine: _Engine, family: _Family, part: tuple[Matcher, ...] | None, role: str) -> None:
+    def __init__(self, engine: Engine, family: Family, part: tuple[Matcher, ...] | None, role: str) -> None:
         self.engine, self.family, self.part, self.role = engine, family, part, role
         e = engine
         self.minutes_a = pd.date_range(e.first, e.end, freq="min")
@@ -661,8 +217,8 @@ class _FamilyWork:
             part_selector = Selector(f.selector.metric, f.selector.matchers + tuple(self.part or ())).to_promql()
             queries["pa"] = (f"sum(last_over_time({part_selector}[{e.span(e.window)}]))", self.minutes_a)
             queries["pb"] = (f"sum(last_over_time({part_selector}[{e.span(e.window + MINUTE)}]))", self.minutes)
-        block_first = _ts(_ceil(_ns(e.first) + MINUTE.value, RESET_BLOCK))
-        block_last = _ts(_ceil(_ns(e.end), RESET_BLOCK))
+        block_first = from_ns(ceil_ns(to_ns(e.first) + MINUTE.value, RESET_BLOCK))
+        block_last = from_ns(ceil_ns(to_ns(e.end), RESET_BLOCK))
         flags_query = f"resets({selector}[{e.span(RESET_BLOCK + MINUTE + e.window)}]) > 0"
         with ThreadPoolExecutor(max_workers=len(queries) + 1, thread_name_prefix="slo-sums") as pool:
             futures = {name: pool.submit(e.query_range, q, minutes[0], minutes[-1], MINUTE, n)
@@ -690,15 +246,15 @@ class _FamilyWork:
         if not f.keys:
             return []
         selector = f.selector.to_promql()
-        first_ns, end_ns = _ns(e.first), _ns(e.end)
+        first_ns, end_ns = to_ns(e.first), to_ns(e.end)
         units: list[_Unit] = []
         # Reset blocks: (t - K, t] for every block end t on the K grid covering (first, end].
         flags = self.flags
         for key, at in zip(f.key_of(flags), flags["timestamp"] if len(flags) else [], strict=True):
             if key < 0 or key in f.raw_mode:
                 continue
-            top = min(_ns(at), end_ns)
-            low = max(_ns(at) - RESET_BLOCK.value + MINUTE.value, first_ns + MINUTE.value)
+            top = min(to_ns(at), end_ns)
+            low = max(to_ns(at) - RESET_BLOCK.value + MINUTE.value, first_ns + MINUTE.value)
             if low <= top:
                 units.append(_Unit(int(key), low, top))
         self.engine.stats["reset_blocks"] += len(flags)
@@ -714,8 +270,8 @@ class _FamilyWork:
                 for key, at, value in zip(f.key_of(frame), frame["timestamp"] if len(frame) else [],
                                           frame["value"].to_numpy() if len(frame) else [], strict=True):
                     if key >= 0 and key not in f.raw_mode and value > 0:
-                        leaves[(int(key), _ns(at))] = at
-                        leave_value[(int(key), _ns(at))] = float(value)
+                        leaves[(int(key), to_ns(at))] = at
+                        leave_value[(int(key), to_ns(at))] = float(value)
         self.engine.stats["silences"] += len(leaves)
         # Counters not held at the range's start: when they first appear, and their value before it.
         held = e.query(f"last_over_time({selector}[{e.span(e.window)}])", e.first)
@@ -726,7 +282,7 @@ class _FamilyWork:
         returns = e.first_samples_after(f, searches) if searches else {}
         for (key, tag), at in returns.items():
             hint = leave_value[(key, tag)] if tag >= 0 else before.get(key, FIRST_EVER)
-            units.append(_Unit(key, _ns(at), _ns(at), hint))
+            units.append(_Unit(key, to_ns(at), to_ns(at), hint))
         self.engine.stats["returns"] += len(returns)
         self.hints = {(u.key, u.first): u.hint for u in units if u.hint is not None}
         for key in sorted(f.raw_mode):
@@ -760,7 +316,7 @@ class _FamilyWork:
             low = min(s[1] for s in piece) - self.context_ns
             high = max(s[2] for s in piece)
             keys = sorted({s[0].key for s in piece})
-            frame = e.query(f"{f.narrow(keys)}[{e.span(pd.Timedelta(high - low, unit='ns'))}]", _ts(high))
+            frame = e.query(f"{f.narrow(keys)}[{e.span(pd.Timedelta(high - low, unit='ns'))}]", from_ns(high))
             samples = self._by_key(frame, low)
             e.stats["raw_samples"] += len(frame)
             for unit, first, last, chained in piece:
@@ -819,7 +375,7 @@ class _FamilyWork:
         else:
             exact_t = merged_t
             if counters.needs_previous(exact_t, minutes):
-                hint = self.hints.get((unit.key, int(_ceil(int(exact_t[0]), MINUTE))))
+                hint = self.hints.get((unit.key, int(ceil_ns(int(exact_t[0]), MINUTE))))
                 if hint is None:
                     deferred.append((unit, first, last, spellings))
                     return
@@ -834,24 +390,24 @@ class _FamilyWork:
     def _is_new(self, first_sample_ns: int) -> bool:
         """A counter's first sample ever counts from 0 unless it lies in the baseline margin of the data."""
         start = self.engine.data_start
-        return start is None or first_sample_ns > _ns(start + self.engine.margin)
+        return start is None or first_sample_ns > to_ns(start + self.engine.margin)
 
     def _apply(self, key: int, minutes: np.ndarray, spellings: list[tuple[np.ndarray, np.ndarray]],
                previous: float | None, previous_time: int | None, first_counts: bool) -> None:
         result = counters.series_corrections(spellings, minutes, self.window_ns, previous=previous,
                                              previous_time=previous_time, first_counts=first_counts)
-        position = ((minutes - _ns(self.minutes[0])) // MINUTE.value).astype(np.int64)
+        position = ((minutes - to_ns(self.minutes[0])) // MINUTE.value).astype(np.int64)
         inside = (position >= 0) & (position < len(self.minutes))
         np.add.at(self.corr_total, position[inside], result.correction[inside])
         if self.part is not None and self.part_keys[key]:
             np.add.at(self.corr_part, position[inside], result.correction[inside])
         name = series_name(self.family.keys[key])
         for t, before, after in result.resets:
-            self.resets.append({"query": self.role, "series": name, "timestamp": _ts(_ceil(t, MINUTE)),
+            self.resets.append({"query": self.role, "series": name, "timestamp": from_ns(ceil_ns(t, MINUTE)),
                                 "before": before, "after": after})
         if result.first_sample is not None:
             t, value = result.first_sample
-            self.new_series.append({"query": self.role, "series": name, "timestamp": _ts(_ceil(t, MINUTE)),
+            self.new_series.append({"query": self.role, "series": name, "timestamp": from_ns(ceil_ns(t, MINUTE)),
                                     "value": value})
 
     def _resolve(self, deferred: list) -> None:
@@ -865,8 +421,8 @@ class _FamilyWork:
         for t0, items in by_time.items():
             keys = sorted({u.key for u, *_ in items})
             plain = [k for k in keys if k not in f.raw_mode]
-            values: dict[int, float | str] = e.previous_values(f, {k: _ts(t0 - _NS) for k in plain}) if plain else {}
-            raw = e.previous_raw(f, [k for k in keys if k in f.raw_mode], _ts(t0 - _NS))
+            values: dict[int, float | str] = e.previous_values(f, {k: from_ns(t0 - _NS) for k in plain}) if plain else {}
+            raw = e.previous_raw(f, [k for k in keys if k in f.raw_mode], from_ns(t0 - _NS))
             for unit, first, last, spellings in items:
                 minutes = np.arange(first, last + 1, MINUTE.value, dtype=np.int64)
                 if unit.key in f.raw_mode:
@@ -916,7 +472,7 @@ def fetch_slo_events(source: InstantSource, slo: SLO, start: Any, end: Any,
     if end <= start:
         raise BadInputError(f"window: end {to_rfc3339(end)} is not after start {to_rfc3339(start)}")
     first = start - lookback
-    engine = _Engine(source, first, end, range_is_closed(source, end))
+    engine = Engine(source, first, end, range_is_closed(source, end))
     engine.queries.append(RANGE_PROBE)
     engine.stats["requests"] += 1
     total_selector = slo.total_selector
