@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from goreliable_lib.reports import registry
 from goreliable_lib.runner import params
 from goreliable_lib.sources import drills, kubecost, promjson
 from goreliable_lib.sources.connect import without_credentials
-from goreliable_lib.sources.prometheus import PrometheusSource
+from goreliable_lib.sources.prometheus import PrometheusInfo, PrometheusSource, PrometheusWarning
 
 NOW = pd.Timestamp("2026-11-23T06:00:00Z")
 #: text without lone surrogates (no JSON encoder writes them; orjson refuses them on both sides)
@@ -150,7 +151,9 @@ def test_prometheus_source_raises_only_prometheus_error(proxy: FaultProxy, body:
     proxy.respond(status, body, times=1)
     source = PrometheusSource(proxy.url, retries=0, timeout=10, clock=lambda: NOW)
     try:
-        frame = source.query("up")
+        with warnings.catch_warnings(record=True) as said:  # the server's warnings, infos, skipped histograms
+            warnings.simplefilter("always")
+            frame = source.query("up")
     except PrometheusError as exc:
         assert proxy.url in str(exc) and "'up'" in str(exc)  # names the endpoint and the query
         return
@@ -158,6 +161,9 @@ def test_prometheus_source_raises_only_prometheus_error(proxy: FaultProxy, body:
         source.close()
     assert status == 200
     _valid_frame(frame)
+    for warning in said:  # a warning is said, never raised, and names its query
+        assert issubclass(warning.category, PrometheusWarning | PrometheusInfo), warning
+        assert "query 'up'" in str(warning.message), warning
 
 
 @FUZZ
