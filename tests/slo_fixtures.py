@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from counter_streams import FakePrometheus
 
+from goreliable_lib.devstack.stack.prometheus import start_from_openmetrics
+from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
 from goreliable_lib.reports import slo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,47 +117,14 @@ def to_openmetrics(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n# EOF\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def backfilled_prometheus(table: pd.DataFrame, folder: Path) -> Iterator[str]:
     """A real Prometheus (Debian's 2.42) on 127.0.0.1 serving `table`, backfilled with promtool; yields its URL."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "data.om").write_text(to_openmetrics(table))
-    (folder / "prometheus.yml").write_text("global: {}\n")
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=720h",
-                    str(folder / "data.om"), str(folder / "tsdb")], check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    log = (folder / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        ["prometheus", f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
-         "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = start_from_openmetrics(to_openmetrics(table), folder)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus did not start: {(folder / 'prometheus.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 #: The mini dataset served by `mini_prometheus`: 1 day of scrapes from T0 with a restart, a gap, new series.
@@ -170,8 +135,6 @@ MINI = {"minutes": 1440, "reset_at": 900, "gap": range(600, 640), "new_errors_at
 def imported_victoriametrics(table: pd.DataFrame, folder: Path) -> Iterator[str]:
     """A real VictoriaMetrics (Debian's 1.79) on 127.0.0.1 holding `table` (the same OpenMetrics text as
     `backfilled_prometheus`, through /api/v1/import/prometheus); yields its URL."""
-    from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
-
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "data.om").write_text(to_openmetrics(table))
     with VictoriaMetricsServer(workdir=folder / "server", stop_at_exit=True) as server:

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from counter_streams import (
     S_NS,
     FakePrometheus,
@@ -31,6 +27,7 @@ from counter_streams import (
 )
 
 from goreliable_lib.devstack.stack.prometheus import start_from_openmetrics
+from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
 from goreliable_lib.inputs.catalog import SLO
 from goreliable_lib.reports import slo_events as engine
 from goreliable_lib.sources.prometheus import PrometheusSource
@@ -125,59 +122,16 @@ def availability(service: str) -> SLO:
     return _slo(f'req_total{{service="{service}",code!~"5.."}}', f'req_total{{service="{service}"}}')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _victoriametrics(folder: Path) -> Iterator[str]:
-    binary = shutil.which("victoria-metrics")
-    if binary is None:
+    """The stack's VictoriaMetrics holding TABLE, through its checked import (every sample line stored)."""
+    if shutil.which("victoria-metrics") is None:
         pytest.skip("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-    port = _free_port()
-    log = (folder / "vm.log").open("wb")
-    process = subprocess.Popen([binary, f"-storageDataPath={folder / 'data'}", "-retentionPeriod=100y",
-                                "-search.latencyOffset=0s", f"-httpListenAddr=127.0.0.1:{port}"],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    session.trust_env = False
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if session.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (folder / "vm.log").read_text()[-2000:]
-            time.sleep(0.2)
-        body = prometheus_text(TABLE).encode()
-        assert session.post(f"{url}/api/v1/import/prometheus", data=body, timeout=300).status_code == 204
-        session.get(f"{url}/internal/force_flush", timeout=60)
-        expected = len(TABLE)
-        deadline = time.monotonic() + 60
-        while True:  # imported rows become searchable after a flush
-            stored = session.get(f"{url}/api/v1/query", params={"query": "sum(count_over_time({__name__=~\".+\"}[1y]))",
-                                                                "time": (END + HOUR).timestamp()}, timeout=60).json()
-            count = float(stored["data"]["result"][0]["value"][1]) if stored["data"]["result"] else 0
-            if count >= expected or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-            session.get(f"{url}/internal/force_flush", timeout=60)
-        assert count == expected, (count, expected)
-        session.get(f"{url}/internal/resetRollupResultCache", timeout=60)
-        yield url
-    finally:
-        process.send_signal(2)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    data = folder / "table.prom"
+    data.write_text(prometheus_text(TABLE))
+    with VictoriaMetricsServer(workdir=folder / "server", stop_at_exit=True) as server:
+        assert server.import_file(data) == len(TABLE)
+        yield server.url
 
 
 @pytest.fixture(scope="module", params=["prometheus", "victoriametrics"])
