@@ -29,10 +29,11 @@ import re
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.promql import Selector, parse_counter_query
+from goreliable_lib.inputs.yamlfile import SpecModel
 from goreliable_lib.timeutil import calendar_window, check_time_zone, parse_duration
 
 API_VERSION = "openslo/v1"
@@ -50,12 +51,9 @@ _NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
 
 # --------------------------------------------------------------------------------------------- metrics
-class CounterQuery(_Model):
+class CounterQuery(SpecModel):
     """`spec` of a ratio metric's source: a count of events on a counter selector."""
 
     query: str
@@ -71,7 +69,7 @@ class CounterQuery(_Model):
         return parse_counter_query(self.query)
 
 
-class ExpressionQuery(_Model):
+class ExpressionQuery(SpecModel):
     """`spec` of a threshold metric's source: a PromQL expression with one value per time slice."""
 
     query: str
@@ -97,7 +95,7 @@ def _source_type(value: str | None) -> str | None:
     return known
 
 
-class _Source(_Model):
+class _Source(SpecModel):
     metricSourceRef: str | None = None
     type: str | None = None
 
@@ -122,11 +120,11 @@ class ExpressionSource(_Source):
     spec: ExpressionQuery
 
 
-class Metric(_Model):
+class Metric(SpecModel):
     metricSource: CounterSource
 
 
-class RatioMetric(_Model):
+class RatioMetric(SpecModel):
     counter: bool = True  # left out in the spec's own examples; the kit reads counters only
     good: Metric | None = None
     bad: Metric | None = None
@@ -153,11 +151,11 @@ class RatioMetric(_Model):
         return self
 
 
-class ThresholdMetric(_Model):
+class ThresholdMetric(SpecModel):
     metricSource: ExpressionSource
 
 
-class IndicatorSpec(_Model):
+class IndicatorSpec(SpecModel):
     description: str | None = None
     ratioMetric: RatioMetric | None = None
     thresholdMetric: ThresholdMetric | None = None
@@ -169,13 +167,13 @@ class IndicatorSpec(_Model):
         return self
 
 
-class Indicator(_Model):
+class Indicator(SpecModel):
     metadata: dict[str, Any] | None = None
     spec: IndicatorSpec
 
 
 # --------------------------------------------------------------------------------------------- windows
-class Calendar(_Model):
+class Calendar(SpecModel):
     startTime: dt.datetime | None = None  # a wall-clock time in timeZone: `2020-01-21 12:30:00`, quoted or not
     timeZone: str = "UTC"
 
@@ -200,7 +198,7 @@ class Calendar(_Model):
             raise ValueError(str(exc).removeprefix("timeZone: ")) from None
 
 
-class TimeWindow(_Model):
+class TimeWindow(SpecModel):
     duration: str
     isRolling: bool | None = None  # the README: assumed false when `calendar` is present
     calendar: Calendar | None = None
@@ -274,7 +272,7 @@ def _slice_window(value: Any) -> pd.Timedelta:
     return window
 
 
-class Objective(_Model):
+class Objective(SpecModel):
     displayName: str | None = None
     op: Literal["lt", "lte", "gt", "gte"] | None = None
     value: float | None = None
@@ -353,14 +351,14 @@ class Objective(_Model):
 
 
 # --------------------------------------------------------------------------------------------- documents
-class Metadata(_Model):
+class Metadata(SpecModel):
     name: str = Field(pattern=_NAME)
     displayName: str | None = None
     labels: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
 
 
-class SLOSpec(_Model):
+class SLOSpec(SpecModel):
     description: str | None = None
     service: str = Field(min_length=1)
     indicator: Indicator | None = None  # inline, or
@@ -421,7 +419,7 @@ class SLOSpec(_Model):
         return any(o.composite for o in self.objectives)
 
 
-class SLI(_Model):
+class SLI(SpecModel):
     """An OpenSLO v1 `kind: SLI` document: an indicator SLOs share through `indicatorRef`."""
 
     apiVersion: Literal["openslo/v1"]
@@ -430,13 +428,13 @@ class SLI(_Model):
     spec: IndicatorSpec
 
 
-class DataSourceSpec(_Model):
+class DataSourceSpec(SpecModel):
     description: str | None = None
     type: str
     connectionDetails: Any = None
 
 
-class DataSource(_Model):
+class DataSource(SpecModel):
     """An OpenSLO v1 `kind: DataSource`: metric sources refer to it by name (`metricSourceRef`). Only its type is
     used: the kit reaches the server through GORELIABLE_PROMETHEUS_URL, never through connectionDetails."""
 
@@ -446,7 +444,7 @@ class DataSource(_Model):
     spec: DataSourceSpec
 
 
-class SLO(_Model):
+class SLO(SpecModel):
     """One OpenSLO v1 SLO document (Pyrra and Sloth SLOs are read into this form too: `source_format` says which).
 
     The shortcuts (`objective`, `total_selector`, ...) are those of its first objective and its indicator, which is

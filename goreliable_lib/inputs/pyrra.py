@@ -20,22 +20,19 @@ import math
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.promql import parse_selector
-from goreliable_lib.inputs.yamlfile import validate_document
+from goreliable_lib.inputs.yamlfile import SpecModel, validate_document
 from goreliable_lib.timeutil import parse_duration
 
 API_VERSION = "pyrra.dev/v1alpha1"
 FORMAT = "Pyrra pyrra.dev/v1alpha1"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
 
-
-class Query(_Model):
+class Query(SpecModel):
     metric: str
 
     @field_validator("metric")
@@ -57,7 +54,7 @@ def _no_grouping(value: list[str] | None) -> list[str] | None:
     return value
 
 
-class Ratio(_Model):
+class Ratio(SpecModel):
     errors: Query
     total: Query
     grouping: list[str] | None = None
@@ -65,7 +62,7 @@ class Ratio(_Model):
     _grouping = field_validator("grouping")(_no_grouping)
 
 
-class Latency(_Model):
+class Latency(SpecModel):
     success: Query
     total: Query
     grouping: list[str] | None = None
@@ -80,7 +77,7 @@ class Latency(_Model):
         return self
 
 
-class Indicator(_Model):
+class Indicator(SpecModel):
     ratio: Ratio | None = None
     latency: Latency | None = None
     latencyNative: Any = None
@@ -99,7 +96,7 @@ class Indicator(_Model):
         return self
 
 
-class Spec(_Model):
+class Spec(SpecModel):
     description: str | None = None
     target: str | float
     window: str
@@ -126,13 +123,13 @@ class Spec(_Model):
         return value.strip()
 
 
-class Metadata(_Model):
+class Metadata(SpecModel):
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
     namespace: str | None = None
     labels: dict[str, str] | None = None
 
 
-class ServiceLevelObjective(_Model):
+class ServiceLevelObjective(SpecModel):
     apiVersion: Literal["pyrra.dev/v1alpha1"]
     kind: Literal["ServiceLevelObjective"]
     metadata: Metadata

@@ -19,10 +19,10 @@ import math
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from goreliable_lib.inputs.promql import Selector, parse_counter_difference, parse_counter_query
-from goreliable_lib.inputs.yamlfile import validate_document
+from goreliable_lib.inputs.yamlfile import SpecModel, validate_document
 
 VERSION = "prometheus/v1"
 FORMAT = "Sloth prometheus/v1"
@@ -35,11 +35,8 @@ def _refused(role: str, text: str, also: str = "") -> ValueError:
                       f"as {_COUNT} or a plain selector{also} ({_WHY}), got {text.strip()!r}")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
 
-
-class Events(_Model):
+class Events(SpecModel):
     error_query: str
     total_query: str
 
@@ -75,7 +72,7 @@ class Events(_Model):
                            "sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}]))") from None
 
 
-class SLI(_Model):
+class SLI(SpecModel):
     events: Events | None = None
     raw: Any = None
     plugin: Any = None
@@ -93,7 +90,7 @@ class SLI(_Model):
         return self
 
 
-class SLOEntry(_Model):
+class SLOEntry(SpecModel):
     name: str = Field(min_length=1)
     objective: float
     description: str | None = None
@@ -108,7 +105,7 @@ class SLOEntry(_Model):
         return value
 
 
-class Spec(_Model):
+class Spec(SpecModel):
     version: Literal["prometheus/v1"]
     service: str = Field(min_length=1)
     labels: dict[str, Any] | None = None

@@ -7,9 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from goreliable_lib.errors import BadInputError
+
+
+class SpecModel(BaseModel):
+    """The base of the SLO file formats' models (OpenSLO, Pyrra, Sloth): frozen, and fields a tool adds that the kit
+    does not read are kept, not refused (the specs let tools extend their documents)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 def read_yaml(path: str | Path, *, what: str, shown: str | None = None) -> Any:

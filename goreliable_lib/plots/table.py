@@ -84,6 +84,12 @@ COMMON: dict[str, Column] = {
     "severity": Column("status"),
     "status": Column("status"),
     "line": Column("count", note="no line number"),
+    # the multiwindow alert periods (analysis.slo.ALERT_COLUMNS), in the SLO report and the postmortem
+    "long_window": Column("text", "Long window"),
+    "short_window": Column("text", "Short window"),
+    "burn_rate_threshold": Column("rate", "Threshold"),
+    "peak_burn_rate": Column("rate", "Peak burn rate"),
+    "ongoing": Column("bool", "Still firing"),
 }
 _WORDS = {"slo": "SLO", "slos": "SLOs", "sli": "SLI", "rto": "RTO", "rpo": "RPO", "cpu": "CPU", "ram": "RAM",
           "gpu": "GPU", "pv": "PV", "id": "ID", "ml": "ML", "lb": "LB", "dr": "DR", "utc": "UTC", "pct": "%",

@@ -347,11 +347,6 @@ def index_headline(summary: Mapping[str, Any]) -> str:
 TABLE_COLUMNS = {
     "first_alert_at": Column("time", "First alert", note="none would have fired"),
     "time_to_detect_seconds": Column("duration", "Time to detect", note="no alert fired"),
-    "long_window": Column("text", "Long window"),
-    "short_window": Column("text", "Short window"),
-    "burn_rate_threshold": Column("rate", "Threshold"),
-    "peak_burn_rate": Column("rate", "Peak burn rate"),
-    "ongoing": Column("bool", "Still firing"),
     "usual_cost": Column("money", "Usual cost", note="no earlier week to compare with"),
     "change": Column("money_change", "Change", note="no usual cost"),
     "low": Column("money", "Lowest usual"),

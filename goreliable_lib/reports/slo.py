@@ -132,11 +132,6 @@ def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
 
 #: How the SLO report's tables read (over plots.table.COMMON).
 TABLE_COLUMNS = {
-    "long_window": Column("text", "Long window"),
-    "short_window": Column("text", "Short window"),
-    "burn_rate_threshold": Column("rate", "Threshold"),
-    "peak_burn_rate": Column("rate", "Peak burn rate"),
-    "ongoing": Column("bool", "Still firing"),
     "detected_in_window": Column("bool", "Drift in the window"),
     "detected_now": Column("bool", "Drifting now"),
     "first_detected_at": Column("time", "First detected", note="no drift in the window"),
