@@ -61,10 +61,8 @@ from goreliable_lib.reports.base import (
 )
 from goreliable_lib.reports.slo_archive import (
     WithArchive,
-    baselines_until,
-    complete_from_archive,
-    keep_in_archive,
     known_from,
+    with_archive,
 )
 from goreliable_lib.reports.slo_events import SLOEvents, fetch_slo_events
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
@@ -172,9 +170,7 @@ def fetch(sources: Any, params: Mapping[str, Any], *, before: Any = BEFORE, afte
         key = slo.events_key
         if key not in shared:
             computed = shared[key] = fetch_events(sources.prometheus, slo, incident)
-            completed[key] = complete_from_archive(archive, slo, computed.events, computed.data_starts_at, first,
-                                                   baselines_until=baselines_until(computed))
-            completed[key].warnings.extend(keep_in_archive(archive, slo, computed.events, first, incident.view_end))
+            completed[key] = with_archive(archive, slo, computed, first, incident.view_end)
         events[slo.name] = dataclasses.replace(shared[key], name=slo.name)
         archived[slo.name] = completed[key]
     costs, notes = fetch_costs_or_why(sources, incident)

@@ -53,11 +53,9 @@ from goreliable_lib.reports.base import (
 )
 from goreliable_lib.reports.slo_archive import (
     WithArchive,
-    baselines_until,
-    complete_from_archive,
-    keep_in_archive,
     known_from,
     reusable_until,
+    with_archive,
 )
 from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events
 from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
@@ -241,11 +239,8 @@ def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
             reuse = reusable_until(sources_archive, objective, first, stop)  # archived days not asked again
             computed = shared[key] = fetch_slo_events(prometheus, objective, reuse or start, stop,
                                                       lookback=pd.Timedelta(0) if reuse else analysis.LOOKBACK)
-            completed[key] = complete_from_archive(sources_archive, objective, computed.events,
-                                                   computed.data_starts_at, first, history_from=month_starts(end)[0],
-                                                   reused_until=reuse, baselines_until=baselines_until(computed))
-            completed[key].warnings.extend(keep_in_archive(sources_archive, objective, computed.events,
-                                                           reuse or first, stop))
+            completed[key] = with_archive(sources_archive, objective, computed, first, stop,
+                                          history_from=month_starts(end)[0], reused_until=reuse)
         events[objective.name] = dataclasses.replace(shared[key], name=objective.name)
         archived[objective.name] = completed[key]
     data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window, archived)

@@ -270,6 +270,18 @@ def keep_in_archive(archive: ArchiveSource | None, slo: SLO, events: pd.DataFram
     return []
 
 
+def with_archive(archive: ArchiveSource | None, slo: SLO, fetched: Any, first: pd.Timestamp, end: pd.Timestamp, *,
+                 history_from: pd.Timestamp | None = None, reused_until: pd.Timestamp | None = None) -> WithArchive:
+    """An SLO computation's archive step (the SLO report and the postmortem): the engine's result
+    (reports.slo_events.SLOEvents over (first, end], or over (reused_until, end] when the archive's days before it
+    were reused) completed from the archive, and the complete days it computed kept in it."""
+    completed = complete_from_archive(archive, slo, fetched.events, fetched.data_starts_at, first,
+                                      history_from=history_from, reused_until=reused_until,
+                                      baselines_until=baselines_until(fetched))
+    completed.warnings.extend(keep_in_archive(archive, slo, fetched.events, reused_until or first, end))
+    return completed
+
+
 def baselines_until(fetched: Any) -> pd.Timestamp | None:
     """The last minute of an engine result (reports.slo_events.SLOEvents) whose events rest on baselines: the
     source's oldest sample plus the engine's baseline margin (None when the source held the whole range)."""
