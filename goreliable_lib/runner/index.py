@@ -28,8 +28,9 @@ from goreliable_lib.plots.format import format_time
 from goreliable_lib.plots.table import CSS as TABLE_CSS
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import CSP, figure_div, plotly_script
-from goreliable_lib.runner.scrub import write_masked_text
+from goreliable_lib.runner.scrub import scrub_text
 
 INDEX_FILE = "index.html"
 LOCK_FILE = ".index.lock"
@@ -194,7 +195,8 @@ _RESIZE_JS = ("<script>window.addEventListener('load',function(){if(window.Plotl
 
 def render_index(entries: Iterable[IndexEntry]) -> str:
     """The index page: per report its latest headline and its trends, then one row per run, newest first;
-    self-contained (no external resources)."""
+    self-contained (no external resources). People read it: the environment's secrets are masked (its headlines
+    come from the summaries, which stay as written), whichever writer publishes it."""
     ordered = sorted(entries, key=lambda e: e.sort_key, reverse=True)
     by_report = {name: [e for e in ordered if e.report == name] for name in _report_order(e.report for e in ordered)}
     cards, trends = [], []
@@ -217,7 +219,7 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
     plotly = plotly_script() if trends and any("plotly-graph-div" in t for t in trends) else ""
     dashboard = (f'<div class="cards">{"".join(cards)}</div>' if cards else "<p>No published run yet.</p>")
     trend_block = f'<h2>Trends across the runs</h2><div class="trends">{"".join(trends)}</div>' if trends else ""
-    return f"""<!DOCTYPE html>
+    page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -234,6 +236,7 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
 {chr(10).join(rows)}
 </tbody></table></div>{_RESIZE_JS if plotly else ""}</body></html>
 """
+    return scrub_text(page)
 
 
 @contextlib.contextmanager
@@ -251,7 +254,7 @@ def index_lock(root: Path) -> Iterator[None]:
 def write_local_index(root: Path) -> Path:
     """Rebuild root/index.html from every run (call under `index_lock`)."""
     path = root / INDEX_FILE
-    write_masked_text(path, render_index(scan_local(root)))
+    atomic_write_text(path, render_index(scan_local(root)))
     return path
 
 
