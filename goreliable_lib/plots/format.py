@@ -189,8 +189,3 @@ def md_money(value: float | None, currency: str = "USD") -> str:
     """`money` for Markdown (`\\$2,597.09`: the dollar sign must not open maths)."""
     return md(money(value, currency))
 
-
-def md_money_change(delta: float | None, currency: str = "USD") -> str:
-    """`money_change` for Markdown."""
-    return md(money_change(delta, currency))
-

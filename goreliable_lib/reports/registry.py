@@ -39,11 +39,6 @@ def get_report(name: str) -> ReportSpec:
         raise BadInputError(f"report: unknown report {name!r} (known: {', '.join(REPORTS)})") from None
 
 
-def report_module(name: str) -> Any:
-    """The module of a report (its `fetch` and `build`)."""
-    return _MODULES[get_report(name).name]
-
-
 def describe(report: ReportSpec) -> list[Mapping[str, Any]]:
     """The parameters of a report for `report list`."""
     return [{"name": p.name, "type": p.type, "default": p.default, "required": p.required, "help": p.help}

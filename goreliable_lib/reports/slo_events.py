@@ -102,17 +102,6 @@ class SLOEvents:
         return gaps.reset_index(drop=True)
 
 
-@dataclass
-class _RoleResult:
-    """The sums and corrections of one role (total, or a part) over the minutes."""
-
-    a: pd.Series
-    b: pd.Series
-    corrections: pd.Series
-    resets: list[dict[str, Any]] = field(default_factory=list)
-    new_series: list[dict[str, Any]] = field(default_factory=list)
-
-
 # --------------------------------------------------------------------------------------------- one family
 def _pivot(frame: pd.DataFrame, groups: list[str], minutes: pd.DatetimeIndex) -> tuple[np.ndarray, list[tuple]]:
     """A (grouped) sum result -> (values[group, minute] with NaN where absent, the groups' label values)."""

@@ -98,11 +98,6 @@ class VictoriaMetricsServer(LoopbackServer):
         answer = session.get(f"http://127.0.0.1:{self.port}/health", timeout=2)
         return answer.status_code == 200 and answer.text.strip() == "OK"
 
-    def stored_rows(self) -> int:
-        """`vm_rows_added_to_storage_total`: the rows VM has put into its storage since it started (rows still in
-        its pending buffers are counted after a `flush()`)."""
-        return self.row_counts()[0]
-
     def row_counts(self) -> tuple[int, int]:
         """(stored, refused) rows since VM started: `vm_rows_added_to_storage_total`, and the text-format lines it
         could not parse plus the rows it ignored for their timestamps (`vm_rows_invalid_total`,
