@@ -74,7 +74,9 @@ def timestamps_ns(times: pd.Series | pd.Index) -> np.ndarray:
 
 def scrape_interval_seconds(samples: pd.DataFrame) -> float | None:
     """The scrape interval seen in raw samples: per series the shortest spacing between two samples (a missed
-    scrape only lengthens spacings), then the median over series (None without two samples of one series)."""
+    scrape only lengthens spacings), then the lower median over series: a spacing some series had, never the mean
+    of two (two series, one back from a long silence: 300 s and 3300 s give 300 s, not 1800 s). None without two
+    samples of one series."""
     if samples.empty:
         return None
     keys = series_codes(samples)
@@ -87,8 +89,8 @@ def scrape_interval_seconds(samples: pd.DataFrame) -> float | None:
     positive = spacing > 0
     if not positive.any():
         return None
-    shortest = pd.Series(spacing[positive]).groupby(spacing_keys[positive]).min()
-    return float(shortest.median())
+    shortest = np.sort(pd.Series(spacing[positive]).groupby(spacing_keys[positive]).min().to_numpy())
+    return float(shortest[(len(shortest) - 1) // 2])
 
 
 # --------------------------------------------------------------------------------------------- labels

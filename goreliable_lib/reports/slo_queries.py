@@ -9,6 +9,7 @@ and raw samples of just the series-minutes the engine corrects. The maths is in 
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import pandas as pd
 
 from goreliable_lib.analysis import counters
 from goreliable_lib.analysis.counters import MINUTE, series_labels
-from goreliable_lib.inputs.promql import Matcher, Selector, regex_escape, widen_le
+from goreliable_lib.inputs.promql import Matcher, Selector, le_regex, regex_escape, widen_le
 from goreliable_lib.timeutil import to_rfc3339
 
 #: How long the scrape-interval probe looks back (raw samples), and again for slow scrapes (from SLOW_INTERVAL).
@@ -110,7 +111,9 @@ class Family:
 
     def narrow(self, keys: Iterable[int]) -> str:
         """A selector (PromQL) holding at least the given counters' series: the family's selector plus, per
-        label, a regex of the values those series have (only where it excludes something)."""
+        label, a regex of the values those series have (only where it excludes something). An `le` value matches
+        every spelling of its bound: a counter's samples under a spelling not listed in the range (`0.3` before a
+        silence, `0.30` after it) are its own."""
         keys = list(keys)
         values: dict[str, set[str]] = defaultdict(set)
         present: dict[str, int] = Counter()
@@ -130,8 +133,16 @@ class Family:
             everything = self.all_values.get(label, set())
             if wanted >= everything | ({""} if "" in wanted else set()):
                 continue
-            extra.append(Matcher(label, "=~", "|".join(regex_escape(v) for v in sorted(wanted))))
+            extra.append(Matcher(label, "=~", "|".join(sorted({_value_pattern(label, v) for v in wanted}))))
         return Selector(self.selector.metric, self.selector.matchers + tuple(extra)).to_promql()
+
+
+def _value_pattern(label: str, value: str) -> str:
+    """The regex of one label value in a narrowed selector: every spelling of the bound for `le`."""
+    if label == "le" and value:
+        with contextlib.suppress(ValueError):
+            return le_regex(value)
+    return regex_escape(value)
 
 
 class Engine:
