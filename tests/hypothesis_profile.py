@@ -11,6 +11,8 @@
 `FUZZ` is the registered `goreliable-fuzz` profile used as a decorator (it is not loaded globally, so other
 modules' hypothesis settings are untouched): a bounded number of examples per test and no deadline (the machine
 is shared and slow; timing noise must not fail a property). `GORELIABLE_FUZZ_EXAMPLES` changes the number.
+The examples are the same on every run (`derandomize`), so `make test` on a clean clone passes or fails alike;
+`GORELIABLE_FUZZ_EXPLORE=1` draws new ones (what hypothesis finds that way becomes an `@example`).
 The counts are written to test-artifacts/fuzz-examples.json when a fuzz module finishes (`write_counts`).
 """
 
@@ -25,10 +27,12 @@ from hypothesis import HealthCheck, settings
 
 #: Examples per property (a property with a small strategy may run fewer).
 FUZZ_EXAMPLES = int(os.environ.get("GORELIABLE_FUZZ_EXAMPLES", "200"))
+#: Draw new examples on each run instead of the same ones.
+FUZZ_EXPLORE = os.environ.get("GORELIABLE_FUZZ_EXPLORE") == "1"
 PROFILE = "goreliable-fuzz"
 
 settings.register_profile(
-    PROFILE, max_examples=FUZZ_EXAMPLES, deadline=None, print_blob=True,
+    PROFILE, max_examples=FUZZ_EXAMPLES, deadline=None, print_blob=True, derandomize=not FUZZ_EXPLORE,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                            HealthCheck.function_scoped_fixture])
 FUZZ = settings.get_profile(PROFILE)
