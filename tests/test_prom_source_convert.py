@@ -317,3 +317,23 @@ def test_series_with_and_without_samples_convert_like_the_plain_path(
     frame = promjson.response_to_frame(body)
     expected = reference_frame(body) if any(values for _, values in series) else promjson.empty_frame()
     pd.testing.assert_frame_equal(frame, expected)
+
+
+@pytest.mark.parametrize(("query", "raw"), [
+    ("up[5m]", True), ('req_total{code="500"}[1h] offset 1d', True), ("x[5m] @ 1700000000.000", True),
+    ('{__name__=~"a.*"}[90s]', True), ("x[299999ms] offset 5m @ end()", True), ('x{a="]"}[5m]', True),
+    ('x{a="[5m]"}', False), ("rate(x[5m])", False), ("x[5m:1m]", False), ("sum(x)[5m:]", False), ("up", False)])
+def test_a_bare_range_selector_is_a_raw_sample_query(query: str, raw: bool) -> None:
+    assert promql.is_range_selector(query) is raw
+
+
+def test_raw_samples_drop_staleness_markers_nan_and_infinities() -> None:
+    # VictoriaMetrics 1.79 answers `m[d]` with its staleness markers as "NaN"; a NaN or an infinity an exporter
+    # wrote is no counter value either: 5 samples, 3 of them not samples
+    body = matrix_body([({"a": "1"}, [(1700000000, "3"), (1700000005, "NaN"), (1700000010, "+Inf")]),
+                        ({"a": "2"}, [(1700000000, "-Inf"), (1700000005, "7")])])
+    frame = promjson.raw_samples(promjson.response_to_frame(body))
+    assert frame["value"].tolist() == [3.0, 7.0] and frame["a"].tolist() == ["1", "2"]
+    assert frame.attrs["dropped_samples"] == 3
+    clean = promjson.raw_samples(promjson.response_to_frame(matrix_body([({"a": "1"}, [(1700000000, "1")])])))
+    assert clean.attrs["dropped_samples"] == 0 and len(clean) == 1

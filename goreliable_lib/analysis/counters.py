@@ -5,7 +5,8 @@ Ground truth (DESIGN.md): the events of minute m are the increments of every raw
 the counter restarted from 0, so the increment is the new value (a *reset*). A series' very first sample is 0
 events when its history is unknown (a *baseline*: the series was there when the server's data starts) and its
 value when the series is *new* (it appeared while the server already held its neighbours, e.g. `code="500"` on
-the first error). Two spellings of one bucket bound (`le="0.3"`, `le="0.30"`) are one counter.
+the first error). Two spellings of one bucket bound (`le="0.3"`, `le="0.30"`) are one counter. A raw sample is a
+finite value: staleness markers (NaN), NaN and infinities are not samples (`finite_samples`).
 
 How the engine (`reports.slo_events`) gets there without holding raw samples: the server sums, per minute m,
     A(m) = sum over series held at m of L_s(m)          (`sum(last_over_time(S[G]))`)
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from goreliable_lib.inputs.promql import Matcher, format_le, quote
-from goreliable_lib.timeutil import to_rfc3339
+from goreliable_lib.timeutil import span_text, to_rfc3339
 
 MINUTE = pd.Timedelta(minutes=1)
 MINUTE_NS = MINUTE.value
@@ -77,6 +78,7 @@ def scrape_interval_seconds(samples: pd.DataFrame) -> float | None:
     scrape only lengthens spacings), then the lower median over series: a spacing some series had, never the mean
     of two (two series, one back from a long silence: 300 s and 3300 s give 300 s, not 1800 s). None without two
     samples of one series."""
+    samples = samples[np.isfinite(samples["value"].to_numpy(dtype=float))] if len(samples) else samples
     if samples.empty:
         return None
     keys = series_codes(samples)
@@ -182,9 +184,19 @@ def series_name(labels: tuple[tuple[str, str], ...] | dict[str, str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- one series
+def finite_samples(times_ns: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The samples that are samples: a staleness marker (a NaN), a NaN an exporter wrote or an infinity is no
+    counter value (Prometheus drops markers from raw answers; VictoriaMetrics 1.79, among others, returns them as
+    NaN)."""
+    keep = np.isfinite(values)
+    return (times_ns, values) if keep.all() else (times_ns[keep], values[keep])
+
+
 def merge_spellings(times_ns: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Samples of one counter gathered from several series (bucket spellings): time order, one sample per
-    timestamp (the highest: two spellings scraped at the same time are the same counter)."""
+    timestamp (the highest: two spellings scraped at the same time are the same counter); non-finite values
+    (staleness markers) left out."""
+    times_ns, values = finite_samples(times_ns, values)
     if len(times_ns) == 0:
         return times_ns.astype(np.int64), values.astype(float)
     order = np.lexsort((values, times_ns))
@@ -265,6 +277,7 @@ def series_corrections(spellings: list[tuple[np.ndarray, np.ndarray]], minutes_n
     baseline or irrelevant). With `previous_time`, the samples up to it are context only (already counted) and
     `previous` is the value of the last of them."""
     server = np.zeros(len(minutes_ns))
+    spellings = [finite_samples(times, values) for times, values in spellings]
     for times, values in spellings:
         server += server_share(times, values, minutes_ns, window_ns)
     times, values = merge_spellings(np.concatenate([t for t, _ in spellings]) if spellings else np.zeros(0, np.int64),
@@ -350,8 +363,13 @@ class WindowData:
     @property
     def covered_days(self) -> float:
         """Days of the window after the data starts (the whole window when it is not partial)."""
+        return self.covered_span / pd.Timedelta(days=1)
+
+    @property
+    def covered_span(self) -> pd.Timedelta:
+        """The part of the window after the data starts (`covered_days` as a span)."""
         since = self.data_starts_at if self.data_starts_at is not None else self.covered_from
-        return max(0.0, (self.end - max(since, self.start)) / pd.Timedelta(days=1))
+        return max(pd.Timedelta(0), self.end - max(since, self.start))
 
     @property
     def coverage(self) -> float:
@@ -365,8 +383,8 @@ class WindowData:
         since = self.data_starts_at if self.data_starts_at is not None else self.covered_from
         return (f"{name}: the server's data starts {since:%Y-%m-%d %H:%M} UTC, after the window's start "
                 f"{self.start:%Y-%m-%d %H:%M} UTC (retention, or a server or service that started later): "
-                f"{self.covered_days:.1f} of the window's {self.days:.1f} days have data, so its figures are "
-                f"partial (SLI, budget and burn rates over the covered part only; nothing is guessed for the rest; an "
+                f"{span_text(self.covered_span)} of the window's {span_text(self.end - self.start)} have data, so "
+                f"its figures are partial (SLI, budget and burn rates over the covered part only; nothing is guessed for the rest; an "
                 f"alert rule is evaluated only once its long window lies in the data)")
 
     def summary(self) -> dict[str, Any]:

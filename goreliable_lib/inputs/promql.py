@@ -261,6 +261,30 @@ def _counter_query(text: str, window_template: bool) -> Selector | None:
         return None
 
 
+_MODIFIER = re.compile(r"\s*(?:offset\s+-?(?:\d+(?:ms|[smhdwy]))+|@\s*(?:[-+]?[\d.eE+-]+|start\(\)|end\(\)))\s*$")
+
+
+def is_range_selector(text: str) -> bool:
+    """True when `text` is a bare range selector, `SEL[RANGE]` (optionally with `offset` and `@` modifiers): the
+    query whose answer is the raw samples the server holds, not values an expression computed (a subquery
+    `expr[5m:1m]` is an expression)."""
+    if not isinstance(text, str):
+        return False
+    text = text.strip()
+    while (modifier := _MODIFIER.search(text)) is not None and modifier.start() > 0:
+        text = text[:modifier.start()].rstrip()
+    if not text.endswith("]") or "[" not in text:
+        return False
+    cut = text.rindex("[")
+    if not _RANGE.match(text[cut + 1:-1].strip()):
+        return False
+    try:
+        parse_selector(text[:cut].strip())
+    except ValueError:
+        return False
+    return True
+
+
 def _query_forms(window_template: bool) -> str:
     span = "{{.window}}" if window_template else "5m"
     return f"metric{{label=\"value\"}}, sum(metric{{...}}) or sum(rate(metric{{...}}[{span}]))"

@@ -8,7 +8,8 @@
 
 Options come first (`--range DURATION`, `--step DURATION` (default 1m), `--end TIME` (default now),
 `--plot`, `--out VAR`); everything after them is the query, verbatim (quotes and braces untouched).
-Without `--range` the query is an instant query at `--end`. The source is
+Without `--range` the query is an instant query at `--end`; a range selector (`metric[5m]`) answers raw samples,
+from which staleness markers, NaN and ±Inf are dropped (a line says how many). The source is
 `connect().prometheus`, created on first use and kept; set `magics.source_factory`
 to use another one (e.g. `lambda: PrometheusSource(url)`), and `magics.reset()` to reconnect.
 """
@@ -28,7 +29,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.plots import style
 from goreliable_lib.sources.connect import connect
-from goreliable_lib.sources.promjson import wide
+from goreliable_lib.sources.promjson import DROPPED_SAMPLES, wide
 from goreliable_lib.timeutil import parse_duration, parse_time
 
 source_factory: Callable[[], Any] | None = None
@@ -104,6 +105,15 @@ def run(call: PromqlCall) -> pd.DataFrame:
     return source.query_range(call.query, end - window, end, parse_duration(call.step, field="--step"))
 
 
+def dropped_note(frame: pd.DataFrame) -> str | None:
+    """The line saying what a raw answer lost (`promjson.raw_samples`), or None when nothing was dropped."""
+    dropped = int(frame.attrs.get(DROPPED_SAMPLES, 0))
+    if not dropped:
+        return None
+    return (f"%promql: {dropped:,} value(s) dropped from the raw samples: staleness markers, NaN or ±Inf are not "
+            "samples (Prometheus drops markers itself; VictoriaMetrics may return them as NaN)")
+
+
 def figure(frame: pd.DataFrame, title: str) -> Any:
     """A plotly line chart of the wide frame (one line per series), in the house style."""
     table = wide(frame)
@@ -127,6 +137,8 @@ class PromqlMagics(Magics):
         """Run PromQL, return a DataFrame; see `goreliable_lib.lab.magics` for the options."""
         call = parse_magic(line, cell)
         frame = run(call)
+        if (note := dropped_note(frame)) is not None:
+            print(note)
         if call.out:
             self.shell.user_ns[call.out] = frame
         if call.plot:

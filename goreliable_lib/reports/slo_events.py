@@ -86,6 +86,7 @@ class SLOEvents:
     covered_from: pd.Timestamp | None = None  # events are known for the minutes after this (None: all of them)
     scrape_interval_seconds: float | None = None  # as measured (the scrape window is it rounded up to minutes)
     stats: dict[str, int] = field(default_factory=dict)  # requests, corrected series-minutes, raw samples, ...
+    backend: str = "the Prometheus source"  # where the events came from, for messages (`endpoint_of`)
 
     def window_data(self, start: Any, end: Any) -> counters.WindowData:
         """The data facts of the window (start, end]: `data_starts_at`, `partial`, covered days, coverage."""
@@ -346,7 +347,7 @@ class _FamilyWork:
             if key < 0:
                 continue
             order = np.argsort(times[mine], kind="stable")
-            out[key].append((times[mine][order], values[mine][order]))
+            out[key].append(counters.finite_samples(times[mine][order], values[mine][order]))
         return out
 
     def _segment(self, unit: _Unit, first: int, last: int, chained: bool,
@@ -527,7 +528,7 @@ def fetch_slo_events(source: InstantSource, slo: SLO, start: Any, end: Any,
         series=series, fetched_series=series["total"] + (0 if extra is not None else series[part_role]),
         data_starts_at=engine.data_start if engine.data_start is not None and engine.data_start > first else None,
         covered_from=covered_from if covered_from is not None and covered_from > first else None,
-        scrape_interval_seconds=engine.interval, stats=dict(engine.stats))
+        scrape_interval_seconds=engine.interval, stats=dict(engine.stats), backend=endpoint_of(source))
 
 
 # --------------------------------------------------------------------------------------------- dedup
@@ -558,3 +559,12 @@ class QueryOnce:
 
     def now(self) -> pd.Timestamp:
         return self.source.now()
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_of(self.source)
+
+
+def endpoint_of(source: Any) -> str:
+    """Where a source's answers come from, for messages: its `endpoint` (a URL without credentials, or a snapshot)."""
+    return str(getattr(source, "endpoint", None) or f"the {type(source).__name__} source")

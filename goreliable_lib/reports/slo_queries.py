@@ -21,6 +21,7 @@ import pandas as pd
 from goreliable_lib.analysis import counters
 from goreliable_lib.analysis.counters import MINUTE, series_labels
 from goreliable_lib.inputs.promql import Matcher, Selector, le_regex, regex_escape, widen_le
+from goreliable_lib.sources.promjson import DROPPED_SAMPLES
 from goreliable_lib.timeutil import to_rfc3339
 
 #: How long the scrape-interval probe looks back (raw samples), and again for slow scrapes (from SLOW_INTERVAL).
@@ -170,9 +171,13 @@ class Engine:
         return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
     def query(self, promql: str, at: pd.Timestamp) -> pd.DataFrame:
+        """An instant query; a raw answer's dropped staleness markers and non-finite values are counted in
+        `stats["dropped_samples"]` (the source drops them; `counters` ignores any left by a source that does not)."""
         self.queries.append(promql)
         self.stats["requests"] += 1
-        return self.source.query(promql, to_rfc3339(at))
+        frame = self.source.query(promql, to_rfc3339(at))
+        self.stats["dropped_samples"] += int(frame.attrs.get(DROPPED_SAMPLES, 0))
+        return frame
 
     def query_range(self, promql: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta,
                     series: int) -> pd.DataFrame:

@@ -54,6 +54,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from goreliable_lib.errors import BadInputError, PrometheusError
+from goreliable_lib.inputs.promql import is_range_selector
 from goreliable_lib.sources import promjson
 from goreliable_lib.sources.base import Source
 from goreliable_lib.sources.http import (
@@ -202,6 +203,11 @@ class PrometheusSource(Source):
         return (f"PrometheusSource(url={where!r}, auth={self._auth_kind}, headers={self._header_names}, "
                 f"thanos={self.thanos_options}, offline={self.offline})")
 
+    @property
+    def endpoint(self) -> str:
+        """Where the answers come from, for messages: the base URL (credentials never in it) or the snapshot."""
+        return self.url if self.url is not None else "the snapshot being replayed"
+
     def close(self) -> None:
         """Close the HTTP session."""
         if self.client is not None:
@@ -215,12 +221,16 @@ class PrometheusSource(Source):
 
     # -- public API ---------------------------------------------------------------------------------------------
     def query(self, promql: str, time: object = None) -> pd.DataFrame:
-        """Instant query at `time` (default: the source's now). Long frame: timestamp, value, one column per label."""
+        """Instant query at `time` (default: the source's now). Long frame: timestamp, value, one column per label.
+
+        A range selector (`selector[d]`) answers raw samples: staleness markers, NaN and ±Inf values are not
+        samples and are dropped on every back-end, counted in `attrs["dropped_samples"]` (`promjson.raw_samples`)."""
         promql = self._check_query(promql)
         at = parse_time("now" if time is None else time, now=self.now(), field="time")
         request: dict[str, Any] = {"method": "query", "query": promql, "time": to_rfc3339(at),
                                    **self.thanos_options}
-        return self._surface_warnings(self._get(request), promql)
+        frame = self._surface_warnings(self._get(request), promql)
+        return promjson.raw_samples(frame) if is_range_selector(promql) else frame
 
     def query_range(self, promql: str, start: object, end: object, step: object, *,
                     align: bool = True) -> pd.DataFrame:

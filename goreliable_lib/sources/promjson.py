@@ -436,6 +436,23 @@ def empty_frame() -> pd.DataFrame:
     return to_frame(PromResult("matrix"))
 
 
+#: `attrs` key of a raw-sample frame: how many values `raw_samples` dropped (staleness markers, NaN, ±Inf).
+DROPPED_SAMPLES = "dropped_samples"
+
+
+def raw_samples(frame: pd.DataFrame) -> pd.DataFrame:
+    """The samples of a raw range-selector answer (`selector[d]`) that are samples: staleness markers, `NaN` and
+    `±Inf` values are dropped, as Prometheus itself drops markers (VictoriaMetrics 1.79, among others, returns
+    them as `NaN`; once in JSON a marker cannot be told from a NaN an exporter wrote). `attrs["dropped_samples"]` says how
+    many were dropped (0 when none), the other `attrs` are kept."""
+    values = frame["value"].to_numpy(dtype=float) if len(frame) else np.zeros(0)
+    finite = np.isfinite(values)
+    dropped = int(len(values) - finite.sum())
+    out = frame if dropped == 0 else frame.loc[finite].reset_index(drop=True)
+    out.attrs = {**frame.attrs, DROPPED_SAMPLES: dropped}
+    return out
+
+
 def response_to_frame(body: bytes) -> pd.DataFrame:
     """Bytes of a success response straight to the tidy frame (raises `MalformedResponseError` otherwise)."""
     envelope = parse_response(body)
