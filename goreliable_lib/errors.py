@@ -57,5 +57,10 @@ class SnapshotMissError(SourceError):
         self.nearest = nearest
 
 
+class ImpossibleFiguresError(GoReliableError):
+    """An SLO's events break an invariant (a negative minute, good above total, a window that is not the sum of its
+    days): the run fails (exit code 1) before any page shows a figure built on them."""
+
+
 class StackError(GoReliableError):
     """The local stack could not be started or stopped."""

@@ -213,6 +213,20 @@ def calendar_window(duration: str, end: object, *, tz: str = "UTC", start_time: 
     return _utc(period_start(k), tz), end_ts
 
 
+def duration_text(seconds: float) -> str:
+    """A duration as people say it, to the minute: `42 s`, `4 min`, `1 h 30 min`, `5 h`."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if hours and minutes else f"{hours} h" if hours else f"{minutes} min"
+
+
+def span_text(span: pd.Timedelta) -> str:
+    """A span of a window: `12.5 days` from a day on, else hours and minutes (`5 h 20 min`, `40 min`)."""
+    days = span / pd.Timedelta(days=1)
+    return f"{days:.1f} days" if days >= 1 else duration_text(span.total_seconds())
+
+
 def to_rfc3339(ts: object) -> str:
     """RFC3339 UTC with a `Z`, fractional seconds only when present."""
     stamp = parse_time(ts)

@@ -24,6 +24,9 @@ Rules (the summary.json "slo" fields):
   with events, and the budget, burn rates, alerts and burn-down count slices at their end minute instead of
   events (`slice_events`), so a burn-rate window shorter than a slice holds at most one slice. A thresholdMetric
   gives one value per slice (`threshold_slices`): good when `value op threshold` holds, no value = no data.
+- invariants (`check_events`, `check_window`): no minute has negative good or total events, good never exceeds total, and the
+  window's good and total equal the sums of its days. Figures breaking one cannot be true; the run fails naming
+  the SLO, the minute and the back-end, rather than publish a status built on them.
 - policy (thresholds are parameters): on the SLO with the least budget left, `freeze` when it is exhausted
   (<= 0), `reliability` below 20%, `caution` from 20% to 50% inclusive, `features` above 50%; `alert` is set
   below 10%. SLOs without data do not drive the decision but are named in the reason.
@@ -39,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from goreliable_lib.analysis.runs import true_runs
+from goreliable_lib.errors import ImpossibleFiguresError
 from goreliable_lib.timeutil import to_rfc3339
 
 MINUTE = pd.Timedelta(minutes=1)
@@ -566,3 +570,50 @@ def incident_impact(events: pd.DataFrame, *, name: str, objective: float, incide
         "time_to_detect_seconds": (first_alert - pd.Timestamp(incident_start)).total_seconds()
         if first_alert is not None else None,
     }
+
+
+# --------------------------------------------------------------------------------------------- invariants
+#: Relative tolerance of the invariant checks (events are sums of float64 counter values).
+INVARIANT_TOLERANCE = 1e-9
+
+
+def impossible_minutes(events: pd.DataFrame) -> pd.DataFrame:
+    """The minutes whose events cannot be: `timestamp`, `good`, `total`, `problem` (negative total, negative good,
+    good above total, i.e. negative bad). Minutes without data (NaN) are not checked."""
+    good, total = events["good"].to_numpy(dtype=float), events["total"].to_numpy(dtype=float)
+    slack = INVARIANT_TOLERANCE * np.maximum(1.0, np.abs(np.nan_to_num(total)))
+    problems = np.select([total < -slack, good < -slack, good > total + slack],
+                         ["negative total events", "negative good events", "more good events than total"], "")
+    found = problems != ""
+    return pd.DataFrame({"timestamp": events["timestamp"].to_numpy()[found], "good": good[found],
+                         "total": total[found], "problem": problems[found]})
+
+
+def _impossible(name: str, backend: str, what: str) -> ImpossibleFiguresError:
+    return ImpossibleFiguresError(
+        f"SLO {name}: impossible figures from {backend}: {what}; the run stops so that no page shows a status built "
+        "on them (a fault of the kit or of the back-end: report it with the SLO's queries and the back-end's version)")
+
+
+def check_events(events: pd.DataFrame, *, name: str, backend: str) -> None:
+    """Raise `ImpossibleFiguresError` naming the SLO, the first impossible minute and the back-end when a minute of
+    `events` (the whole frame, look-back included) breaks an invariant (see the module notes)."""
+    bad_minutes = impossible_minutes(events)
+    if len(bad_minutes):
+        first = bad_minutes.iloc[0]
+        raise _impossible(name, backend, f"minute {pd.Timestamp(first['timestamp']):%Y-%m-%d %H:%M} UTC has "
+                          f"{first['good']:,.0f} good of {first['total']:,.0f} total events ({first['problem']}; "
+                          f"{len(bad_minutes):,} such minute(s), the last "
+                          f"{pd.Timestamp(bad_minutes['timestamp'].iloc[-1]):%Y-%m-%d %H:%M} UTC)")
+
+
+def check_window(result: SLOResult, *, backend: str) -> None:
+    """Raise `ImpossibleFiguresError` when the window's good or total events are not the sums of its days
+    (event budgeting; with time slices the days count slices)."""
+    if result.slices is not None or not len(result.daily) or math.isnan(result.total_events):
+        return
+    for column, window_value in (("good", result.good_events), ("total", result.total_events)):
+        days = float(result.daily[column].sum())
+        if abs(days - window_value) > INVARIANT_TOLERANCE * max(1.0, abs(window_value)):
+            raise _impossible(result.name, backend, f"the window's {column} events ({window_value:,.0f}) are not "
+                              f"the sum of its days ({days:,.0f})")

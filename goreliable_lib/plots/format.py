@@ -25,6 +25,8 @@ from typing import Any
 
 import pandas as pd
 
+from goreliable_lib.timeutil import duration_text
+
 #: Currency symbols written before the amount; any other ISO code is written before it with a space (`CHF 12.00`).
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 #: What an unknown value reads as in tables and text (with a note saying why, where the table has one).
@@ -130,14 +132,7 @@ def format_seconds(seconds: float | None) -> str:
 
 def format_duration(seconds: float | None) -> str:
     """To the minute: `240` -> `4 min`, `5400` -> `1 h 30 min`, `42` -> `42 s`; `-` when unknown."""
-    if unknown(seconds):
-        return "-"
-    seconds = float(seconds)  # type: ignore[arg-type]
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours and minutes else f"{hours} h" if hours else f"{minutes} min"
+    return "-" if unknown(seconds) else duration_text(float(seconds))  # type: ignore[arg-type]
 
 
 def _timestamp(value: Any) -> pd.Timestamp | None:

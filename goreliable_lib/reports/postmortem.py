@@ -288,8 +288,12 @@ _NO_RESETS = pd.DataFrame({"query": pd.Series([], dtype=object), "series": pd.Se
 
 
 def build(data: PostmortemData, params: Mapping[str, Any]) -> PostmortemReport:
-    """Assess the incident for the fetched SLOs and costs (pure)."""
+    """Assess the incident for the fetched SLOs and costs (pure); raises `ImpossibleFiguresError` (the run fails)
+    when an SLO's events break an invariant (`analysis.slo.check_events`)."""
     incident = data.incident
+    for slo in data.slos:
+        if slo.name in data.events:
+            analysis.check_events(data.events_of(slo.name), name=slo.name, backend=data.events[slo.name].backend)
     impacts = [analyse_slo(slo, None, _NO_RESETS, incident, slices=data.thresholds[slo.name].slices(slo))
                if slo.name in data.thresholds else
                analyse_slo(slo, data.events_of(slo.name), data.events[slo.name].resets, incident,

@@ -530,7 +530,8 @@ def _gap_warnings(report: SLOReport) -> list[str]:
 
 def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
     """The report from what `fetch` returned (pure): each SLO evaluated over its window, the policy decision,
-    drift; its warnings (no data, low coverage, scrape gaps, drift now) go on the first screen and summary.json."""
+    drift; its warnings (no data, low coverage, scrape gaps, drift now) go on the first screen and summary.json.
+    Raises `ImpossibleFiguresError` (the run fails) when an SLO's events break an invariant (`analysis.slo`)."""
     policy_thresholds = data.catalog.policy
     results, warnings = [], []
     for slo in data.slos:
@@ -545,10 +546,13 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
                 warnings.append(f"{slo.name}: {result.slices.without_events} of {result.slices.slices} slices have "
                                 f"no value (no data: neither good nor bad): {values.query}")
         else:
+            backend = data.events[slo.name].backend
+            analysis.check_events(data.events_of(slo.name), name=slo.name, backend=backend)
             result = analysis.evaluate_slo(data.events_of(slo.name), name=slo.name, service=slo.service,
                                            objective=slo.objective, start=start, end=end,
                                            alert_below=policy_thresholds.alert_below, budgeting=budgeting,
                                            known_from=data.known_from(slo.name)[1])
+            analysis.check_window(result, backend=backend)
         results.append(result)
         if result.status == "no_data":
             warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
