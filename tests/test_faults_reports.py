@@ -271,12 +271,12 @@ def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, c
     sometimes) is not. Without the handler the traceback appears: this is what the test would catch."""
     import asyncio
 
-    from goreliable_lib.runner import execute as runner
+    from goreliable_lib.runner import kernel
 
     loop = asyncio.new_event_loop()
     try:
         if quieted:
-            loop.set_exception_handler(runner._ignore_abandoned_dead_kernel_tasks)
+            loop.set_exception_handler(kernel.ignore_abandoned_dead_kernel_tasks)
         with caplog.at_level(logging.ERROR, logger="asyncio"):
             _abandon_a_dead_kernel_cell_task(loop)
     finally:
@@ -286,9 +286,9 @@ def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, c
 
 
 def test_nbclients_kernel_died_echo_is_dropped_and_other_papermill_lines_kept(caplog: pytest.LogCaptureFixture) -> None:
-    from goreliable_lib.runner import execute as runner
+    from goreliable_lib.runner import kernel
 
-    runner._drop_kernel_died_echo()
+    kernel.drop_kernel_died_echo()
     with caplog.at_level(logging.INFO, logger="papermill"):
         logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
         logging.getLogger("papermill").info("Executing notebook with kernel: python3")
@@ -298,10 +298,10 @@ def test_nbclients_kernel_died_echo_is_dropped_and_other_papermill_lines_kept(ca
 def test_the_runner_quiets_the_loop_papermill_executes_on() -> None:
     from jupyter_core.utils import ensure_event_loop
 
-    from goreliable_lib.runner import execute as runner
+    from goreliable_lib.runner import kernel
 
-    runner._quiet_abandoned_cell_tasks()
-    assert ensure_event_loop().get_exception_handler() is runner._ignore_abandoned_dead_kernel_tasks
+    kernel.quiet_kernel_noise()
+    assert ensure_event_loop().get_exception_handler() is kernel.ignore_abandoned_dead_kernel_tasks
 
 
 def _live_env_stuck_at(url: str) -> dict[str, str]:

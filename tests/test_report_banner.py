@@ -1,4 +1,4 @@
-"""The failure banner of a failed run (runner.execute._finalise): the error is text, never HTML."""
+"""The failure banner of a failed run (runner.finalise.finalise_run): the error is text, never HTML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 
 from goreliable_lib.reports.registry import get_report
-from goreliable_lib.runner.execute import ERROR_TAG, HTML_FILE, NOTEBOOK_FILE, _finalise
+from goreliable_lib.runner.finalise import ERROR_TAG, finalise_run
+from goreliable_lib.runner.shared import HTML_FILE, NOTEBOOK_FILE, SUMMARY_FILE
 
 
 def test_the_error_in_the_failure_banner_is_escaped(tmp_path: Path) -> None:
@@ -18,7 +19,7 @@ def test_the_error_in_the_failure_banner_is_escaped(tmp_path: Path) -> None:
     browser took `<class 'str'>` for a tag and showed "expected , got"."""
     message = "expected <class 'str'>, got <class 'NoneType'> & <script>alert(1)</script>"
     error = {"type": "TypeError<b>", "message": message, "cell": 3}
-    summary = _finalise(tmp_path, get_report("dr"), {}, "20261123T060000Z-beef", error, time.monotonic())
+    summary = finalise_run(tmp_path, get_report("dr"), {}, "20261123T060000Z-beef", error, time.monotonic())
     assert summary["status"] == "failed" and summary["error"]["message"] == message  # data keeps the text as is
     banner = next(c for c in nbformat.read(tmp_path / NOTEBOOK_FILE, as_version=4).cells
                   if ERROR_TAG in c.metadata.get("tags", []))
@@ -27,4 +28,4 @@ def test_the_error_in_the_failure_banner_is_escaped(tmp_path: Path) -> None:
     page = (tmp_path / HTML_FILE).read_text()
     assert "expected &lt;class 'str'&gt;, got &lt;class 'NoneType'&gt; &amp; " in page  # shown as text
     assert "<script>alert(1)</script>" not in page
-    assert json.loads((tmp_path / "summary.json").read_text())["error"]["message"] == message
+    assert json.loads((tmp_path / SUMMARY_FILE).read_text())["error"]["message"] == message

@@ -182,10 +182,11 @@ def test_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             patch.setenv(key, value)
         results = run_many(requests, str(out), timeout=300)
     runs = {}
-    for name, (_, code, location, error) in zip(TEST_NOTEBOOKS, results, strict=True):
-        assert location, f"{name}: not run ({code}: {error})"
-        assert (code == 0) == (name in ("ok.ipynb", "chart_types.ipynb")), f"{name}: exit {code} ({error})"
-        runs[name] = Path(location)
+    for name, outcome in zip(TEST_NOTEBOOKS, results, strict=True):
+        assert outcome.location, f"{name}: not run ({outcome.exit_code}: {outcome.error})"
+        should_pass = name in ("ok.ipynb", "chart_types.ipynb")
+        assert (outcome.exit_code == 0) == should_pass, f"{name}: exit {outcome.exit_code} ({outcome.error})"
+        runs[name] = Path(outcome.location)
     return runs
 
 

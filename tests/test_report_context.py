@@ -18,9 +18,10 @@ from report_fixtures import SENTINELS, find_sentinels, sentinel_env
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.runner import html as report_html
 from goreliable_lib.runner import index as report_index
-from goreliable_lib.runner.context import CONTEXT_FILE, RUN_DIR_ENV, current_run, to_jsonable
+from goreliable_lib.runner.context import current_run
 from goreliable_lib.runner.publish import LocalWriter
 from goreliable_lib.runner.scrub import REDACTED, leaked_files, mask_tree, scrub_text, secret_values
+from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, to_jsonable
 
 sentinel_env = sentinel_env  # the fixture, re-exported for pytest
 

@@ -132,8 +132,8 @@ def test_parallel_runs(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     request = RunRequest("slo", stub_parameters(), notebook=str(NOTEBOOKS / "ok.ipynb"))
     results = run_many([request, request], str(out), jobs=2)
-    assert [code for _, code, _, _ in results] == [0, 0]
-    folders = [Path(location) for _, _, location, _ in results]
+    assert [outcome.exit_code for outcome in results] == [0, 0]
+    folders = [Path(outcome.location) for outcome in results]
     assert len(set(folders)) == 2 and all(read_summary(f)["status"] == "ok" for f in folders)
     page = (out / "index.html").read_text()
     assert sorted(re.findall(r">(\d{8}T\d{6}Z-[0-9a-f]{4})</a>", page)) == sorted(f.name for f in folders)

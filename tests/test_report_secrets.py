@@ -30,10 +30,12 @@ from report_fixtures import SENTINELS, find_sentinels
 
 from goreliable_lib import cli
 from goreliable_lib.reports.registry import get_report
-from goreliable_lib.runner.context import RUN_DIR_ENV, current_run
-from goreliable_lib.runner.execute import MASKED_TAG, RunResult, run_report
+from goreliable_lib.runner.context import current_run
+from goreliable_lib.runner.execute import RunResult, run_report
+from goreliable_lib.runner.finalise import MASKED_TAG
 from goreliable_lib.runner.params import resolve_parameters
 from goreliable_lib.runner.scrub import distinctive, leaked_files, mask_tree
+from goreliable_lib.runner.shared import RUN_DIR_ENV
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 ROOT = Path(__file__).resolve().parent.parent

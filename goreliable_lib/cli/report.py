@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from goreliable_lib.errors import GoReliableError
 from goreliable_lib.reports.base import ReportSpec
@@ -39,23 +39,32 @@ class RunRequest:
         return spec
 
 
-def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any],
-                   position: int) -> tuple[str, int, str | None, str | None]:
-    """Worker-process entry: (name, exit code, run folder, error)."""
+class ReportOutcome(NamedTuple):
+    """How one report of `run_many` ended (picklable: sent back from a worker process). A named tuple, so that it
+    still unpacks and serialises (JSON) as the (name, exit code, run folder, error) it was."""
+
+    name: str
+    exit_code: int
+    location: str | None  # the published run folder; None when nothing was run or published
+    error: str | None
+
+
+def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any], position: int) -> ReportOutcome:
+    """Worker-process entry."""
     quiet = options.pop("quiet", False)
     progress: bool | dict[str, Any] = False if quiet else {"desc": request.name, "position": position, "leave": True}
     try:
         result = run_report(request.name, request.parameters, out, files=request.files, report=request.report(),
                             progress=progress, **options)
     except GoReliableError as exc:
-        return request.name, exc.exit_code, None, str(exc)
+        return ReportOutcome(request.name, exc.exit_code, None, str(exc))
     except KeyboardInterrupt as exc:  # stopped before or after the notebook ran (validation, publishing)
-        return request.name, 1, None, describe_interruption(exc)
-    return request.name, result.exit_code, result.location, result.error
+        return ReportOutcome(request.name, 1, None, describe_interruption(exc))
+    return ReportOutcome(request.name, result.exit_code, result.location, result.error)
 
 
 def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: int | None = None,
-             **options: Any) -> list[tuple[str, int, str | None, str | None]]:
+             **options: Any) -> list[ReportOutcome]:
     """Run several reports in parallel processes (each its own kernel); every request is validated first,
     so a bad parameter anywhere stops the suite before any kernel starts."""
     for request in requests:
@@ -80,14 +89,14 @@ def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: in
         return [_outcome(request, future) for request, future in zip(requests, futures, strict=True)]
 
 
-def _outcome(request: RunRequest, future: concurrent.futures.Future) -> tuple[str, int, str | None, str | None]:
+def _outcome(request: RunRequest, future: concurrent.futures.Future) -> ReportOutcome:
     """A worker's result; a worker that died (killed before it could stop its run) is a failed report."""
     try:
         return future.result()
     except concurrent.futures.CancelledError:
-        return request.name, 1, None, "not started: the suite was stopped"
+        return ReportOutcome(request.name, 1, None, "not started: the suite was stopped")
     except BrokenProcessPool as exc:
-        return request.name, 1, None, f"the worker process died before finishing the report ({exc})"
+        return ReportOutcome(request.name, 1, None, f"the worker process died before finishing the report ({exc})")
 
 
 def _worst(codes: Sequence[int]) -> int:
@@ -113,11 +122,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_all(args: argparse.Namespace) -> int:
     results = run_many([RunRequest(name) for name in STANDARD_SUITE], args.out, jobs=args.jobs, quiet=args.quiet,
                        **_options(args))
-    for name, code, location, error in results:
-        print(location or f"{name}: not run")
-        if code:
-            print(f"goreliable: error: report {name}: {error}", file=sys.stderr)
-    return _worst([code for _, code, _, _ in results])
+    for outcome in results:
+        print(outcome.location or f"{outcome.name}: not run")
+        if outcome.exit_code:
+            print(f"goreliable: error: report {outcome.name}: {outcome.error}", file=sys.stderr)
+    return _worst([outcome.exit_code for outcome in results])
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

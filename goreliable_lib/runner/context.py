@@ -15,21 +15,22 @@ Under the runner the folder comes from GORELIABLE_RUN_DIR; in JupyterLab it is r
 Everything written here is data (the snapshot, tables, figures' JSON, summary.json) and is written as it is:
 never through the scrubber (runner/scrub.py). The runner masks what people read (the notebook's outputs, shown
 here) when it saves the notebook, and proves the data holds no credential.
+
+This module runs inside the notebook's kernel: it shares only `runner/shared.py` (the environment, the file names,
+`to_jsonable`) with the runner's side (execute, finalise, kernel, publish), never imports it and is never imported
+by it (an import-linter contract).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import math
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -41,38 +42,10 @@ from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, wind
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png
+from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.snapshot import SnapshotRecorder
 from goreliable_lib.timeutil import to_rfc3339, utc_now
-
-RUN_DIR_ENV = "GORELIABLE_RUN_DIR"
-REPORT_ENV = "GORELIABLE_REPORT"
-#: Written by the run context as it goes, read by the runner when the notebook fails before write_summary.
-CONTEXT_FILE = ".run-context.json"
-SUMMARY_FILE = "summary.json"
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON values: times as RFC3339 UTC, durations as seconds, NaN/inf/NA as null, numpy as Python."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series | pd.Index):
-        return [to_jsonable(v) for v in list(value)]
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return None if pd.isna(value) else to_rfc3339(value)
-    if isinstance(value, pd.Timedelta | dt.timedelta):
-        return None if pd.isna(value) else pd.Timedelta(value).total_seconds()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 class Run:

@@ -31,6 +31,7 @@ from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import CSP, figure_div, plotly_script
 from goreliable_lib.runner.scrub import scrub_text
+from goreliable_lib.runner.shared import SUMMARY_FILE
 
 INDEX_FILE = "index.html"
 LOCK_FILE = ".index.lock"
@@ -115,7 +116,7 @@ def scan_local(root: Path) -> list[IndexEntry]:
     entries = []
     for report, run_id, folder in run_folders(root):
         try:
-            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             summary = {"report": report, "status": "failed", "error": {"type": "unreadable",
                                                                        "message": "summary.json missing"}}
@@ -265,7 +266,7 @@ def latest_ok_run(root: Path, report: str) -> str | None:
         if name != report:
             continue
         try:
-            ok = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("status") == "ok"
+            ok = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8")).get("status") == "ok"
         except (OSError, ValueError):
             ok = False
         if ok and (best is None or run_id > best):

@@ -30,6 +30,7 @@ from goreliable_lib.runner.index import (
     update_latest,
     write_local_index,
 )
+from goreliable_lib.runner.shared import SUMMARY_FILE
 
 SSE_CHOICES = ("AES256", "aws:kms")
 #: S3 index refreshes before giving up on a listing that keeps changing (each round follows a new publication)
@@ -158,7 +159,7 @@ class S3Writer:
         """Upload the run (summary.json last), move `latest` if newer and good, rebuild the index."""
         run_key = self._key(report, run_id)
         files = sorted(p for p in staging.rglob("*") if p.is_file())
-        files.sort(key=lambda p: p.name == "summary.json")
+        files.sort(key=lambda p: p.name == SUMMARY_FILE)
         try:
             for path in files:
                 relative = path.relative_to(staging).as_posix()
@@ -202,7 +203,7 @@ class S3Writer:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
             for item in page.get("Contents", []):
                 parts = item["Key"][len(base):].split("/")
-                if len(parts) == 3 and parts[2] == "summary.json" and not parts[0].startswith(("_", ".")):
+                if len(parts) == 3 and parts[2] == SUMMARY_FILE and not parts[0].startswith(("_", ".")):
                     keys.append((item["Key"], item.get("ETag", "")))
         return sorted(keys)
 

@@ -20,7 +20,7 @@ A secret made only of plain words and numbers (`grafana`, `minioadmin`, `gorelia
 ordinary text of a report: a bucket, a folder, a component. Finding it in data proves nothing, so only
 *distinctive* secrets (`distinctive`: a letter and a digit in one word, or any other character, as every
 generated key, token or password has) are looked for in data; every secret is masked in what people read, and
-the report's first screen then says that some text was masked (execute.py), without saying which secret.
+the report's first screen then says that some text was masked (finalise.py), without saying which secret.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from goreliable_lib.config import secret_values as config_secret_values
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.runner.files import atomic_write_text
+from goreliable_lib.runner.shared import SUMMARY_FILE
 
 REDACTED = "[REDACTED]"
 #: Suffixes of variable names whose values are treated as secrets (on top of config.SECRET_KEYS).
@@ -167,7 +168,7 @@ def file_kind(relative: PurePosixPath, path: Path | None = None) -> str:
     """`"data"` (summary.json, *.csv, data/**, figures/*.json, *.parquet), `"text"` (what people read: any other
     file with a text suffix, when it is UTF-8) or `"binary"` (never rewritten, checked like data)."""
     suffix = relative.suffix.lower()
-    if (str(relative) == "summary.json" or suffix in {".csv", ".parquet"} or relative.parts[0] == "data"
+    if (str(relative) == SUMMARY_FILE or suffix in {".csv", ".parquet"} or relative.parts[0] == "data"
             or (relative.parent == PurePosixPath("figures") and suffix == ".json")):
         return "data"
     if suffix not in TEXT_SUFFIXES:

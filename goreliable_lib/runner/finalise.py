@@ -1,0 +1,174 @@
+"""Finalising a run, after the notebook ran or failed (the runner's side: the CLI's process).
+
+`finalise_run`, in order: the data proven free of credentials (a file holding one is removed and the run fails
+with `CredentialInData`: runner/scrub.py) -> summary.json (the notebook's, or the runner's own from the run
+context's file when the notebook failed before writing it; `status`, `error` and `runner` added) -> the first
+screen: the FAILED banner (`ERROR_TAG`), the warnings (`WARNINGS_TAG`) and, when some text was masked, the notice
+(`MASKED_TAG`) -> report.html -> the kernel's log kept only for a failed run -> what people read masked.
+`describe_error` turns what papermill raised (or an interrupt) into summary.json's `error`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from papermill.exceptions import PapermillExecutionError
+
+from goreliable_lib.plots.format import md
+from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.runner.files import atomic_write_text
+from goreliable_lib.runner.html import export_html
+from goreliable_lib.runner.scrub import (
+    holds_credential,
+    leaked_files,
+    mask_tree,
+    scrub_notebook,
+    scrub_text,
+    write_masked_text,
+)
+from goreliable_lib.runner.shared import (
+    CONTEXT_FILE,
+    HTML_FILE,
+    KERNEL_LOG,
+    NOTEBOOK_FILE,
+    SUMMARY_FILE,
+    to_jsonable,
+)
+from goreliable_lib.signals import describe_interruption
+from goreliable_lib.timeutil import to_rfc3339, utc_now
+
+#: The tags of the cells the runner puts on the first screen of a report.
+ERROR_TAG = "goreliable-error"
+WARNINGS_TAG = "goreliable-warnings"
+#: The first-screen notice of a report in which some text was masked (`[REDACTED]`).
+MASKED_TAG = "goreliable-masked"
+MASKED_NOTICE = (
+    "**Some text in this report is masked** as `[REDACTED]`: it matched the value of a credential set in the "
+    "environment. Where that value is also an ordinary word (a bucket, a folder, a component), the masked places "
+    "are ordinary text: the data (`summary.json`, the CSV tables, `data/`, `figures/*.json`) is never masked and "
+    "holds it as it is. A credential that is an ordinary word is easy to guess: prefer a generated one.")
+#: The error of a run whose data held a credential (a bug in a source or in the notebook, never masked silently).
+CREDENTIAL_IN_DATA = "CredentialInData"
+#: Warnings listed one by one at the top of the report; the rest are counted (all are in summary.json).
+MAX_WARNINGS_SHOWN = 25
+
+
+def describe_error(exc: BaseException) -> dict[str, Any]:
+    """summary.json's `error` for what stopped the notebook: type, message (masked, bounded) and, when known, the
+    cell."""
+    if isinstance(exc, PapermillExecutionError):
+        return {"type": exc.ename, "message": scrub_text(str(exc.evalue))[:2000], "cell": exc.exec_count}
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (`Terminated`) once stop_on_sigterm is installed
+        return {"type": type(exc).__name__, "message": f"{describe_interruption(exc)} while running; the run "
+                "stopped before its end"}
+    message = str(exc).strip() or type(exc).__name__
+    if type(exc).__name__ == "DeadKernelError":
+        message = f"the kernel died (killed, or out of memory): {message}"
+    return {"type": type(exc).__name__, "message": scrub_text(message)[:2000]}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _markdown_cell(text: str, tag: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = [tag]
+    return cell
+
+
+def _remove_leaked_data(staging: Path) -> list[str]:
+    """Remove the data files that hold a credential (with a leaked figure's PNG, drawn from the same figure), so
+    it is never published; returns their names in the run folder."""
+    leaked = set(leaked_files(staging))
+    leaked |= {png for p in leaked if p.parent == staging / "figures" and p.suffix == ".json"
+               and (png := p.with_suffix(".png")).is_file()}
+    for path in leaked:
+        path.unlink(missing_ok=True)
+    return sorted(p.relative_to(staging).as_posix() for p in leaked)
+
+
+def _credential_error(files: list[str], earlier: dict[str, Any] | None) -> dict[str, Any]:
+    message = (f"a credential from the environment was found in data this run wrote ({', '.join(files)}); "
+               "those files were removed so that it is not published. Data is written from structures that never "
+               "hold a credential: this is a bug in a source or in the notebook, please report it")
+    if earlier is not None:
+        message += f" (the run had failed before: {earlier['type']}: {earlier['message']})"
+    return {"type": CREDENTIAL_IN_DATA, "message": scrub_text(message)[:2000],
+            "cell": earlier.get("cell") if earlier else None}
+
+
+def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], run_id: str,
+                 error: dict[str, Any] | None, started: float, *, notebook_masked: bool = False) -> dict[str, Any]:
+    """Prove the data free of credentials, write summary.json, put the error, warnings and masked-text notice on
+    the first screen, export the HTML, mask what people read; returns the summary.
+
+    `notebook_masked`: a save of the notebook already masked something (`kernel.NOTEBOOK_HANDLER.was_masked`)."""
+    context = _read_json(staging / CONTEXT_FILE) or {}
+    if leaked := _remove_leaked_data(staging):
+        error = _credential_error(leaked, error)
+    summary = _read_json(staging / SUMMARY_FILE)
+    if error is None and summary is None:
+        error = {"type": "MissingSummary", "message": "the notebook finished without calling run.write_summary()"}
+    if error is None and summary is not None and summary.get("status") != "ok":
+        error = {"type": "ReportFailed", "message": f"the notebook marked its summary {summary.get('status')!r}"}
+    if summary is None:  # the runner's own: parameters hold no credential (resolve_parameters), the rest is checked here
+        source = context.get("source") or {"kind": None, "endpoints": {}}
+        summary = {"report": report.name, "status": "failed", "generated_at": to_rfc3339(utc_now()),
+                   "parameters": to_jsonable(parameters),
+                   "window": context.get("window") or {"start": None, "end": None},
+                   "source": {"kind": source.get("kind"), "endpoints": {}} if holds_credential(source) else source,
+                   "warnings": [w for w in context.get("warnings") or [] if not holds_credential(w)]}
+    summary["run_id"] = run_id
+    summary["runner"] = {"duration_seconds": round(time.monotonic() - started, 3),
+                         "python": sys.version.split()[0], "notebook": report.notebook}
+    if error is not None:
+        summary["status"] = "failed"
+        summary["error"] = error
+    atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+
+    nb_path = staging / NOTEBOOK_FILE
+    # no notebook yet when the run failed before papermill wrote anything
+    nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
+    if warnings := summary.get("warnings"):
+        items = "\n".join(f"- {md(w)}" for w in warnings[:MAX_WARNINGS_SHOWN])  # literal text, `$` and `*` too
+        if len(warnings) > MAX_WARNINGS_SHOWN:
+            items += f"\n- ... and {len(warnings) - MAX_WARNINGS_SHOWN} more (all listed in summary.json)"
+        nb.cells.insert(0, _markdown_cell(f"**Warnings** (this report may be incomplete):\n\n{items}",
+                                          WARNINGS_TAG))
+    if error is not None and error.get("cell") is None:  # e.g. the kernel died: name the cell that was running
+        running = [c for c in nb.cells if c.get("metadata", {}).get("papermill", {}).get("status") in ("running", "failed")]
+        if running:
+            error["cell"] = running[0].get("execution_count") or nb.cells.index(running[0])
+            summary["error"] = error
+            atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    if error is not None:
+        where = f" in cell [{error['cell']}]" if error.get("cell") is not None else ""
+        nb.cells.insert(0, _markdown_cell(
+            f'<div style="background:#fdd;border:2px solid #b00;padding:8px">'
+            f"<b>This report FAILED{where}: {html.escape(str(error['type']))}</b>: {html.escape(str(error['message']))}<br>"
+            f"Run {run_id}. The numbers below are partial and must not be used as complete.</div>", ERROR_TAG))
+    title = f"{parameters.get('title') or report.title} ({'FAILED ' if error else ''}{run_id})"
+    text = nbformat.writes(nb)
+    if notebook_masked or scrub_notebook(text) != text or scrub_text(title) != title:
+        nb.cells.insert((error is not None) + bool(warnings), _markdown_cell(MASKED_NOTICE, MASKED_TAG))
+    write_masked_text(nb_path, nbformat.writes(nb))
+    export_html(nb_path, staging / HTML_FILE, title=title)
+    (staging / CONTEXT_FILE).unlink(missing_ok=True)
+    kernel_log = staging / KERNEL_LOG
+    if error is not None and kernel_log.is_file() and kernel_log.stat().st_size:
+        kernel_log.rename(staging / KERNEL_LOG.lstrip("."))
+    else:
+        kernel_log.unlink(missing_ok=True)
+    mask_tree(staging)  # logs and any other text people read; data and binary files are never touched
+    return summary

@@ -1,0 +1,60 @@
+"""What both sides of a run agree on: the runner (the CLI's process: execute, finalise, kernel, publish) and the
+run context (the notebook's kernel: context). Neither side imports the other; both import this.
+
+- the environment the runner gives the kernel (`RUN_DIR_ENV`, `REPORT_ENV`, `RUN_ID_ENV`);
+- the names of the files of a run folder that one side writes and the other reads;
+- `to_jsonable`, the one conversion of values into plain JSON (summary.json and the run context's file).
+
+No heavy import here (no IPython, papermill, boto3, nbformat): pandas and numpy only, which `to_jsonable` needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from goreliable_lib.timeutil import to_rfc3339
+
+#: The run folder the runner stages the run in; the run context writes there (unset: a scratch folder).
+RUN_DIR_ENV = "GORELIABLE_RUN_DIR"
+#: The report being run.
+REPORT_ENV = "GORELIABLE_REPORT"
+#: The run's id (e.g. 20261123T060000Z-3f9a).
+RUN_ID_ENV = "GORELIABLE_RUN_ID"
+
+NOTEBOOK_FILE = "report.ipynb"
+HTML_FILE = "report.html"
+SUMMARY_FILE = "summary.json"
+#: Written by the run context as it goes, read by the runner when the notebook fails before write_summary.
+CONTEXT_FILE = ".run-context.json"
+#: The kernel process's own output during the run; kept as kernel.log only when the run failed and it says something.
+KERNEL_LOG = ".kernel.log"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values: times as RFC3339 UTC, durations as seconds, NaN/inf/NA as null, numpy as Python."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series | pd.Index):
+        return [to_jsonable(v) for v in list(value)]
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return None if pd.isna(value) else to_rfc3339(value)
+    if isinstance(value, pd.Timedelta | dt.timedelta):
+        return None if pd.isna(value) else pd.Timedelta(value).total_seconds()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
