@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := prometheus victoria-metrics chromium
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv system-deps demo test lint unit lab stack-up stack-down stack-status demo-snapshot bench strip clean
+.PHONY: help venv system-deps demo test lint unit lab stack-up stack-down stack-status demo-snapshot scraped-fixture bench strip clean
 
 help:
 	@echo "make demo           set up and produce every report from the bundled demo data into reports/"
@@ -20,6 +20,7 @@ help:
 	@echo "                    (TSDB=victoriametrics: VictoriaMetrics instead of Prometheus)"
 	@echo "make stack-down     stop it"
 	@echo "make demo-snapshot  re-record the bundled demo snapshot from the local stack"
+	@echo "make scraped-fixture re-record tests/data/scraped: live targets scraped by Prometheus and VM (~23 min)"
 	@echo "make bench          run the benchmarks in benchmarks/ (bench_slo_scale.py: BENCH_SLO_ARGS=--datasets 80,400)"
 
 venv: $(STAMP)
@@ -79,6 +80,10 @@ stack-status: venv
 
 demo-snapshot: venv system-deps
 	$(BIN)/goreliable demo record
+
+# The SLO engine tests' scraped histories (tests/data/scraped/README.md): about 23 minutes of live scraping.
+scraped-fixture: venv system-deps
+	$(BIN)/python -m goreliable_lib.devstack.stack.scraping record tests/data/scraped
 
 BENCH_SLO_ARGS ?=
 
