@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 from prom_source_fixtures import DATA_END, LONG_SERVICES, prom_url  # noqa: F401
+from scraped_fixtures import KINDS, ms, start_server, timeline
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.lab import magics
+from goreliable_lib.sources.prometheus import PrometheusSource
 from goreliable_lib.timeutil import to_rfc3339
 
 pytestmark = pytest.mark.stack
@@ -71,3 +73,34 @@ def test_parse_magic_keeps_the_query_verbatim() -> None:
     call = magics.parse_magic('--step=30s --range 2h  sum(rate(x{a="--b c", d=~"e|f"}[5m])) by (a)')
     assert (call.step, call.range, call.plot) == ("30s", "2h", False)
     assert call.query == 'sum(rate(x{a="--b c", d=~"e|f"}[5m])) by (a)'
+
+
+def test_a_raw_query_says_what_it_dropped(tmp_path, capsys) -> None:  # noqa: ANN001
+    """On VictoriaMetrics (the scraped fixture: it answers a raw selector with its staleness markers as NaN), the
+    magic's frame holds only samples and one line says how many values it dropped; the same query on Prometheus
+    (which drops its markers itself) prints nothing."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    (back,) = timeline(action="start", pods=["search-1"])
+    at = to_rfc3339(ms(back["at_ms"]) + pd.Timedelta(minutes=1))
+    ipython = InteractiveShell.instance()
+    ipython.run_line_magic("load_ext", "goreliable_lib")
+    capsys.readouterr()  # "already loaded" when another test of the module loaded it
+    query = f'--end {at} http_requests_total{{pod="search-1"}}[5m]'
+    found = {}
+    for kind in KINDS:
+        with start_server(kind=kind, workdir=tmp_path / kind) as url:
+            magics.reset()
+            magics.source_factory = lambda url=url: PrometheusSource(url)
+            try:
+                frame = ipython.run_line_magic("promql", query)
+            finally:
+                magics.source_factory = None
+                magics.reset()
+        found[kind] = (frame, capsys.readouterr().out)
+    vm_frame, vm_said = found["victoriametrics"]
+    prom_frame, prom_said = found["prometheus"]
+    assert vm_frame["value"].notna().all() and len(vm_frame) > 10
+    dropped = vm_frame.attrs["dropped_samples"]
+    assert dropped >= 1 and f"%promql: {dropped:,} value(s) dropped from the raw samples" in vm_said
+    assert prom_frame.attrs["dropped_samples"] == 0 and prom_said == ""
