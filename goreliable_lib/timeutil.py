@@ -25,6 +25,38 @@ _CALENDAR_DURATION = re.compile(r"^(?P<count>[1-9]\d*)(?P<unit>[dwMQY])$")
 _CALENDAR_UNITS = {"d": "days", "w": "weeks", "M": "months", "Q": "months", "Y": "years"}
 
 
+MILLISECOND = pd.Timedelta(milliseconds=1)
+MINUTE = pd.Timedelta(minutes=1)
+HOUR = pd.Timedelta(hours=1)
+DAY = pd.Timedelta(days=1)
+
+
+def to_ns(ts: pd.Timestamp) -> int:
+    """A time as integer nanoseconds since the epoch (numpy's view of time in the engine's arrays)."""
+    return int(pd.Timestamp(ts).value)
+
+
+def from_ns(ns: int) -> pd.Timestamp:
+    """Integer nanoseconds since the epoch as a UTC time."""
+    return pd.Timestamp(int(ns), tz="UTC")
+
+
+def floor_to(ts: pd.Timestamp, step: pd.Timedelta) -> pd.Timestamp:
+    """The multiple of `step` since the epoch at or before `ts`."""
+    return ts.floor(step)
+
+
+def ceil_to(ts: pd.Timestamp, step: pd.Timedelta) -> pd.Timestamp:
+    """The multiple of `step` since the epoch at or after `ts`."""
+    return ts.ceil(step)
+
+
+def empty_events() -> pd.DataFrame:
+    """A per-minute events frame without rows: `timestamp` (UTC), `good`, `total`."""
+    return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "good": pd.Series([], dtype=float),
+                         "total": pd.Series([], dtype=float)})
+
+
 def utc_now() -> pd.Timestamp:
     """The wall clock, UTC, whole seconds."""
     return pd.Timestamp.now(tz="UTC").floor("s")

@@ -6,7 +6,7 @@
 - `FakePrometheus`: an in-memory Prometheus HTTP API (`query`, `query_range`, `series`) evaluating the small
   PromQL subset the engine sends, with Prometheus 2's closed ranges or VictoriaMetrics' left-open ones (and
   VictoriaMetrics' `resets()` that also compares with the sample before the window, and its per-day series
-  index). Its answers are checked against the real servers in test_slo_engine_servers.py.
+  index). Its answers are checked against the real servers in test_events_engine_servers.py.
 
 The reference's rules (the documented contract, written again here on purpose):
 - minute m holds the samples with timestamp in (m - 1m, m]; an increment is the difference to the previous
@@ -127,11 +127,12 @@ def random_streams(seed: int, service: str, start: pd.Timestamp, hours: float) -
                     for _ in range(int(rng.integers(0, 3)))]
         jitter = int(rng.integers(0, int(min(300, interval * 10)) + 1))
         for code in ("200", "500"):
-            streams.append(Stream({"__name__": "req_total", "service": service, "pod": f"p{pod}", "code": code},
-                                  born, dies, interval, jitter, float(rng.uniform(0.5, 8)) / (1 if code == "200"
-                                                                                           else 10),
-                                  restarts, silences, initial if code == "200" else float(int(initial / 50)),
-                                  seed * 100 + pod * 2 + (code == "500")))
+            rate = float(rng.uniform(0.5, 8)) / (1 if code == "200" else 10)
+            streams.append(Stream(labels={"__name__": "req_total", "service": service, "pod": f"p{pod}", "code": code},
+                                  start_ns=born, stop_ns=dies, interval_s=interval, jitter_ms=jitter, rate=rate,
+                                  restarts=restarts, silences=silences,
+                                  initial=initial if code == "200" else float(int(initial / 50)),
+                                  seed=seed * 100 + pod * 2 + (code == "500")))
     return streams, interval
 
 
@@ -300,9 +301,11 @@ class FakePrometheus:
             return self._frame([(labels, t, v) for labels, t, v in result])
         return self._frame([(labels, np.array([at]), np.array([v])) for labels, v in result.items()])
 
-    def query_range(self, promql: str, start: Any, end: Any, step: Any) -> pd.DataFrame:
-        self.requests.append({"method": "query_range", "query": promql, "start": start, "end": end, "step": step})
-        step_ns = int(float(step) * S_NS)
+    def query_range(self, promql: str, start: Any, end: Any, step: Any, *, align: bool = True,
+                    series: int = 1) -> pd.DataFrame:
+        self.requests.append({"method": "query_range", "query": promql, "start": start, "end": end, "step": step,
+                              "series": series})
+        step_ns = pd.Timedelta(step).value if isinstance(step, pd.Timedelta) else int(float(step) * S_NS)
         first = -(-pd.Timestamp(start).value // step_ns) * step_ns
         last = pd.Timestamp(end).value // step_ns * step_ns
         points: dict[tuple, list[tuple[int, float]]] = {}

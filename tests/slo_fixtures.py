@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -15,17 +14,41 @@ from counter_streams import FakePrometheus
 
 from goreliable_lib.devstack.stack.prometheus import start_from_openmetrics
 from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
+from goreliable_lib.inputs.catalog import SLO
 from goreliable_lib.reports import slo
+from goreliable_lib.sources.archive import ArchiveSource
+from goreliable_lib.sources.connect import MissingSource, Sources
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "params" / "slos.yaml"
 T0 = pd.Timestamp("2026-11-10T12:00:00Z")
 
 
+def ratio_slo(good: str | None = None, total: str = "", *, bad: str | None = None, name: str = "test",
+              target: float = 0.99) -> SLO:
+    """An OpenSLO v1 ratio SLO over counter queries: `good` (or `bad`) of `total`, 30 days rolling, Occurrences."""
+    def metric(query: str) -> dict[str, Any]:
+        return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
+
+    part = {"good": metric(good)} if good is not None else {"bad": metric(bad or "")}
+    return SLO.model_validate({
+        "apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": name},
+        "spec": {"service": "api", "budgetingMethod": "Occurrences", "objectives": [{"target": target}],
+                 "timeWindow": [{"duration": "30d", "isRolling": True}],
+                 "indicator": {"spec": {"ratioMetric": {"counter": True, **part, "total": metric(total)}}}}})
+
+
+def sources_of(prometheus: Any, *, archive: ArchiveSource | None = None) -> Sources:
+    """The sources of a report over one Prometheus API (a server, an in-memory fake): its clock is theirs; no
+    Kubecost or drill logs."""
+    return Sources("live", prometheus, MissingSource("Kubecost", "GORELIABLE_KUBECOST_URL"),
+                   MissingSource("drill log", "GORELIABLE_DRILLS_URI"), clock_override=prometheus.now(),
+                   archive=archive)
+
+
 def slo_report(prometheus: Any, **params: Any) -> slo.SLOReport:
     """The SLO report over a bare Prometheus source (its clock is the report's), as the notebook builds it."""
-    sources = SimpleNamespace(prometheus=prometheus, now=prometheus.now)
-    return slo.build(slo.fetch(sources, params), params)
+    return slo.build(slo.fetch(sources_of(prometheus), params), params)
 
 
 def minute_events(start: pd.Timestamp, total: Any, good: Any) -> pd.DataFrame:

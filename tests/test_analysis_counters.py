@@ -8,10 +8,8 @@ import struct
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from goreliable_lib.analysis import counters
-from goreliable_lib.timeutil import span_text
 
 S = 1_000_000_000
 MIN = 60 * S
@@ -53,23 +51,3 @@ def test_the_scrape_interval_ignores_markers() -> None:
     frame = pd.DataFrame({"timestamp": pd.to_datetime(np.array([0, 30, 35, 60, 90]) * S, utc=True),
                           "value": [1.0, 2.0, STALE_NAN, 3.0, 4.0], "__name__": "req_total"})
     assert counters.scrape_interval_seconds(frame) == 30.0
-
-
-@pytest.mark.parametrize(("span", "text"), [
-    (pd.Timedelta(minutes=40), "40 min"), (pd.Timedelta(hours=5, minutes=20), "5 h 20 min"),
-    (pd.Timedelta(hours=6), "6 h"), (pd.Timedelta(days=1), "1.0 days"), (pd.Timedelta(days=12, hours=12), "12.5 days")])
-def test_spans_under_a_day_are_hours_and_minutes(span: pd.Timedelta, text: str) -> None:
-    assert span_text(span) == text
-
-
-def test_a_partial_window_under_a_day_says_hours_not_zero_days() -> None:
-    # A 6-hour window whose data starts 40 minutes before its end: "40 min of the window's 6 h", never
-    # "0.0 of the window's 0.3 days".
-    end = pd.Timestamp("2026-11-10T06:00:00Z")
-    start, data_start = end - pd.Timedelta(hours=6), end - pd.Timedelta(minutes=40)
-    minutes = pd.date_range(start + pd.Timedelta(minutes=1), end, freq="min")
-    events = pd.DataFrame({"timestamp": minutes, "total": np.where(minutes > data_start, 1.0, np.nan)})
-    facts = counters.window_data(events, start, end, data_starts_at=data_start, covered_from=data_start)
-    message = facts.message("api")
-    assert message is not None and "40 min of the window's 6 h have data" in message
-    assert facts.covered_days == pytest.approx(40 / 1440)

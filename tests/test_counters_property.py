@@ -14,10 +14,11 @@ from counter_streams import MIN_NS, S_NS, FakePrometheus, Stream, make_samples, 
 from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis_profile import FUZZ, count, write_counts
+from slo_fixtures import ratio_slo
 
 from goreliable_lib.analysis import counters
+from goreliable_lib.events import engine
 from goreliable_lib.inputs.catalog import SLO
-from goreliable_lib.reports import slo_events as engine
 
 T0 = pd.Timestamp("2026-11-10T00:00:00Z")
 MIN = pd.Timedelta(minutes=1)
@@ -29,21 +30,9 @@ SERVERS = {
 INTERVALS = [5, 7.5, 10, 15, 20, 30, 45, 59, 60, 61, 90, 120, 180, 240, 300]
 
 
-def slo(part: str, total: str, role: str = "good") -> SLO:
-    def metric(query: str) -> dict:
-        return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
-
-    return SLO.model_validate({
-        "apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": "prop"},
-        "spec": {"service": "api", "budgetingMethod": "Occurrences", "objectives": [{"target": 0.99}],
-                 "timeWindow": [{"duration": "30d", "isRolling": True}],
-                 "indicator": {"spec": {"ratioMetric": {"counter": True, role: metric(part),
-                                                        "total": metric(total)}}}}})
-
-
-AVAILABILITY = slo('req_total{job="api",code!~"5.."}', 'req_total{job="api"}')
-ERRORS = slo('req_total{job="api",code=~"5.."}', 'req_total{job="api"}', "bad")
-LATENCY = slo('lat_bucket{job="api",le="0.3"}', 'lat_count{job="api"}')
+AVAILABILITY = ratio_slo('req_total{job="api",code!~"5.."}', 'req_total{job="api"}', name="prop")
+ERRORS = ratio_slo(bad='req_total{job="api",code=~"5.."}', total='req_total{job="api"}', name="prop")
+LATENCY = ratio_slo('lat_bucket{job="api",le="0.3"}', 'lat_count{job="api"}', name="prop")
 
 
 @st.composite
@@ -97,7 +86,8 @@ def stream_sets(draw: st.DrawFn, histogram: bool = False) -> tuple[list[Stream],
                 bucket_stream = Stream(bucket, rate=rate * 0.9, initial=float(int(initial * 0.9)), **common)
                 streams.append(bucket_stream)
                 if spelling == "both":  # the same counter exported under two spellings at the same time
-                    streams.append(Stream({**bucket, "le": "0.30"}, rate=rate * 0.9, initial=float(int(initial * 0.9)), **common))
+                    streams.append(Stream({**bucket, "le": "0.30"}, rate=rate * 0.9, initial=float(int(initial * 0.9)),
+                                          **common))
                 elif spelling == "switch":  # a new spelling from some scrape on (same process, same counter)
                     cut = draw(st.integers(0, max(count - 1, 0)))
                     streams[-1] = Stream(bucket, rate=rate * 0.9, initial=float(int(initial * 0.9)),
@@ -105,9 +95,10 @@ def stream_sets(draw: st.DrawFn, histogram: bool = False) -> tuple[list[Stream],
                     streams.append(Stream({**bucket, "le": "0.30"}, rate=rate * 0.9, initial=float(int(initial * 0.9)),
                                           **{**common, "silences": silences + [(0, cut)]}))
             else:
-                streams.append(Stream({"__name__": "req_total", **labels, "code": code}, born.value + int(phase * S_NS),
-                                      dies.value, interval, jitter, rate if code == "200" else rate / 10,
-                                      sorted(set(restarts)), silences, initial, seed))
+                streams.append(Stream(labels={"__name__": "req_total", **labels, "code": code},
+                                      start_ns=born.value + int(phase * S_NS), stop_ns=dies.value, interval_s=interval,
+                                      jitter_ms=jitter, rate=rate if code == "200" else rate / 10,
+                                      restarts=sorted(set(restarts)), silences=silences, initial=initial, seed=seed))
     return streams, interval, data_start, first, end
 
 
@@ -200,9 +191,9 @@ def test_sums_plus_corrections_are_the_increments(interval: float, window: int, 
     """For one counter and any scrape window: B(m) - A(m - 1) from their definitions, plus
     `series_corrections` at every minute, equals the sample-by-sample increments of the minute."""
     count("slo-engine-identity")
-    stream = Stream({"__name__": "x"}, T0.value + seed % int(interval * 1000) * 1_000_000,
-                    (T0 + pd.Timedelta(hours=5)).value, interval, 0, 4.0, sorted(set(restarts)), silences,
-                    1.0 if new else 500.0, seed)
+    stream = Stream(labels={"__name__": "x"}, start_ns=T0.value + seed % int(interval * 1000) * 1_000_000,
+                    stop_ns=(T0 + pd.Timedelta(hours=5)).value, interval_s=interval, rate=4.0,
+                    restarts=sorted(set(restarts)), silences=silences, initial=1.0 if new else 500.0, seed=seed)
     table = make_samples([stream])
     times, values = table["t"].to_numpy(dtype=np.int64), table["value"].to_numpy(dtype=float)
     window_ns = window * MIN_NS

@@ -16,6 +16,7 @@ from prom_source_fixtures import DATA_END, LONG_SERVICES, ODD_LABELS, long_value
 from goreliable_lib.devstack.stack.faults import FaultProxy, refused_url
 from goreliable_lib.errors import BadInputError, PrometheusError
 from goreliable_lib.inputs.promql import selector
+from goreliable_lib.sources import prometheus as prometheus_module
 from goreliable_lib.sources.prometheus import PrometheusInfo, PrometheusSource, PrometheusWarning
 
 pytestmark = pytest.mark.stack
@@ -53,6 +54,24 @@ def test_chunked_result_equals_a_single_query(prom_url: str) -> None:  # noqa: F
     pd.testing.assert_frame_equal(chunked, single)
     check_exact(single)
     assert not single.duplicated(["timestamp", "service"]).any()
+
+
+def test_a_series_hint_bounds_series_times_points_per_request(prom_url: str,  # noqa: F811
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one chunker: with `series=4` and at most 2,000 series x points a request, chunks hold 500 points (4
+    series x 500 = 2,000), on the absolute grid; the answer equals a single query's."""
+    monkeypatch.setattr(prometheus_module, "MAX_POINTS_PER_REQUEST", 2_000)
+    start, end = DATA_END - pd.Timedelta(days=3), DATA_END
+    single = PrometheusSource(prom_url).query_range("prom_test_requests_total", start, end, "1m")
+    with FaultProxy(prom_url) as proxy:
+        chunked = PrometheusSource(proxy.url, max_concurrency=3).query_range(
+            "prom_test_requests_total", start, pd.Timestamp(end), pd.Timedelta(minutes=1), series=4)
+        assert len(proxy.requests) == 9  # 4321 points in 500-point chunks, as with max_points_per_series=500
+        for seen in proxy.requests:
+            low, high = float(seen.args["start"][0]), float(seen.args["end"][0])
+            assert (low / 60) % 500 == 0 or low == start.timestamp()
+            assert (high - low) / 60 + 1 <= 500
+    pd.testing.assert_frame_equal(chunked, single)
 
 
 def test_unaligned_grid_chunks_equal_a_single_query(prom_url: str) -> None:  # noqa: F811
@@ -110,7 +129,8 @@ def test_empty_result_and_instant_vector(prom_url: str) -> None:  # noqa: F811
     empty = source.query_range("no_such_metric", DATA_END - pd.Timedelta("1h"), DATA_END, "1m")
     assert list(empty.columns) == ["timestamp", "value"] and empty.empty
     vector = source.query("sum by (service) (prom_test_requests_total)", time=DATA_END)
-    assert sorted(vector["service"]) == list(LONG_SERVICES) and list(vector.columns) == ["timestamp", "value", "service"]
+    assert (sorted(vector["service"]) == list(LONG_SERVICES)
+            and list(vector.columns) == ["timestamp", "value", "service"])
     scalar = source.query("scalar(sum(prom_test_requests_total))", time=DATA_END)
     assert scalar["value"].iloc[0] == sum(long_value(i, np.array([int(DATA_END.timestamp())]))[0] for i in range(4))
 

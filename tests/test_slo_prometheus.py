@@ -16,32 +16,23 @@ from slo_fixtures import (  # noqa: F401  (fixtures)
     memory_source,
     mini_prometheus,
     mini_victoriametrics,
+    ratio_slo,
     slo_report,
 )
 
 from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.events import engine
 from goreliable_lib.inputs.catalog import SLO
-from goreliable_lib.reports import slo_events as slo_data
 
 MIN = pd.Timedelta(minutes=1)
 START, END = T0 + 500 * MIN, T0 + 1440 * MIN  # 940 minutes: holds the gap, the reset, the new series
 
 
-def _slo(part_query: str, total_query: str, part: str = "good") -> SLO:
-    def metric(query: str) -> dict:
-        return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
-
-    return SLO.model_validate({
-        "apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": "api-test"},
-        "spec": {"service": "api", "budgetingMethod": "Occurrences", "objectives": [{"target": 0.99}],
-                 "timeWindow": [{"duration": "30d", "isRolling": True}],
-                 "indicator": {"spec": {"ratioMetric": {"counter": True, part: metric(part_query),
-                                                        "total": metric(total_query)}}}}})
-
-
-AVAILABILITY = _slo('http_requests_total{service="api",code!~"5.."}', 'http_requests_total{service="api"}')
-ERRORS = _slo('http_requests_total{service="api",code=~"5.."}', 'http_requests_total{service="api"}', "bad")
-LATENCY = _slo('h_bucket{service="api",le="0.3"}', 'h_count{service="api"}')
+AVAILABILITY = ratio_slo('http_requests_total{service="api",code!~"5.."}', 'http_requests_total{service="api"}',
+                         name="api-test")
+ERRORS = ratio_slo(bad='http_requests_total{service="api",code=~"5.."}', total='http_requests_total{service="api"}',
+                   name="api-test")
+LATENCY = ratio_slo('h_bucket{service="api",le="0.3"}', 'h_count{service="api"}', name="api-test")
 # 940 minutes x 200 requests, plus 2 a minute in the code="500" series born at minute 1000 (441 minutes).
 TOTAL = 940 * 200 + 441 * 2
 
@@ -70,7 +61,7 @@ EXACT_CASES += [(backend, LATENCY, 940 * 190) for backend in MINI_SERVERS]
                          + ["prometheus-latency-le-spellings", "victoriametrics-latency-le-spellings"])
 def test_events_are_exact_from_a_real_prometheus(prometheus, slo: SLO, good: int) -> None:
     source, table = prometheus
-    fetched = slo_data.fetch_slo_events(source, slo, START, END, lookback=3 * pd.Timedelta(hours=1))
+    fetched = engine.fetch_slo_events(source, slo, START, END, lookback=3 * pd.Timedelta(hours=1))
     counts = analysis.window_counts(fetched.events, START, END)
     assert (counts.good, counts.total) == (good, TOTAL)
     # The 40 unscraped minutes are gaps (a range query's 5-minute lookback would have hidden 5 of them).
@@ -78,7 +69,7 @@ def test_events_are_exact_from_a_real_prometheus(prometheus, slo: SLO, good: int
     assert counts.minutes_with_data == 940 - 40
     assert set(fetched.resets["timestamp"]) == {T0 + 900 * MIN}
     # Same frame as the in-memory API gives from the raw table: the real server answers like the fake.
-    expected = slo_data.fetch_slo_events(memory_source(table), slo, START, END, lookback=3 * pd.Timedelta(hours=1))
+    expected = engine.fetch_slo_events(memory_source(table), slo, START, END, lookback=3 * pd.Timedelta(hours=1))
     pd.testing.assert_frame_equal(fetched.events, expected.events)
 
 
@@ -88,10 +79,10 @@ def _metrics(queries: list[str]) -> set[str]:
 
 def test_subset_selectors_cost_one_selector(prometheus) -> None:
     source, _ = prometheus
-    queries = slo_data.fetch_slo_events(source, AVAILABILITY, START, END).queries
+    queries = engine.fetch_slo_events(source, AVAILABILITY, START, END).queries
     assert _metrics(queries) == {"http_requests_total"}
     assert not any('code!~"5.."' in q for q in queries)  # good comes from total's `sum by (code)`
-    queries = slo_data.fetch_slo_events(source, LATENCY, START, END).queries
+    queries = engine.fetch_slo_events(source, LATENCY, START, END).queries
     assert _metrics(queries) == {"h_count", "h_bucket"}
     assert all(r'le=~"0\\.30*"' in q for q in queries if "h_bucket{" in q)
 
@@ -105,7 +96,7 @@ def test_window_sli_agrees_with_promql_increase(prometheus) -> None:
     2), and it extrapolates that series' start by at most one sample interval (2 more). Tolerance: those 4
     events over the window's total, i.e. ~2e-5 in the SLI."""
     source, _ = prometheus
-    fetched = slo_data.fetch_slo_events(source, AVAILABILITY, START, END)
+    fetched = engine.fetch_slo_events(source, AVAILABILITY, START, END)
     counts = analysis.window_counts(fetched.events, START, END)
     minutes = int((END - START) / MIN)
     good_query = AVAILABILITY.good_selector.to_promql()
@@ -120,8 +111,9 @@ def test_window_sli_agrees_with_promql_increase(prometheus) -> None:
 
 def test_quiet_service_is_no_data(prometheus) -> None:
     source, _ = prometheus
-    quiet = _slo('http_requests_total{service="billing",code!~"5.."}', 'http_requests_total{service="billing"}')
-    fetched = slo_data.fetch_slo_events(source, quiet, START, END)
+    quiet = ratio_slo('http_requests_total{service="billing",code!~"5.."}', 'http_requests_total{service="billing"}',
+                      name="api-test")
+    fetched = engine.fetch_slo_events(source, quiet, START, END)
     result = analysis.evaluate_slo(fetched.events, name="quiet", service="billing", objective=0.99, start=START,
                                    end=END)
     assert result.status == "no_data" and result.summary()["sli"] is None and result.coverage == 0
@@ -134,8 +126,9 @@ def test_slo_report_end_to_end(prometheus, tmp_path) -> None:
     source, _ = prometheus
     documents = []
     for slo, name, service in [(AVAILABILITY, "api-availability", "api"), (LATENCY, "api-latency", "api"),
-                               (_slo('http_requests_total{service="billing",code!~"5.."}',
-                                     'http_requests_total{service="billing"}'), "billing-availability", "billing")]:
+                               (ratio_slo('http_requests_total{service="billing",code!~"5.."}',
+                                          'http_requests_total{service="billing"}', name="api-test"),
+                                "billing-availability", "billing")]:
         document = slo.model_dump(exclude_none=True)
         document["metadata"]["name"], document["spec"]["service"] = name, service
         documents.append(document)

@@ -14,9 +14,8 @@ import pytest
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.plots import STATUS_COLOURS
+from goreliable_lib.plots import STATUS_COLOURS, slo_text
 from goreliable_lib.plots import slo as slo_plots
-from goreliable_lib.reports import slo as slo_report
 from goreliable_lib.runner.execute import run_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,8 +95,9 @@ def test_alert_timeline_and_headline_name_the_page(tmp_path: Path) -> None:
     assert len(pages) and pages["start"].min() <= START + pd.Timedelta(hours=10, minutes=5)
     figure = slo_plots.alert_timeline(result.alerts, START, END)
     assert {trace.name for trace in figure.data} == {"page", "ticket"}
-    text = slo_report._alert_sentence(result.alerts.assign(slo=result.name))
-    assert text.startswith("page: api-availability ") and "from 2026-11-01 10:0" in text
+    text = slo_text.alert_sentence(result.alerts.assign(slo=result.name))
+    assert text.startswith("**Alerts** that would have fired: page: api-availability ")
+    assert "from 2026-11-01 10:0" in text
 
 
 def test_drift_periods_are_runs_of_points_above_the_threshold() -> None:

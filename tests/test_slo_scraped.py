@@ -34,8 +34,8 @@ from goreliable_lib.devstack.stack.scraping import (
     raw_query,
     vm_export,
 )
+from goreliable_lib.events import engine
 from goreliable_lib.inputs.catalog import SLO, read_catalog
-from goreliable_lib.reports import slo_events as engine
 from goreliable_lib.sources.prometheus import PrometheusSource
 
 pytestmark = [pytest.mark.timeout(300)]

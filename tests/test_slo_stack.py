@@ -18,9 +18,9 @@ from sim_metrics_fixtures import (  # noqa: F401  (fixtures)
 from slo_fixtures import CATALOG, slo_report
 
 from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.events import engine
 from goreliable_lib.inputs import promql
 from goreliable_lib.inputs.catalog import load_catalog
-from goreliable_lib.reports import slo_events as slo_data
 from goreliable_lib.sources.prometheus import PrometheusSource
 from goreliable_lib.timeutil import parse_window
 
@@ -45,9 +45,9 @@ def source(tsdb_stack):
 
 
 @pytest.fixture(scope="module")
-def fetched(source) -> dict[str, slo_data.SLOEvents]:
+def fetched(source) -> dict[str, engine.SLOEvents]:
     start = min(window[0] for window in WINDOWS.values())
-    return {name: slo_data.fetch_slo_events(source, slo, start, AS_OF) for name, slo in SLOS.items()}
+    return {name: engine.fetch_slo_events(source, slo, start, AS_OF) for name, slo in SLOS.items()}
 
 
 @pytest.mark.parametrize("window", WINDOWS)

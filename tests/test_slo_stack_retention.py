@@ -13,8 +13,9 @@ from slo_fixtures import CATALOG
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.devstack.sim import Simulation
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer
+from goreliable_lib.events import engine
 from goreliable_lib.inputs.catalog import load_catalog
-from goreliable_lib.reports import slo_events as slo_data
+from goreliable_lib.plots import slo_text
 from goreliable_lib.sources.prometheus import PrometheusSource
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
@@ -28,12 +29,12 @@ def trimmed(trimmed_prometheus: PrometheusServer) -> tuple[Simulation, Prometheu
 
 
 @pytest.fixture(scope="module")
-def fetched(trimmed) -> dict[str, slo_data.SLOEvents]:
+def fetched(trimmed) -> dict[str, engine.SLOEvents]:
     simulation, server = trimmed
     as_of = simulation.as_of
     start = as_of - pd.Timedelta(days=30)
     with PrometheusSource(server.url, clock=lambda: as_of) as source:
-        return {name: slo_data.fetch_slo_events(source, slo, start, as_of, lookback=analysis.LOOKBACK)
+        return {name: engine.fetch_slo_events(source, slo, start, as_of, lookback=analysis.LOOKBACK)
                 for name, slo in SLOS.items()}
 
 
@@ -54,7 +55,7 @@ def test_the_covered_days_equal_the_truth(trimmed, fetched, name: str) -> None:
     assert window.partial and window.summary() == {"data_starts_at": "2026-11-08T06:00:00Z", "partial": True,
                                                     "covered_days": 15.0}
     assert window.coverage == pytest.approx(0.5, abs=1e-3)
-    assert "data starts 2026-11-08 06:00 UTC" in window.message(name)
+    assert "data starts 2026-11-08 06:00 UTC" in slo_text.partial_window_warning(name, window)
     assert data.gaps.empty  # the 15 days the server does not hold are no scrape gap
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from slo_fixtures import T0, memory_source, minute_events, platform_table
+from slo_fixtures import T0, memory_source, minute_events, platform_table, sources_of
 
 from goreliable_lib.analysis import incident as incident_analysis
 from goreliable_lib.analysis import slo
@@ -116,16 +115,16 @@ class RangeSource:
     def series(self, match: str, start: Any, end: Any) -> pd.DataFrame:
         return self.api.series(match, start, end)
 
-    def query_range(self, promql: str, start: Any, end: Any, step: Any, *, align: bool = True) -> pd.DataFrame:
+    def query_range(self, promql: str, start: Any, end: Any, step: Any, *, align: bool = True,
+                    series: int = 1) -> pd.DataFrame:
         if promql not in self.values:
             if "model_drift_detected" in promql:  # the drift gauge: none here
                 return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "value": pd.Series([], dtype=float)})
-            return self.api.query_range(promql, start, end, step)  # the event engine's per-minute sums
+            return self.api.query_range(promql, start, end, step, series=series)  # the event engine's sums
         self.requests.append({"query": promql, "start": start, "end": end, "step": step, "align": align})
         assert not align  # slices on the window's grid, not the epoch's
-        series = self.values[promql]
-        points = pd.date_range(parse_time(start), parse_time(end), freq=pd.Timedelta(seconds=int(step)))
-        found = series.reindex(points).dropna()
+        points = pd.date_range(parse_time(start), parse_time(end), freq=pd.Timedelta(step))
+        found = self.values[promql].reindex(points).dropna()
         return pd.DataFrame({"timestamp": found.index, "value": found.to_numpy()})
 
 
@@ -178,7 +177,7 @@ def _sources(tmp_path: Path) -> tuple[Any, Path, pd.Timestamp]:
 def test_report_rows_per_objective_and_time_slice_figures(tmp_path: Path) -> None:
     source, path, now = _sources(tmp_path)
     params = {"catalog": str(path), "window": "catalog", "end": "now"}
-    sources = SimpleNamespace(prometheus=source, now=source.now)
+    sources = sources_of(source)
     report = slo_report.build(slo_report.fetch(sources, params), params)
     entries = {e["name"]: e for e in report.summary()["slos"]}
     assert list(entries) == ["api/strict", "api/loose", "p99"]
@@ -204,7 +203,7 @@ def test_report_rows_per_objective_and_time_slice_figures(tmp_path: Path) -> Non
     assert p99["good_events"] is None and p99["threshold"] == {"query": P99, "op": "lt", "value": 0.3}
     # one counter fetch for the two objectives of `api` (they share the indicator), one range query for p99
     ranges = [r for r in source.requests if "step" in r]
-    assert len(ranges) == 1 and ranges[0]["step"] == 300
+    assert len(ranges) == 1 and ranges[0]["step"] == pd.Timedelta(minutes=5)
     assert all(r["query"].startswith('http_requests_total{service="api"}[') for r in source.requests if "step" not in r)
     assert parse_time(ranges[0]["start"]) == now - pd.Timedelta(days=30) - slo.LOOKBACK + FIVE  # the slice grid
     assert "api/strict" in report.headline() and "time slices for api/strict, api/loose, p99" in report.headline()
@@ -217,19 +216,20 @@ def test_report_rows_per_objective_and_time_slice_figures(tmp_path: Path) -> Non
 def test_threshold_query_giving_several_series_is_refused(tmp_path: Path) -> None:
     source, path, _ = _sources(tmp_path)
 
-    def two_series(promql: str, start: Any, end: Any, step: Any, *, align: bool = True) -> pd.DataFrame:
+    def two_series(promql: str, start: Any, end: Any, step: Any, *, align: bool = True,
+                   series: int = 1) -> pd.DataFrame:
         stamp = parse_time(end)
         return pd.DataFrame({"timestamp": [stamp, stamp], "value": [0.1, 0.2], "pod": ["a", "b"]})
 
     source.query_range = two_series  # type: ignore[method-assign]
-    sources = SimpleNamespace(prometheus=source, now=source.now)
+    sources = sources_of(source)
     with pytest.raises(Exception, match=re.escape("SLO p99: thresholdMetric query returned 2 series (pod=a; pod=b)")):
         slo_report.fetch(sources, {"catalog": str(path), "window": "catalog", "end": "now"})
 
 
 def test_postmortem_charges_time_slice_objectives_in_slices(tmp_path: Path) -> None:
     source, path, now = _sources(tmp_path)
-    sources = SimpleNamespace(prometheus=source, now=source.now)
+    sources = sources_of(source)
     params = {"catalog": str(path), "incident_start": str(T0 + 1200 * MIN), "incident_end": str(T0 + 1230 * MIN),
               "services": "all", "slos": "all", "end": "now"}
     report = postmortem.build(postmortem.fetch(sources, params), params)
@@ -253,7 +253,7 @@ def test_postmortem_charges_time_slice_objectives_in_slices(tmp_path: Path) -> N
 
 
 def test_catalog_objectives_keep_slo_event_engine_fields() -> None:
-    """What reports.slo_events needs of an SLO (name, total_selector, good_selector, bad_selector) is on every
+    """What events.engine needs of an SLO (name, total_selector, good_selector, bad_selector) is on every
     ratio objective, so the engine takes objectives unchanged."""
     (objective,) = read_catalog("params/slos.yaml").objectives[:1]
     assert objective.name == "api-gateway-availability" and objective.total_selector and objective.good_selector

@@ -25,14 +25,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from goreliable_lib.timeutil import DAY, HOUR
+
 IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
 SPECIAL = (IDLE, UNALLOCATED)
 HOURS_PER_MONTH = 730.0
 RUN_RATE_DAYS = 7
 ML_TEAMS: tuple[str, ...] = ("ml-platform",)
-DAY = pd.Timedelta(days=1)
-HOUR = pd.Timedelta(hours=1)
 #: resource -> cost column
 RESOURCES: dict[str, str] = {"cpu": "cpu_cost", "ram": "ram_cost", "gpu": "gpu_cost", "pv": "pv_cost",
                              "network": "network_cost", "load_balancer": "load_balancer_cost",
@@ -265,7 +265,8 @@ def budget_status(budgets: pd.DataFrame, projections: dict[str, pd.DataFrame], d
                          "crossing_day": None})
             continue
         row = found.iloc[0]
-        projected, actual, rate = float(row["projected_monthly"]), float(row["month_to_date"]), float(row["run_rate_hourly"])
+        projected, actual, rate = (float(row["projected_monthly"]), float(row["month_to_date"]),
+                                   float(row["run_rate_hourly"]))
         crossing = None
         if actual >= budget.limit:
             days = daily_by_kind[budget.kind]

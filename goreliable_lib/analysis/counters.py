@@ -8,7 +8,7 @@ value when the series is *new* (it appeared while the server already held its ne
 the first error). Two spellings of one bucket bound (`le="0.3"`, `le="0.30"`) are one counter. A raw sample is a
 finite value: staleness markers (NaN), NaN and infinities are not samples (`finite_samples`).
 
-How the engine (`reports.slo_events`) gets there without holding raw samples: the server sums, per minute m,
+How the engine (`events.engine`) gets there without holding raw samples: the server sums, per minute m,
     A(m) = sum over series held at m of L_s(m)          (`sum(last_over_time(S[G]))`)
     B(m) = sum over series held at m or m - 1 of their last value in (m - 1m - G, m]   (`[G + 1m]`)
 where a series is *held* at m when it has a sample in (m - G, m] (G = the scrape window, see `scrape_window`)
@@ -37,9 +37,8 @@ import numpy as np
 import pandas as pd
 
 from goreliable_lib.inputs.promql import Matcher, format_le, quote
-from goreliable_lib.timeutil import span_text, to_rfc3339
+from goreliable_lib.timeutil import MINUTE, to_rfc3339
 
-MINUTE = pd.Timedelta(minutes=1)
 MINUTE_NS = MINUTE.value
 #: Scrape windows are whole minutes between these bounds (a scrape interval up to 5 min is supported).
 MAX_SCRAPE_WINDOW_MINUTES = 10
@@ -316,30 +315,6 @@ def minute_events(a: pd.Series, b: pd.Series, corrections: pd.Series | None = No
 
 
 # --------------------------------------------------------------------------------------------- report facts
-def when_text(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """`2026-11-08 03:10 - 03:39 UTC`, or with both dates when the span crosses midnight."""
-    if start.normalize() == end.normalize():
-        return f"{start:%Y-%m-%d %H:%M} - {end:%H:%M} UTC"
-    return f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"
-
-
-def gap_warning(start: pd.Timestamp, end: pd.Timestamp, minutes: int, who: str, *, carried: bool = True,
-                restarts: int = 0) -> str:
-    """The first screen's line for one scrape gap (first and last missing minute), claiming no more than holds:
-    events are carried into the first sample after the gap only when there is one, and a counter that restarted
-    during the gap lost what it counted between its last scrape and the restart."""
-    text = f"scrape gap {when_text(start, end)} ({minutes:,} min without samples) in the data of {who}: "
-    if not carried:
-        return text + ("no sample after it in the window, so the events it held are not in the totals yet; "
-                       "burn rates inside it are unknown")
-    if restarts:
-        return text + (f"the counters carry its events into the first sample after it, except {restarts:,} "
-                       f"counter(s) that restarted during it (what they counted between their last scrape and "
-                       "the restart is lost, as in Prometheus' increase()); burn rates inside it are unknown")
-    return text + ("the counters carry its events into the first sample after it, so the totals stay exact; "
-                   "burn rates inside it are unknown")
-
-
 @dataclass(frozen=True)
 class WindowData:
     """What data a window (start, end] has: the facts for `summary.json` and the first screen."""
@@ -375,17 +350,6 @@ class WindowData:
     def coverage(self) -> float:
         """Share of the window's minutes with data (minutes before the data starts count as without)."""
         return self.minutes_with_data / self.minutes if self.minutes else math.nan
-
-    def message(self, name: str) -> str | None:
-        """The first screen's line when the window is partial, else None."""
-        if not self.partial:
-            return None
-        since = self.data_starts_at if self.data_starts_at is not None else self.covered_from
-        return (f"{name}: the server's data starts {since:%Y-%m-%d %H:%M} UTC, after the window's start "
-                f"{self.start:%Y-%m-%d %H:%M} UTC (retention, or a server or service that started later): "
-                f"{span_text(self.covered_span)} of the window's {span_text(self.end - self.start)} have data, so "
-                f"its figures are partial (SLI, budget and burn rates over the covered part only; nothing is guessed for the rest; an "
-                f"alert rule is evaluated only once its long window lies in the data)")
 
     def summary(self) -> dict[str, Any]:
         """`data_starts_at` (RFC3339 or None), `partial`, `covered_days` for the SLO's summary.json entry."""

@@ -12,11 +12,11 @@ How the PromQL integrates: each sample holds an hourly price or an allocation; `
 scrape interval / 3600 is the integral over the day in hour units. The scrape interval is not assumed: it is
 measured per metric on a 15-minute raw probe at the day's end (`interval_queries`, `scrape_intervals`: the
 shortest spacing per series, the median over series), so a 30 s or 15 s exporter is not counted twice or four
-times as much as it cost (a metric without samples there takes the others' interval). Queries are evaluated one second before the
-day ends: Prometheus 2 ranges include both ends (`[t - 86400s, t]`), so the range then holds every sample of
-[day start, day end) - one at the day's very end would be the next day's first sample - and Prometheus 3's
-left-open ranges hold the same ones. Prices are averaged over the day (`avg_over_time`; on-demand prices do
-not change within a day) so containers that stop mid-day are not stretched by the 5-minute lookback a
+times as much as it cost (a metric without samples there takes the others' interval). Queries are evaluated one
+second before the day ends: Prometheus 2 ranges include both ends (`[t - 86400s, t]`), so the range then holds
+every sample of [day start, day end) - one at the day's very end would be the next day's first sample - and
+Prometheus 3's left-open ranges hold the same ones. Prices are averaged over the day (`avg_over_time`; on-demand
+prices do not change within a day) so containers that stop mid-day are not stretched by the 5-minute lookback a
 subquery would add.
 
 Differences that remain in real clusters: scrape gaps (Prometheus lower), Kubecost's reconciliation with the
@@ -33,8 +33,8 @@ import pandas as pd
 from goreliable_lib.analysis.cost import IDLE
 from goreliable_lib.analysis.counters import scrape_interval_seconds
 from goreliable_lib.inputs.promql import any_of, selector
+from goreliable_lib.timeutil import DAY
 
-DAY = pd.Timedelta(days=1)
 CHECKS = ("cpu", "ram", "gpu", "node")
 #: The metric each check integrates over the day (its scrape interval is the one that matters).
 INTEGRATED = {"cpu": "container_cpu_allocation", "ram": "container_memory_allocation_bytes",

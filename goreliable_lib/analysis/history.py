@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from goreliable_lib.analysis.slo import error_budget_remaining, sli
+from goreliable_lib.timeutil import MINUTE
 
-MINUTE = pd.Timedelta(minutes=1)
 HISTORY_MONTHS = 12
 
 

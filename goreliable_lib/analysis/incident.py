@@ -31,7 +31,7 @@ from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.catalog import SLOObjective
-from goreliable_lib.timeutil import parse_time, to_rfc3339
+from goreliable_lib.timeutil import MINUTE, parse_time, to_rfc3339
 
 BEFORE = pd.Timedelta(hours=6)
 AFTER = pd.Timedelta(hours=6)
@@ -40,8 +40,6 @@ BUDGET_WINDOW = "30d"
 #: Weeks of same-weekday history the usual cost is the median of.
 BASELINE_WEEKS = 4
 WEEK = pd.Timedelta(days=7)
-HOUR = pd.Timedelta(hours=1)
-MINUTE = pd.Timedelta(minutes=1)
 #: SLI points on the chart: the SLI of each 5-minute bucket.
 SLI_STEP = "5min"
 #: Burn-rate windows drawn on the chart (the page alerts' long and short windows).
@@ -113,7 +111,8 @@ class SLOImpact:
         return {"name": self.name, "bad_events": impact["bad_events"], "budget_consumed": impact["budget_consumed"],
                 "first_alert_at": impact["first_alert_at"], "time_to_detect_seconds": impact["time_to_detect_seconds"],
                 "service": self.slo.service, "objective": self.slo.objective, "total_events": impact["total_events"],
-                "budget_window_total_events": _number(self.budget_total_events), "coverage": _number(self.incident_coverage),
+                "budget_window_total_events": _number(self.budget_total_events),
+                "coverage": _number(self.incident_coverage),
                 "alerts": analysis.alerts_summary(self.alerts), "slo": self.slo.slo_name,
                 "objective_name": self.slo.objective_name, "budgeting_method": self.slo.budgeting_method,
                 **{k: impact[k] for k in ("bad_slices", "total_slices", "budget_window_slices") if k in impact}}
@@ -279,8 +278,8 @@ def cost_impact(frames: dict[int, pd.DataFrame], incident: Incident, services: l
                                  "low": previous.min(axis=1).to_numpy(), "high": previous.max(axis=1).to_numpy(),
                                  "baseline_weeks": previous.notna().sum(axis=1).to_numpy()})
     incident_rows = (table.index >= hours_start) & (table.index < hours_end)
-    cost = float(table.loc[incident_rows, 0].sum()) if incident_rows.any() and table.loc[incident_rows, 0].notna().any() \
-        else None
+    cost = (float(table.loc[incident_rows, 0].sum())
+            if incident_rows.any() and table.loc[incident_rows, 0].notna().any() else None)
     complete = [w for w in previous.columns if previous.loc[incident_rows, w].notna().all() and incident_rows.any()]
     usual = float(np.median([previous.loc[incident_rows, w].sum() for w in complete])) if complete else None
     if cost is None:

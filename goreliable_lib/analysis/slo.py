@@ -24,8 +24,8 @@ Rules (the summary.json "slo" fields):
   with events, and the budget, burn rates, alerts and burn-down count slices at their end minute instead of
   events (`slice_events`), so a burn-rate window shorter than a slice holds at most one slice. A thresholdMetric
   gives one value per slice (`threshold_slices`): good when `value op threshold` holds, no value = no data.
-- invariants (`check_events`, `check_window`): no minute has negative good or total events, good never exceeds total, and the
-  window's good and total equal the sums of its days. Figures breaking one cannot be true; the run fails naming
+- invariants (`check_events`, `check_window`): no minute has negative good or total events, good never exceeds total,
+  and the window's good and total equal the sums of its days. Figures breaking one cannot be true; the run fails naming
   the SLO, the minute and the back-end, rather than publish a status built on them.
 - policy (thresholds are parameters): on the SLO with the least budget left, `freeze` when it is exhausted
   (<= 0), `reliability` below 20%, `caution` from 20% to 50% inclusive, `features` above 50%; `alert` is set
@@ -43,9 +43,8 @@ import pandas as pd
 
 from goreliable_lib.analysis.runs import true_runs
 from goreliable_lib.errors import ImpossibleFiguresError
-from goreliable_lib.timeutil import to_rfc3339
+from goreliable_lib.timeutil import MINUTE, to_rfc3339
 
-MINUTE = pd.Timedelta(minutes=1)
 BURN_RATE_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d", "3d")
 STATUSES = ("ok", "at_risk", "breached", "no_data")
 

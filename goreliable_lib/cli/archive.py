@@ -1,4 +1,4 @@
-"""`goreliable archive status|backfill`: the SLO event archive (reports.slo_archive, sources.archive).
+"""`goreliable archive status|backfill`: the SLO event archive (events.archive, sources.archive).
 
 The archive is GORELIABLE_ARCHIVE_URI, else `--archive`, else `<--out>/archive` of the runs (default: the
 project's reports/archive): the same place the SLO report and the postmortem keep their days.
@@ -13,9 +13,9 @@ import os
 import pandas as pd
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.events.archive import backfill, counted_objectives, definitions_by_key, status
 from goreliable_lib.inputs.catalog import read_catalog
 from goreliable_lib.paths import reports_dir
-from goreliable_lib.reports.slo_archive import backfill, counted_objectives, definitions_by_key, status
 from goreliable_lib.sources.archive import ArchiveSource
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.timeutil import parse_time, to_rfc3339

@@ -25,9 +25,9 @@ from goreliable_lib.analysis.slo import LOOKBACK
 from goreliable_lib.devstack.sim.timeline import HISTORY_DAYS
 from goreliable_lib.devstack.stack.manager import LocalStack, read_state
 from goreliable_lib.errors import GoReliableError
+from goreliable_lib.events.archive import backfill, counted_objectives
 from goreliable_lib.inputs.catalog import read_catalog
 from goreliable_lib.paths import project_root
-from goreliable_lib.reports.slo_archive import backfill, counted_objectives
 from goreliable_lib.runner.execute import run_report
 from goreliable_lib.sources.archive import ArchiveSource
 from goreliable_lib.sources.connect import connect, demo_snapshot_path

@@ -16,10 +16,10 @@ item and SLO name), the field path and the line, e.g. `params/slos.yaml: documen
 spec.objectives[0].target: must be between 0 and 1 exclusive, got 1.5 (line 85)`.
 
 Queries are Prometheus counter *selectors* (`metric{label="value", ...}`, also written `sum(...)` or
-`sum(rate(...[5m]))`): the SLO is computed exactly from the raw counter samples (see `reports.slo_events`), which
+`sum(rate(...[5m]))`): the SLO is computed exactly from the raw counter samples (see `events.engine`), which
 an arbitrary expression would not allow. A histogram threshold written `le="0.3"` matches the bucket whatever its
 spelling (`0.3`, `0.30`, ...). A `thresholdMetric` is the exception: an expression whose value is compared per
-time slice (`reports.slo_threshold` fetches it).
+time slice (`events.threshold` fetches it).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class SLOObjective:
     """One objective of one SLO: the unit the reports evaluate (a row, a budget, a status, a summary entry).
 
     `name` is the SLO's name when it has one objective, else `SLO/objective` (the objective's displayName as a
-    slug, or `objective-N`). It has what `reports.slo_events` needs of an SLO (`name`, `total_selector`,
+    slug, or `objective-N`). It has what `events.engine` needs of an SLO (`name`, `total_selector`,
     `good_selector`, `bad_selector`) when its indicator is a ratio."""
 
     slo: SLO
@@ -460,7 +460,8 @@ class _Reader:
         if reference not in self.indicators:
             known = ", ".join(sorted(self.indicators)) or "none"
             raise BadInputError(f"{obj.label}: {_path((*loc, 'indicatorRef'))}: no kind: SLI document named "
-                                f"{reference!r} in the catalog (SLIs: {known}){line_of(obj.node, (*loc, 'indicatorRef'))}")
+                                f"{reference!r} in the catalog (SLIs: {known})"
+                                f"{line_of(obj.node, (*loc, 'indicatorRef'))}")
         del holder["indicatorRef"]
         holder["indicator"] = {"metadata": {"name": reference}, "spec": copy.deepcopy(self.indicators[reference][1])}
 

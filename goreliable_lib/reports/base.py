@@ -9,7 +9,9 @@ A report is a module in `goreliable_lib/reports/` that defines:
   all into its snapshot and replays them offline);
 - `build(data, params) -> report`: pure; the report object has `headline()` (Markdown of the first screen),
   `summary()` (its summary.json block), `warnings` and `window` (start, end).
-The registry finds the modules by themselves: adding a fifth report is one module and one notebook.
+The registry finds the modules by themselves: adding a fifth report is one module and one notebook. Every report
+module reads in one order: its data and `fetch`, the report object, `build`, `check` (the pre-kernel checks; a file
+parameter through `read_file_param`), its window and index lines, and `SPEC` last.
 
 ```python
 data = slo.fetch(run.connect(), run.params)     # the setup cell of every report notebook
@@ -24,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
@@ -32,6 +34,8 @@ from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root, resolve
 from goreliable_lib.plots.table import Column
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
+
+T = TypeVar("T")
 
 #: A validator gets the value and the field name, returns the normalised value or raises BadInputError.
 Validator = Callable[[Any, str], Any]
@@ -228,14 +232,23 @@ def common_params(title: str) -> tuple[Param, ...]:
     )
 
 
-CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml", "SLO catalog: OpenSLO v1, Pyrra or Sloth (docs/slo-catalog.md)",
-                      check_file)
+CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml",
+                      "SLO catalog: OpenSLO v1, Pyrra or Sloth (docs/slo-catalog.md)", check_file)
 
 
 def bad_file_input(name: str, exc: BadInputError) -> BadInputError:
     """A file parameter's validation error prefixed with the parameter's name (`budgets: params/x.yaml: ...`)."""
     message = str(exc)
     return BadInputError(message if message.startswith(f"{name}:") else f"{name}: {message}")
+
+
+def read_file_param(name: str, read: Callable[[Any], T], value: Any) -> T:
+    """The file parameter `name` read and validated by `read` (a report's `check`, before any kernel): its error
+    names the parameter first (`bad_file_input`), exit 2."""
+    try:
+        return read(value)
+    except BadInputError as exc:
+        raise bad_file_input(name, exc) from None
 
 
 @dataclass(frozen=True)

@@ -31,22 +31,25 @@ from goreliable_lib.plots.trends import run_trend
 from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
-    bad_file_input,
     check_aggregate,
     check_file,
     check_names,
     check_window,
     common_params,
+    read_file_param,
     trend_runs,
     window_from_end,
 )
-from goreliable_lib.sources.kubecost import key_column
+from goreliable_lib.sources.base import PrometheusAPI
+from goreliable_lib.sources.connect import MissingSource, Sources
+from goreliable_lib.sources.kubecost import KubecostSource, key_column
 from goreliable_lib.timeutil import parse_time
 
 BASELINE_WEEKS = 4
 WEEK = pd.Timedelta(days=7)
 
 
+# --------------------------------------------------------------------------------------------- data and fetch
 @dataclass
 class CostData:
     """What the report fetched: the window, the daily frame and the window's totals frame."""
@@ -68,7 +71,7 @@ def _parts(aggregate: str) -> list[str]:
     return parts
 
 
-def fetch_allocations(kubecost: Any, window: dict[str, Any] | tuple[Any, Any],
+def fetch_allocations(kubecost: KubecostSource | MissingSource, window: dict[str, Any] | tuple[Any, Any],
                       aggregate: str = "label:cost-team") -> CostData:
     """The two Kubecost requests of the report over `window` (`run.window` or a (start, end) pair); a window
     ending after the source's now is cut at now, with a warning."""
@@ -94,6 +97,69 @@ def fetch_allocations(kubecost: Any, window: dict[str, Any] | tuple[Any, Any],
     return CostData(start, end, aggregate, key_column(team), daily, totals, warnings)
 
 
+@dataclass
+class CrossCheckData:
+    """The Prometheus side of the cross-check: the day compared and each check's result frame, or why not."""
+
+    day_start: pd.Timestamp
+    namespaces: list[str] | None  # the selected teams' namespaces (None: every namespace)
+    results: dict[str, pd.DataFrame] | None
+    notes: list[str] = field(default_factory=list)
+
+
+def selected_namespaces(data: CostData, teams: str | list[str]) -> list[str] | None:
+    """The namespaces of the selected teams (None when every team is selected): the cross-check compares them."""
+    if teams == "all":
+        return None
+    totals = cost.totals(cost.select(data.window, data.team_key, teams), "namespace", special=(cost.IDLE,))
+    return sorted(n for n in totals["namespace"] if n != cost.IDLE)
+
+
+def fetch_cross_check(prometheus: PrometheusAPI | MissingSource, data: CostData,
+                      teams: str | list[str] = "all") -> CrossCheckData:
+    """The cross-check's Prometheus queries for the last whole UTC day of the window; never fatal: Prometheus not
+    configured, failing, or without cost metrics for that day is a note, and the report goes on without it."""
+    day_start, day_end = crosscheck.check_day(data.end)
+    namespaces = selected_namespaces(data, teams)
+    if day_start < data.start.floor("D"):
+        return CrossCheckData(day_start, namespaces, None,
+                              [f"cross-check skipped: the window has no complete UTC day before {day_end:%Y-%m-%d}"])
+    at = crosscheck.query_time(day_end)
+    results: dict[str, pd.DataFrame] = {}
+    try:
+        probes = {name: prometheus.query(promql, at)
+                  for name, promql in crosscheck.interval_queries(namespaces).items()}
+        intervals = crosscheck.scrape_intervals(probes)  # measured per metric: no 60 s scrape assumed
+        for name, promql in crosscheck.prometheus_queries(namespaces, scrape_interval_seconds=intervals).items():
+            results[name] = prometheus.query(promql, at)
+    except SourceError as exc:
+        return CrossCheckData(day_start, namespaces, None, [f"cross-check with Prometheus skipped: {exc}"])
+    if all(frame.empty for frame in results.values()):
+        return CrossCheckData(day_start, namespaces, None, [
+            "cross-check skipped: Prometheus has no cost metrics (node_*_hourly_cost, container_*_allocation) for "
+            f"{day_start:%Y-%m-%d}"])
+    return CrossCheckData(day_start, namespaces, results)
+
+
+@dataclass
+class CostInputs:
+    """What the cost report fetched: the allocations, the budgets file and the cross-check's Prometheus side."""
+
+    allocations: CostData
+    budgets: Budgets
+    cross_check: CrossCheckData
+
+
+def fetch(sources: Sources, params: Mapping[str, Any]) -> CostInputs:
+    """Every request of the report (`params`: end, window, aggregate, budgets, teams), on the Kubecost clock."""
+    budgets = load_budgets(params.get("budgets", "params/budgets.yaml"))
+    window = window_from_end(params, sources.kubecost.now())
+    allocations = fetch_allocations(sources.kubecost, window, params.get("aggregate", "label:cost-team"))
+    teams = params.get("teams", "all")
+    return CostInputs(allocations, budgets, fetch_cross_check(sources.prometheus, allocations, teams))
+
+
+# --------------------------------------------------------------------------------------------- the report
 @dataclass
 class CostReport:
     """Everything the cost notebook shows."""
@@ -223,48 +289,6 @@ def build_tables(data: CostData, budgets: Budgets, *, teams: str | list[str] = "
         cost.efficiency(team_totals, key), warnings, teams)
 
 
-@dataclass
-class CrossCheckData:
-    """The Prometheus side of the cross-check: the day compared and each check's result frame, or why not."""
-
-    day_start: pd.Timestamp
-    namespaces: list[str] | None  # the selected teams' namespaces (None: every namespace)
-    results: dict[str, pd.DataFrame] | None
-    notes: list[str] = field(default_factory=list)
-
-
-def selected_namespaces(data: CostData, teams: str | list[str]) -> list[str] | None:
-    """The namespaces of the selected teams (None when every team is selected): the cross-check compares them."""
-    if teams == "all":
-        return None
-    totals = cost.totals(cost.select(data.window, data.team_key, teams), "namespace", special=(cost.IDLE,))
-    return sorted(n for n in totals["namespace"] if n != cost.IDLE)
-
-
-def fetch_cross_check(prometheus: Any, data: CostData, teams: str | list[str] = "all") -> CrossCheckData:
-    """The cross-check's Prometheus queries for the last whole UTC day of the window; never fatal: Prometheus not
-    configured, failing, or without cost metrics for that day is a note, and the report goes on without it."""
-    day_start, day_end = crosscheck.check_day(data.end)
-    namespaces = selected_namespaces(data, teams)
-    if day_start < data.start.floor("D"):
-        return CrossCheckData(day_start, namespaces, None,
-                              [f"cross-check skipped: the window has no complete UTC day before {day_end:%Y-%m-%d}"])
-    at = crosscheck.query_time(day_end)
-    results: dict[str, pd.DataFrame] = {}
-    try:
-        probes = {name: prometheus.query(promql, at) for name, promql in crosscheck.interval_queries(namespaces).items()}
-        intervals = crosscheck.scrape_intervals(probes)  # measured per metric: no 60 s scrape assumed
-        for name, promql in crosscheck.prometheus_queries(namespaces, scrape_interval_seconds=intervals).items():
-            results[name] = prometheus.query(promql, at)
-    except SourceError as exc:
-        return CrossCheckData(day_start, namespaces, None, [f"cross-check with Prometheus skipped: {exc}"])
-    if all(frame.empty for frame in results.values()):
-        return CrossCheckData(day_start, namespaces, None, [
-            "cross-check skipped: Prometheus has no cost metrics (node_*_hourly_cost, container_*_allocation) for "
-            f"{day_start:%Y-%m-%d}"])
-    return CrossCheckData(day_start, namespaces, results)
-
-
 def cross_check_table(data: CostData, check: CrossCheckData) -> pd.DataFrame | None:
     """Kubecost's costs of the day against the Prometheus results (pure); None when there are none."""
     if check.results is None:
@@ -275,25 +299,50 @@ def cross_check_table(data: CostData, check: CrossCheckData) -> pd.DataFrame | N
     return table
 
 
-# --------------------------------------------------------------------------------------------- the protocol
-@dataclass
-class CostInputs:
-    """What the cost report fetched: the allocations, the budgets file and the cross-check's Prometheus side."""
+def headline_markdown(report: CostReport, title: str | None = None) -> str:
+    """The first screen: total, per team, ML against application runtime, idle, unallocated, budgets at risk,
+    anomalies (Markdown that renders alike in JupyterLab, report.html and GitHub: `$` escaped). Warnings follow it
+    through `run.warn`."""
+    data, key = report.data, report.team_key
+    total = report.total_cost
+    lines = [f"# {md(title or 'Cost by team')}", "",
+             f"**{md_money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
+             f"({report.hours / 24:.1f} days; monthly rate {md_money(total / report.hours * cost.HOURS_PER_MONTH)}"
+             f" at 730 h a month).", "", "| | cost | share |", "| --- | ---: | ---: |"]
+    for row in report.teams.itertuples(index=False):
+        name = getattr(row, key)
+        label = {cost.IDLE: "idle (capacity nobody requested)",
+                 cost.UNALLOCATED: "unallocated (no team label)"}.get(name, f"team {md(name)}")
+        lines.append(f"| {label} | {md_money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
+                     f"| {label} | {md_money(row.total_cost)} | - |")
+    split = report.ml_split.set_index("category")["total_cost"]
+    lines += ["", f"**ML infrastructure** {md_money(split['ML infrastructure'])} against **application runtime** "
+              f"{md_money(split['application runtime'])} (every other labelled team)."]
+    risky = report.budgets[report.budgets["status"].isin(["over", "at_risk"])]
+    if len(risky):
+        lines.append("")
+        lines.append("**Budgets at risk:** " + "; ".join(
+            f"{md(r.scope)} projected {md_money(r.projected)} against {md_money(r.limit)} "
+            f"(**{r.status.replace('_', ' ')}**"
+            + (f", crossed/crosses on {r.crossing_day:%Y-%m-%d}" if pd.notna(r.crossing_day) else "") + ")"
+            for r in risky.itertuples(index=False)))
+    else:
+        lines += ["", f"**Budgets:** all {len(report.budgets)} within their monthly limit at the current run rate."]
+    if len(report.anomalies):
+        lines += ["", "**Anomalies:** " + "; ".join(
+            f"{r.kind} {md(r.name)} on {r.day:%Y-%m-%d}: {md_money(r.cost)} against {md_money(r.expected)} usual"
+            for r in report.anomalies.itertuples(index=False))]
+    else:
+        lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]
+    return "\n".join(lines)
 
-    allocations: CostData
-    budgets: Budgets
-    cross_check: CrossCheckData
+
+def cross_check_note(report: CostReport) -> str:
+    """Why the cross-check is not shown (Markdown)."""
+    return "**Cross-check not available:** " + md("; ".join(report.cross_check_notes))
 
 
-def fetch(sources: Any, params: Mapping[str, Any]) -> CostInputs:
-    """Every request of the report (`params`: end, window, aggregate, budgets, teams), on the Kubecost clock."""
-    budgets = load_budgets(params.get("budgets", "params/budgets.yaml"))
-    window = window_from_end(params, sources.kubecost.now())
-    allocations = fetch_allocations(sources.kubecost, window, params.get("aggregate", "label:cost-team"))
-    teams = params.get("teams", "all")
-    return CostInputs(allocations, budgets, fetch_cross_check(sources.prometheus, allocations, teams))
-
-
+# --------------------------------------------------------------------------------------------- build
 def build(data: CostInputs, params: Mapping[str, Any]) -> CostReport:
     """Every table of the report (pure)."""
     report = build_tables(data.allocations, data.budgets, teams=params.get("teams", "all"))
@@ -304,14 +353,13 @@ def build(data: CostInputs, params: Mapping[str, Any]) -> CostReport:
     return report
 
 
+# --------------------------------------------------------------------------------------------- check
 def check(values: dict[str, Any]) -> None:
     """The budgets file parses and validates (exit 2 before any kernel)."""
-    try:
-        load_budgets(values["budgets"])
-    except BadInputError as exc:
-        raise bad_file_input("budgets", exc) from None
+    read_file_param("budgets", load_budgets, values["budgets"])
 
 
+# --------------------------------------------------------------------------------------------- index
 def index_headline(summary: Mapping[str, Any]) -> str:
     """`total $2,597.09; 5 teams; 1 budgets over; 2 anomalies`."""
     total = summary.get("total_cost")
@@ -387,6 +435,7 @@ TABLE_COLUMNS = {
 }
 
 
+# --------------------------------------------------------------------------------------------- spec
 SPEC = ReportSpec(
     "cost", "notebooks/cost_by_team.ipynb", "Cost by team", (
         *common_params("Cost by team"),
@@ -397,46 +446,3 @@ SPEC = ReportSpec(
         Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
     ), "params/cost.yaml", check=check, index_headline=index_headline, index_trends=index_trends,
     columns=TABLE_COLUMNS, suite_position=1)
-
-
-def headline_markdown(report: CostReport, title: str | None = None) -> str:
-    """The first screen: total, per team, ML against application runtime, idle, unallocated, budgets at risk,
-    anomalies (Markdown that renders alike in JupyterLab, report.html and GitHub: `$` escaped). Warnings follow it
-    through `run.warn`."""
-    data, key = report.data, report.team_key
-    total = report.total_cost
-    lines = [f"# {md(title or 'Cost by team')}", "",
-             f"**{md_money(total)}** spent from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC "
-             f"({report.hours / 24:.1f} days; monthly rate {md_money(total / report.hours * cost.HOURS_PER_MONTH)}"
-             f" at 730 h a month).", "", "| | cost | share |", "| --- | ---: | ---: |"]
-    for row in report.teams.itertuples(index=False):
-        name = getattr(row, key)
-        label = {cost.IDLE: "idle (capacity nobody requested)",
-                 cost.UNALLOCATED: "unallocated (no team label)"}.get(name, f"team {md(name)}")
-        lines.append(f"| {label} | {md_money(row.total_cost)} | {row.total_cost / total:.0%} |" if total else
-                     f"| {label} | {md_money(row.total_cost)} | - |")
-    split = report.ml_split.set_index("category")["total_cost"]
-    lines += ["", f"**ML infrastructure** {md_money(split['ML infrastructure'])} against **application runtime** "
-              f"{md_money(split['application runtime'])} (every other labelled team)."]
-    risky = report.budgets[report.budgets["status"].isin(["over", "at_risk"])]
-    if len(risky):
-        lines.append("")
-        lines.append("**Budgets at risk:** " + "; ".join(
-            f"{md(r.scope)} projected {md_money(r.projected)} against {md_money(r.limit)} "
-            f"(**{r.status.replace('_', ' ')}**"
-            + (f", crossed/crosses on {r.crossing_day:%Y-%m-%d}" if pd.notna(r.crossing_day) else "") + ")"
-            for r in risky.itertuples(index=False)))
-    else:
-        lines += ["", f"**Budgets:** all {len(report.budgets)} within their monthly limit at the current run rate."]
-    if len(report.anomalies):
-        lines += ["", "**Anomalies:** " + "; ".join(
-            f"{r.kind} {md(r.name)} on {r.day:%Y-%m-%d}: {md_money(r.cost)} against {md_money(r.expected)} usual"
-            for r in report.anomalies.itertuples(index=False))]
-    else:
-        lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]
-    return "\n".join(lines)
-
-
-def cross_check_note(report: CostReport) -> str:
-    """Why the cross-check is not shown (Markdown)."""
-    return "**Cross-check not available:** " + md("; ".join(report.cross_check_notes))

@@ -20,7 +20,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.analysis import dr
-from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.dr_targets import DRTargets, load_dr_targets
 from goreliable_lib.plots.format import format_seconds, md
 from goreliable_lib.plots.table import Column
@@ -29,20 +28,21 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
-    bad_file_input,
     check_drills_uri,
     check_file,
     check_int_range,
     common_params,
+    read_file_param,
     trend_runs,
 )
-from goreliable_lib.sources.drills import DrillLogWarning
+from goreliable_lib.sources.connect import MissingSource, Sources
+from goreliable_lib.sources.drills import DrillLogWarning, DrillSource
 from goreliable_lib.timeutil import parse_time
 
 _LOCATED = re.compile(r"^(?P<location>.+?) line (?P<line>\d+): (?P<problem>.*)$", re.DOTALL)
 
 
-def fetch_components(source: Any) -> pd.DataFrame:
+def fetch_components(source: DrillSource | MissingSource) -> pd.DataFrame:
     """`source.components()` with its problems (invalid lines, duplicates, unknown components) collected in
     `attrs["warnings"]` instead of printed as Python warnings (the report lists them itself)."""
     with warnings.catch_warnings():
@@ -59,7 +59,7 @@ class DRData:
     end: pd.Timestamp
 
 
-def fetch(sources: Any, params: Mapping[str, Any]) -> DRData:
+def fetch(sources: Sources, params: Mapping[str, Any]) -> DRData:
     """The targets file and the drill logs: `drills_uri` when given (read live, recorded into the run's snapshot
     like every other fetch), else the profile's drill source; components outside the targets are flagged."""
     targets = load_dr_targets(params.get("targets", "params/dr_targets.yaml"))
@@ -235,10 +235,7 @@ def build(data: DRData, params: Mapping[str, Any]) -> DRReport:
 
 def check(values: dict[str, Any]) -> None:
     """The targets file parses and validates (exit 2 before any kernel)."""
-    try:
-        load_dr_targets(values["targets"])
-    except BadInputError as exc:
-        raise bad_file_input("targets", exc) from None
+    read_file_param("targets", load_dr_targets, values["targets"])
 
 
 def window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:

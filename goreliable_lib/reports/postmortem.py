@@ -6,14 +6,14 @@ data = postmortem.fetch(run.connect(), run.params)   # every fetch recorded into
 report = postmortem.build(data, run.params)          # pure: analysis.incident
 ```
 What is fetched (one pass, recorded, so the run replays offline with `GORELIABLE_PROFILE=snapshot:<run>/data`):
-- per SLO, the exact per-minute events (`reports.slo_events`) from the earlier of (a) 30 days before the
+- per SLO, the exact per-minute events (`events.engine`) from the earlier of (a) 30 days before the
   incident's end (the error budget the incident is charged to) and (b) 3 days (the slowest alert's window)
   before the view's start, to the view's end;
 - Kubecost hourly allocations per `namespace,controller` over the view's whole hours, and over the same hours
   of each of the BASELINE_WEEKS (4) previous weeks (same weekday, same time of day): 5 small requests.
 The definitions of the figures are in `analysis.incident`. Each *objective* of the chosen SLOs is one row (an
 SLO with several objectives gives `SLO/objective` rows, each charged to its own target); a time-slice objective is
-charged in slices and a thresholdMetric's values are fetched per slice (`reports.slo_threshold`), both aligned to
+charged in slices and a thresholdMetric's values are fetched per slice (`events.threshold`), both aligned to
 the 30-day budget window's start.
 """
 
@@ -45,6 +45,9 @@ from goreliable_lib.analysis.incident import (
     timeline,
 )
 from goreliable_lib.errors import BadInputError, SourceError
+from goreliable_lib.events.archive import WithArchive, known_from, with_archive
+from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
+from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import SLOObjective, objectives_of, read_catalog, select_slos
 from goreliable_lib.plots.format import format_duration, md, md_money, money_difference
 from goreliable_lib.plots.table import Column
@@ -59,19 +62,16 @@ from goreliable_lib.reports.base import (
     check_time,
     common_params,
 )
-from goreliable_lib.reports.slo_archive import (
-    WithArchive,
-    known_from,
-    with_archive,
-)
-from goreliable_lib.reports.slo_events import SLOEvents, fetch_slo_events
-from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
+from goreliable_lib.sources.base import PrometheusAPI
+from goreliable_lib.sources.connect import Sources
+from goreliable_lib.sources.kubecost import KubecostSource
+from goreliable_lib.sources.memo import Memo
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 COST_AGGREGATE = "namespace,controller"
 
 
-# --------------------------------------------------------------------------------------------- fetch
+# --------------------------------------------------------------------------------------------- data and fetch
 def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any = "all") -> list[SLOObjective]:
     """The objectives of the catalog's SLOs of the given services and SLO names (both filters apply; `all` keeps
     every one)."""
@@ -88,7 +88,8 @@ def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any =
         wanted = [slos] if isinstance(slos, str) else list(slos)
         known = {s.name for s in loaded.slos}
         if unknown := [w for w in wanted if w not in known]:
-            raise BadInputError(f"slos: unknown SLO {', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})")
+            raise BadInputError(f"slos: unknown SLO {', '.join(map(repr, unknown))} "
+                                f"(known: {', '.join(sorted(known))})")
         chosen = [s for s in chosen if s.name in wanted]
     if not chosen:
         raise BadInputError(f"slos: no SLO left after selecting services={services!r} and slos={slos!r}")
@@ -100,19 +101,19 @@ def events_start(incident: Incident) -> pd.Timestamp:
     return min(incident.budget_start, incident.view_start - analysis.LOOKBACK)
 
 
-def fetch_events(prometheus: Any, slo: SLOObjective, incident: Incident) -> SLOEvents:
+def fetch_events(prometheus: PrometheusAPI, slo: SLOObjective, incident: Incident) -> SLOEvents:
     """The SLO's per-minute events from `events_start` to the view's end."""
     return fetch_slo_events(prometheus, slo, events_start(incident), incident.view_end, lookback=pd.Timedelta(0))
 
 
-def fetch_thresholds(prometheus: Any, slo: SLOObjective, incident: Incident) -> ThresholdValues:
+def fetch_thresholds(prometheus: PrometheusAPI, slo: SLOObjective, incident: Incident) -> ThresholdValues:
     """A thresholdMetric's values per slice over the same span, slices aligned to the budget window's start."""
     first = min(incident.budget_start, incident.view_start - analysis.LOOKBACK)
     return fetch_threshold_values(prometheus, slo, first, incident.view_end, lookback=pd.Timedelta(0),
                                   anchor=incident.budget_start)
 
 
-def fetch_costs(kubecost: Any, incident: Incident, now: pd.Timestamp,
+def fetch_costs(kubecost: KubecostSource, incident: Incident, now: pd.Timestamp,
                 weeks: int = BASELINE_WEEKS) -> dict[int, pd.DataFrame]:
     """Hourly allocations per namespace,controller over the view's hours, this week (0) and `weeks` back."""
     start, end = cost_hours(incident, now)
@@ -141,10 +142,10 @@ class PostmortemData:
         return self.archived[name].events if name in self.archived else self.events[name].events
 
 
-def fetch_costs_or_why(sources: Any, incident: Incident) -> tuple[dict[int, pd.DataFrame] | None, list[str]]:
+def fetch_costs_or_why(sources: Sources, incident: Incident) -> tuple[dict[int, pd.DataFrame] | None, list[str]]:
     """The costs of the incident's hours, or (None, [why]) when no Kubecost is configured or it fails (never
     fatal: the postmortem is about the SLOs first)."""
-    if not (getattr(sources, "endpoints", None) or {}).get("kubecost"):
+    if not sources.endpoints.get("kubecost"):
         return None, ["cost: no Kubecost configured (set GORELIABLE_KUBECOST_URL): the incident's cost is not "
                       "assessed"]
     try:
@@ -153,7 +154,7 @@ def fetch_costs_or_why(sources: Any, incident: Incident) -> tuple[dict[int, pd.D
         return None, [f"cost: Kubecost failed, the incident's cost is not assessed: {exc}"]
 
 
-def fetch(sources: Any, params: Mapping[str, Any], *, before: Any = BEFORE, after: Any = AFTER) -> PostmortemData:
+def fetch(sources: Sources, params: Mapping[str, Any], *, before: Any = BEFORE, after: Any = AFTER) -> PostmortemData:
     """Every request of the report (`params`: incident_start, incident_end, services, slos, catalog, end)."""
     now = sources.now()
     incident = resolve_incident(params["incident_start"], params["incident_end"], now=now,
@@ -161,15 +162,16 @@ def fetch(sources: Any, params: Mapping[str, Any], *, before: Any = BEFORE, afte
     chosen = select_incident_slos(params.get("catalog", CATALOG_PARAM.default), params.get("services", "all"),
                                   params.get("slos", "all"))
     events, thresholds, shared, archived, completed = {}, {}, {}, {}, {}
-    archive = getattr(sources, "archive", None)
+    archive = sources.archive
+    prometheus = Memo(sources.prometheus)
     first = events_start(incident)
     for slo in chosen:
         if slo.threshold is not None:
-            thresholds[slo.name] = fetch_thresholds(sources.prometheus, slo, incident)
+            thresholds[slo.name] = fetch_thresholds(prometheus, slo, incident)
             continue
         key = slo.events_key
         if key not in shared:
-            computed = shared[key] = fetch_events(sources.prometheus, slo, incident)
+            computed = shared[key] = fetch_events(prometheus, slo, incident)
             completed[key] = with_archive(archive, slo, computed, first, incident.view_end)
         events[slo.name] = dataclasses.replace(shared[key], name=slo.name)
         archived[slo.name] = completed[key]
@@ -177,7 +179,6 @@ def fetch(sources: Any, params: Mapping[str, Any], *, before: Any = BEFORE, afte
     return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after), thresholds, archived)
 
 
-# --------------------------------------------------------------------------------------------- build
 # --------------------------------------------------------------------------------------------- the report
 @dataclass
 class PostmortemReport:
@@ -254,7 +255,8 @@ class PostmortemReport:
             bad = (f"{impact['bad_events']:,.0f} of {impact['total_events']:,.0f}"
                    if impact["bad_events"] is not None else "")
             if "bad_slices" in impact:  # charged in slices
-                bad += ("; " if bad else "") + f"{impact['bad_slices']:,.0f} bad of {impact['total_slices']:,.0f} slices"
+                bad += ("; " if bad else "") + (f"{impact['bad_slices']:,.0f} bad of "
+                                                 f"{impact['total_slices']:,.0f} slices")
             lines.append(f"| {md(item.name)} | {bad} | "
                          + (f"**{consumed:.1%}**" if consumed is not None and consumed >= 0.1 else
                             f"{consumed:.2%}" if consumed is not None else "unknown (no events)") + " | "
@@ -282,6 +284,7 @@ class PostmortemReport:
         return "**Cost not assessed:** " + md("; ".join(w for w in self.warnings if w.startswith("cost")))
 
 
+# --------------------------------------------------------------------------------------------- build
 _NO_RESETS = pd.DataFrame({"query": pd.Series([], dtype=object), "series": pd.Series([], dtype=object),
                            "timestamp": pd.DatetimeIndex([], tz="UTC"), "before": pd.Series([], dtype=float),
                            "after": pd.Series([], dtype=float)})
@@ -314,7 +317,7 @@ def build(data: PostmortemData, params: Mapping[str, Any]) -> PostmortemReport:
                             title=params.get("title") or SPEC.title)
 
 
-# --------------------------------------------------------------------------------------------- spec
+# --------------------------------------------------------------------------------------------- check
 def check(values: dict[str, Any]) -> None:
     """The incident is a positive interval and the services/SLOs named exist in the catalog (exit 2)."""
     start = parse_time(values["incident_start"], now=CHECK_NOW, field="incident_start")
@@ -330,6 +333,7 @@ def check(values: dict[str, Any]) -> None:
         raise bad_file_input("catalog", exc) from None
 
 
+# --------------------------------------------------------------------------------------------- window and index
 def window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
     """The incident itself."""
     return (parse_time(params["incident_start"], now=now, field="incident_start"),
@@ -356,6 +360,7 @@ TABLE_COLUMNS = {
 }
 
 
+# --------------------------------------------------------------------------------------------- spec
 SPEC = ReportSpec(
     "postmortem", "notebooks/postmortem.ipynb", "Incident postmortem", (
         *common_params("Incident postmortem"),

@@ -6,8 +6,8 @@ data = slo.fetch(run.connect(), run.params)   # per SLO its exact per-minute eve
 report = slo.build(data, run.params)          # pure: analysis.slo over the events
 ```
 Fetches (through `sources.prometheus`, each distinct query once): per objective the events of its window and the
-3 days before it (the slowest alert's lookback; `reports.slo_events`; objectives sharing an indicator share the
-fetch), or for a thresholdMetric its value per time slice (`reports.slo_threshold`), and the drift gauge per
+3 days before it (the slowest alert's lookback; `events.engine`; objectives sharing an indicator share the
+fetch), or for a thresholdMetric its value per time slice (`events.threshold`), and the drift gauge per
 model over the span of every window (`max_over_time` per step, so a short episode is not missed).
 
 What is reported is one row per *objective* (`inputs.catalog.SLOObjective`): an SLO with several objectives
@@ -31,11 +31,20 @@ from goreliable_lib.analysis import counters
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.analysis.history import month_starts, monthly_history
 from goreliable_lib.analysis.runs import gap_periods
-from goreliable_lib.errors import BadInputError
+from goreliable_lib.events import promql
+from goreliable_lib.events.archive import (
+    WithArchive,
+    known_from,
+    reusable_until,
+    with_archive,
+)
+from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
+from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
-from goreliable_lib.inputs.openslo import DEFAULT_WINDOW
 from goreliable_lib.plots import slo as slo_plots
-from goreliable_lib.plots.format import format_time, md, percent, rate
+from goreliable_lib.plots import slo_text
+from goreliable_lib.plots.format import format_time, percent
+from goreliable_lib.plots.slo_text import slo_markdown  # noqa: F401  (the notebook's name: reports.slo.slo_markdown)
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend
 from goreliable_lib.reports.base import (
@@ -43,135 +52,43 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
-    bad_file_input,
     check_names,
     check_window,
     common_params,
     file_stem,
+    read_file_param,
     trend_runs,
     window_from_end,
 )
-from goreliable_lib.reports.slo_archive import (
-    WithArchive,
-    known_from,
-    reusable_until,
-    with_archive,
-)
-from goreliable_lib.reports.slo_events import QueryOnce, SLOEvents, fetch_slo_events
-from goreliable_lib.reports.slo_threshold import ThresholdValues, fetch_threshold_values
-from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
+from goreliable_lib.sources.base import PrometheusAPI
+from goreliable_lib.sources.connect import Sources
+from goreliable_lib.sources.memo import Memo
+from goreliable_lib.timeutil import MINUTE, parse_time, parse_window
 
-MINUTE = pd.Timedelta(minutes=1)
 #: Drift points per model in one fetch (Prometheus allows 11,000; fewer keeps snapshots small).
 DRIFT_MAX_POINTS = 2_000
 #: Below this share of the window's minutes with data, an SLO gets a coverage warning.
 COVERAGE_WARNING = 0.99
 #: The `window` value that evaluates each SLO over its own `timeWindow`.
 CATALOG_WINDOW = "catalog"
-DECISION_TEXT = {"features": "FEATURE WORK", "caution": "CAUTION", "reliability": "RELIABILITY WORK",
-                 "freeze": "FREEZE", "no_data": "NO DECISION (no data)"}
 
 
-# --------------------------------------------------------------------------------------------- spec
-def check(values: dict[str, Any]) -> None:
-    """The catalog parses and validates and the services / SLO names exist in it (exit 2 before any kernel)."""
-    try:
-        catalog = read_catalog(values["catalog"])
-    except BadInputError as exc:
-        raise bad_file_input("catalog", exc) from None
-    select_objectives(catalog.slos, values.get("services"))
-
-
-def check_slo_window(value: Any, field_name: str) -> str:
-    """A report window (`30d`, `1M`, `2026-10`, ...) or `catalog` (each SLO's own timeWindow)."""
-    if isinstance(value, str) and value.strip() == CATALOG_WINDOW:
-        return CATALOG_WINDOW
-    return check_window(value, field_name)
-
-
-def report_window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
-    """The run's first guess at its window: the `window` parameter's, or with `catalog` only its end (each SLO has
-    its own start; the built report gives the span)."""
-    if params.get("window") == CATALOG_WINDOW:
-        return None, parse_time(params.get("end", "now"), now=now, field="end")
-    return window_from_end(params, now)
-
-
-def index_headline(summary: Mapping[str, Any]) -> str:
-    """`6 SLOs (1 at_risk, 5 ok); policy: caution`."""
-    slos = summary.get("slos") if isinstance(summary.get("slos"), list) else []
-    counts: dict[str, int] = {}
-    for entry in slos:
-        counts[str(entry.get("status"))] = counts.get(str(entry.get("status")), 0) + 1
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    decision = (summary.get("policy") or {}).get("decision")
-    return f"{len(slos)} SLOs ({parts})" + (f"; policy: {decision}" if decision else "")
-
-
-def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
-    """Error budget left per SLO across the published runs (the weekly runs), from each summary.json's `slos`;
-    an SLO without data in a run, and every failed run, is a gap."""
-    runs = trend_runs(summaries)
-    points = []
-    for run in runs:
-        for entry in (run.summary or {}).get("slos") or []:
-            if not isinstance(entry, Mapping) or not entry.get("name"):
-                continue
-            left = entry.get("error_budget_remaining")
-            left = float(left) if isinstance(left, int | float) and math.isfinite(left) else None
-            status = slo_plots.STATUS_TEXT.get(str(entry.get("status")), str(entry.get("status", "")))
-            points.append({"end": run.end, "series": str(entry["name"]), "value": left,
-                           "text": f"{entry['name']}: {percent(left, 1)} left ({status}), window to "
-                                   f"{format_time(run.end)}"})
-    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
-                      title="Error budget left per SLO", y_title="error budget left", tickformat=".0%",
-                      reference=(0.0, "budget spent"))]
-
-
-#: How the SLO report's tables read (over plots.table.COMMON).
-TABLE_COLUMNS = {
-    "detected_in_window": Column("bool", "Drift in the window"),
-    "detected_now": Column("bool", "Drifting now"),
-    "first_detected_at": Column("time", "First detected", note="no drift in the window"),
-    "last_detected_at": Column("time", "Last detected", note="no drift in the window"),
-    "last_sample_at": Column("time", "Last sample", note="no sample"),
-    "samples_detected": Column("count", "Samples with drift"),
-    "gap_minutes": Column("count", "Minutes in gaps"),
-    "gaps": Column("count", "Scrape gaps"),
-    "series": Column(note="no series"),
-    "minutes": Column("count", "Minutes"),
-    "first": Column("time", "First reset"),
-    "last": Column("time", "Last reset"),
-}
-
-
-SPEC = ReportSpec(
-    "slo", "notebooks/slo_report.ipynb", "SLO report", (
-        *common_params("SLO report"),
-        CATALOG_PARAM,
-        Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
-              "catalog (each SLO's own timeWindow)", check_slo_window),
-        Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
-    ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline,
-    index_trends=index_trends, columns=TABLE_COLUMNS, suite_position=0)
-
-
-# --------------------------------------------------------------------------------------------- fetch
+# --------------------------------------------------------------------------------------------- data and fetch
 def drift_step(start: pd.Timestamp, end: pd.Timestamp) -> int:
     """Seconds between drift points: a whole number of minutes, at least 5, at most DRIFT_MAX_POINTS points."""
     minutes = max(5, -(-int((end - start) / MINUTE) // DRIFT_MAX_POINTS))
     return minutes * 60
 
 
-def fetch_model_drift(prometheus: Any, start: pd.Timestamp, end: pd.Timestamp, *,
+def fetch_model_drift(prometheus: PrometheusAPI, start: pd.Timestamp, end: pd.Timestamp, *,
                       metric: str = analysis.DRIFT_METRIC,
                       model_label: str = analysis.DRIFT_MODEL_LABEL) -> pd.DataFrame:
     """The drift gauge per model over (start, end]: `timestamp`, `value`, `<model_label>`; each point is the
-    gauge's maximum over the step before it (`max_over_time`), so a drift episode shorter than the step is not
+    gauge's maximum over the step before it (`promql.drift_max`), so a drift episode shorter than the step is not
     missed while the frame stays small."""
-    step = drift_step(start, end)
-    promql = f"max by ({model_label}) (max_over_time({metric}[{step}s]))"
-    return prometheus.query_range(promql, to_rfc3339(start + pd.Timedelta(seconds=step)), to_rfc3339(end), step)
+    step = pd.Timedelta(seconds=drift_step(start, end))
+    return prometheus.query_range(promql.drift_max(metric, model_label, int(step.total_seconds())), start + step, end,
+                                  step)
 
 
 @dataclass
@@ -198,7 +115,8 @@ class SLOData:
         return self.archived[name].events if name in self.archived else self.events[name].events
 
     def known_from(self, name: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        """(data_starts_at, covered_from) of a ratio objective, the archive's days included (`slo_archive.known_from`)."""
+        """(data_starts_at, covered_from) of a ratio objective, the archive's days included
+        (`events.archive.known_from`)."""
         return known_from(self.events[name], self.archived.get(name))
 
     @property
@@ -206,7 +124,8 @@ class SLOData:
         return max(end for _, end in self.windows.values())
 
 
-def objective_window(objective: SLOObjective, window: str | None, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+def objective_window(objective: SLOObjective, window: str | None,
+                     end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The window of one objective ending at `end`: the report's `window` (calendar forms in the SLO's calendar
     time zone), or with `catalog` (or none) the SLO's own timeWindow."""
     if not window or window == CATALOG_WINDOW:
@@ -215,23 +134,23 @@ def objective_window(objective: SLOObjective, window: str | None, end: pd.Timest
     return parse_window(window, end, tz=objective.time_window.time_zone)
 
 
-def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
-    """Every request of the report, through `sources.prometheus` (`params`: catalog, window, services, end)."""
+def fetch(sources: Sources, params: Mapping[str, Any]) -> SLOData:
+    """Every request of the report, through one `Memo` of `sources.prometheus` (`params`: catalog, window, services,
+    end)."""
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
     objectives = select_objectives(catalog.slos, params.get("services"))
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
-    prometheus = QueryOnce(sources.prometheus)
+    prometheus = Memo(sources.prometheus)
     window = params.get("window") or CATALOG_WINDOW
     windows, events, thresholds, archived = {}, {}, {}, {}
     shared: dict[tuple[Any, ...], SLOEvents] = {}
     completed: dict[tuple[Any, ...], WithArchive] = {}
-    sources_archive = getattr(sources, "archive", None)  # the SLO event archive (None: a bare source)
-    ranges: dict[tuple[str, ...], pd.DataFrame] = {}
+    sources_archive = sources.archive  # the SLO event archive (None: none configured)
     for objective in objectives:
         windows[objective.name] = start, stop = objective_window(objective, window, end)
         if objective.threshold is not None:
-            thresholds[objective.name] = fetch_threshold_values(sources.prometheus, objective, start, stop,
-                                                                lookback=analysis.LOOKBACK, cache=ranges)
+            thresholds[objective.name] = fetch_threshold_values(prometheus, objective, start, stop,
+                                                                lookback=analysis.LOOKBACK)
             continue
         key = (*objective.events_key, start, stop)
         if key not in shared:
@@ -248,7 +167,7 @@ def fetch(sources: Any, params: Mapping[str, Any]) -> SLOData:
     return data
 
 
-# --------------------------------------------------------------------------------------------- build
+# --------------------------------------------------------------------------------------------- the report
 @dataclass
 class SLOReport:
     """Everything the SLO notebook shows."""
@@ -455,174 +374,23 @@ class SLOReport:
 
     def headline(self) -> str:
         """The first screen: the policy decision and its reason, the window, the statuses, the alerts that would
-        have fired, model drift and what data was missing (Markdown). The warnings follow it."""
-        policy = self.policy
-        counts = {s: sum(r.status == s for r in self.results) for s in slo_plots.STATUS_TEXT}
-        lines = [f"# {md(self.title)}", "",
-                 f"## Error-budget policy: **{md(DECISION_TEXT.get(policy['decision'], policy['decision']))}**", "",
-                 md(policy["reason"]), "",
-                 f"Window {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC, {len(self.results)} "
-                 "SLOs: " + ", ".join(f"**{counts[s]} {text}**" if counts[s] and s != "ok" else f"{counts[s]} {text}"
-                                      for s, text in slo_plots.STATUS_TEXT.items()) + "."]
-        lines += ["", self._catalog_sentence()]
+        have fired, model drift and what data was missing (Markdown, in `plots.slo_text`'s words). The warnings
+        follow it."""
+        lines = slo_text.policy_heading(self.title, self.policy)
+        lines += ["", slo_text.status_sentence(self.start, self.end, [r.status for r in self.results])]
+        lines += ["", slo_text.catalog_sentence(self.data.catalog, self.data.slos, self.data.window_param,
+                                                own_windows=self.data.window_param == CATALOG_WINDOW)]
         if no_data := [r.name for r in self.results if r.status == "no_data"]:
-            lines += ["", f"**No data** for {md(', '.join(no_data))}: no events in the window. Shown as *no data*, "
-                          "never as 100%, and left out of the policy decision."]
-        lines += ["", "**Alerts** that would have fired: " + _alert_sentence(self.alerts_table())]
-        episodes = "; ".join(f"{md(e.model)} {counters.when_text(e.start, e.end)}"
-                             for e in self.drift_periods.itertuples(index=False))
-        now = [md(d["model"]) for d in self.model_drift if d["detected_now"]]
-        lines += ["", "**Model drift**: " + (f"in the window {episodes}" if episodes else "none in the window")
-                  + "; " + (f"**drifting now: {', '.join(now)}**" if now else "no model drifts now") + "."]
-        quality = self.data_quality()
+            lines += ["", slo_text.no_data_sentence(no_data)]
+        lines += ["", slo_text.alert_sentence(self.alerts_table())]
+        lines += ["", slo_text.drift_sentence(self.drift_periods,
+                                              [d["model"] for d in self.model_drift if d["detected_now"]])]
         with_data = [r for r in self.results if r.status != "no_data"]
-        lowest = min((r.coverage for r in with_data), default=math.nan)
         gaps, names = self.gaps_table(), [r.name for r in with_data]
-        lines += ["", f"**Data**: lowest coverage {percent(lowest, 2)} of the window's minutes; "
-                  f"{len(gaps[gaps['slo'].isin(names)].drop_duplicates(['start', 'end']))} distinct scrape gap(s); "
-                  f"{int(quality['counter_resets'].sum())} counter resets handled (see Data quality)."]
+        lines += ["", slo_text.data_sentence(min((r.coverage for r in with_data), default=math.nan),
+                                             len(gaps[gaps["slo"].isin(names)].drop_duplicates(["start", "end"])),
+                                             int(self.data_quality()["counter_resets"].sum()))]
         return "\n".join(lines)
-
-
-    def _catalog_sentence(self) -> str:
-        """`**Catalog** params/x.yaml (Pyrra ...): 7 objectives of 6 SLOs; window 30d for every SLO; ...`."""
-        catalog, objectives = self.data.catalog, self.data.slos
-        slos = len({o.slo_name for o in objectives})
-        text = (f"**Catalog** `{catalog.path}` ({', '.join(catalog.source_formats)}): {len(objectives)} "
-                f"objective{'s' if len(objectives) != 1 else ''} of {slos} SLO{'s' if slos != 1 else ''}")
-        if self.data.window_param == CATALOG_WINDOW:
-            defaulted = sorted({o.slo_name for o in objectives if not o.window_given})
-            text += "; each over its own timeWindow"
-            if defaulted:
-                text += (f"; **no timeWindow** for {', '.join(defaulted)}: {DEFAULT_WINDOW} rolling, the kit's "
-                         "default")
-        else:
-            own = sorted({f"{o.slo_name} ({o.time_window.describe()})" for o in objectives
-                          if o.window_given and o.time_window.describe() != f"{self.data.window_param} rolling"})
-            text += f"; window {self.data.window_param} for every SLO"
-            if own:
-                text += f" (their own windows apply with window=catalog: {', '.join(own)})"
-        sliced = [o.name for o in objectives if o.time_sliced]
-        if sliced:
-            text += f"; time slices for {', '.join(sliced)}"
-        text += "."
-        if catalog.notes:
-            text += " Read past: " + "; ".join(catalog.notes) + "."
-        return text
-
-
-def _gap_warnings(report: SLOReport) -> list[str]:
-    """One warning per distinct scrape gap, naming the SLOs whose data it hits (analysis.counters.gap_warning:
-    both dates when it spans midnight, and no claim of exact totals that does not hold)."""
-    hit: dict[tuple[Any, ...], list[str]] = {}
-    for result in report.results:
-        if result.status == "no_data" or result.name in report.data.thresholds:
-            continue
-        for gap in report.gaps(result.name).itertuples(index=False):
-            key = (gap.start, gap.end, int(gap.minutes), bool(getattr(gap, "carried", True)),
-                   int(getattr(gap, "restarts", 0)))
-            hit.setdefault(key, []).append(result.name)
-    names = [r.name for r in report.results if r.status != "no_data" and r.name not in report.data.thresholds]
-    return [counters.gap_warning(start, end, minutes, "every SLO" if slos == names and len(names) > 1
-                                 else ", ".join(slos), carried=carried, restarts=restarts)
-            for (start, end, minutes, carried, restarts), slos in hit.items()]
-
-
-def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
-    """The report from what `fetch` returned (pure): each SLO evaluated over its window, the policy decision,
-    drift; its warnings (no data, low coverage, scrape gaps, drift now) go on the first screen and summary.json.
-    Raises `ImpossibleFiguresError` (the run fails) when an SLO's events break an invariant (`analysis.slo`)."""
-    policy_thresholds = data.catalog.policy
-    results, warnings = [], []
-    for slo in data.slos:
-        start, end = data.windows[slo.name]
-        budgeting = analysis.Budgeting(slo.budgeting_method, slo.time_slice_window, slo.time_slice_target)
-        if slo.name in data.thresholds:
-            values = data.thresholds[slo.name]
-            result = analysis.evaluate_slo(None, name=slo.name, service=slo.service, objective=slo.objective,
-                                           start=start, end=end, alert_below=policy_thresholds.alert_below,
-                                           budgeting=budgeting, slices=values.slices(slo))
-            if result.slices is not None and result.slices.without_events:
-                warnings.append(f"{slo.name}: {result.slices.without_events} of {result.slices.slices} slices have "
-                                f"no value (no data: neither good nor bad): {values.query}")
-        else:
-            backend = data.events[slo.name].backend
-            analysis.check_events(data.events_of(slo.name), name=slo.name, backend=backend)
-            result = analysis.evaluate_slo(data.events_of(slo.name), name=slo.name, service=slo.service,
-                                           objective=slo.objective, start=start, end=end,
-                                           alert_below=policy_thresholds.alert_below, budgeting=budgeting,
-                                           known_from=data.known_from(slo.name)[1])
-            analysis.check_window(result, backend=backend)
-        results.append(result)
-        if result.status == "no_data":
-            warnings.append(f"{slo.name}: no events in the window (no data, not 100%)")
-    warnings.extend(dict.fromkeys(w for item in data.archived.values() for w in item.warnings))
-    policy = analysis.budget_policy(results, **policy_thresholds.model_dump())
-    drift = analysis.model_drift(data.drift, data.start, data.end)
-    warnings.extend(f"model drift detected now: {d['model']}" for d in drift if d["detected_now"])
-    report = SLOReport(data, results, policy, drift, analysis.drift_periods(data.drift, data.start, data.end),
-                       title=params.get("title") or SPEC.title, warnings=warnings)
-    report.warnings.extend(_coverage_warnings(report))
-    report.warnings.extend(_gap_warnings(report))
-    return report
-
-
-def _coverage_warnings(report: SLOReport) -> list[str]:
-    """Per SLO with data: the window's data starting after its start (retention: the figures are partial), or
-    else too few of its minutes with a sample."""
-    found = []
-    for result in report.results:
-        facts = report.window_facts(result.name)
-        if result.status == "no_data":
-            continue
-        if facts is not None and (message := facts.message(result.name)):
-            found.append(message)
-        elif result.coverage < COVERAGE_WARNING:
-            found.append(f"{result.name}: coverage {result.coverage:.2%} of the window's minutes had data")
-    return found
-
-
-# --------------------------------------------------------------------------------------------- narrative
-def _alert_sentence(alerts: pd.DataFrame) -> str:
-    """`page: api-gateway-availability 2 periods from 2026-11-11 14:24 UTC (peak 167x); ticket: ...`."""
-    parts = []
-    for severity in ("page", "ticket"):
-        own = alerts[alerts["severity"] == severity]
-        per_slo = [f"{md(slo)} {len(rows)} period(s) from {rows['start'].min():%Y-%m-%d %H:%M} UTC "
-                   f"(peak {rows['peak_burn_rate'].max():.0f}x)" for slo, rows in own.groupby("slo", sort=False)]
-        parts.append(f"{severity}: " + ("; ".join(per_slo) if per_slo else "none"))
-    return ". ".join(parts) + "."
-
-
-def slo_markdown(result: analysis.SLOResult) -> str:
-    """The heading and the numbers of one SLO's section."""
-    status = slo_plots.STATUS_TEXT.get(result.status, result.status)
-    head = f"## {md(result.name)} ({md(result.service)}): {status}"
-    if result.status == "no_data":
-        return (f"{head}\n\nNo events between {result.start:%Y-%m-%d %H:%M} and {result.end:%Y-%m-%d %H:%M} UTC: "
-                "the SLI is unknown (not 100%). Check that the service exports the catalog's metrics.")
-    rates = ", ".join(f"{w} {rate(v)}" for w, v in result.burn_rates.items())
-    pages = int((result.alerts["severity"] == "page").sum())
-    tickets = int((result.alerts["severity"] == "ticket").sum())
-    if result.slices is not None:
-        slices = result.slices
-        minutes = f"{slices.window / MINUTE:g}-minute slices"
-        rule = (f"good when at least {percent(slices.target, 1)} of its events are good"
-                if slices.method == "Timeslices" and not math.isnan(result.total_events) else
-                "the mean of the slices' good ratios" if slices.method == "RatioTimeslices"
-                else "good when the value meets the threshold")
-        counted = (f"{slices.bad:,.0f} bad of {slices.with_events:,} {minutes} ({rule})" if slices.method ==
-                   "Timeslices" else f"{slices.with_events:,} {minutes} ({rule})")
-        events = ("" if math.isnan(result.total_events) else
-                  f"; {result.bad_events:,.0f} bad of {result.total_events:,.0f} events")
-        return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
-                f"objective ({slices.method}): {counted}, {slices.without_events:,} slices without events (not "
-                f"counted){events}. **{percent(result.error_budget_remaining, 1)}** of the error budget left. "
-                f"Burn rates now (in slices): {rates}. Alert periods: {pages} page, {tickets} ticket.")
-    return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
-            f"objective: {result.bad_events:,.0f} bad of {result.total_events:,.0f} events. "
-            f"**{percent(result.error_budget_remaining, 1)}** of the error budget left. "
-            f"Burn rates now: {rates}. Alert periods: {pages} page, {tickets} ticket.")
 
 
 def slo_figures(report: SLOReport, result: analysis.SLOResult) -> dict[str, go.Figure]:
@@ -650,3 +418,158 @@ def drift_figure(report: SLOReport) -> go.Figure:
     now = [d["model"] for d in report.model_drift if d["detected_now"]]
     return slo_plots.drift_timeline(report.drift_periods, models, report.start, report.end,
                                     detected_now=now, title="Model drift (model_drift_detected)")
+
+
+# --------------------------------------------------------------------------------------------- build
+def _gap_warnings(report: SLOReport) -> list[str]:
+    """One warning per distinct scrape gap, naming the SLOs whose data it hits (plots.slo_text.gap_warning:
+    both dates when it spans midnight, and no claim of exact totals that does not hold)."""
+    hit: dict[tuple[Any, ...], list[str]] = {}
+    for result in report.results:
+        if result.status == "no_data" or result.name in report.data.thresholds:
+            continue
+        for gap in report.gaps(result.name).itertuples(index=False):
+            key = (gap.start, gap.end, int(gap.minutes), bool(getattr(gap, "carried", True)),
+                   int(getattr(gap, "restarts", 0)))
+            hit.setdefault(key, []).append(result.name)
+    names = [r.name for r in report.results if r.status != "no_data" and r.name not in report.data.thresholds]
+    return [slo_text.gap_warning(start, end, minutes, "every SLO" if slos == names and len(names) > 1
+                                 else ", ".join(slos), carried=carried, restarts=restarts)
+            for (start, end, minutes, carried, restarts), slos in hit.items()]
+
+
+def _coverage_warnings(report: SLOReport) -> list[str]:
+    """Per SLO with data: the window's data starting after its start (retention: the figures are partial), or
+    else too few of its minutes with a sample."""
+    found = []
+    for result in report.results:
+        facts = report.window_facts(result.name)
+        if result.status == "no_data":
+            continue
+        if facts is not None and (message := slo_text.partial_window_warning(result.name, facts)):
+            found.append(message)
+        elif result.coverage < COVERAGE_WARNING:
+            found.append(slo_text.coverage_warning(result.name, result.coverage))
+    return found
+
+
+def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
+    """The report from what `fetch` returned (pure): each SLO evaluated over its window, the policy decision,
+    drift; its warnings (no data, low coverage, scrape gaps, drift now) go on the first screen and summary.json.
+    Raises `ImpossibleFiguresError` (the run fails) when an SLO's events break an invariant (`analysis.slo`)."""
+    policy_thresholds = data.catalog.policy
+    results, warnings = [], []
+    for slo in data.slos:
+        start, end = data.windows[slo.name]
+        budgeting = analysis.Budgeting(slo.budgeting_method, slo.time_slice_window, slo.time_slice_target)
+        if slo.name in data.thresholds:
+            values = data.thresholds[slo.name]
+            result = analysis.evaluate_slo(None, name=slo.name, service=slo.service, objective=slo.objective,
+                                           start=start, end=end, alert_below=policy_thresholds.alert_below,
+                                           budgeting=budgeting, slices=values.slices(slo))
+            if result.slices is not None and result.slices.without_events:
+                warnings.append(slo_text.empty_slices_warning(slo.name, result.slices.without_events,
+                                                              result.slices.slices, values.query))
+        else:
+            backend = data.events[slo.name].backend
+            analysis.check_events(data.events_of(slo.name), name=slo.name, backend=backend)
+            result = analysis.evaluate_slo(data.events_of(slo.name), name=slo.name, service=slo.service,
+                                           objective=slo.objective, start=start, end=end,
+                                           alert_below=policy_thresholds.alert_below, budgeting=budgeting,
+                                           known_from=data.known_from(slo.name)[1])
+            analysis.check_window(result, backend=backend)
+        results.append(result)
+        if result.status == "no_data":
+            warnings.append(slo_text.no_data_warning(slo.name))
+    warnings.extend(dict.fromkeys(w for item in data.archived.values() for w in item.warnings))
+    policy = analysis.budget_policy(results, **policy_thresholds.model_dump())
+    drift = analysis.model_drift(data.drift, data.start, data.end)
+    warnings.extend(slo_text.drifting_now_warning(d["model"]) for d in drift if d["detected_now"])
+    report = SLOReport(data, results, policy, drift, analysis.drift_periods(data.drift, data.start, data.end),
+                       title=params.get("title") or SPEC.title, warnings=warnings)
+    report.warnings.extend(_coverage_warnings(report))
+    report.warnings.extend(_gap_warnings(report))
+    return report
+
+
+# --------------------------------------------------------------------------------------------- check
+def check(values: dict[str, Any]) -> None:
+    """The catalog parses and validates and the services / SLO names exist in it (exit 2 before any kernel)."""
+    catalog = read_file_param("catalog", read_catalog, values["catalog"])
+    select_objectives(catalog.slos, values.get("services"))
+
+
+def check_slo_window(value: Any, field_name: str) -> str:
+    """A report window (`30d`, `1M`, `2026-10`, ...) or `catalog` (each SLO's own timeWindow)."""
+    if isinstance(value, str) and value.strip() == CATALOG_WINDOW:
+        return CATALOG_WINDOW
+    return check_window(value, field_name)
+
+
+# --------------------------------------------------------------------------------------------- window and index
+def report_window(params: Mapping[str, Any], now: pd.Timestamp) -> Window:
+    """The run's first guess at its window: the `window` parameter's, or with `catalog` only its end (each SLO has
+    its own start; the built report gives the span)."""
+    if params.get("window") == CATALOG_WINDOW:
+        return None, parse_time(params.get("end", "now"), now=now, field="end")
+    return window_from_end(params, now)
+
+
+def index_headline(summary: Mapping[str, Any]) -> str:
+    """`6 SLOs (1 at_risk, 5 ok); policy: caution`."""
+    slos = summary.get("slos") if isinstance(summary.get("slos"), list) else []
+    counts: dict[str, int] = {}
+    for entry in slos:
+        counts[str(entry.get("status"))] = counts.get(str(entry.get("status")), 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    decision = (summary.get("policy") or {}).get("decision")
+    return f"{len(slos)} SLOs ({parts})" + (f"; policy: {decision}" if decision else "")
+
+
+def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
+    """Error budget left per SLO across the published runs (the weekly runs), from each summary.json's `slos`;
+    an SLO without data in a run, and every failed run, is a gap."""
+    runs = trend_runs(summaries)
+    points = []
+    for run in runs:
+        for entry in (run.summary or {}).get("slos") or []:
+            if not isinstance(entry, Mapping) or not entry.get("name"):
+                continue
+            left = entry.get("error_budget_remaining")
+            left = float(left) if isinstance(left, int | float) and math.isfinite(left) else None
+            status = slo_plots.STATUS_TEXT.get(str(entry.get("status")), str(entry.get("status", "")))
+            points.append({"end": run.end, "series": str(entry["name"]), "value": left,
+                           "text": f"{entry['name']}: {percent(left, 1)} left ({status}), window to "
+                                   f"{format_time(run.end)}"})
+    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
+                      title="Error budget left per SLO", y_title="error budget left", tickformat=".0%",
+                      reference=(0.0, "budget spent"))]
+
+
+#: How the SLO report's tables read (over plots.table.COMMON).
+TABLE_COLUMNS = {
+    "detected_in_window": Column("bool", "Drift in the window"),
+    "detected_now": Column("bool", "Drifting now"),
+    "first_detected_at": Column("time", "First detected", note="no drift in the window"),
+    "last_detected_at": Column("time", "Last detected", note="no drift in the window"),
+    "last_sample_at": Column("time", "Last sample", note="no sample"),
+    "samples_detected": Column("count", "Samples with drift"),
+    "gap_minutes": Column("count", "Minutes in gaps"),
+    "gaps": Column("count", "Scrape gaps"),
+    "series": Column(note="no series"),
+    "minutes": Column("count", "Minutes"),
+    "first": Column("time", "First reset"),
+    "last": Column("time", "Last reset"),
+}
+
+
+# --------------------------------------------------------------------------------------------- spec
+SPEC = ReportSpec(
+    "slo", "notebooks/slo_report.ipynb", "SLO report", (
+        *common_params("SLO report"),
+        CATALOG_PARAM,
+        Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
+              "catalog (each SLO's own timeWindow)", check_slo_window),
+        Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
+    ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline,
+    index_trends=index_trends, columns=TABLE_COLUMNS, suite_position=0)

@@ -122,7 +122,8 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
         error = {"type": "MissingSummary", "message": "the notebook finished without calling run.write_summary()"}
     if error is None and summary is not None and summary.get("status") != "ok":
         error = {"type": "ReportFailed", "message": f"the notebook marked its summary {summary.get('status')!r}"}
-    if summary is None:  # the runner's own: parameters hold no credential (resolve_parameters), the rest is checked here
+    # the runner's own summary: parameters hold no credential (resolve_parameters), the rest is checked here
+    if summary is None:
         source = context.get("source") or {"kind": None, "endpoints": {}}
         summary = {"report": report.name, "status": "failed", "generated_at": to_rfc3339(utc_now()),
                    "parameters": to_jsonable(parameters),
@@ -147,7 +148,8 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
         nb.cells.insert(0, _markdown_cell(f"**Warnings** (this report may be incomplete):\n\n{items}",
                                           WARNINGS_TAG))
     if error is not None and error.get("cell") is None:  # e.g. the kernel died: name the cell that was running
-        running = [c for c in nb.cells if c.get("metadata", {}).get("papermill", {}).get("status") in ("running", "failed")]
+        running = [c for c in nb.cells
+                   if c.get("metadata", {}).get("papermill", {}).get("status") in ("running", "failed")]
         if running:
             error["cell"] = running[0].get("execution_count") or nb.cells.index(running[0])
             summary["error"] = error
@@ -156,7 +158,8 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
         where = f" in cell [{error['cell']}]" if error.get("cell") is not None else ""
         nb.cells.insert(0, _markdown_cell(
             f'<div style="background:#fdd;border:2px solid #b00;padding:8px">'
-            f"<b>This report FAILED{where}: {html.escape(str(error['type']))}</b>: {html.escape(str(error['message']))}<br>"
+            f"<b>This report FAILED{where}: {html.escape(str(error['type']))}</b>: "
+            f"{html.escape(str(error['message']))}<br>"
             f"Run {run_id}. The numbers below are partial and must not be used as complete.</div>", ERROR_TAG))
     title = f"{parameters.get('title') or report.title} ({'FAILED ' if error else ''}{run_id})"
     text = nbformat.writes(nb)

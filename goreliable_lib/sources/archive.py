@@ -42,12 +42,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from goreliable_lib.errors import BadInputError, SourceError
 from goreliable_lib.sources.base import Source
 from goreliable_lib.sources.drills import s3_client
-from goreliable_lib.timeutil import parse_time, to_rfc3339
+from goreliable_lib.timeutil import DAY, MINUTE, empty_events, parse_time, to_rfc3339
 
 FORMAT = "goreliable.slo-archive/v1"
 DEFINITION_FILE = "slo.json"
-DAY = pd.Timedelta(days=1)
-MINUTE = pd.Timedelta(minutes=1)
 MINUTES_A_DAY = 1440
 COLUMNS = ("timestamp", "good", "total")
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict"}
@@ -295,8 +293,7 @@ class ArchiveSource(Source):
             return pd.DataFrame(columns=["key", "names", "definition"])
         if request["method"] == "days":
             return pd.DataFrame({"day": pd.DatetimeIndex([], tz="UTC"), "complete": pd.Series([], dtype=bool)})
-        frame = pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "good": pd.Series([], dtype=float),
-                              "total": pd.Series([], dtype=float), "day": pd.DatetimeIndex([], tz="UTC")})
+        frame = _no_days()
         frame.attrs["warnings"] = []
         return frame
 
@@ -374,9 +371,7 @@ class ArchiveSource(Source):
                 frames.append(decode_day(found[0], key, day, stored.name).assign(day=day))
             except ValueError as exc:
                 warnings.append(f"SLO archive at {self._storage.describe()}: {exc}; the day is not used")
-        frame = (pd.concat(frames, ignore_index=True) if frames else
-                 pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "good": pd.Series([], dtype=float),
-                               "total": pd.Series([], dtype=float), "day": pd.DatetimeIndex([], tz="UTC")}))
+        frame = pd.concat(frames, ignore_index=True) if frames else _no_days()
         frame.attrs["warnings"] = warnings
         return frame
 
@@ -440,3 +435,8 @@ class ArchiveSource(Source):
             self._storage.create(path, data)
         else:
             self._storage.replace(path, data, found[1])  # a lost race only loses a name, never events
+
+
+def _no_days() -> pd.DataFrame:
+    """An archive answer without days: the events frame's columns and `day`."""
+    return empty_events().assign(day=pd.DatetimeIndex([], tz="UTC"))

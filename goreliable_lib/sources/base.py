@@ -1,9 +1,11 @@
-"""The one path every fetch takes: replay from a snapshot, or fetch for real and record."""
+"""The one path every fetch takes: replay from a snapshot, or fetch for real and record; and `PrometheusAPI`, what
+the kit asks of a Prometheus-API server (the source, the memo in front of it, a snapshot replay, the tests' fakes).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -11,6 +13,24 @@ from goreliable_lib.timeutil import utc_now
 
 if TYPE_CHECKING:
     from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
+
+
+class PrometheusAPI(Protocol):
+    """The three questions of the Prometheus HTTP API, with times as `Timestamp` and steps as `Timedelta`.
+
+    `query` answers at one time (a range selector `S[d]` answers raw samples, never staleness markers or NaN);
+    `query_range` every `step` over [start, end] (`align`: on the step's absolute grid; `series`: how many series
+    the answer is expected to hold, so the request is cut to keep series x points bounded); `series` lists the
+    series with samples in [start, end] (a superset: servers answer from their index)."""
+
+    def query(self, promql: str, time: pd.Timestamp | None = None) -> pd.DataFrame: ...
+
+    def query_range(self, promql: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta, *,
+                    align: bool = True, series: int = 1) -> pd.DataFrame: ...
+
+    def series(self, match: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
+
+    def now(self) -> pd.Timestamp: ...
 
 
 class Source:
@@ -39,14 +59,16 @@ class Source:
         """True when results come from a snapshot."""
         return self.replayer is not None
 
-    def _get(self, request: dict[str, Any]) -> pd.DataFrame:
+    def _get(self, request: dict[str, Any], **options: Any) -> pd.DataFrame:
+        """The result of `request` (the snapshot's key: what decides the result); `options` change only how it is
+        fetched (e.g. how a range query is cut into requests) and are passed to `_fetch`."""
         if self.replayer is not None:
             frame = self.replayer.lookup(self.name, request)
         else:
-            frame = self._fetch(request)
+            frame = self._fetch(request, **options)
         if self.recorder is not None:  # a replayed run records too, so every run folder holds its data
             self.recorder.record(self.name, request, frame)
         return frame
 
-    def _fetch(self, request: dict[str, Any]) -> pd.DataFrame:  # pragma: no cover - abstract
+    def _fetch(self, request: dict[str, Any], **options: Any) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -58,9 +58,9 @@ class Sources:
     """The three sources of a profile, sharing one clock."""
 
     profile: str
-    prometheus: Any
-    kubecost: Any
-    drills: Any
+    prometheus: PrometheusSource | MissingSource
+    kubecost: KubecostSource | MissingSource
+    drills: DrillSource | MissingSource
     endpoints: dict[str, str | None] = field(default_factory=dict)
     replayer: SnapshotReplayer | None = None
     clock_override: pd.Timestamp | None = None
@@ -73,7 +73,8 @@ class Sources:
             return self.replayer.as_of
         return self.clock_override if self.clock_override is not None else utc_now()
 
-    def drill_source(self, uri: str | None = None, *, known_components: Sequence[str] | None = None) -> Any:
+    def drill_source(self, uri: str | None = None, *,
+                     known_components: Sequence[str] | None = None) -> DrillSource | MissingSource:
         """The drill logs at `uri` (read live, recorded like every other fetch, on these sources' clock; it becomes
         the `drills` endpoint, so a recorded run replays with `snapshot:<run>/data`), or the profile's drill source
         when `uri` is None. Components outside `known_components` are flagged in the logs' problems."""
@@ -113,7 +114,7 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
             return clock_override if clock_override is not None else utc_now()
 
         common: dict[str, Any] = {"recorder": recorder, "clock": clock}
-        prometheus: Any = MissingSource("Prometheus", "GORELIABLE_PROMETHEUS_URL")
+        prometheus: PrometheusSource | MissingSource = MissingSource("Prometheus", "GORELIABLE_PROMETHEUS_URL")
         if settings.prometheus_url:
             basic = ((settings.prometheus_username, settings.prometheus_password or "")
                      if settings.prometheus_username else None)
@@ -124,10 +125,10 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
                 thanos_dedup=settings.thanos_dedup,
                 partial_response=settings.thanos_partial_response,
                 max_source_resolution=settings.thanos_max_source_resolution, **common)
-        kubecost: Any = MissingSource("Kubecost", "GORELIABLE_KUBECOST_URL")
+        kubecost: KubecostSource | MissingSource = MissingSource("Kubecost", "GORELIABLE_KUBECOST_URL")
         if settings.kubecost_url:
             kubecost = KubecostSource(settings.kubecost_url, token=settings.kubecost_token, **common)
-        drills: Any = MissingSource("drill log", "GORELIABLE_DRILLS_URI")
+        drills: DrillSource | MissingSource = MissingSource("drill log", "GORELIABLE_DRILLS_URI")
         if settings.drills_uri:
             drills = DrillSource(settings.drills_uri, **common)
         endpoints = {"prometheus": settings.prometheus_url, "kubecost": settings.kubecost_url,

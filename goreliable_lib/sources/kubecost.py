@@ -49,14 +49,13 @@ from goreliable_lib.sources.http import (
     retry_after_seconds,
     split_credentials,
 )
-from goreliable_lib.timeutil import parse_duration, parse_time, parse_window, to_rfc3339
+from goreliable_lib.timeutil import DAY, parse_duration, parse_time, parse_window, to_rfc3339
 
 if TYPE_CHECKING:
     from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
-DAY = pd.Timedelta(days=1)
 ACCUMULATE_SIZES = {"hour": pd.Timedelta(hours=1), "day": DAY, "week": pd.Timedelta(days=7)}
 COST_FIELDS = ["cpuCost", "gpuCost", "ramCost", "pvCost", "networkCost", "loadBalancerCost", "sharedCost",
                "externalCost", "totalCost", "cpuCostAdjustment", "gpuCostAdjustment", "ramCostAdjustment",
@@ -68,8 +67,9 @@ USAGE_FIELDS = ["cpuCores", "cpuCoreHours", "cpuCoreRequestAverage", "cpuCoreUsa
 EFFICIENCY_FIELDS = ["cpuEfficiency", "ramEfficiency", "totalEfficiency"]
 ADDITIVE = COST_FIELDS + ["cpuCoreHours", "ramByteHours", "gpuHours", "pvByteHours", "networkTransferBytes",
                           "networkReceiveBytes"]
-AGGREGATE_COLUMNS = {"cluster": "cluster", "node": "node", "namespace": "namespace", "controllerKind": "controller_kind",
-                     "controller": "controller", "service": "service", "pod": "pod", "container": "container"}
+AGGREGATE_COLUMNS = {"cluster": "cluster", "node": "node", "namespace": "namespace",
+                     "controllerKind": "controller_kind", "controller": "controller", "service": "service",
+                     "pod": "pod", "container": "container"}
 
 
 def snake(name: str) -> str:
@@ -320,7 +320,8 @@ def _keyword_windows() -> dict[str, Callable[[pd.Timestamp], tuple[pd.Timestamp,
 _KEYWORDS = _keyword_windows()
 
 
-def _intervals(start: pd.Timestamp, end: pd.Timestamp, size: pd.Timedelta | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+def _intervals(start: pd.Timestamp, end: pd.Timestamp,
+               size: pd.Timedelta | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     if size is None:
         return [(start, end)]
     out, lo = [], start

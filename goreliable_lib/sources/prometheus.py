@@ -10,7 +10,8 @@ With `align=True` (the default) the evaluation grid is the multiples of `step` s
 `start` is rounded *up* and `end` *down* to that grid, so every sample lies inside the requested
 interval and every request's `start` and `end` are multiples of `step` (Mimir's query-frontend only
 caches such queries; Grafana aligns the same way). A range longer than `max_points_per_series`
-(Prometheus refuses more than 11,000 points per series) is cut into chunks whose boundaries also
+(Prometheus refuses more than 11,000 points per series), or whose `series` hint times its points passes
+`MAX_POINTS_PER_REQUEST` (what the server holds at once), is cut into chunks whose boundaries also
 sit on a fixed absolute grid (multiples of `points * step`, rounded down to whole UTC days when the
 step divides a day), so a rolling window (`now-30d`) asks for the same older chunks every time and a
 Thanos/Mimir results cache can answer them. Chunk `k` covers `[k*span, (k+1)*span - step]`, so no
@@ -71,6 +72,8 @@ if TYPE_CHECKING:
     from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
 PROMETHEUS_MAX_POINTS = 11_000
+#: Series x points of one range request (the server holds them at once; Prometheus' max-samples is 50 M).
+MAX_POINTS_PER_REQUEST = 5_000_000
 #: The setting that makes a Prometheus source retry timeouts (named in the error of a timeout not retried).
 RETRY_TIMEOUTS_SETTING = "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS=true"
 _DAY_MS = 86_400_000
@@ -233,8 +236,10 @@ class PrometheusSource(Source):
         return promjson.raw_samples(frame) if is_range_selector(promql) else frame
 
     def query_range(self, promql: str, start: object, end: object, step: object, *,
-                    align: bool = True) -> pd.DataFrame:
-        """Range query over [start, end] every `step`; split into chunks as needed (see module docs)."""
+                    align: bool = True, series: int = 1) -> pd.DataFrame:
+        """Range query over [start, end] every `step`; split into chunks as needed (see module docs): at most
+        `max_points_per_series` points a series, and `series` (the series the answer is expected to hold) x points
+        at most MAX_POINTS_PER_REQUEST."""
         promql = self._check_query(promql)
         now = self.now()
         start_ts = parse_time(start, now=now, field="start")
@@ -254,7 +259,8 @@ class PrometheusSource(Source):
                                    "step": step_ms / 1000, **self.thanos_options}
         if not align:
             request["align"] = False
-        return self._surface_warnings(self._get(request), promql)
+        points = min(self.max_points_per_series, max(1, MAX_POINTS_PER_REQUEST // max(int(series), 1)))
+        return self._surface_warnings(self._get(request, points_per_series=points), promql)
 
     def series(self, match: str, start: object, end: object) -> pd.DataFrame:
         """The series matching a selector with samples in [start, end] (`/api/v1/series`): one row per series,
@@ -307,7 +313,7 @@ class PrometheusSource(Source):
                           stacklevel=3)
         return frame
 
-    def _fetch(self, request: dict[str, Any]) -> pd.DataFrame:
+    def _fetch(self, request: dict[str, Any], *, points_per_series: int | None = None) -> pd.DataFrame:
         extra = {key: request[key] for key in ("dedup", "partial_response", "max_source_resolution") if key in request}
         if request["method"] == "query":
             params = {"query": request["query"], "time": request["time"], **extra}
@@ -319,7 +325,7 @@ class PrometheusSource(Source):
             start_ms = pd.Timestamp(request["start"]).value // 1_000_000
             end_ms = pd.Timestamp(request["end"]).value // 1_000_000
             step_ms = int(round(request["step"] * 1000))
-            chunks = plan_chunks(start_ms, end_ms, step_ms, self.max_points_per_series,
+            chunks = plan_chunks(start_ms, end_ms, step_ms, points_per_series or self.max_points_per_series,
                                  align=request.get("align", True))
             if not chunks:
                 return promjson.empty_frame()

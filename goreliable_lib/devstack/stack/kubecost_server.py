@@ -54,9 +54,9 @@ from goreliable_lib.devstack.sim.costs import (
     sanitize_label,
 )
 from goreliable_lib.devstack.stack.serving import LoopbackServer
+from goreliable_lib.timeutil import DAY
 
 FLAVOURS = ("kubecost", "opencost")
-DAY = pd.Timedelta(days=1)
 HOUR_NS = 3600 * 10**9
 SUPPORTED = {"window", "aggregate", "step", "accumulate", "idle", "includeIdle", "shareIdle", "filter",
              "reconcile", "shareTenancyCosts", "resolution"}
@@ -172,7 +172,8 @@ def parse_aggregate(text: str | None) -> list[str]:
     for part in parts:
         if part.startswith(("label:", "annotation:")):
             if not part.split(":", 1)[1]:
-                raise BadParameter("aggregate", f"unrecognized aggregation: {part!r} needs a name, e.g. label:cost-team")
+                raise BadParameter("aggregate",
+                                   f"unrecognized aggregation: {part!r} needs a name, e.g. label:cost-team")
         elif part not in AGGREGATE_PROPERTIES:
             raise BadParameter("aggregate", f"unrecognized aggregation: {part!r} (use cluster, node, namespace, "
                                             "controllerKind, controller, service, pod, container, label:NAME, "
@@ -258,7 +259,8 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
     return parts
 
 
-def _intervals(start: pd.Timestamp, end: pd.Timestamp, size: pd.Timedelta | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+def _intervals(start: pd.Timestamp, end: pd.Timestamp,
+               size: pd.Timedelta | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     if size is None:
         return [(start, end)]
     out, lo = [], start
@@ -392,7 +394,8 @@ class AllocationEngine:
                 sets[number][name] = record
         if idle_rows:
             table = pd.DataFrame(idle_rows)
-            for record, number in zip(self._records(table, intervals, False, raw=False), table["interval"], strict=True):
+            records = self._records(table, intervals, False, raw=False)
+            for record, number in zip(records, table["interval"], strict=True):
                 record["properties"] = {"cluster": cluster}
                 record["pvs"] = None
                 sets[number][IDLE] = record
