@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     chunks = plan_chunks(start.value // 10**6, end.value // 10**6, STEP * 1000, PROMETHEUS_MAX_POINTS)
     print(f"dataset: {BENCH_SERIES} series, query {QUERY} over {args.days:g} days at {STEP}s "
           f"({len(chunks)} chunks of <= {PROMETHEUS_MAX_POINTS} points)")
-    with tempfile.TemporaryDirectory(prefix="bench-prom-") as workdir, running_prometheus("bench", Path(workdir)) as url:
+    with (tempfile.TemporaryDirectory(prefix="bench-prom-") as workdir,
+          running_prometheus("bench", Path(workdir)) as url):
         ours = PrometheusSource(url, timeout=300)
         theirs_gzip = PrometheusConnect(url, disable_ssl=True, timeout=300)
         theirs_plain = PrometheusConnect(url, disable_ssl=True, timeout=300, headers={"Accept-Encoding": "identity"})

@@ -90,13 +90,15 @@ BROKEN_LOG_LINES = [
     line(BROKEN_DRILL, "postgresql", "data_loss", "2026-01-15T10:06:00Z", data_loss_seconds=-5),     # 4 negative
     line(BROKEN_DRILL, "postgresql", "exploded", "2026-01-15T10:06:00Z"),                             # 5 unknown event
     line(BROKEN_DRILL, "postgresql", "verified", "yesterday at ten"),                                 # 6 bad ts
-    '{"schema": "goreliable.drill/v2", "drill_id": "x", "component": "*", "event": "note", "ts": "2026-01-15T10:00:00Z"}',  # 7
-    '{"schema": "goreliable.drill/v1", "drill_id": "' + BROKEN_DRILL + '", "event": "recovered", "ts": "2026-01-15T10:04:00Z"}',  # 8 no component
-    "",                                                                                              # 9 blank: skipped silently
-    line(BROKEN_DRILL, "redis", "recovered", "2026-01-15T10:03:00Z"),                                 # 10 unknown component
+    ('{"schema": "goreliable.drill/v2", "drill_id": "x", "component": "*", "event": "note", '
+     '"ts": "2026-01-15T10:00:00Z"}'),                                                                # 7
+    ('{"schema": "goreliable.drill/v1", "drill_id": "' + BROKEN_DRILL + '", "event": "recovered", '
+     '"ts": "2026-01-15T10:04:00Z"}'),                                                                # 8 no component
+    "",                                                                                      # 9 blank: skipped silently
+    line(BROKEN_DRILL, "redis", "recovered", "2026-01-15T10:03:00Z"),                        # 10 unknown component
     line(BROKEN_DRILL, "grafana-dashboards", "recovered", "2026-01-15T10:02:00Z"),                    # 11
     line(BROKEN_DRILL, "postgresql", "data_loss", "2026-01-15T10:06:00Z", data_loss_seconds=42),     # 12
-    line(BROKEN_DRILL, "grafana-dashboards", "recovered", "2026-01-15T10:02:00Z"),                    # 13 duplicate of 11
+    line(BROKEN_DRILL, "grafana-dashboards", "recovered", "2026-01-15T10:02:00Z"),           # 13 duplicate of 11
     line(BROKEN_DRILL, "grafana-dashboards", "data_loss", "2026-01-15T10:02:30Z", data_loss_seconds=0),  # 14
     "[1, 2, 3]",                                                                                     # 15 not an object
     line(BROKEN_DRILL, "postgresql", "verified", "2026-01-15T10:05:30"),                              # 16 no time zone

@@ -99,7 +99,8 @@ def vm_metrics_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="module", name="tsdb_stack", params=TSDBS)
 def tsdb_stack_fixture(request: pytest.FixtureRequest) -> MetricsStack:
     """`tsdb_stack`: the default simulation on each back-end of TSDBS in turn (session servers, shared)."""
-    return request.getfixturevalue({"prometheus": "metrics_stack", "victoriametrics": "vm_metrics_stack"}[request.param])
+    return request.getfixturevalue(
+        {"prometheus": "metrics_stack", "victoriametrics": "vm_metrics_stack"}[request.param])
 
 
 def prometheus_get(url: str, path: str, **params: object) -> dict:

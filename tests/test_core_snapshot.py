@@ -110,7 +110,8 @@ def test_a_manifest_the_scrubber_rewrote_replays_as_it_is(tmp_path: Path) -> Non
     """Issue 13: the old scrubber turned s3://goreliable-drills/drills into s3://[REDACTED]-drills/drills in the
     manifest; the offline re-run died in urlsplit ('REDACTED' does not appear to be an IPv4 or IPv6 address)."""
     _demo_drills_snapshot(tmp_path / "snap", "s3://[REDACTED]-drills/drills")
-    sources = connect(settings=load_settings({"GORELIABLE_CONFIG": os.devnull}, profile=f"snapshot:{tmp_path / 'snap'}"))
+    sources = connect(settings=load_settings({"GORELIABLE_CONFIG": os.devnull},
+                                             profile=f"snapshot:{tmp_path / 'snap'}"))
     assert sources.describe()["endpoints"] == {"drills": "s3://[REDACTED]-drills/drills"}
     assert len(sources.drills.components()) > 0
 

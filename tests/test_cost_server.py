@@ -138,7 +138,8 @@ def test_filters(kubecost_url: str, cost_sim: CostSimulation) -> None:
     only = get(kubecost_url, window=window, aggregate="namespace", shareIdle="true",
                filter='namespace:"go-reliable-production"').json()["data"][0]
     assert set(only) == {"go-reliable-production"}  # shared idle is computed on the whole cluster
-    assert only["go-reliable-production"]["totalCost"] == pytest.approx(everything["go-reliable-production"]["totalCost"])
+    assert only["go-reliable-production"]["totalCost"] == pytest.approx(
+        everything["go-reliable-production"]["totalCost"])
     ml = get(kubecost_url, window=window, aggregate="controller",
              filter='label[cost_team]:"ml-platform"+namespace!:"kubeflow"').json()["data"][0]
     assert IDLE in ml  # idle is only filtered by cluster

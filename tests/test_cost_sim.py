@@ -54,7 +54,8 @@ def test_share_idle_conserves_the_total(cost_sim: CostSimulation) -> None:
     m = cost_sim.matrices
     hour = 1000
     cpu = m["cpu_cost"][:, hour]
-    np.testing.assert_allclose(m["cpu_idle_share"][:, hour], cpu / cpu.sum() * cost_sim.idle_hourly["cpu_cost"].iloc[hour])
+    np.testing.assert_allclose(m["cpu_idle_share"][:, hour],
+                               cpu / cpu.sum() * cost_sim.idle_hourly["cpu_cost"].iloc[hour])
 
 
 def test_crash_loop_spike_and_weekly_pattern(cost_sim: CostSimulation) -> None:

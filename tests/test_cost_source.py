@@ -241,6 +241,7 @@ def test_root_url_without_model_is_found(make_source: Callable[..., KubecostSour
     assert len(frame) > 5 and source._endpoint.endswith("/model/allocation")
 
 
-def test_window_without_data_gives_an_empty_frame(make_source: Callable[..., KubecostSource], kubecost_url: str) -> None:
+def test_window_without_data_gives_an_empty_frame(make_source: Callable[..., KubecostSource],
+                                                  kubecost_url: str) -> None:
     frame = make_source(kubecost_url).allocation("2026-01", aggregate="label:cost-team", step="1d")
     assert frame.empty and list(frame.columns) == COLUMNS + ["cost_team"]

@@ -83,7 +83,8 @@ def test_trend_marks_the_regression_the_targets_and_the_missing_quarter(
     fig = dr_plots.metric_trend(report.trends, metric, missing_quarters=missing, components=report.component_order)
     regression_points = [(x, y) for t in fig.data if t.name == "regression" for x, y in zip(t.x, t.y, strict=True)]
     started = report.drills.set_index("drill_id").at[getattr(drill_sim, drill), "started_at"]
-    assert (pd.Timestamp(started).tz_localize(None), seconds / 60) in {(pd.Timestamp(x), y) for x, y in regression_points}
+    assert ((pd.Timestamp(started).tz_localize(None), seconds / 60)
+            in {(pd.Timestamp(x), y) for x, y in regression_points})
     assert len(regression_points) == 1
     lines = sorted(s.y0 for s in fig.layout.shapes if s.type == "line")
     targets = report.targets.frame()[f"{metric}_target_seconds"] / 60

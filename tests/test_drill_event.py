@@ -60,8 +60,8 @@ def test_folder_append_to_existing_log(drill_sim: DrillSimulation, tmp_path: Pat
     drill_id = drill_sim.latest_drill_id
     before = _snapshot(root)
     where = drill_event.append_event(str(root), {"drill_id": drill_id, "component": "postgresql",
-                                                 "event": "note", "note": "postmortem filed", "ts": "2026-11-12T11:00:00Z",
-                                                 "operator": "s.iyer"})
+                                                 "event": "note", "note": "postmortem filed",
+                                                 "ts": "2026-11-12T11:00:00Z", "operator": "s.iyer"})
     path = root / "2026" / "Q4" / f"{drill_id}.jsonl"
     assert where == str(path)
     after = _snapshot(root)

@@ -45,7 +45,8 @@ def assert_matches_truth(components: pd.DataFrame, sim: DrillSimulation) -> None
     got = components.set_index(["drill_id", "component"]).sort_index()
     assert got.index.equals(truth.index)
     for column in ("rto_seconds", "rpo_seconds", "aborted", "disaster_declared_at"):
-        pd.testing.assert_series_equal(got[column], truth[column], check_dtype=False, check_names=False, check_index_type=False)
+        pd.testing.assert_series_equal(got[column], truth[column], check_dtype=False, check_names=False,
+                                       check_index_type=False)
     drills = sim.truth_drills().set_index("drill_id")
     durations = components.groupby("drill_id")["drill_duration_seconds"].first()
     pd.testing.assert_series_equal(durations.sort_index(), drills["duration_seconds"].sort_index(),
@@ -74,7 +75,8 @@ def test_folder_every_rto_and_rpo_to_the_second(drill_folder: Path, drill_sim: D
 def test_s3_paginated_listing_equals_folder(drill_s3: dict[str, Any], drill_folder: Path) -> None:
     s3_client = client(drill_s3["endpoint"])
     listings: list[dict[str, Any]] = []
-    s3_client.meta.events.register("provide-client-params.s3.ListObjectsV2", lambda params, **_: listings.append(params))
+    s3_client.meta.events.register("provide-client-params.s3.ListObjectsV2",
+                                   lambda params, **_: listings.append(params))
     events = DrillSource(drill_s3["uri"], s3_client=s3_client, page_size=2).events()
     assert len(listings) >= 5  # 10 logs, 2 keys a page
     assert all(call.get("MaxKeys") == 2 for call in listings)
@@ -224,7 +226,8 @@ def test_access_denied_with_iam_checks(drill_sim: DrillSimulation) -> None:
         with pytest.raises(DrillLogError) as caught:
             DrillSource("s3://locked-drills/drills", s3_client=intern).events()
         message = str(caught.value)
-        assert message.startswith("drill logs at s3://locked-drills/drills: access denied") and "AccessDenied" in message
+        assert (message.startswith("drill logs at s3://locked-drills/drills: access denied")
+                and "AccessDenied" in message)
         assert key["SecretAccessKey"] not in message and key["AccessKeyId"] not in message
 
 

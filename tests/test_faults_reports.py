@@ -265,7 +265,8 @@ def _abandon_a_dead_kernel_cell_task(loop: Any) -> None:
 
 
 @pytest.mark.parametrize("quieted", [True, False])
-def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_abandoned_dead_kernel_cell_task_prints_no_traceback(quieted: bool,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
     """After Ctrl-C the runner's own error line is the only report: asyncio's "Task exception was never retrieved"
     traceback for nbclient's abandoned cell task (printed whenever the garbage collector gets to it, so only
     sometimes) is not. Without the handler the traceback appears: this is what the test would catch."""

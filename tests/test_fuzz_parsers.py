@@ -1,17 +1,26 @@
 """Property-based tests (hypothesis) of every parser of outside input: nothing but the documented errors escapes.
 
-| parser | input fuzzed | allowed outcome |
-| --- | --- | --- |
-| `promjson.response_to_frame` | any bytes, any JSON, near-valid Prometheus responses | a frame, or `MalformedResponseError` |
-| `PrometheusSource.query` over HTTP | any body and status from a server | a frame, or `PrometheusError` |
-| `KubecostSource.allocation` over HTTP | Allocation API envelopes with nulls, unknown, missing, mistyped fields | a frame, or `KubecostError` |
-| drill logs (`events_frame` and what follows) | random lines mixed with valid events | never raises; valid lines kept; each bad line one warning |
-| SLO catalogs (`read_catalog`) | random YAML documents, mutated valid OpenSLO (ratio, time-slice, threshold, sequence form), Pyrra and Sloth objects, random bytes | a catalog whose objectives all evaluate a window, or `BadInputError` |
-| counter queries (`promql.parse_counter_query`, `parse_counter_difference`) | near-valid PromQL around selectors | a selector (or None), or `ValueError` |
-| parameters (`parse_assignments`, `load_param_file`, `resolve_parameters`) | random `-p` pairs, files, values | values, or `BadInputError` |
-| PromQL selectors (`promql.selector`) | any label value | one matcher with exactly that value |
-| snapshot manifests (`SnapshotReplayer`, `connect`, `describe`, replay) | any value anywhere, keys deleted or added, any bytes | a replay, or `SourceError` |
-| snapshot text (endpoints, requests) | any text, the same in the endpoint and its recorded request | the recorded result, the text described as it is |
+Per parser: the input fuzzed -> the allowed outcome.
+
+- `promjson.response_to_frame`: any bytes, any JSON, near-valid Prometheus responses
+  -> a frame, or `MalformedResponseError`
+- `PrometheusSource.query` over HTTP: any body and status from a server -> a frame, or `PrometheusError`
+- `KubecostSource.allocation` over HTTP: Allocation API envelopes with nulls, unknown, missing, mistyped fields
+  -> a frame, or `KubecostError`
+- drill logs (`events_frame` and what follows): random lines mixed with valid events
+  -> never raises; valid lines kept; each bad line one warning
+- SLO catalogs (`read_catalog`): random YAML documents, mutated valid OpenSLO (ratio, time-slice, threshold,
+  sequence form), Pyrra and Sloth objects, random bytes
+  -> a catalog whose objectives all evaluate a window, or `BadInputError`
+- counter queries (`promql.parse_counter_query`, `parse_counter_difference`): near-valid PromQL around selectors
+  -> a selector (or None), or `ValueError`
+- parameters (`parse_assignments`, `load_param_file`, `resolve_parameters`): random `-p` pairs, files, values
+  -> values, or `BadInputError`
+- PromQL selectors (`promql.selector`): any label value -> one matcher with exactly that value
+- snapshot manifests (`SnapshotReplayer`, `connect`, `describe`, replay): any value anywhere, keys deleted or
+  added, any bytes -> a replay, or `SourceError`
+- snapshot text (endpoints, requests): any text, the same in the endpoint and its recorded request
+  -> the recorded result, the text described as it is
 
 The profile is tests/hypothesis_profile.py (200 examples per property, no deadline); the examples run are counted
 and written to test-artifacts/fuzz-examples.json.
@@ -67,19 +76,22 @@ def proxy() -> Iterator[FaultProxy]:
 
 
 # --------------------------------------------------------------------------------------------- strategies
-json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False,
-                                                                                 allow_infinity=False) | st.text(alphabet=CHARACTERS, max_size=20)
+json_scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70)
+                | st.floats(allow_nan=False, allow_infinity=False) | st.text(alphabet=CHARACTERS, max_size=20))
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(alphabet=CHARACTERS, max_size=10), inner, max_size=4), max_leaves=12)
+                           | st.dictionaries(st.text(alphabet=CHARACTERS, max_size=10), inner, max_size=4),
+                           max_leaves=12)
 label_names = st.sampled_from(["__name__", "job", "service", "code", "le", "instance"]) | st.from_regex(
     r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
-label_values = st.text(alphabet=CHARACTERS, max_size=15) | st.sampled_from(['x"} or vector(1) #', "\\", '"', "\n", "日本", "values\":["])
+label_values = (st.text(alphabet=CHARACTERS, max_size=15)
+                | st.sampled_from(['x"} or vector(1) #', "\\", '"', "\n", "日本", "values\":["]))
 #: what a sample value can be: Prometheus' own spellings, extremes, and garbage
 number_texts = (st.floats(allow_nan=False).map(repr)
                 | st.sampled_from(["NaN", "+Inf", "-Inf", "Inf", "1e308", "1e309", "-0", "0x10", "", " 1", "1,5",
                                    "nan", "∞", "1e-400", "12345678901234567890123"])
                 | st.text(alphabet=CHARACTERS, max_size=6))
-timestamps = st.floats(-1e12, 1e12, allow_nan=False) | st.integers(-2**62, 2**62) | st.text(alphabet=CHARACTERS, max_size=6) | st.none()
+timestamps = (st.floats(-1e12, 1e12, allow_nan=False) | st.integers(-2**62, 2**62)
+              | st.text(alphabet=CHARACTERS, max_size=6) | st.none())
 pairs = st.lists(st.one_of(timestamps, number_texts, json_scalars), min_size=0, max_size=3) | json_scalars
 
 
@@ -183,10 +195,9 @@ def test_any_label_value_stays_one_literal_matcher(value: str) -> None:
 # --------------------------------------------------------------------------------------------- Kubecost
 COST = ["cpuCost", "gpuCost", "ramCost", "pvCost", "networkCost", "loadBalancerCost", "sharedCost", "externalCost",
         "totalCost"]
-ODD_VALUES = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False), st.integers(-2**70, 2**70), st.booleans(),
-                       st.text(alphabet=CHARACTERS, max_size=5), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(alphabet=CHARACTERS, max_size=3),
-                                                                                                  st.integers(),
-                                                                                                  max_size=2))
+ODD_VALUES = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False), st.integers(-2**70, 2**70),
+                       st.booleans(), st.text(alphabet=CHARACTERS, max_size=5), st.lists(st.integers(), max_size=2),
+                       st.dictionaries(st.text(alphabet=CHARACTERS, max_size=3), st.integers(), max_size=2))
 
 
 @st.composite
@@ -216,7 +227,8 @@ def kubecost_bodies(draw: st.DrawFn) -> Any:
     kind = draw(st.sampled_from(["kubecost", "kubecost", "opencost", "json", "sets"]))
     if kind == "json":
         return draw(json_values)
-    names = st.text(alphabet=CHARACTERS, max_size=12) | st.sampled_from(["__idle__", "__unallocated__", "a/b", "ml-platform"])
+    names = (st.text(alphabet=CHARACTERS, max_size=12)
+             | st.sampled_from(["__idle__", "__unallocated__", "a/b", "ml-platform"]))
     data: Any = [draw(st.dictionaries(names, allocations() | json_scalars, max_size=4))]
     if kind == "sets":
         data = draw(st.lists(st.dictionaries(names, allocations(), max_size=2) | json_values, max_size=3)
@@ -292,7 +304,8 @@ def invalid_lines(draw: st.DrawFn) -> bytes:
     """Lines that are not valid events: junk, other JSON, or a valid event with one field broken."""
     kind = draw(st.sampled_from(["text", "json", "broken", "extreme"]))
     if kind == "text":
-        text = draw(st.text(alphabet=CHARACTERS, min_size=1, max_size=40).filter(lambda t: "\n" not in t and t.strip() != ""))
+        text = draw(st.text(alphabet=CHARACTERS, min_size=1, max_size=40)
+                    .filter(lambda t: "\n" not in t and t.strip() != ""))
         return text.encode()
     if kind == "json":
         return dumps(draw(json_values.filter(lambda v: not isinstance(v, dict) or "drill_id" not in v)))
@@ -474,7 +487,8 @@ param_values = st.recursive(
                                                      "0001-01", "9999-Q4", "999999999d", "../x", "a/b", "..",
                                                      "params/slos.yaml", "/etc/passwd", "s3://bucket/x", "1e300",
                                                      "label:cost-team", "a\x00b", "x\ny"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet=CHARACTERS, max_size=5), inner, max_size=2),
+    lambda inner: (st.lists(inner, max_size=3)
+                   | st.dictionaries(st.text(alphabet=CHARACTERS, max_size=5), inner, max_size=2)),
     max_leaves=6)
 FILE_NAME_PARAMS = {"window", "aggregate", "services", "teams", "slos"}
 
@@ -512,8 +526,9 @@ def test_parameter_values_raise_only_bad_input(report: str, values: dict[str, An
 
 
 @FUZZ
-@given(st.lists(st.text(alphabet=CHARACTERS, max_size=30) | st.sampled_from(["quarters=8", "end=now-7d", "a=[1, 2", "a=!!binary x",
-                                                        "a=!!python/name:os.system", "=x", "a=*b", "a=&x [*x]"]),
+@given(st.lists(st.text(alphabet=CHARACTERS, max_size=30)
+                | st.sampled_from(["quarters=8", "end=now-7d", "a=[1, 2", "a=!!binary x",
+                                   "a=!!python/name:os.system", "=x", "a=*b", "a=&x [*x]"]),
                 max_size=4))
 def test_assignments_raise_only_bad_input(pairs: list[str]) -> None:
     count("param_assignments")

@@ -58,7 +58,8 @@ def test_cost_against_the_median_of_previous_weeks() -> None:
             "deployment:api-gateway": [0.5, value, 0.5], "deployment:order-service": [9.0, 9.0, 9.0]})
     impact = postmortem.cost_impact(frames, incident, ["api-gateway"])
     assert impact.scope == "controllers api-gateway"
-    assert (impact.hours_start, impact.hours_end) == (pd.Timestamp("2026-11-11T14:00Z"), pd.Timestamp("2026-11-11T15:00Z"))
+    assert (impact.hours_start, impact.hours_end) == (pd.Timestamp("2026-11-11T14:00Z"),
+                                                      pd.Timestamp("2026-11-11T15:00Z"))
     assert impact.cost == 5.0
     assert impact.usual_cost == 3.0  # median of 1, 2, 4, 100: an outlier week does not move it
     assert impact.baseline_weeks == 4 and impact.warnings == []

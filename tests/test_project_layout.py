@@ -20,7 +20,8 @@ REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(?P<spec
 def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = {}
-    for line in project["dependencies"] + [line for extra in project["optional-dependencies"].values() for line in extra]:
+    extras = [line for extra in project["optional-dependencies"].values() for line in extra]
+    for line in project["dependencies"] + extras:
         match = REQUIREMENT.match(line.strip())
         assert match, line
         name = match["name"].lower()
@@ -105,7 +106,8 @@ def test_every_fault_matrix_row_names_tests_that_exist() -> None:
     (`tests/FILE.py::name`, or `::name` for the file named before it in the row) is defined in that file."""
     import ast
 
-    rows = [line for line in (ROOT / "docs" / "reliability.md").read_text().splitlines() if re.match(r"\| \d+ \|", line)]
+    rows = [line for line in (ROOT / "docs" / "reliability.md").read_text().splitlines()
+            if re.match(r"\| \d+ \|", line)]
     assert [int(row.split("|")[1]) for row in rows] == list(range(1, len(rows) + 1))
     defined: dict[str, set[str]] = {}
     for row in rows:

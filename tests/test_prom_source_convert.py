@@ -86,7 +86,8 @@ def test_empty_results_have_the_columns(result_type: str) -> None:
 
 
 def test_scalar_string_and_warnings() -> None:
-    scalar = promjson.response_to_frame(b'{"status":"success","data":{"resultType":"scalar","result":[1700000000,"+Inf"]}}')
+    scalar = promjson.response_to_frame(
+        b'{"status":"success","data":{"resultType":"scalar","result":[1700000000,"+Inf"]}}')
     assert list(scalar.columns) == ["timestamp", "value"] and scalar["value"].iloc[0] == math.inf
     text = promjson.response_to_frame(b'{"status":"success","data":{"resultType":"string","result":[1700000000,"hi"]}}')
     assert text["value"].iloc[0] == "hi"

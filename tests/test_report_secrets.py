@@ -244,7 +244,8 @@ def test_distinctive_secrets_are_the_ones_looked_for_in_data() -> None:
     plain = ["grafana", "goreliable", "minioadmin", "testing", "us-east-1", "moto-test-secret", "2026-11-23",
              "correct horse battery"]
     generated = [*[v.split("=")[-1] for v in SENTINELS.values()], "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                 "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "hunter2hunter2", "p@ss-word"]
+                 "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+                 "hunter2hunter2", "p@ss-word"]
     assert [s for s in plain if distinctive(s)] == []
     assert [s for s in generated if not distinctive(s)] == []
 

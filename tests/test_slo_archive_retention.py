@@ -94,7 +94,8 @@ def full_run(metrics_stack: MetricsStack, tmp_path_factory: pytest.TempPathFacto
         return _run(_live(metrics_stack.url, as_of), str(tmp_path_factory.mktemp("full-out")), as_of, patch)
 
 
-def test_weekly_runs_make_a_15_day_server_answer_30_days(metrics_stack: MetricsStack, trimmed_prometheus: PrometheusServer,
+def test_weekly_runs_make_a_15_day_server_answer_30_days(metrics_stack: MetricsStack,
+                                                         trimmed_prometheus: PrometheusServer,
                                                          full_run: dict[str, Any], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     as_of = metrics_stack.simulation.as_of
@@ -125,8 +126,8 @@ def test_the_same_on_s3(metrics_stack: MetricsStack, trimmed_prometheus: Prometh
     as_of = metrics_stack.simulation.as_of
     out = f"s3://{BUCKET}/weekly"
     _run(_live(metrics_stack.url, as_of), out, as_of - 7 * DAY, monkeypatch)
-    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="weekly/archive/")
-            for o in page.get("Contents", [])]
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="weekly/archive/")
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     assert len([k for k in keys if k.endswith(".parquet")]) == 2 * 32
     summary = _run(_live(trimmed_prometheus.url, as_of), out, as_of, monkeypatch)
     _assert_the_30_days_equal_the_truth(summary, full_run, as_of)
@@ -153,7 +154,8 @@ def test_two_runs_writing_the_same_days_at_once(metrics_stack: MetricsStack, tmp
         assert (frame["good"].sum(), frame["total"].sum()) == truth.slo_events(name, day, day + DAY), path
 
 
-def test_a_corrupt_archive_file_is_named_and_never_used(metrics_stack: MetricsStack, trimmed_prometheus: PrometheusServer,
+def test_a_corrupt_archive_file_is_named_and_never_used(metrics_stack: MetricsStack,
+                                                       trimmed_prometheus: PrometheusServer,
                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     as_of = metrics_stack.simulation.as_of
     out = str(tmp_path / "reports")
@@ -161,7 +163,8 @@ def test_a_corrupt_archive_file_is_named_and_never_used(metrics_stack: MetricsSt
     broken_day = as_of.floor("D") - 20 * DAY
     broken = next((tmp_path / "reports" / "archive").glob(f"*/{broken_day:%Y-%m-%d}.parquet"))
     broken.write_bytes(broken.read_bytes()[:200])  # truncated
-    summary = _run(_live(trimmed_prometheus.url, as_of), out, as_of, monkeypatch)  # exit 0: the archive never fails a report
+    # exit 0: the archive never fails a report
+    summary = _run(_live(trimmed_prometheus.url, as_of), out, as_of, monkeypatch)
     warned = [w for w in summary["warnings"] if broken.name in w]
     assert len(warned) == 1 and "not used" in warned[0]
     truth = Simulation().metrics

@@ -230,7 +230,8 @@ spec:
 """
     fast, slow = read_catalog(_write(tmp_path, text)).objectives
     assert (fast.name, slow.name) == ("api-latency/300ms", "api-latency/1s")
-    assert fast.good_selector.to_promql() == 'h_bucket{le="0.3"}' and slow.good_selector.to_promql() == 'h_bucket{le="1"}'
+    assert (fast.good_selector.to_promql() == 'h_bucket{le="0.3"}'
+            and slow.good_selector.to_promql() == 'h_bucket{le="1"}')
     assert fast.events_key != slow.events_key
 
 
@@ -375,7 +376,8 @@ REFUSED = [
     ("calendar-minutes", _ratio(window="  timeWindow:\n    - duration: 1m\n      calendar: {timeZone: UTC}\n"),
      r"spec\.timeWindow\[0\]\.duration: calendar windows are whole days.*did you mean 1M\?"),
     ("zone", _ratio(window="  timeWindow:\n    - duration: 1M\n      calendar: {timeZone: Mars/Olympus}\n"),
-     r"spec\.timeWindow\[0\]\.calendar\.timeZone: 'Mars/Olympus' is not an IANA time zone name \(e\.g\. UTC, Europe/Berlin, America/New_York\) \(line 24\)"),
+     r"spec\.timeWindow\[0\]\.calendar\.timeZone: 'Mars/Olympus' is not an IANA time zone name "
+     r"\(e\.g\. UTC, Europe/Berlin, America/New_York\) \(line 24\)"),
     ("start-time", _ratio(window="  timeWindow:\n    - duration: 1M\n      calendar: {startTime: soon}\n"),
      r"calendar\.startTime: must be a date and time like 2020-01-21 12:30:00, got 'soon'"),
     ("slice-seconds", _ratio(method="RatioTimeslices", objectives="    - target: 0.99\n      timeSliceWindow: 30s\n"),
@@ -388,7 +390,8 @@ REFUSED = [
     ("threshold-value", THRESHOLD.replace("        value: 0.5\n", ""),
      r"spec\.objectives\[0\]\.value: required with a thresholdMetric .*\(line "
      + str(THRESHOLD.splitlines().index("    objectives:") + 2) + r"\)"),  # the objective's first line
-    ("threshold-two", THRESHOLD + "      - {op: lt, value: 1, target: 0.999, timeSliceTarget: 1, timeSliceWindow: 5m}\n",
+    ("threshold-two",
+     THRESHOLD + "      - {op: lt, value: 1, target: 0.999, timeSliceTarget: 1, timeSliceWindow: 5m}\n",
      r"spec\.objectives: a thresholdMetric SLO has one objective"),
     ("threshold-template", THRESHOLD.replace("[5m]", "[{{.window}}]"), r"thresholdMetric\.metricSource\.spec\.query: "
      r"holds a template"),

@@ -183,7 +183,8 @@ def component_trends(components: pd.DataFrame, targets: DRTargets,
 
 def regressions(trends: pd.DataFrame) -> pd.DataFrame:
     """The regression rows of `component_trends`, in time order."""
-    return trends[trends["regression"].astype(bool)].sort_values(["started_at", "component", "metric"]).reset_index(drop=True)
+    rows = trends[trends["regression"].astype(bool)]
+    return rows.sort_values(["started_at", "component", "metric"]).reset_index(drop=True)
 
 
 def report_quarters(end: object, quarters: int = 8) -> list[str]:
@@ -240,7 +241,8 @@ def dr_summary(components: pd.DataFrame, targets: DRTargets, *, end: object, qua
             "passed": bool(drill.passed), "status": drill.status, "reason": drill.reason,
             "components": [{
                 "component": c.component, "rto_seconds": _number(c.rto_seconds), "rpo_seconds": _number(c.rpo_seconds),
-                "rto_target_seconds": _number(c.rto_target_seconds), "rpo_target_seconds": _number(c.rpo_target_seconds),
+                "rto_target_seconds": _number(c.rto_target_seconds),
+                "rpo_target_seconds": _number(c.rpo_target_seconds),
                 "passed": bool(c.passed), "rto_passed": bool(c.rto_passed), "rpo_passed": bool(c.rpo_passed),
                 "status": c.status, "reason": c.reason,
             } for c in own.itertuples(index=False)],

@@ -68,6 +68,7 @@ def parse_budgets(data: Any, *, source: str = "budgets") -> Budgets:
 
 
 def load_budgets(path: str | Path) -> Budgets:
-    """Load and validate a budgets file (a relative path starts at the project root); errors name the file (and the line for YAML syntax errors)."""
+    """Load and validate a budgets file (a relative path starts at the project root); errors name the file (and the
+    line for YAML syntax errors)."""
     data = read_yaml(resolve(path), what="budgets", shown=str(path))
     return parse_budgets(data, source=str(path))

@@ -81,7 +81,8 @@ class ExpressionQuery(SpecModel):
         if not text:
             raise ValueError("must be a PromQL expression (e.g. a p99 from histogram_quantile), got an empty string")
         if "{{" in text:
-            raise ValueError(f"holds a template ({{{{...}}}}): write the expression as Prometheus runs it, got {text!r}")
+            raise ValueError(f"holds a template ({{{{...}}}}): write the expression as Prometheus runs it, "
+                             f"got {text!r}")
         return text
 
 

@@ -73,7 +73,8 @@ def parse_magic(line: str, cell: str | None = None) -> PromqlCall:
         rest = rest[valued.end():]
     query = (cell if cell is not None else rest).strip()
     if cell is not None and rest.strip():
-        raise BadInputError(f"%%promql: unexpected text {rest.strip()!r} on the magic line (the query goes in the cell)")
+        raise BadInputError(f"%%promql: unexpected text {rest.strip()!r} on the magic line "
+                            "(the query goes in the cell)")
     if not query:
         raise BadInputError("%promql: no query given")
     if "out" in options and not str(options["out"]).isidentifier():

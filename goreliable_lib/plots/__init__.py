@@ -27,8 +27,9 @@ def style(fig: go.Figure, title: str | None = None, *, y_title: str | None = Non
     return fig
 
 
-def timeseries(frame: pd.DataFrame, *, x: str = "timestamp", y: str = "value", series: str | Sequence[str] | None = None,
-               title: str | None = None, y_title: str | None = None) -> go.Figure:
+def timeseries(frame: pd.DataFrame, *, x: str = "timestamp", y: str = "value",
+               series: str | Sequence[str] | None = None, title: str | None = None,
+               y_title: str | None = None) -> go.Figure:
     """Lines from a long frame: one line per distinct value of the `series` column(s)."""
     fig = go.Figure()
     if series is None:

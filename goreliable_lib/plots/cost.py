@@ -40,7 +40,8 @@ def budget_gauges(budgets: pd.DataFrame, columns: int = 3) -> go.Figure:
     """One gauge per budget: projected month against the limit (the red mark); the bar is coloured by status."""
     count = max(len(budgets), 1)
     rows = math.ceil(count / columns)
-    fig = make_subplots(rows=rows, cols=min(columns, count), specs=[[{"type": "indicator"}] * min(columns, count)] * rows)
+    fig = make_subplots(rows=rows, cols=min(columns, count),
+                        specs=[[{"type": "indicator"}] * min(columns, count)] * rows)
     for i, budget in enumerate(budgets.itertuples(index=False)):
         top = max(budget.limit, budget.projected) * 1.2
         colour = STATUS_COLOURS.get("breached" if budget.status == "over" else budget.status, "#9e9e9e")

@@ -1,5 +1,6 @@
 """Figures of the postmortem report: SLIs, burn rates, alert periods and hourly cost around an incident, the
-incident always shaded. Functions take tidy frames (from goreliable_lib.reports.postmortem) and return figures; no I/O."""
+incident always shaded. Functions take tidy frames (from goreliable_lib.reports.postmortem) and return figures;
+no I/O."""
 
 from __future__ import annotations
 

@@ -255,7 +255,8 @@ def compliance_history(history: Sequence[Mapping[str, Any]], *, title: str | Non
     fig = go.Figure(go.Heatmap(
         z=z, x=months, y=[e["name"] for e in history], text=text, texttemplate="%{text}", textfont={"size": 9},
         customdata=hover, hovertemplate="%{customdata}<extra></extra>", zmin=0, zmax=2, showscale=False, xgap=2,
-        ygap=2, colorscale=[[0, STATUS_COLOURS["breached"]], [0.5, STATUS_COLOURS["at_risk"]], [1, STATUS_COLOURS["ok"]]]))
+        ygap=2,
+        colorscale=[[0, STATUS_COLOURS["breached"]], [0.5, STATUS_COLOURS["at_risk"]], [1, STATUS_COLOURS["ok"]]]))
     style(fig, title, height=max(220, 90 + 36 * len(history)))
     fig.update_layout(hovermode="closest", plot_bgcolor=STATUS_COLOURS["no_data"],
                       yaxis={"autorange": "reversed", "showgrid": False}, xaxis={"showgrid": False, "type": "category"})

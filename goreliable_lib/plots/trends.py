@@ -32,7 +32,8 @@ def run_trend(points: Iterable[Mapping[str, Any]], ends: Sequence[pd.Timestamp],
     fig = go.Figure()
     for number, (name, own) in enumerate(frame.groupby("series", sort=False)):
         by_end = own.drop_duplicates("end", keep="last").set_index("end")
-        values = [None if end not in by_end.index or pd.isna(by_end.at[end, "value"]) else float(by_end.at[end, "value"])
+        values = [None if end not in by_end.index or pd.isna(by_end.at[end, "value"])
+                  else float(by_end.at[end, "value"])
                   for end in x]
         text = [by_end.at[end, "text"] if end in by_end.index else "" for end in x]
         line: dict[str, Any] = ({"color": STATUS_COLOURS["failed"], "dash": "dash", "width": 2} if name in dashed
@@ -55,5 +56,6 @@ def run_trend(points: Iterable[Mapping[str, Any]], ends: Sequence[pd.Timestamp],
     if tickformat or tickprefix:
         fig.update_yaxes(tickformat=tickformat, tickprefix=tickprefix)
     if not len(frame):
-        fig.add_annotation(text="no figures in the good runs yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.add_annotation(text="no figures in the good runs yet", showarrow=False,
+                           x=0.5, y=0.5, xref="paper", yref="paper")
     return fig

@@ -117,7 +117,8 @@ def _append_s3(client: Any, bucket: str, prefix: str, event: DrillEvent) -> str:
     uri = f"s3://{bucket}/{prefix}".rstrip("/")
     name = f"{event.drill_id}.jsonl"
     try:
-        keys = sorted(item["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+        keys = sorted(item["Key"] for page in pages
                       for item in page.get("Contents", []) if item["Key"].rsplit("/", 1)[-1] == name)
     except (ClientError, BotoCoreError) as exc:
         raise s3_error(uri, "find the drill log", exc) from None

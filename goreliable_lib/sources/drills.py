@@ -105,7 +105,8 @@ class DrillEvent(BaseModel):
             raise ValueError(f"data_loss_seconds: only allowed on data_loss events, not {self.event}")
         if self.event == "disaster_declared" and self.component != ALL_COMPONENTS:
             raise ValueError(f"component: disaster_declared applies to all components ('*'), got {self.component!r}")
-        if self.event in {"recovery_started", "recovered", "verified", "data_loss"} and self.component == ALL_COMPONENTS:
+        if (self.event in {"recovery_started", "recovered", "verified", "data_loss"}
+                and self.component == ALL_COMPONENTS):
             raise ValueError(f"component: {self.event} needs a component name, not '*'")
         return self
 
@@ -435,7 +436,8 @@ def s3_error(uri: str, action: str, exc: Exception) -> DrillLogError:
         if code == "NoSuchBucket":
             bucket = parse_drills_uri(uri)[1]
             return DrillLogError(f"drill logs at {uri}: bucket {bucket!r} does not exist")
-        if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"} or status == 403:
+        if (code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
+                or status == 403):
             return DrillLogError(f"drill logs at {uri}: access denied while trying to {action} ({code or status}); "
                                  f"check the AWS credentials and the bucket policy")
         return DrillLogError(f"drill logs at {uri}: S3 error while trying to {action}: {code or status} "

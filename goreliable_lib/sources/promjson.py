@@ -443,8 +443,8 @@ DROPPED_SAMPLES = "dropped_samples"
 def raw_samples(frame: pd.DataFrame) -> pd.DataFrame:
     """The samples of a raw range-selector answer (`selector[d]`) that are samples: staleness markers, `NaN` and
     `±Inf` values are dropped, as Prometheus itself drops markers (VictoriaMetrics 1.79, among others, returns
-    them as `NaN`; once in JSON a marker cannot be told from a NaN an exporter wrote). `attrs["dropped_samples"]` says how
-    many were dropped (0 when none), the other `attrs` are kept."""
+    them as `NaN`; once in JSON a marker cannot be told from a NaN an exporter wrote). `attrs["dropped_samples"]` says
+    how many were dropped (0 when none), the other `attrs` are kept."""
     values = frame["value"].to_numpy(dtype=float) if len(frame) else np.zeros(0)
     finite = np.isfinite(values)
     dropped = int(len(values) - finite.sum())

@@ -214,7 +214,8 @@ class CostSimulation:
         training_active = np.isin(weekday, TRAINING_WEEKDAYS) & (hour_of_day >= TRAINING_NODE_HOURS[0]) & (
             hour_of_day < TRAINING_NODE_HOURS[1])
         nodes = [(n, "m6i.2xlarge", np.ones(n_hours, bool)) for n in GENERAL_NODES]
-        nodes += [(VLLM_NODE, "g5.xlarge", np.ones(n_hours, bool)), (KSERVE_NODE, "g4dn.xlarge", np.ones(n_hours, bool)),
+        nodes += [(VLLM_NODE, "g5.xlarge", np.ones(n_hours, bool)),
+                  (KSERVE_NODE, "g4dn.xlarge", np.ones(n_hours, bool)),
                   (TRAINING_NODE, "g5.2xlarge", training_active)]
         self.nodes = pd.DataFrame({
             "node": [n for n, _, _ in nodes], "instance_type": [t for _, t, _ in nodes],
@@ -222,7 +223,8 @@ class CostSimulation:
             "gpus": [NODE_TYPES[t][2] for _, t, _ in nodes], "gpu_hourly_cost": [NODE_TYPES[t][3] for _, t, _ in nodes],
         })
         self.nodes["total_hourly_cost"] = (self.nodes["cores"] * CPU_HOURLY_COST + self.nodes["ram_gib"]
-                                           * RAM_HOURLY_COST_PER_GIB + self.nodes["gpus"] * self.nodes["gpu_hourly_cost"])
+                                           * RAM_HOURLY_COST_PER_GIB
+                                           + self.nodes["gpus"] * self.nodes["gpu_hourly_cost"])
         self.node_active = np.stack([a for _, _, a in nodes])  # (nodes, hours)
 
         # containers: one per pod (each pod runs one container named after its controller)
@@ -256,7 +258,8 @@ class CostSimulation:
         for day in pd.date_range(hours[0].floor("D"), hours[-1].floor("D"), freq="D"):
             if day.day_of_week not in TRAINING_WEEKDAYS:
                 continue
-            start, end = day + pd.Timedelta(hours=TRAINING_JOB_HOURS[0]), day + pd.Timedelta(hours=TRAINING_JOB_HOURS[1])
+            start, end = (day + pd.Timedelta(hours=TRAINING_JOB_HOURS[0]),
+                          day + pd.Timedelta(hours=TRAINING_JOB_HOURS[1]))
             act = (hours >= start) & (hours < end)
             if not act.any():
                 continue
@@ -357,7 +360,8 @@ class CostSimulation:
             - h["gpu_cost"].sum(0),
         }
         idle["cpu_core_hours"] = (nodes["cores"].to_numpy()[:, None] * node_m).sum(0) - h["cpu_core_hours"].sum(0)
-        idle["ram_byte_hours"] = (nodes["ram_gib"].to_numpy()[:, None] * node_m).sum(0) * GIB - h["ram_byte_hours"].sum(0)
+        idle["ram_byte_hours"] = ((nodes["ram_gib"].to_numpy()[:, None] * node_m).sum(0) * GIB
+                                  - h["ram_byte_hours"].sum(0))
         idle["gpu_hours"] = (nodes["gpus"].to_numpy()[:, None] * node_m).sum(0) - h["gpu_hours"].sum(0)
         for key in ("cpu_cost", "ram_cost", "gpu_cost"):
             if (idle[key] < -1e-9).any():

@@ -111,7 +111,8 @@ class ScaleConfig:
         text = ",".join(f"{k}={v}" for k, v in sorted(fields.items()))
         digest = f"{zlib.crc32(text.encode()):08x}"
         return (f"scale{VERSION}-{self.service}-{self.series}s-{self.scrape_interval_seconds:g}i-{self.days:g}d"
-                f"{'-crash' if self.crash_loop else ''}{f'-held{self.held_days:g}d' if self.held_days else ''}-{digest}")
+                f"{'-crash' if self.crash_loop else ''}"
+                f"{f'-held{self.held_days:g}d' if self.held_days else ''}-{digest}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +194,8 @@ class ScaleWorld:
         names = []
         for index in range(self.config.routes):
             word = ROUTE_WORDS[index % len(ROUTE_WORDS)]
-            names.append(f"/api/{word}" if index < len(ROUTE_WORDS) else f"/api/{word}/v{index // len(ROUTE_WORDS) + 1}")
+            names.append(f"/api/{word}" if index < len(ROUTE_WORDS)
+                         else f"/api/{word}/v{index // len(ROUTE_WORDS) + 1}")
         return names
 
     def _pod_name(self, rng: np.random.Generator) -> str:
@@ -348,7 +350,8 @@ class ScaleWorld:
                     counted = events[index].copy()
                     if low is not None:  # the first interval counts only what came after the process started
                         first = index[0]
-                        share = (scrapes[first] - max(low, scrapes[first - 1] if first else low)) / (lengths[first] * _MS)
+                        share = ((scrapes[first] - max(low, scrapes[first - 1] if first else low))
+                                 / (lengths[first] * _MS))
                         counted[0] = rng.binomial(counted[0], float(np.clip(share, 0.0, 1.0)))
                         base = 0
                     else:

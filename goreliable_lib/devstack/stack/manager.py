@@ -168,8 +168,9 @@ class LocalStack:
         kubecost_port, opencost_port = self._port("kubecost"), self._port("opencost")
         for name, port, flavour in (("kubecost", kubecost_port, "kubecost"), ("opencost", opencost_port, "opencost")):
             self._processes[name] = _spawn(
-                [python, "-m", "goreliable_lib.devstack.stack.kubecost_server", "--port", str(port), "--flavour", flavour,
-                 "--seed", str(self.seed), "--as-of", to_rfc3339(self.as_of)], logs / f"{name}.log")
+                [python, "-m", "goreliable_lib.devstack.stack.kubecost_server", "--port", str(port),
+                 "--flavour", flavour, "--seed", str(self.seed), "--as-of", to_rfc3339(self.as_of)],
+                logs / f"{name}.log")
 
         built = build_simulation(self.tsdb, self.simulation, self.cache_dir)
         self._prometheus = start_server(self.tsdb, built, self.workdir / self.tsdb, port=self.ports.get("prometheus"),

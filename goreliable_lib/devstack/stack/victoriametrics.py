@@ -38,7 +38,8 @@ IMPORT_PATH = "/api/v1/import/prometheus"
 IMPORT_TIMEOUT_SECONDS = 1800
 _STORED_ROWS = re.compile(r"^vm_rows_added_to_storage_total (\S+)$", re.MULTILINE)  # %g: 1.2e+07
 #: rows VM refused: lines of the text format it could not parse, timestamps outside the retention
-_REFUSED_ROWS = re.compile(r'^vm_rows_(?:invalid_total\{type="prometheus"\}|ignored_total\{reason="(?:big|small)_timestamp"\}) '
+_REFUSED_ROWS = re.compile(r'^vm_rows_(?:invalid_total\{type="prometheus"\}|'
+                           r'ignored_total\{reason="(?:big|small)_timestamp"\}) '
                            r"(\S+)$", re.MULTILINE)
 _CHUNK = 1 << 20
 _STORE_WAIT_SECONDS = 60
