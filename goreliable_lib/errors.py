@@ -10,6 +10,11 @@ class GoReliableError(Exception):
 
     exit_code: int = 1
 
+    @property
+    def summary(self) -> str:
+        """The message on one line (what `%promql` prints): its lines, stripped, joined by a space."""
+        return " ".join(line.strip() for line in str(self).splitlines() if line.strip())
+
 
 class BadInputError(GoReliableError):
     """Bad input from the user (parameters, catalogs, budgets, drill events): exit code 2.
@@ -49,12 +54,20 @@ class DrillLogError(SourceError):
 
 
 class SnapshotMissError(SourceError):
-    """A replayed snapshot holds no result for a request."""
+    """A replayed snapshot holds no result for a request. The message names the request and the nearest recorded
+    ones (also on `.request` and `.nearest`); `.summary` is its first line alone: which profile replays which
+    snapshot, and how to reach a server instead."""
 
-    def __init__(self, message: str, *, request: dict[str, Any], nearest: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, *, request: dict[str, Any], nearest: list[dict[str, Any]],
+                 summary: str | None = None) -> None:
         super().__init__(message)
         self.request = request
         self.nearest = nearest
+        self._summary = summary
+
+    @property
+    def summary(self) -> str:
+        return self._summary if self._summary is not None else super().summary
 
 
 class ImpossibleFiguresError(GoReliableError):

@@ -59,14 +59,26 @@ def test_cell_magic_with_end_out_and_plot(shell) -> None:  # noqa: ANN001
 
 
 def test_magic_option_errors_are_clear(shell) -> None:  # noqa: ANN001
+    """With `--traceback` the kit's errors are raised (without it they are one line: tests/test_lab_errors.py)."""
     with pytest.raises(BadInputError, match="unknown option --rnage"):
-        shell.run_line_magic("promql", "--rnage 6h up")
+        shell.run_line_magic("promql", "--traceback --rnage 6h up")
     with pytest.raises(BadInputError, match="no query"):
-        shell.run_line_magic("promql", "--range 6h")
+        shell.run_line_magic("promql", "--traceback --range 6h")
     with pytest.raises(BadInputError, match="--out"):
-        shell.run_line_magic("promql", "--out 1x up")
+        shell.run_line_magic("promql", "--traceback --out 1x up")
     with pytest.raises(BadInputError, match="--range"):
-        shell.run_line_magic("promql", "--range soon up")
+        shell.run_line_magic("promql", "--traceback --range soon up")
+
+
+def test_the_servers_own_syntax_error_is_one_line(shell, prom_url: str, capsys) -> None:  # noqa: ANN001, F811
+    """Live, the server judges the query (the kit does not parse it): its words on one line, no traceback."""
+    result = shell.run_cell("%promql sum(rate(prom_test_requests_total[5m]")
+    captured = capsys.readouterr()
+    assert result.success and result.result is None and captured.out == ""
+    # Prometheus 2.x and 3.x: 'invalid parameter "query": 1:38: parse error: unclosed left parenthesis'
+    assert captured.err.startswith(f"%promql: Prometheus {prom_url}/api/v1/query failed (HTTP 400, bad_data): ")
+    assert "parse error: unclosed left parenthesis" in captured.err and captured.err.count("\n") == 1
+    assert captured.err.endswith(" -- query: 'sum(rate(prom_test_requests_total[5m]'\n")
 
 
 def test_parse_magic_keeps_the_query_verbatim() -> None:

@@ -17,6 +17,11 @@ built safely from values that come from parameters or data.
 - Histogram bounds: `le="0.3"` and `le="0.30"` are the same bucket (Prometheus 3 normalises spellings, client
   libraries differ): `widen_le(selector)` sends an `le` equality as a regex matching every decimal spelling of
   the number, and `format_le` gives the canonical spelling the samples are then keyed by.
+- `syntax_error(text)` says why a whole query is not PromQL (None when it is): the words of promql-parser (the
+  Python binding of the Rust crate of that name, Prometheus 2.45's grammar and functions), plus the line and column
+  of an unbalanced bracket or an unclosed string, which its messages do not carry. It is asked only where no server
+  judges the query (replaying a snapshot, `PrometheusSource`): a server knows its own dialect (Prometheus 3's new
+  functions, VictoriaMetrics' MetricsQL) better than any grammar frozen here.
 
     >>> selector("http_requests_total", service="api-gateway", code=not_matching("5.."))
     'http_requests_total{code!~"5..",service="api-gateway"}'
@@ -283,6 +288,72 @@ def is_range_selector(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _position(text: str, index: int) -> str:
+    """`column C` of a one-line text, `line L, column C` otherwise (1-based, in characters)."""
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"column {column}" if "\n" not in text else f"line {line}, column {column}"
+
+
+def unbalanced(text: str) -> str | None:
+    """Where `text`'s brackets or quotes do not balance (a closer that closes nothing or the wrong opener, the
+    innermost opener never closed, a string never closed), or None. Strings follow PromQL: `"` and `'` with
+    backslash escapes, backquotes raw; `#` starts a comment up to the end of the line."""
+    stack: list[tuple[str, int]] = []
+    quote_char, quote_at, i = "", -1, 0
+    while i < len(text):
+        char = text[i]
+        if quote_char:
+            if char == "\\" and quote_char != "`":
+                i += 2
+                continue
+            if char == quote_char or (char == "\n" and quote_char != "`"):
+                if char == "\n":  # a string ends at its line in PromQL
+                    break
+                quote_char = ""
+        elif char == "#":
+            newline = text.find("\n", i)
+            if newline < 0:
+                break
+            i = newline
+        elif char in "\"'`":
+            quote_char, quote_at = char, i
+        elif char in _OPEN:
+            stack.append((char, i))
+        elif char in _CLOSE:
+            if not stack:
+                return f"the {char!r} at {_position(text, i)} closes nothing"
+            opener, opened_at = stack.pop()
+            if _OPEN.index(opener) != _CLOSE.index(char):
+                return (f"the {char!r} at {_position(text, i)} does not close the {opener!r} at "
+                        f"{_position(text, opened_at)}")
+        i += 1
+    if quote_char:
+        return f"the string opened by the {quote_char} at {_position(text, quote_at)} is never closed"
+    if stack:
+        opener, opened_at = stack[-1]
+        return f"the {opener!r} at {_position(text, opened_at)} is never closed"
+    return None
+
+
+def syntax_error(text: str) -> str | None:
+    """Why `text` is not a PromQL query, or None when it is: promql-parser's message, with the position of an
+    unbalanced bracket or quote (`unbalanced`) in parentheses. Without promql-parser installed, only that balance is
+    checked (a partial check, said in the message)."""
+    try:
+        import promql_parser
+    except ImportError:  # pragma: no cover - promql-parser is a dependency; a stale environment still gets a hint
+        where = unbalanced(text)
+        return None if where is None else f"{where} (a partial check: promql-parser is not installed)"
+    try:
+        promql_parser.parse(text)
+    except ValueError as exc:
+        message = " ".join(str(exc).split()) or "not a PromQL expression"
+        where = unbalanced(text)
+        return message if where is None else f"{message} ({where})"
+    return None
 
 
 def _query_forms(window_template: bool) -> str:

@@ -7,7 +7,10 @@
     sum by (service) (rate(http_requests_total{code=~"5.."}[5m]))
 
 Options come first (`--range DURATION`, `--step DURATION` (default 1m), `--end TIME` (default now),
-`--plot`, `--out VAR`); everything after them is the query, verbatim (quotes and braces untouched).
+`--plot`, `--out VAR`, `--traceback`); everything after them is the query, verbatim (quotes and braces untouched).
+The kit's errors (`GoReliableError`: a bad option, a PromQL syntax error, a query a snapshot did not record, a
+server that is down or refuses the query) are one line on stderr, `%promql: <message>`, and the magic returns None;
+`--traceback` raises them instead, with the traceback. Anything else (a bug) raises as usual.
 Without `--range` the query is an instant query at `--end`; a range selector (`metric[5m]`) answers raw samples,
 from which staleness markers, NaN and ±Inf are dropped (a line says how many). The source is
 `connect().prometheus`, created on first use and kept; set `magics.source_factory`
@@ -17,6 +20,7 @@ to use another one (e.g. `lambda: PrometheusSource(url)`), and `magics.reset()` 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +30,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from goreliable_lib.errors import BadInputError
+from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.plots import style
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.promjson import DROPPED_SAMPLES, wide
@@ -36,7 +40,7 @@ source_factory: Callable[[], Any] | None = None
 _source: Any = None
 
 _VALUED = {"range", "step", "end", "out"}
-_FLAGS = {"plot"}
+_FLAGS = {"plot", "traceback"}
 
 
 @dataclass
@@ -49,6 +53,7 @@ class PromqlCall:
     end: str | None = None
     plot: bool = False
     out: str | None = None
+    traceback: bool = False
 
 
 def parse_magic(line: str, cell: str | None = None) -> PromqlCall:
@@ -65,7 +70,8 @@ def parse_magic(line: str, cell: str | None = None) -> PromqlCall:
             rest = rest[match.end():]
             continue
         if name not in _VALUED:
-            raise BadInputError(f"%promql: unknown option --{name} (use --range, --step, --end, --plot, --out)")
+            raise BadInputError(f"%promql: unknown option --{name} "
+                                  "(use --range, --step, --end, --plot, --out, --traceback)")
         valued = re.match(r"\s*--[a-z]+(?:=|\s+)(?P<value>\S+)", rest)
         if not valued:
             raise BadInputError(f"%promql: option --{name} needs a value")
@@ -80,6 +86,26 @@ def parse_magic(line: str, cell: str | None = None) -> PromqlCall:
     if "out" in options and not str(options["out"]).isidentifier():
         raise BadInputError(f"%promql: --out {options['out']!r} is not a Python variable name")
     return PromqlCall(query=query, **options)
+
+
+def wants_traceback(line: str) -> bool:
+    """True when the magic line's leading options hold `--traceback` (read leniently: the options before it may be
+    the very mistake being reported)."""
+    rest = line
+    while (match := re.match(r"\s*--(?P<name>[a-z]+)(?:=\S*|\s+(?!--)\S+)?", rest)) is not None:
+        if match["name"] == "traceback":
+            return True
+        rest = rest[match.end("name") if match["name"] in _FLAGS else match.end():]
+    return False
+
+
+def one_line(error: GoReliableError, magic: str = "%promql") -> str:
+    """The line `%promql` prints for one of the kit's errors: `%promql: <message>`, the message on one line (a
+    snapshot miss: its summary, the nearest recorded requests left on the exception)."""
+    message = error.summary
+    for prefix in ("%promql: ", "%%promql: "):
+        message = message.removeprefix(prefix)
+    return f"{magic}: {message}"
 
 
 def reset() -> None:
@@ -135,9 +161,16 @@ class PromqlMagics(Magics):
 
     @line_cell_magic
     def promql(self, line: str, cell: str | None = None) -> pd.DataFrame | None:
-        """Run PromQL, return a DataFrame; see `goreliable_lib.lab.magics` for the options."""
-        call = parse_magic(line, cell)
-        frame = run(call)
+        """Run PromQL, return a DataFrame; see `goreliable_lib.lab.magics` for the options. The kit's errors are
+        one line on stderr (None is returned), or raised with `--traceback`."""
+        try:
+            call = parse_magic(line, cell)
+            frame = run(call)
+        except GoReliableError as error:
+            if wants_traceback(line):
+                raise
+            print(one_line(error, "%promql" if cell is None else "%%promql"), file=sys.stderr)
+            return None
         if (note := dropped_note(frame)) is not None:
             print(note)
         if call.out:

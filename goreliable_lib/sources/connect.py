@@ -138,7 +138,7 @@ def connect(profile: str | None = None, *, recorder: SnapshotRecorder | None = N
                           archive)
     else:
         path = demo_snapshot_path() if settings.profile == "demo" else Path(settings.snapshot_path or "")
-        replayer = SnapshotReplayer(path)
+        replayer = SnapshotReplayer(path, profile=settings.profile)
         endpoints = dict(replayer.endpoints)
         common = {"recorder": recorder, "replayer": replayer}
         sources = Sources(

@@ -3,7 +3,8 @@
 A snapshot folder holds `manifest.json` and one Parquet file per recorded request. The manifest names the
 source, the canonical request (never credentials), when it was fetched, the row count and a SHA-256 of the
 Parquet file. Replay looks a request up by (source, canonical JSON); a miss names the request and the
-nearest recorded ones, so a user sees at once which parameter differs.
+nearest recorded ones, so a user sees at once which parameter differs. Its first line (`SnapshotMissError.summary`,
+what `%promql` prints) says which profile replays which snapshot, and how to reach a server instead.
 
 A snapshot is data: it is written from the requests and results as they are (never masked) and replayed as it
 is, whatever text its manifest holds. A manifest that is not what this module writes (a missing or mistyped
@@ -28,6 +29,9 @@ from goreliable_lib.timeutil import parse_time, to_rfc3339, utc_now
 
 FORMAT = "goreliable.snapshot/v1"
 MANIFEST = "manifest.json"
+#: The setting that points the `live` profile at each source's server (named in a miss's advice).
+SERVER_SETTINGS = {"prometheus": "GORELIABLE_PROMETHEUS_URL", "kubecost": "GORELIABLE_KUBECOST_URL",
+                   "drills": "GORELIABLE_DRILLS_URI", "archive": "GORELIABLE_ARCHIVE_URI"}
 
 
 def request_key(source: str, request: dict[str, Any]) -> str:
@@ -134,8 +138,10 @@ def _check_entry(entry: Any, where: str) -> dict[str, Any]:
 class SnapshotReplayer:
     """Answers requests from a snapshot folder; its clock is the snapshot's `as_of`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, profile: str | None = None) -> None:
         self.path = Path(path)
+        #: The profile replaying it (`demo`, `snapshot:PATH`), named when a request was not recorded.
+        self.profile = profile
         manifest_path = self.path / MANIFEST
         try:
             manifest = json.loads(manifest_path.read_bytes())
@@ -173,6 +179,25 @@ class SnapshotReplayer:
         """The recorded requests, optionally of one source."""
         return [e["request"] for e in self.manifest["entries"] if source is None or e["source"] == source]
 
+    def has(self, source: str, request: dict[str, Any]) -> bool:
+        """True when the snapshot recorded a result for `request`."""
+        return request_key(source, request) in self._entries
+
+    def describe(self) -> str:
+        """What replays this snapshot, for messages: the demo profile, a `snapshot:PATH` profile, or the folder."""
+        if self.profile == "demo":
+            return f"the demo profile replays the bundled snapshot at {self.path}"
+        if self.profile:
+            return f"profile {self.profile} replays the snapshot at {self.path}"
+        return f"the snapshot at {self.path} is replayed"
+
+    def miss_summary(self, source: str) -> str:
+        """The one line of a miss: what replays which snapshot, and how to reach a server instead."""
+        setting = SERVER_SETTINGS.get(source, "the source's URL (README: Configuration)")
+        what = "query" if source == "prometheus" else f"{source} request"
+        return (f"{self.describe()}, which did not record this {what}: ad-hoc queries need a server (`make lab` "
+                f"starts the local stack and opens the lab on it; or set GORELIABLE_PROFILE=live and {setting})")
+
     def lookup(self, source: str, request: dict[str, Any]) -> pd.DataFrame:
         """The recorded frame for a request, checked against its checksum."""
         key = request_key(source, request)
@@ -182,10 +207,11 @@ class SnapshotReplayer:
             nearest_keys = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.0)
             nearest = [candidates[k] for k in nearest_keys]
             lines = "\n".join(f"  - {json.dumps(r, sort_keys=True, default=str)}" for r in nearest) or "  (none)"
+            summary = self.miss_summary(source)
             raise SnapshotMissError(
-                f"snapshot {self.path} has no {source} result for "
-                f"{json.dumps(request, sort_keys=True, default=str)}; nearest recorded:\n{lines}",
-                request=request, nearest=nearest)
+                f"{summary}\n  {source} request: {json.dumps(request, sort_keys=True, default=str)}\n"
+                f"  nearest recorded:\n{lines}",
+                request=request, nearest=nearest, summary=summary)
         file = self.path / entry["file"]
         try:
             data = file.read_bytes()
