@@ -15,7 +15,9 @@ PYTEST_WORKERS ?= 2
 help:
 	@echo "make demo           set up and produce every report from the bundled demo data into reports/"
 	@echo "make test           set up (incl. Debian packages) and run lint, tests and notebook checks"
-	@echo "make lab            open JupyterLab on notebooks/ in the project's environment"
+	@echo "make lab            JupyterLab on notebooks/ (127.0.0.1), pointed at the local stack (started, or the running"
+	@echo "                    one reused); PROFILE=demo: the bundled demo instead, PROFILE=snapshot:PATH a snapshot,"
+	@echo "                    PROFILE=live your servers (GORELIABLE_PROMETHEUS_URL, ...); LAB_ARGS=--dry-run prints it"
 	@echo "make stack-up       start the local stack (Prometheus, S3, Kubecost on 127.0.0.1) and print its env"
 	@echo "                    (TSDB=victoriametrics: VictoriaMetrics instead of Prometheus)"
 	@echo "make stack-down     stop it"
@@ -64,8 +66,13 @@ test: venv system-deps lint
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	GORELIABLE_PROFILE=demo GORELIABLE_CONFIG=/dev/null $(BIN)/pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
 
-lab: venv
-	$(BIN)/jupyter lab notebooks/
+# The lab's sources (goreliable lab --profile): stack (default; starts the local stack unless it is up, and it stays up:
+# make stack-down), demo, snapshot:PATH or live. LAB_ARGS go to `goreliable lab` (e.g. --port 8899, --dry-run).
+PROFILE ?= stack
+LAB_ARGS ?=
+
+lab: venv $(if $(filter stack,$(PROFILE)),system-deps)
+	$(BIN)/goreliable lab --profile '$(PROFILE)' --tsdb $(TSDB) $(LAB_ARGS)
 
 TSDB ?= prometheus
 

@@ -18,6 +18,7 @@ from goreliable_lib.signals import describe_interruption, stop_on_sigterm
 COMMAND_MODULES = (
     "goreliable_lib.cli.report",
     "goreliable_lib.cli.stack",
+    "goreliable_lib.cli.lab",
     "goreliable_lib.cli.drill",
     "goreliable_lib.cli.demo",
     "goreliable_lib.cli.archive",

@@ -8,6 +8,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import requests
 
@@ -24,26 +25,41 @@ from goreliable_lib.devstack.stack.manager import (
 from goreliable_lib.timeutil import to_rfc3339
 
 
+def running_stack(stack_dir: Path) -> StackState | None:
+    """The stack whose state `stack_dir` holds, when any of its processes still runs."""
+    existing = read_state(stack_dir)
+    return existing if existing and any(alive(pid) for pid in existing.pids.values()) else None
+
+
+def start_stack(stack_dir: Path, *, seed: int | None = None, as_of: str | None = None,
+                ports: dict[str, int] | None = None, tsdb: str = "prometheus") -> StackState:
+    """Start the stack in the background (it outlives this process), save its state in `stack_dir`; progress on
+    stderr."""
+    started = time.monotonic()
+    stack = LocalStack(stack_dir, seed=seed, as_of=as_of, ports=ports, tsdb=tsdb)
+    print(f"# starting the local stack ({stack.tsdb}, seed {stack.seed}, as_of {to_rfc3339(stack.as_of)}) ...",
+          file=sys.stderr)
+    state = stack.start()
+    stack.detach()
+    state_file(stack_dir).write_text(json.dumps(asdict(state), indent=1))
+    print(f"# up in {time.monotonic() - started:.1f} s; state in {state_file(stack_dir)}; "
+          "`goreliable stack down` stops it", file=sys.stderr)
+    return state
+
+
 def stack_up(args: argparse.Namespace) -> int:
     """`goreliable stack up`: start the stack in the background and print its environment."""
     stack_dir = default_stack_dir()
-    existing = read_state(stack_dir)
-    if existing and any(alive(pid) for pid in existing.pids.values()):
+    existing = running_stack(stack_dir)
+    if existing is not None:
         print(f"# the stack is already up (state in {state_file(stack_dir)}); `goreliable stack down` first",
               file=sys.stderr)
         _print_env(existing)
         return 0
     ports = {name: value for name, value in (("prometheus", args.prometheus_port),
                                              ("kubecost", args.kubecost_port)) if value}
-    started = time.monotonic()
-    stack = LocalStack(stack_dir, seed=args.seed, as_of=args.as_of, ports=ports, tsdb=args.tsdb)
-    print(f"# starting the local stack ({stack.tsdb}, seed {stack.seed}, as_of {to_rfc3339(stack.as_of)}) ...",
-          file=sys.stderr)
-    state = stack.start()
-    stack.detach()
-    state_file(stack_dir).write_text(json.dumps(asdict(state), indent=1))
-    print(f"# up in {time.monotonic() - started:.1f} s; state in {state_file(stack_dir)}. "
-          f"Point the kit at it with: eval \"$(goreliable stack up)\"", file=sys.stderr)
+    state = start_stack(stack_dir, seed=args.seed, as_of=args.as_of, ports=ports, tsdb=args.tsdb)
+    print("# point the kit at it with: eval \"$(goreliable stack up)\"", file=sys.stderr)
     _print_env(state)
     return 0
 
