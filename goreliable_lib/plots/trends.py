@@ -174,7 +174,7 @@ def state_text(published: int, ends: Sequence[pd.Timestamp]) -> str:
     return "a point per run, at the end of its window;<br>a failed run is a gap"
 
 
-def _short(text: str, most: int = 46) -> str:
+def _short(text: str, most: int = 50) -> str:
     """A legend group title that fits a phone's chart: a long endpoint keeps its start and its end (`...`)."""
     return text if len(text) <= most else f"{text[:most - 13]}…{text[-12:]}"
 
