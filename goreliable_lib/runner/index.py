@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goreliable_lib import __version__
 from goreliable_lib.plots import FONT, STATUS_COLOURS
 from goreliable_lib.plots.format import format_time
 from goreliable_lib.plots.table import CSS as TABLE_CSS
@@ -276,7 +275,6 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
 <tbody>
 {chr(10).join(rows)}
 </tbody></table></div>
-<p class="meta">Built by GoReliable kit {html.escape(__version__)} from every run's summary.json.</p>
 {_RESIZE_JS if plotly else ""}</body></html>
 """
     return scrub_text(page)
