@@ -5,13 +5,15 @@ The demo snapshot only answers the default runs' requests, so earlier runs canno
 the real summary with its window (and run id) moved back by k cadences and its figures changed by a known step,
 written as `<root>/<report>/<run-id>/summary.json` like a published run. A run listed in `failed` is marked
 failed the way the runner marks a notebook that raised after writing its numbers: its summary still holds them,
-and the index must show a gap there, never those values.
+and the index must show a gap there, never those values. A run listed in `live` is one a live profile published
+(summary.json `source.kind = "live"`, `LIVE_ENDPOINTS`): the index must never draw it in one line with the demo's.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,14 @@ CADENCE = {"slo": pd.Timedelta(days=7), "cost": pd.Timedelta(days=30), "dr": pd.
 BUDGET_STEP = 0.04  # error budget left: 4 points more per week back
 COST_STEP = 0.03  # team costs: 3% less per month back
 DURATION_STEP = 30.0  # the latest drill: 30 s longer per quarter back
+#: The endpoints of a live run, as summary.json records them (sources.connect: never with credentials).
+LIVE_ENDPOINTS = {"prometheus": "https://prometheus.monitoring.example:9090", "drills": "s3://acme-drills/drills",
+                  "kubecost": "http://kubecost.kubecost.example:9090"}
+
+
+def live_source(as_of: str | None) -> dict[str, Any]:
+    """summary.json `source` of a run on the live profile."""
+    return {"kind": "live", "profile": "live", "as_of": as_of, "endpoints": dict(LIVE_ENDPOINTS)}
 
 
 def _shift(text: str | None, delta: pd.Timedelta) -> str | None:
@@ -35,9 +45,10 @@ def _run_id(run_id: str, delta: pd.Timedelta, step: int) -> str:
     return f"{stamp:%Y%m%dT%H%M%SZ}-{step:04x}"
 
 
-def derive(summary: dict[str, Any], step: int, *, failed: bool = False) -> dict[str, Any]:
+def derive(summary: dict[str, Any], step: int, *, failed: bool = False, live: bool = False) -> dict[str, Any]:
     """The summary of the run `step` cadences before `summary`'s (a copy with its window, times and figures
-    moved); `failed`: marked failed with an error, its figures left in (a notebook that failed late)."""
+    moved); `failed`: marked failed with an error, its figures left in (a notebook that failed late); `live`: a
+    run of the live profile (its `source`)."""
     report = summary["report"]
     delta = CADENCE[report] * step
     derived = copy.deepcopy(summary)
@@ -56,6 +67,8 @@ def derive(summary: dict[str, Any], step: int, *, failed: bool = False) -> dict[
         latest = derived["latest_drill"]
         latest["duration_seconds"] += DURATION_STEP * step
         latest["duration_passed"] = latest["duration_seconds"] <= latest["duration_target_seconds"]
+    if live:
+        derived["source"] = live_source(derived["window"].get("end"))
     if failed:
         derived["status"] = "failed"
         derived["error"] = {"type": "SourceError", "message": "Prometheus at http://prometheus:9090 failed "
@@ -64,13 +77,17 @@ def derive(summary: dict[str, Any], step: int, *, failed: bool = False) -> dict[
 
 
 def publish_history(root: Path, summaries: dict[str, dict[str, Any]], *, runs: int = 4,
-                    failed: dict[str, int] | None = None) -> dict[str, list[dict[str, Any]]]:
+                    failed: dict[str, int] | None = None,
+                    live: Iterable[int] = ()) -> dict[str, list[dict[str, Any]]]:
     """Write `runs` published runs per report under `root` (the real summary the newest, then `runs - 1` derived
-    ones); `failed[report]` = the step back of the run that failed. Returns the summaries, oldest first."""
+    ones); `failed[report]` = the step back of the run that failed; `live`: the steps back that a live profile
+    published (the others are demo runs). Returns the summaries, oldest first."""
     failed = failed or {}
+    live = set(live)
     written: dict[str, list[dict[str, Any]]] = {}
     for report, summary in summaries.items():
-        history = [summary if step == 0 else derive(summary, step, failed=failed.get(report) == step)
+        history = [summary if step == 0 else derive(summary, step, failed=failed.get(report) == step,
+                                                    live=step in live)
                    for step in range(runs)]
         for item in history:
             folder = root / report / item["run_id"]

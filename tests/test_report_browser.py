@@ -7,8 +7,9 @@ good and failed runs) and the real reports on the demo profile. The real reports
 people read them: no notebook noise in their visible text (a return value's repr, a path, the staging folder,
 literal Markdown, NaN, raw timestamps, Python warnings), and a first screen that fits a 390 px phone without
 scrolling sideways; their first screens are kept, desktop and phone. The index is built from several published
-runs (the demo's, and earlier ones derived from their summary.json: tests/index_fixtures.py), one failed per
-report, and its trend charts must show that run as a gap.
+runs (the demo's, and earlier ones derived from their summary.json: tests/index_fixtures.py), demo and live runs
+mixed, one failed per report: its trend charts must show that run as a gap, never draw a demo and a live run in one
+line, read as dates, and fit their cards on a 390 px phone (screenshots at 1400 px and 390 px kept).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import nbformat
 import pandas as pd
 import pytest
 from browser import Chromium, Page, find_chromium
-from index_fixtures import publish_history
+from index_fixtures import LIVE_ENDPOINTS, publish_history
 from report_fixtures import NOTEBOOKS, SENTINELS, stub_parameters
 
 from goreliable_lib.cli.report import RunRequest, run_many
@@ -85,6 +86,7 @@ NOISE = ("PosixPath", "WindowsPath", ".tmp-", "**", "\\$", "$-", "NaN", "NaT", "
 NOISE_WORDS = re.compile(r"\b(?:None|nan|True|False)\b")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+INDEX_DESKTOP = {"width": 1400, "height": 900}
 
 
 def noise(text: str) -> list[str]:
@@ -234,31 +236,54 @@ def test_the_noise_scan_finds_what_the_pages_showed() -> None:
     assert noise("Error budget left 32.0%; first alert 2026-11-11 14:24 UTC; — in RPO: unknown; no; none") == []
 
 
+#: The runs of each report a live profile published (steps back from the demo's run); the rest are demo runs.
+LIVE_STEPS = (1, 2, 3)
+LIVE_LABELS = {"slo": f"live: {LIVE_ENDPOINTS['prometheus']}", "cost": f"live: {LIVE_ENDPOINTS['kubecost']}",
+               "dr": f"live: {LIVE_ENDPOINTS['drills']}"}
+
+
 @pytest.fixture(scope="module")
 def index_with_history(demo_suite: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """An index over four runs of slo (weekly), cost (monthly) and dr (quarterly), one failed each, plus the
-    postmortem: the demo's real runs (their folders copied) and earlier runs derived from their summary.json."""
+    """An index over four runs of slo (weekly), cost (monthly) and dr (quarterly), demo and live mixed (the newest
+    the demo's, the three before a live profile's), one live run failed each, plus the postmortem: the demo's real
+    runs (their folders copied) and earlier runs derived from their summary.json."""
     root = tmp_path_factory.mktemp("published")
     for report, run_dir in demo_suite["runs"].items():
         shutil.copytree(run_dir, root / report / run_dir.name)
     summaries = {r: demo_suite["summaries"][r] for r in ("slo", "cost", "dr")}
-    history = publish_history(root, summaries, runs=4, failed={"slo": 2, "cost": 1, "dr": 2})
+    history = publish_history(root, summaries, runs=4, failed={"slo": 2, "cost": 1, "dr": 2}, live=LIVE_STEPS)
     return {"index": write_local_index(root), "history": history}
 
 
-#: Per trend chart: its title, and the y of every trace at each run's window end.
+#: Per trend chart: its title and x axis, the failed runs' marks, and every trace's source, x and y.
 TRENDS_JS = """[...document.querySelectorAll('.trend .js-plotly-plot')].map(gd => ({
-  title: gd.layout.title.text, failed: gd.layout.shapes.filter(s => s.line.dash === 'dot').map(s => s.x0),
-  traces: gd.data.map(t => ({name: t.name, x: t.x, y: t.y}))}))"""
+  title: gd.layout.title.text, subtitle: gd.layout.title.subtitle.text, axis: gd._fullLayout.xaxis.type,
+  ticks: [...gd.querySelectorAll('.xtick text')].map(t => t.textContent),
+  failed: gd.layout.shapes.filter(s => s.line.dash === 'dot').map(s => s.x0),
+  traces: gd.data.map(t => ({name: t.name, source: t.legendgroup, x: t.x, y: t.y}))}))"""
+#: Per card (report cards, trend cards): does its content fit its width; per chart: SVG text outside the chart.
+FIT_JS = """({cards: [...document.querySelectorAll('.card, .trend')].map(c => ({
+    text: c.innerText.slice(0, 40), scroll: c.scrollWidth, client: c.clientWidth})),
+  clipped: [...document.querySelectorAll('.js-plotly-plot')].flatMap(gd => {
+    const box = gd.getBoundingClientRect();
+    return [...gd.querySelectorAll('text')].filter(t => {const r = t.getBoundingClientRect();
+      return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1);}).map(t => t.textContent);}),
+  page: document.documentElement.scrollWidth})"""
+
+
+def source_of(summary: dict[str, Any]) -> str:
+    """How the index names a run's source (the report's endpoint for a live run)."""
+    return LIVE_LABELS[summary["report"]] if summary["source"]["kind"] == "live" else "demo data"
 
 
 def test_index_shows_each_reports_headline_and_trends_with_failed_runs_as_gaps(
         browser: Chromium, index_with_history: dict[str, Any]) -> None:
     index: Path = index_with_history["index"]
-    with browser.new_page(**DESKTOP) as page:
+    with browser.new_page(**INDEX_DESKTOP) as page:
         problems = page_problems(page, index, 3)
         trends = page.evaluate(TRENDS_JS)
         headlines = page.evaluate("[...document.querySelectorAll('.card .headline')].map(p => p.innerText)")
+        sources = page.evaluate("[...document.querySelectorAll('.runs td.source')].map(td => td.innerText)")
         page.screenshot(SCREENSHOTS / "index-with-history.png")
     assert problems == [], "\n".join(problems)
     assert [t["title"] for t in trends] == ["Error budget left per SLO", "Cost per team (each run's window)",
@@ -266,20 +291,52 @@ def test_index_shows_each_reports_headline_and_trends_with_failed_runs_as_gaps(
     assert headlines == [REPORTS[r].index_headline(index_with_history["history"][r][-1])
                          for r in ("slo", "cost", "dr")] + [REPORTS["postmortem"].index_headline(
                              json.loads(next(index.parent.glob("postmortem/2*/summary.json")).read_text()))]
+    assert sorted(sources) == sorted(["demo data"] * 4 + [f"live:\n{LIVE_ENDPOINTS[k]}" for k in (
+        "prometheus", "kubecost", "drills") for _ in LIVE_STEPS])
     for trend, report in zip(trends, ("slo", "cost", "dr"), strict=True):
         history = index_with_history["history"][report]
         failed = [pd.Timestamp(s["window"]["end"]) for s in history if s["status"] == "failed"]
-        assert len(failed) == 1 and [pd.Timestamp(x) for x in trend["failed"]] == failed, report
+        assert len(failed) == 1 and [pd.Timestamp(x, tz="UTC") for x in trend["failed"]] == failed, report
+        assert trend["axis"] == "date" and trend["ticks"], report
+        assert all(re.fullmatch(r"[A-Z][a-z]{2}( \d{1,2})?\d{4}", tick) for tick in trend["ticks"]), trend["ticks"]
+        assert {t["source"] for t in trend["traces"]} == {"demo data", LIVE_LABELS[report]}, report
         for trace in trend["traces"]:
-            ends = [pd.Timestamp(x) for x in trace["x"]]
-            assert ends == [pd.Timestamp(s["window"]["end"]) for s in history], (report, trace["name"])
-            at_failure = trace["y"][ends.index(failed[0])]
-            assert at_failure is None, f"{report} {trace['name']}: the failed run shows {at_failure}, not a gap"
-            assert sum(y is not None for y in trace["y"]) >= 2, (report, trace["name"])
-    slo_trend = {t["name"]: t["y"] for t in trends[0]["traces"]}
-    newest = {s["name"]: s["error_budget_remaining"] for s in index_with_history["history"]["slo"][-1]["slos"]}
+            ends = [pd.Timestamp(x, tz="UTC") for x in trace["x"]]
+            own = [s for s in history if source_of(s) == trace["source"]]  # that source's runs, no other's
+            assert ends == [pd.Timestamp(s["window"]["end"]) for s in own], (report, trace["name"])
+            if trace["source"] == LIVE_LABELS[report]:  # the failed run was a live one: a gap in the live lines
+                at_failure = trace["y"][ends.index(failed[0])]
+                assert at_failure is None, f"{report} {trace['name']}: the failed run shows {at_failure}, not a gap"
+                assert sum(y is not None for y in trace["y"]) == 2, (report, trace["name"])
+            else:
+                assert len(ends) == 1 and trace["y"][0] is not None, (report, trace["name"])
+    slo_trend = {t["name"]: t["y"] for t in trends[0]["traces"] if t["source"] == "demo data"}
+    newest = {f"{s['name']} (30d)": s["error_budget_remaining"]
+              for s in index_with_history["history"]["slo"][-1]["slos"]}
     assert {name: ys[-1] for name, ys in slo_trend.items()} == newest  # the real run's figures, unchanged
     problems = read_as_people(browser, index, "index")
+    assert problems == [], "\n".join(problems)
+
+
+def test_index_fits_a_phone_and_keeps_its_screenshots(browser: Chromium, index_with_history: dict[str, Any]) -> None:
+    """At 1400 px and on a 390 px phone no card (report card, trend card) is wider than its box and no chart's text
+    (titles, ticks, legend) runs past its chart; the whole page kept at both sizes."""
+    index: Path = index_with_history["index"]
+    problems = []
+    for device, size in (("desktop-1400", INDEX_DESKTOP), ("phone-390", PHONE)):
+        with browser.new_page(**size, mobile=device.startswith("phone")) as page:
+            page.open_offline(index.resolve().as_uri())
+            page.wait_until("[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector("
+                            "'svg.main-svg'))", timeout=30)
+            page.session.drain(0.5)
+            fit = page.evaluate(FIT_JS)
+            page.screenshot(SCREENSHOTS / f"index-with-history-{device}.png")
+        assert len(fit["cards"]) == 7, device  # four report cards, three trend cards
+        problems += [f"{device}: card {c['text']!r} is {c['scroll']} px wide in {c['client']} px"
+                     for c in fit["cards"] if c["scroll"] > c["client"]]
+        problems += [f"{device}: chart text runs past its chart: {text!r}" for text in fit["clipped"]]
+        if fit["page"] > size["width"]:
+            problems.append(f"{device}: the page is {fit['page']} px wide")
     assert problems == [], "\n".join(problems)
 
 

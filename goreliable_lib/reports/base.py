@@ -33,6 +33,7 @@ import pandas as pd
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root, resolve
 from goreliable_lib.plots.table import Column
+from goreliable_lib.plots.trends import NO_SOURCE, source_kind, source_label, window_label
 from goreliable_lib.timeutil import parse_time, parse_window, to_rfc3339
 
 T = TypeVar("T")
@@ -253,31 +254,55 @@ def read_file_param(name: str, read: Callable[[Any], T], value: Any) -> T:
 
 @dataclass(frozen=True)
 class TrendRun:
-    """One point of an index trend: the end of a run's window, and its summary (None: the run failed, a gap)."""
+    """One point of an index trend: the end of a run's window, its summary (None: the run failed, a gap), its
+    source (`source`: summary.json `source.kind`, `unknown` when not recorded; `source_label`: how it reads, the
+    legend group of its lines: `demo data`, `live: http://prometheus:9090`), its window (`window`: `30d`,
+    `month`, ...: plots.trends.window_label) and the window's start."""
 
     end: pd.Timestamp
     summary: Mapping[str, Any] | None
+    source: str = "unknown"
+    source_label: str = NO_SOURCE
+    window: str = ""
+    start: pd.Timestamp | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.summary is None
+
+
+def _stamp(value: Any, name: str) -> pd.Timestamp | None:
+    try:
+        return parse_time(value, field=name) if value else None
+    except BadInputError:
+        return None
 
 
 def trend_runs(summaries: Iterable[Mapping[str, Any]]) -> list[TrendRun]:
-    """The published runs of one report as trend points, oldest first: one per window end (the newest good run
-    of that window when there is one; else the window's failed run, as a gap). A failed run never gives a value,
-    even when its summary.json holds the numbers it had computed before it failed; a run without a window end
-    (a summary.json of another version) is left out."""
-    best: dict[pd.Timestamp, tuple[bool, str, Mapping[str, Any]]] = {}
+    """The published runs of one report as trend points, oldest first: one per window (its end, its start and the
+    `window` parameter that gave it) and source (runs of different sources are never one point: demo data, each
+    live endpoint, each snapshot's), the newest good run of that window and source when there is one; else its
+    failed run, as a gap. A failed run never gives a value, even when its summary.json holds the numbers it had
+    computed before it failed; a run without a window end (a summary.json of another version) is left out."""
+    best: dict[tuple[Any, ...], tuple[bool, str, Mapping[str, Any]]] = {}
     for summary in summaries:
-        window = summary.get("window")
-        end = window.get("end") if isinstance(window, Mapping) else None
-        try:
-            stamp = parse_time(end, field="window end") if end else None
-        except BadInputError:
-            stamp = None
+        window = summary.get("window") if isinstance(summary.get("window"), Mapping) else {}
+        stamp = _stamp(window.get("end"), "window end")
         if stamp is None:
             continue
+        start = _stamp(window.get("start"), "window start")
+        parameters = summary.get("parameters") if isinstance(summary.get("parameters"), Mapping) else {}
+        label = source_label(summary.get("source"), str(summary.get("report") or ""))
+        key = (stamp, start or stamp, str(parameters.get("window") or ""), label)
         rank = (summary.get("status") == "ok", str(summary.get("run_id") or summary.get("generated_at") or ""))
-        if stamp not in best or rank > best[stamp][:2]:
-            best[stamp] = (*rank, summary)
-    return [TrendRun(end, summary if ok else None) for end, (ok, _, summary) in sorted(best.items())]
+        if key not in best or rank > best[key][:2]:
+            best[key] = (*rank, summary)
+    runs = []
+    for (end, start, given, label), (ok, _, summary) in sorted(best.items(), key=lambda item: item[0]):
+        start = start if start != end else None
+        runs.append(TrendRun(end, summary if ok else None, source_kind(summary.get("source")), label,
+                             window_label(given, start, end), start))
+    return runs
 
 
 class BuiltReport(Protocol):

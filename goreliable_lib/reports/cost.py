@@ -27,7 +27,7 @@ from goreliable_lib.errors import BadInputError, KubecostError, SourceError
 from goreliable_lib.inputs.budgets import Budgets, load_budgets
 from goreliable_lib.plots.format import format_day, md, md_money, money
 from goreliable_lib.plots.table import Column
-from goreliable_lib.plots.trends import run_trend
+from goreliable_lib.plots.trends import run_trend, series_name
 from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
@@ -374,24 +374,24 @@ SPECIAL_NAMES = {cost.IDLE: "idle", cost.UNALLOCATED: "unallocated"}
 
 def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
     """The cost of each team across the published runs (the monthly runs: each point is the team's cost over its
-    run's window), from each summary.json's `teams`; idle and unallocated are lines of their own; a failed run is
-    a gap."""
+    run's window), from each summary.json's `teams`: one line per team, window (`ml-platform (30d)`) and source;
+    idle and unallocated are lines of their own; a failed run is a gap."""
     runs = trend_runs(summaries)
     points = []
     for run in runs:
         summary = run.summary or {}
-        window = summary.get("window") or {}
-        start = window.get("start") if isinstance(window, Mapping) else None
-        span = f"{format_day(start)} .. {format_day(run.end)}" if start else f"to {format_day(run.end)}"
+        span = (f"{format_day(run.start)} .. {format_day(run.end)}" if run.start is not None
+                else f"to {format_day(run.end)}")
         for entry in summary.get("teams") or []:
             if not isinstance(entry, Mapping) or entry.get("team") is None:
                 continue
             value = entry.get("cost")
             value = float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-            name = SPECIAL_NAMES.get(str(entry["team"]), str(entry["team"]))
-            points.append({"end": run.end, "series": name, "value": value, "text": f"{name}: {money(value)} ({span})"})
-    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
-                      title="Cost per team (each run's window)", y_title="cost", tickprefix="$")]
+            name = series_name(SPECIAL_NAMES.get(str(entry["team"]), str(entry["team"])), run.window)
+            points.append({"end": run.end, "series": name, "value": value, "source": run.source_label,
+                           "text": f"{name}: {money(value)} ({span})"})
+    return [run_trend(points, runs, published=len(summaries), title="Cost per team (each run's window)",
+                      y_title="cost", tickprefix="$")]
 
 
 #: How the cost report's tables read (over plots.table.COMMON): money, differences and shares.

@@ -257,7 +257,8 @@ def _seconds(value: Any) -> float | None:
 
 def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
     """The latest completed drill's duration against the whole-drill target across the published runs (the
-    quarterly runs), in minutes, from each summary.json's `latest_drill`; a failed run is a gap."""
+    quarterly runs), in minutes, from each summary.json's `latest_drill`; a line per source (demo data, live,
+    snapshot); a failed run is a gap."""
     runs = trend_runs(summaries)
     points = []
     for run in runs:
@@ -267,12 +268,12 @@ def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
         duration, target = _seconds(latest.get("duration_seconds")), _seconds(latest.get("duration_target_seconds"))
         verdict = "within" if latest.get("duration_passed") else "OVER"
         points.append({"end": run.end, "series": "latest drill", "value": None if duration is None else duration / 60,
+                       "source": run.source_label,
                        "text": f"{latest.get('drill_id')}: {format_seconds(duration)} ({verdict} target)"})
         points.append({"end": run.end, "series": "target", "value": None if target is None else target / 60,
-                       "text": f"target {format_seconds(target)}"})
-    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
-                      title="Latest drill against its target", y_title="minutes",
-                      dashed=("target",))]
+                       "source": run.source_label, "text": f"target {format_seconds(target)}"})
+    return [run_trend(points, runs, published=len(summaries), title="Latest drill against its target",
+                      y_title="minutes", dashed=("target",))]
 
 
 #: How the DR report's tables read (over plots.table.COMMON).

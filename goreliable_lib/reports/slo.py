@@ -46,7 +46,7 @@ from goreliable_lib.plots import slo_text
 from goreliable_lib.plots.format import format_time, percent
 from goreliable_lib.plots.slo_text import slo_markdown  # noqa: F401  (the notebook's name: reports.slo.slo_markdown)
 from goreliable_lib.plots.table import Column
-from goreliable_lib.plots.trends import run_trend
+from goreliable_lib.plots.trends import run_trend, series_name, window_label
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
     Param,
@@ -527,8 +527,9 @@ def index_headline(summary: Mapping[str, Any]) -> str:
 
 
 def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
-    """Error budget left per SLO across the published runs (the weekly runs), from each summary.json's `slos`;
-    an SLO without data in a run, and every failed run, is a gap."""
+    """Error budget left per SLO and window across the published runs (the weekly runs), from each summary.json's
+    `slos`: one line per SLO, window (`api-gateway-availability (30d)`: 7-day and 30-day budgets are never one
+    line) and source (demo data, live, snapshot); an SLO without data in a run, and every failed run, is a gap."""
     runs = trend_runs(summaries)
     points = []
     for run in runs:
@@ -538,12 +539,15 @@ def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
             left = entry.get("error_budget_remaining")
             left = float(left) if isinstance(left, int | float) and math.isfinite(left) else None
             status = slo_plots.STATUS_TEXT.get(str(entry.get("status")), str(entry.get("status", "")))
-            points.append({"end": run.end, "series": str(entry["name"]), "value": left,
-                           "text": f"{entry['name']}: {percent(left, 1)} left ({status}), window to "
+            own = entry.get("window") if isinstance(entry.get("window"), Mapping) else {}
+            window = (window_label(entry.get("time_window"), own.get("start"), own.get("end"))
+                      or run.window)
+            name = series_name(str(entry["name"]), window)
+            points.append({"end": run.end, "series": name, "value": left, "source": run.source_label,
+                           "text": f"{name}: {percent(left, 1)} left ({status}), window to "
                                    f"{format_time(run.end)}"})
-    return [run_trend(points, [r.end for r in runs], [r.end for r in runs if r.summary is None],
-                      title="Error budget left per SLO", y_title="error budget left", tickformat=".0%",
-                      reference=(0.0, "budget spent"))]
+    return [run_trend(points, runs, published=len(summaries), title="Error budget left per SLO",
+                      y_title="error budget left", tickformat=".0%", reference=(0.0, "budget spent"))]
 
 
 #: How the SLO report's tables read (over plots.table.COMMON).

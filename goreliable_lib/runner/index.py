@@ -1,14 +1,17 @@
 """reports/index.html: the dashboard of every published run, rebuilt from the runs' summary.json files.
 
-- per report, the newest good run's headline (its `SPEC.index_headline`), its window, and a newer failed run when
-  there is one;
-- per report, its trends across the published runs (its `SPEC.index_trends`: plotly figures from the summaries; a
-  failed run is a gap, never a value);
-- below, every run newest first, with status, window and headline.
+- per report, the newest good run's headline (its `SPEC.index_headline`), its window and source, and a newer
+  failed run when there is one; a card per report of the suite, `no run yet` for one that never ran;
+- per report, its trends across the published runs (its `SPEC.index_trends`: plotly figures from the summaries, on
+  a date axis, a line per series, window and source; a failed run is a gap, never a value; with one run the
+  figure says that trends appear from the second run);
+- below, every run newest first, with status, window, source (demo data, the live endpoint without credentials,
+  a snapshot), when it was generated and by which kit version, and its headline.
 The page opens offline like report.html (plotly.js embedded once, the same Content-Security-Policy) and fits a
-phone's screen (the runs table scrolls in its box). It is rebuilt from the summaries (never edited in place), under
-an exclusive file lock (fcntl) so concurrent runs cannot interleave, and written through a temporary file and a
-rename; the S3 writer builds the same page from the same entries.
+phone's screen (charts resize with their cards, legends below; the runs table scrolls in its box). It is rebuilt
+from the summaries (never edited in place), under an exclusive file lock (fcntl, on `.index.lock`, removed when
+the lock is released) so concurrent runs cannot interleave, and written through a temporary file and a rename;
+the S3 writer builds the same page from the same entries.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from goreliable_lib.plots import FONT, STATUS_COLOURS
 from goreliable_lib.plots.format import format_time
 from goreliable_lib.plots.table import CSS as TABLE_CSS
+from goreliable_lib.plots.trends import source_label, state_text
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.files import atomic_write_text
@@ -52,6 +56,8 @@ class IndexEntry:
     headline: str
     warnings: int
     link: str  # folder of the run, relative to the index
+    source: str = ""  # `demo data`, `live: http://prometheus:9090`, `snapshot of ...` (plots.trends.source_label)
+    kit_version: str = ""  # the kit that made the run (summary.json `runner.kit_version`), "" when not recorded
     summary: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -90,13 +96,22 @@ def window_text(window: Any) -> str:
     return f"{_time(window.get('start'))} → {_time(window.get('end'))}"
 
 
+def kit_version(summary: Mapping[str, Any]) -> str:
+    """The version of the kit that made a run, as its summary.json records it (`runner.kit_version`); ""."""
+    runner = summary.get("runner")
+    version = runner.get("kit_version") if isinstance(runner, Mapping) else None
+    return str(version) if version else ""
+
+
 def entry_from_summary(summary: Mapping[str, Any], link: str, run_id: str) -> IndexEntry:
     """An index row from one summary.json."""
-    return IndexEntry(report=str(summary.get("report", "?")), run_id=run_id,
+    report = str(summary.get("report", "?"))
+    return IndexEntry(report=report, run_id=run_id,
                       status=str(summary.get("status", "?")), generated_at=str(summary.get("generated_at", "")),
                       window=window_text(summary.get("window")), headline=headline(summary),
                       warnings=len(summary.get("warnings") or []), link=link,
-                      summary={**summary, "run_id": summary.get("run_id") or run_id})
+                      summary={**summary, "run_id": summary.get("run_id") or run_id},
+                      source=source_label(summary.get("source"), report), kit_version=kit_version(summary))
 
 
 def run_folders(root: Path) -> Iterator[tuple[str, str, Path]]:
@@ -147,8 +162,12 @@ def trend_figures(spec: ReportSpec | None, entries: list[IndexEntry]) -> tuple[l
 
 
 def _card(name: str, spec: ReportSpec | None, own: list[IndexEntry]) -> str:
-    """One report's card: a newer failed run first, then the newest good run's headline."""
+    """One report's card: a newer failed run first, then the newest good run's headline, window and source; a
+    report of the suite that never ran says so."""
     title = html.escape(spec.title if spec is not None else name)
+    if not own:
+        return (f'<section class="card none"><h2>{title}</h2><p class="meta">No run yet: '
+                f'{html.escape(state_text(0, []).split(": ", 1)[1])}.</p></section>')
     good = next((e for e in own if e.status == "ok"), None)
     newest = own[0]
     parts = [f'<section class="card {"ok" if newest.status == "ok" else "failed"}"><h2>{title}</h2>']
@@ -158,7 +177,7 @@ def _card(name: str, spec: ReportSpec | None, own: list[IndexEntry]) -> str:
                      f'<a href="{html.escape(newest.link)}/report.html">what ran</a></p>')
     if good is not None:
         parts.append(f'<p class="headline">{html.escape(good.headline)}</p>'
-                     f'<p class="meta">{html.escape(good.window)} · '
+                     f'<p class="meta">{html.escape(good.window)} · {html.escape(good.source)} · '
                      f'<a href="{html.escape(good.link)}/report.html">open the report</a></p>')
     else:
         parts.append('<p class="meta">No good run yet.</p>')
@@ -177,6 +196,7 @@ def _page_css() -> str:
             ".card{border:1px solid #ddd;border-left:6px solid " + STATUS_COLOURS["ok"] + ";border-radius:4px;"
             "padding:8px 12px;overflow-wrap:break-word}"
             ".card.failed{border-left-color:" + STATUS_COLOURS["failed"] + "}"
+            ".card.none{border-left-color:" + STATUS_COLOURS["no_data"] + "}"
             ".card h2{margin:0 0 .3em;font-size:1.05em}.card .headline{font-size:1.05em;margin:.3em 0}"
             ".meta{font-size:12px;color:#555;margin:.3em 0}.alarm{color:#a00;font-weight:600;margin:.3em 0}"
             ".trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,560px),1fr));gap:12px}"
@@ -184,7 +204,9 @@ def _page_css() -> str:
             ".runs{overflow-x:auto;max-width:100%}.runs table{border-collapse:collapse;font-size:13px}"
             ".runs td,.runs th{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}"
             ".runs th{background:#f0f0f0}.runs td.status{font-weight:600;text-align:center}"
-            ".runs td:nth-child(2),.runs td:nth-child(4){white-space:nowrap}"
+            ".runs td:nth-child(2),.runs td:nth-child(4),.runs td.generated{white-space:nowrap}"
+            ".runs td.source{white-space:nowrap}.runs td.headline{min-width:16em}"
+            ".runs .kit,.runs .endpoint{color:#555;font-size:12px}"
             + status + "@media (max-width:600px){body{padding:10px}h1{font-size:1.4em}}" + TABLE_CSS)
 
 
@@ -194,12 +216,37 @@ _RESIZE_JS = ("<script>window.addEventListener('load',function(){if(window.Plotl
               "'.js-plotly-plot').forEach(function(gd){window.Plotly.Plots.resize(gd);});}});</script>")
 
 
+def _source_cell(label: str) -> str:
+    """`live:` / `snapshot of` on a line, the endpoint on the next (a URL is not broken mid-word)."""
+    for head in ("live: ", "snapshot of "):
+        if label.startswith(head):
+            return f'{html.escape(head.strip())}<br><span class="endpoint">{html.escape(label[len(head):])}</span>'
+    return html.escape(label)
+
+
+def _row(e: IndexEntry) -> str:
+    """One run in the list: report, run (its link), status, window, source, generated at (and by which kit),
+    headline, warnings, files."""
+    link = html.escape(e.link)
+    kit = f"kit {e.kit_version}" if e.kit_version else "kit version not recorded"
+    return (f'<tr class="{html.escape(e.status)}"><td>{html.escape(e.report)}</td>'
+            f'<td><a href="{link}/report.html">{html.escape(e.run_id)}</a></td>'
+            f'<td class="status">{html.escape(e.status)}</td><td>{html.escape(e.window).replace("→ ", "→<br>")}</td>'
+            f'<td class="source">{_source_cell(e.source)}</td>'
+            f'<td class="generated">{html.escape(_time(e.generated_at))}<br><span class="kit">{html.escape(kit)}'
+            f'</span></td><td class="headline">{html.escape(e.headline)}</td><td>{e.warnings or ""}</td>'
+            f'<td><a href="{link}/summary.json">summary</a> <a href="{link}/report.ipynb">notebook</a></td></tr>')
+
+
 def render_index(entries: Iterable[IndexEntry]) -> str:
-    """The index page: per report its latest headline and its trends, then one row per run, newest first;
-    self-contained (no external resources). People read it: the environment's secrets are masked (its headlines
-    come from the summaries, which stay as written), whichever writer publishes it."""
+    """The index page: per report of the suite (and every other report with a run) its latest headline and its
+    trends, then one row per run, newest first; self-contained (no external resources). People read it: the
+    environment's secrets are masked (its headlines come from the summaries, which stay as written), whichever
+    writer publishes it."""
     ordered = sorted(entries, key=lambda e: e.sort_key, reverse=True)
-    by_report = {name: [e for e in ordered if e.report == name] for name in _report_order(e.report for e in ordered)}
+    suite = [name for name, spec in REPORTS.items() if spec.suite_position is not None]
+    by_report = {name: [e for e in ordered if e.report == name]
+                 for name in _report_order([*suite, *(e.report for e in ordered)])}
     cards, trends = [], []
     for name, own in by_report.items():
         spec = REPORTS.get(name)
@@ -208,17 +255,9 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
         trends += [f'<div class="trend">{figure_div(fig)}</div>' for fig in figures]
         if problem:
             trends.append(f'<p class="meta">{html.escape(spec.title if spec else name)}: {html.escape(problem)}</p>')
-    rows = []
-    for e in ordered:
-        link = html.escape(e.link)
-        rows.append(
-            f'<tr class="{html.escape(e.status)}"><td>{html.escape(e.report)}</td>'
-            f'<td><a href="{link}/report.html">{html.escape(e.run_id)}</a></td>'
-            f'<td class="status">{html.escape(e.status)}</td><td>{html.escape(e.window)}</td>'
-            f"<td>{html.escape(e.headline)}</td><td>{e.warnings or ''}</td>"
-            f'<td><a href="{link}/summary.json">summary</a> <a href="{link}/report.ipynb">notebook</a></td></tr>')
+    rows = [_row(e) for e in ordered]
     plotly = plotly_script() if trends and any("plotly-graph-div" in t for t in trends) else ""
-    dashboard = (f'<div class="cards">{"".join(cards)}</div>' if cards else "<p>No published run yet.</p>")
+    dashboard = ("" if ordered else "<p>No published run yet.</p>") + f'<div class="cards">{"".join(cards)}</div>'
     trend_block = f'<h2>Trends across the runs</h2><div class="trends">{"".join(trends)}</div>' if trends else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -231,25 +270,47 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
 {dashboard}
 {trend_block}
 <h2>Every run</h2>
-<div class="runs"><table><thead><tr><th>report</th><th>run</th><th>status</th><th>window</th><th>headline</th>
-<th>warnings</th><th>files</th></tr></thead>
+<div class="runs"><table><thead><tr><th>report</th><th>run</th><th>status</th><th>window</th><th>source</th>
+<th>generated</th><th>headline</th><th>warnings</th><th>files</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table></div>{_RESIZE_JS if plotly else ""}</body></html>
+</tbody></table></div>
+{_RESIZE_JS if plotly else ""}</body></html>
 """
     return scrub_text(page)
 
 
 @contextlib.contextmanager
 def index_lock(root: Path) -> Iterator[None]:
-    """An exclusive lock on the reports folder (publishing, `latest` and the index happen under it)."""
+    """An exclusive lock on the reports folder (publishing, `latest` and the index happen under it): fcntl's
+    `flock` on root/.index.lock, which the holder removes before it lets go, so no lock file is left behind.
+    Removing it is safe because a lock only counts on the file the name still points at: a process that was
+    waiting on the removed file finds the name gone (or on a newer file) once it gets its lock, and tries again on
+    the name; whoever holds the lock on the file the name points at is the only holder."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    path = root / LOCK_FILE
+    while True:
+        handle = open(path, "a+")  # noqa: SIM115  (closed below, or after the block)
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                named = os.stat(path)
+            except FileNotFoundError:
+                named = None
+            held = os.fstat(handle.fileno())
+            if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+                break
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()  # the file was removed while we waited: its lock no longer counts
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # before letting go: a waiter on this file then sees the name gone and tries again
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
 
 
 def write_local_index(root: Path) -> Path:
