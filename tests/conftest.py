@@ -1,4 +1,5 @@
-"""Session-wide fixtures: the local stack (real Prometheus, moto S3, Kubecost server on 127.0.0.1)."""
+"""Session-wide fixtures: the local stack (real Prometheus, moto S3, Kubecost server on 127.0.0.1); and, when the
+session ends, every summary.json the session wrote validated against docs/schema/ (tests/summary_schema.py)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,42 @@ def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"out": out, "results": results, "runs": runs,
             "summaries": {name: json.loads((runs[name] / "summary.json").read_text())
                           for name, code, _, _ in results if code == 0}}
+
+
+# ---- every summary.json a test session writes, validated against docs/schema/ -----------------------------------
+#: What the session-end check found (tests/summary_schema.SummaryCheck), for the terminal summary.
+SUMMARY_CHECK = pytest.StashKey[object]()
+
+
+def session_folders(config: pytest.Config) -> list[Path]:
+    """The session's temporary folders: its base temp folder. Under pytest-xdist this runs in the controller, whose
+    base temp folder holds every worker's (`popen-gwN`, each worker's own base temp) and the folders they share (the
+    demo suite's `demo-reports`, beside them)."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    return [factory.getbasetemp()] if factory is not None else []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Validate every summary.json under the session's temporary folders against docs/schema/ (once, when every
+    worker is done: an xdist worker's own exit status never fails the session, its controller's does); an invalid
+    one fails the session (exit 1). The count line, and each invalid file with its errors, end the terminal
+    summary."""
+    from summary_schema import check_summaries
+
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks its folder after it
+        return
+    check = check_summaries(session_folders(session.config))
+    session.config.stash[SUMMARY_CHECK] = check
+    if check.invalid and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    check = config.stash.get(SUMMARY_CHECK, None)
+    if check is None:
+        return
+    if check.invalid:
+        terminalreporter.section("summary.json against docs/schema/", sep="=", red=True, bold=True)
+        for line in check.messages():
+            terminalreporter.write_line(line)
+    terminalreporter.write_line(check.line(), red=bool(check.invalid), bold=bool(check.invalid))
