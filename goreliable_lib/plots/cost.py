@@ -37,7 +37,7 @@ def stacked_daily(daily_costs: pd.DataFrame, key: str, title: str = "Daily cost 
 
 def budget_bullets(budgets: pd.DataFrame) -> go.Figure:
     """One row per budget: the projected month as a share of its monthly limit (the dashed red line at 100%),
-    coloured by status, `$523 of $500` beside it, and the month so far as a thin grey bar inside it. Bars hold at
+    coloured by status, `$523 of $500` under its name, and the month so far as a thin grey bar inside it. Bars hold at
     any width (gauges in a grid did not: their titles collided on a desktop and clipped on a phone); a long scope is
     shortened on the axis and named whole in the hover."""
     names = [str(b.scope) for b in budgets.itertuples(index=False)]
@@ -49,19 +49,18 @@ def budget_bullets(budgets: pd.DataFrame) -> go.Figure:
              f"${b.month_to_date:,.2f}<br>{str(b.status).replace('_', ' ')}" for b in budgets.itertuples(index=False)]
     fig = go.Figure()
     fig.add_trace(go.Bar(y=names, x=share, orientation="h", name="projected month", marker_color=colours, width=0.6,
-                         text=[f"${p:,.0f} of ${lim:,.0f}" for p, lim in zip(budgets["projected"], limits,
-                                                                               strict=True)],
-                         textposition="outside", cliponaxis=False, customdata=hover,
-                         hovertemplate="%{customdata}<extra></extra>"))
+                         customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
     fig.add_trace(go.Bar(y=names, x=so_far, orientation="h", name="month so far", marker_color="#555555",
                          width=0.18, customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
     fig.add_vline(x=1.0, line_dash="dash", line_color=STATUS_COLOURS["breached"], line_width=2)
     finite = [v for v in share if math.isfinite(v)]
-    fig.update_xaxes(range=[0, max([1.2, *(v * 1.25 for v in finite)])], tickformat=".0%",
-                     title_text="projected month / monthly limit (dashed: the limit)")
-    fig.update_yaxes(autorange="reversed", tickvals=names, ticktext=[short_label(n, 22) for n in names],
-                     automargin=True)
-    style(fig, None, height=140 + 40 * max(len(names), 1))
+    fig.update_xaxes(range=[0, max([1.2, *(v * 1.1 for v in finite)])], tickformat=".0%",
+                     title_text="projected / limit")
+    # the figures beside the name (a bar's own text clipped at a phone's right edge)
+    words = [f"{short_label(n, 22)}<br>${p:,.0f} of ${lim:,.0f}" for n, p, lim in zip(names, budgets["projected"],
+                                                                                        limits, strict=True)]
+    fig.update_yaxes(autorange="reversed", tickvals=names, ticktext=words, automargin=True)
+    style(fig, None, height=140 + 52 * max(len(names), 1))
     return fig.update_layout(barmode="overlay", hovermode="closest", margin={"l": 10, "r": 20, "t": 20, "b": 60},
                              legend={"y": -0.35})
 
