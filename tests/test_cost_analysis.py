@@ -201,7 +201,9 @@ def test_team_filter_keeps_idle_and_unallocated(fetched: cost_report.CostData) -
 
 
 def test_figures_build(report: cost_report.CostReport) -> None:
-    assert len(cost_plots.budget_gauges(report.budgets).data) == len(report.budgets)
+    bars = cost_plots.budget_bullets(report.budgets)
+    assert [list(t.y) for t in bars.data] == [list(report.budgets["scope"])] * 2  # projected, month so far
+    assert list(bars.data[0].x) == list(report.budgets["projected"] / report.budgets["limit"])
     assert len(cost_plots.stacked_daily(report.daily_teams, "cost_team").data) == 6
     assert len(cost_plots.resource_breakdown(report.teams, "cost_team").data) == len(cost.RESOURCES)
 

@@ -146,7 +146,7 @@ def test_live_run_tables_figures_and_cross_check(runs: dict[str, Any]) -> None:
     for name in ("teams", "budgets", "anomalies", "top_movers", "efficiency", "ml_vs_application", "resources"):
         assert (folder / f"{name}.csv").is_file(), name
     figures = {p.name for p in (folder / "figures").iterdir()}
-    assert {"daily_cost_by_team.json", "budget_gauges.json", "cost_by_resource.json",
+    assert {"daily_cost_by_team.json", "budgets.json", "cost_by_resource.json",
             "anomaly_namespace_go-reliable-production.json"} <= figures
     page = (folder / "report.html").read_text()
     assert EXTERNAL.search(page) is None and page.count("plotly.js v") == 1

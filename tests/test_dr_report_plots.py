@@ -67,7 +67,16 @@ def test_pass_fail_matrix_cells_follow_the_truth(report: dr_report.DRReport, dri
         assert code == dr_plots.STATUS_LABELS.index(expected)
     oldest = drill_sim.truth_drills()["drill_id"].iloc[0]
     assert cells[("grafana-dashboards", labels[oldest])][0].startswith("unknown")
-    assert cells[("model-artifacts", labels[drill_sim.regression_drill_id])][0] == "failed<br>RTO 318s"
+    assert cells[("model-artifacts", labels[drill_sim.regression_drill_id])][0].startswith(
+        "failed<br>RTO 318s over<br>RPO ")
+    # a cell says both verdicts: one whose RPO failed (its RTO within target) says so, not only its RTO
+    rpo_failed = report.evaluated[report.evaluated["rto_passed"] & ~report.evaluated["rpo_passed"]
+                                  & report.evaluated["rpo_seconds"].notna()]
+    for row in rpo_failed.itertuples(index=False):
+        text = cells[(row.component, labels[row.drill_id])][0]
+        assert text == f"failed<br>RTO {row.rto_seconds:.0f}s ok<br>RPO {row.rpo_seconds:.0f}s over", text
+    page = dr_plots.pass_fail_table(report.evaluated, report.drills, components=report.component_order)
+    assert page.count("<tr>") == 1 + 1 + len(report.component_order) and "RPO " in page and "position:sticky" in page
     assert cells[("postgresql", labels[drill_sim.missed_rpo_drill_id])][0].startswith("failed")
     assert cells[(dr_plots.WHOLE_DRILL, labels[drill_sim.latest_drill_id])][0] == "passed<br>7 min 00 s"
     assert cells[(dr_plots.WHOLE_DRILL, labels[drill_sim.aborted_drill_id])][0] == "aborted"

@@ -26,8 +26,9 @@ import pandas as pd
 import pytest
 from browser import Chromium, Page, find_chromium
 from index_fixtures import LIVE_ENDPOINTS, publish_history
-from report_fixtures import NOTEBOOKS, SENTINELS, stub_parameters
+from report_fixtures import NOTEBOOKS, SENTINELS, find_sentinels, stub_parameters
 
+import goreliable_lib
 from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.html import PLOTLY_MARKER
@@ -85,6 +86,77 @@ NOISE = ("PosixPath", "WindowsPath", ".tmp-", "**", "\\$", "$-", "NaN", "NaT", "
          "<figure ", "object at 0x")
 NOISE_WORDS = re.compile(r"\b(?:None|nan|True|False)\b")
 PHONE = {"width": 390, "height": 844}
+
+#: The summary of a report (the runner's banners at the top, then every output of the code cells up to the first
+#: Markdown cell after them: the headline, its status table) and each element in it holding a figure (a digit in
+#: its own text, HTML or SVG): is it visible whole? An element fails when its own box overflows
+#: (`scrollWidth > clientWidth`), when it sticks out of the screen unless a horizontally scrollable ancestor (a
+#: table's wrapper) holds it, or when something else is drawn over its ends (`elementFromPoint`: an SVG clip-path,
+#: a box with `overflow: hidden`, a sticky cell); a figure beyond the visible part of its scrollable wrapper is
+#: whole (it scrolls into view; the wrappers are checked as the page opens, scrolled to their start).
+CLIPPED_FIGURES_JS = r"""(() => {
+  const cells = [...document.querySelectorAll('.jp-Cell')];
+  let region = [], seenCode = false;
+  for (const cell of cells) {
+    const code = cell.classList.contains('jp-CodeCell');
+    if (!code && seenCode) break;
+    seenCode = seenCode || code;
+    region.push(cell);
+  }
+  const holders = [];
+  for (const cell of region) {
+    for (const el of cell.querySelectorAll('*')) {
+      if (['STYLE', 'SCRIPT'].includes(el.tagName)) continue;
+      const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+      if (/\d/.test(own) && el.getClientRects().length) holders.push([el, own]);
+    }
+  }
+  const scroller = el => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if ((ox === 'auto' || ox === 'scroll') && a.scrollWidth > a.clientWidth) return a;
+    }
+    return null;
+  };
+  const problems = [];
+  for (const [el, own] of holders) {
+    const top = el.getBoundingClientRect().top + window.scrollY;  // the page scrolls, never a table's box
+    window.scrollTo(0, Math.max(0, top - window.innerHeight / 2));
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const r = el instanceof SVGElement ? el.getBoundingClientRect() : range.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    const say = why => problems.push(`${own.slice(0, 40)}: ${why}`);
+    if (!(el instanceof SVGElement) && el.clientWidth && getComputedStyle(el).display !== 'inline'
+        && el.scrollWidth > el.clientWidth + 1) {
+      say(`overflows its box (${el.scrollWidth} > ${el.clientWidth})`);
+      continue;
+    }
+    const wrap = scroller(el);
+    let left = 0, right = window.innerWidth;
+    if (wrap) {
+      const w = wrap.getBoundingClientRect();
+      left = Math.max(left, w.left);
+      right = Math.min(right, w.right);
+    } else if (r.left < -1 || r.right > window.innerWidth + 1) {
+      say(`outside the screen (${Math.round(r.left)}..${Math.round(r.right)} px)`);
+      continue;
+    }
+    const y = r.top + r.height / 2;
+    for (const x of [r.left + 2, r.right - 2]) {
+      if (x < left || x > right) continue;  // scrolled out of its wrapper: reachable
+      const hit = document.elementFromPoint(x, y);
+      if (!hit || !(hit === el || el.contains(hit) || hit.contains(el) && !(el instanceof SVGElement))) {
+        const what = hit ? hit.tagName.toLowerCase() + '.' + (hit.getAttribute('class') || '') : 'nothing';
+        say(`cut at ${Math.round(x)} px (${what} drawn there)`);
+        break;
+      }
+    }
+  }
+  window.scrollTo(0, 0);
+  return problems;
+})()"""
+
 DESKTOP = {"width": 1280, "height": 900}
 INDEX_DESKTOP = {"width": 1400, "height": 900}
 
@@ -223,6 +295,145 @@ def test_demo_report_reads_without_notebook_noise_on_desktop_and_phone(browser: 
                                                                       report: str) -> None:
     problems = read_as_people(browser, demo_runs[report] / "report.html", f"demo-{report}")
     assert problems == [], f"{report}:\n" + "\n".join(problems)
+
+
+def clipped_figures(browser: Chromium, html: Path, label: str | None = None) -> list[str]:
+    """The figures of the summary that a 390 px phone does not show whole (CLIPPED_FIGURES_JS); with `label`, the
+    summary's screen is kept as a screenshot."""
+    with browser.new_page(**PHONE, mobile=True) as page:
+        page.open_offline(html.resolve().as_uri())
+        page.wait_until("[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector("
+                        "'svg.main-svg'))", timeout=30)
+        page.session.drain(0.5)
+        found: list[str] = page.evaluate(CLIPPED_FIGURES_JS)
+        if label:
+            page.screenshot(SCREENSHOTS / f"{label}-summary-phone.png", max_height=2 * PHONE["height"])
+    return found
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_demo_report_summary_figures_are_whole_on_a_phone(browser: Chromium, demo_runs: dict[str, Path],
+                                                          report: str) -> None:
+    """Every number of the summary (the headline and its table) reads whole at 390 px: a table scrolls in its box
+    with its first column in view, nothing is cut by a box, a clip-path or the screen's edge."""
+    problems = clipped_figures(browser, demo_runs[report] / "report.html", f"demo-{report}")
+    assert problems == [], f"{report}:\n" + "\n".join(problems)
+
+
+def test_the_phone_check_catches_the_clipped_plotly_table(browser: Chromium, demo_suite: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    """The SLO status table as the pages showed it before (a plotly table figure: on a phone `99.932%` read `32%`
+    and 2 of 6 rows showed) fails the check above; the same rows as an HTML table pass it."""
+    from goreliable_lib.plots import slo as slo_plots
+    from goreliable_lib.plots.table import table_html
+    from goreliable_lib.runner.html import figure_div, notebook_to_html
+
+    entries = demo_suite["summaries"]["slo"]["slos"]
+    pages = {"plotly": figure_div(slo_plots.summary_table(entries)),
+             "html": table_html(slo_plots.status_frame(entries), slo_plots.STATUS_COLUMNS)}
+    found = {}
+    for name, fragment in pages.items():
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("display_data", {"text/html": fragment, "text/plain": "table"})]
+        nb.cells = [nbformat.v4.new_markdown_cell("# SLO report"), cell, nbformat.v4.new_markdown_cell("## More")]
+        path = tmp_path / f"{name}.html"
+        path.write_text(notebook_to_html(nb, "SLO report"), encoding="utf-8")
+        found[name] = clipped_figures(browser, path)
+    assert len(found["plotly"]) >= 6 and any("99.932%" in p for p in found["plotly"]), found["plotly"]
+    assert found["html"] == [], found["html"]
+
+
+#: What a page says about itself, read in the browser: its visible text, the first screen's, the provenance footer,
+#: the anomaly table's rows, the charts' titles and every log axis's tick labels.
+PAGE_FACTS_JS = """(() => {
+  const text = document.body.innerText;
+  const first = [...document.querySelectorAll('.jp-Cell')].filter(c => c.getBoundingClientRect().top
+                                                                    < window.innerHeight).map(c => c.innerText);
+  const footer = document.querySelector('.gr-provenance');
+  const charts = [...document.querySelectorAll('.js-plotly-plot')];
+  const logTicks = charts.flatMap(gd => Object.keys(gd.layout).filter(k => k.startsWith('yaxis')
+    && gd.layout[k].type === 'log').map(k => (gd._fullLayout[k]._vals || []).map(v => v.text)));
+  const rows = [...document.querySelectorAll('table')].filter(t => (t.tHead || t).innerText.includes('Usual (same'))
+    .flatMap(t => [...t.tBodies[0].rows].map(r => r.innerText));
+  const items = [...document.querySelectorAll('.jp-RenderedMarkdown li')].map(li => li.innerText);
+  return {text, first: first.join('\\n'), footer: footer ? footer.innerText : null,
+          footers: document.querySelectorAll('.gr-provenance').length,
+          titles: charts.map(gd => (gd.layout.title || {}).text || ''), logTicks, anomalyRows: rows, items};
+})()"""
+
+
+def page_facts(browser: Chromium, html: Path) -> dict[str, Any]:
+    with browser.new_page(**DESKTOP) as page:
+        page.open_offline(html.resolve().as_uri())
+        page.wait_until("[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector("
+                        "'svg.main-svg'))", timeout=30)
+        return page.evaluate(PAGE_FACTS_JS)
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_demo_report_says_where_its_data_comes_from_and_each_warning_once(browser: Chromium,
+                                                                          demo_suite: dict[str, Any],
+                                                                          report: str) -> None:
+    """The first screen says the data is the demo's (never read as production); the footer gives the source, its
+    endpoints, the window, when, the parameters, the kit's version and the run id, and no secret; each warning is
+    shown once (it was shown twice: the runner's list at the top, then again under the headline)."""
+    run_dir = demo_suite["runs"][report]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    facts = page_facts(browser, run_dir / "report.html")
+    assert facts["first"].count("demo data: simulated platform, recorded 2026-11-23 06:00 UTC; not production") == 1
+    assert facts["footers"] == 1 and facts["footer"] is not None
+    footer = facts["footer"]
+    for expected in (summary["run_id"], f"goreliable_lib {goreliable_lib.__version__}", "Generated at",
+                     *summary["parameters"], *summary["source"]["endpoints"].values()):
+        assert str(expected) in footer, (expected, footer)
+    assert find_sentinels((run_dir / "report.html").read_bytes()) == []
+    for warning in summary["warnings"]:
+        assert facts["text"].count(warning) == 1, (warning, facts["text"].count(warning))
+
+
+def test_failed_run_page_says_the_error_first_and_where_it_ran(browser: Chromium, test_runs: dict[str, Path]) -> None:
+    """A failed run's page is more than a traceback: the error line first, the provenance footer last."""
+    run_dir = test_runs["fails.ipynb"]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    facts = page_facts(browser, run_dir / "report.html")
+    assert facts["text"].lstrip().startswith("This report FAILED"), facts["text"][:200]
+    assert facts["footer"] is not None and summary["run_id"] in facts["footer"] and "(failed)" in facts["footer"]
+    assert facts["text"].rstrip().endswith(facts["footer"].rstrip().splitlines()[-1])
+
+
+def test_cost_page_lists_each_anomaly_once_and_counts_in_words(browser: Chromium,
+                                                               demo_suite: dict[str, Any]) -> None:
+    """A team that is one namespace was listed (and charted) twice, as the namespace and as the team; the page
+    said `1 budgets over`; `+ run rate` at a line start of "How to read" became a bullet cutting a formula."""
+    facts = page_facts(browser, demo_suite["runs"]["cost"] / "report.html")
+    rows = facts["anomalyRows"]
+    assert rows and len(rows) == len(set(rows)) == 2, rows
+    assert all("namespace go-reliable-production (all of team app-platform)" in r for r in rows)
+    assert [t for t in facts["titles"] if t.startswith("Daily cost of ")] == [
+        "Daily cost of namespace go-reliable-production (all of team app-platform)"]
+    assert "Anomalies (2 days)" in facts["text"]
+    assert "Budgets: 1 over and 1 at risk of 5 budgets" in facts["text"]
+    assert not re.search(r"\b1 budgets\b|\b1 days\b", facts["text"])
+    projected = [i for i in facts["items"] if "Projected month" in i]
+    assert len(projected) == 1 and "month-to-date actual plus run rate x the hours left" in projected[0], projected
+
+
+@pytest.mark.parametrize("report", ["slo", "postmortem"])
+def test_burn_rate_log_axes_label_their_ticks_as_written(browser: Chromium, demo_suite: dict[str, Any],
+                                                          report: str) -> None:
+    """A log axis labels 0.5 as `0.5x` (plotly's own minor ticks read `5`)."""
+    facts = page_facts(browser, demo_suite["runs"][report] / "report.html")
+    assert facts["logTicks"], "no log axis"
+    for ticks in facts["logTicks"]:
+        assert ticks and all(re.fullmatch(r"\d+(\.\d+)?x", t) for t in ticks), ticks
+
+
+def test_dr_matrix_shows_rto_and_rpo_in_every_cell(browser: Chromium, demo_suite: dict[str, Any]) -> None:
+    """The cell of a component whose RPO failed said only its RTO."""
+    facts = page_facts(browser, demo_suite["runs"]["dr"] / "report.html")
+    assert re.search(r"failed\s+RTO 6 min 45 s ok\s+RPO 6 min 52 s over", facts["text"]), "postgresql 2026-Q3"
+    assert re.search(r"failed\s+RTO 5 min 18 s over\s+RPO 0 s ok", facts["text"]), "model-artifacts 2026-Q2"
 
 
 def test_the_noise_scan_finds_what_the_pages_showed() -> None:

@@ -134,3 +134,20 @@ def test_kinds_from_names_and_data_named_columns() -> None:
                      "first_detected_at": ("time", "First detected at"), "series": ("count", "Series")}
     with pytest.raises(ValueError, match="column kind"):
         Column("dollars")
+
+
+def test_tables_keep_their_first_column_in_view_and_charts_their_words() -> None:
+    """A table scrolls in its box on a phone with its first column sticky (a row's name beside its numbers); a log
+    axis labels its ticks as written (`0.5x`, not plotly's bare `5`); a long label is shortened, never cut at 80% of
+    the width; counts read in words."""
+    from goreliable_lib.plots import FIGURE_CONFIG, log_ticks, short_label
+    from goreliable_lib.plots.format import plural
+
+    page = table_html(_frame())
+    assert "tr>:first-child{position:sticky;left:0" in page and "overflow-x:auto" in page
+    assert log_ticks(0.1, 30, suffix="x") == ([0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0],
+                                              ["0.1x", "0.2x", "0.5x", "1x", "2x", "5x", "10x", "20x"])
+    assert log_ticks(0.05, 500, suffix="x")[1] == ["0.1x", "1x", "10x", "100x"]
+    assert short_label("api-gateway-availability", 12) == "api-gateway…" and short_label("short", 12) == "short"
+    assert plural(1, "budget") == "1 budget" and plural(2, "budget") == "2 budgets" and plural(0, "day") == "0 days"
+    assert FIGURE_CONFIG["displayModeBar"] == "hover" and FIGURE_CONFIG["displaylogo"] is False

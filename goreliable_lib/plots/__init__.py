@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -12,6 +13,26 @@ STATUS_COLOURS = {"ok": "#1a9850", "at_risk": "#fdae61", "breached": "#d73027", 
                   "failed": "#d73027", "passed": "#1a9850", "aborted": "#9e9e9e", "unknown": "#9e9e9e"}
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
+#: How every figure is shown on a page (runner.context.show_figure, runner.html.figure_div): the mode bar only on
+#: hover (the page's style also moves it under the chart and hides it on a phone: it never covers a title), no
+#: plotly logo, and the chart resizes to the width it gets.
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": "hover"}
+
+
+def short_label(text: str, limit: int = 24) -> str:
+    """`text` cut to `limit` characters with an ellipsis (the full name goes in the hover)."""
+    text = str(text)
+    return text if len(text) <= limit else text[:max(1, limit - 1)].rstrip("-_ :") + "…"
+
+
+def log_ticks(low: float, top: float, *, suffix: str = "") -> tuple[list[float], list[str]]:
+    """Ticks of a log axis over [low, top] labelled as written (`0.5x`, never plotly's bare minor digit `5`): the
+    powers of ten, with 2 and 5 between them when the range spans fewer than three decades."""
+    low, top = max(low, 1e-9), max(top, low * 10)
+    steps = (1, 2, 5) if math.log10(top / low) < 3 else (1,)
+    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(top)) + 1)
+             for m in steps if low <= m * 10.0 ** e <= top]
+    return ticks, [f"{t:g}{suffix}" for t in ticks]
 
 
 def style(fig: go.Figure, title: str | None = None, *, y_title: str | None = None, height: int = 380) -> go.Figure:

@@ -6,10 +6,9 @@ import math
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from goreliable_lib.analysis.cost import IDLE, RESOURCES, UNALLOCATED
-from goreliable_lib.plots import PALETTE, STATUS_COLOURS, style
+from goreliable_lib.plots import PALETTE, STATUS_COLOURS, short_label, style
 
 #: idle and unallocated are greys, so teams keep the colours
 SPECIAL_COLOURS = {IDLE: "#bdbdbd", UNALLOCATED: "#757575"}
@@ -36,31 +35,42 @@ def stacked_daily(daily_costs: pd.DataFrame, key: str, title: str = "Daily cost 
     return style(fig, title, y_title="cost per day", height=420)
 
 
-def budget_gauges(budgets: pd.DataFrame, columns: int = 3) -> go.Figure:
-    """One gauge per budget: projected month against the limit (the red mark); the bar is coloured by status."""
-    count = max(len(budgets), 1)
-    rows = math.ceil(count / columns)
-    fig = make_subplots(rows=rows, cols=min(columns, count),
-                        specs=[[{"type": "indicator"}] * min(columns, count)] * rows)
-    for i, budget in enumerate(budgets.itertuples(index=False)):
-        top = max(budget.limit, budget.projected) * 1.2
-        colour = STATUS_COLOURS.get("breached" if budget.status == "over" else budget.status, "#9e9e9e")
-        fig.add_trace(go.Indicator(
-            mode="gauge+number+delta", value=budget.projected, number={"prefix": "$", "valueformat": ",.0f"},
-            delta={"reference": budget.limit, "increasing": {"color": STATUS_COLOURS["breached"]},
-                   "decreasing": {"color": STATUS_COLOURS["ok"]}, "valueformat": ",.0f"},
-            title={"text": f"{budget.scope}<br><span style='font-size:0.8em'>projected month vs "
-                           f"${budget.limit:,.0f}</span>"},
-            gauge={"axis": {"range": [0, top], "tickprefix": "$"}, "bar": {"color": colour},
-                   "steps": [{"range": [0, budget.month_to_date], "color": "#eeeeee"}],
-                   "threshold": {"line": {"color": STATUS_COLOURS["breached"], "width": 4}, "value": budget.limit}}),
-            row=i // columns + 1, col=i % columns + 1)
-    fig = style(fig, None, height=260 * rows)
-    fig.update_layout(margin={"l": 30, "r": 30, "t": 60, "b": 20})
-    return fig
+def budget_bullets(budgets: pd.DataFrame) -> go.Figure:
+    """One row per budget: the projected month as a share of its monthly limit (the dashed red line at 100%),
+    coloured by status, `$523 of $500` under its name, and the month so far as a thin grey bar inside it. Bars hold at
+    any width (gauges in a grid did not: their titles collided on a desktop and clipped on a phone); a long scope is
+    shortened on the axis and named whole in the hover."""
+    names = [str(b.scope) for b in budgets.itertuples(index=False)]
+    limits = [float(v) for v in budgets["limit"]] if len(budgets) else []
+    share = [float(p) / lim if lim else math.nan for p, lim in zip(budgets["projected"], limits, strict=True)]
+    so_far = [float(m) / lim if lim else math.nan for m, lim in zip(budgets["month_to_date"], limits, strict=True)]
+    colours = [STATUS_COLOURS.get("breached" if s == "over" else s, "#9e9e9e") for s in budgets["status"]]
+    hover = [f"{b.scope}<br>projected month ${b.projected:,.2f} against ${b.limit:,.2f}<br>month to date "
+             f"${b.month_to_date:,.2f}<br>{str(b.status).replace('_', ' ')}" for b in budgets.itertuples(index=False)]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=names, x=share, orientation="h", name="projected month", marker_color=colours, width=0.6,
+                         customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
+    fig.add_trace(go.Bar(y=names, x=so_far, orientation="h", name="month so far", marker_color="#555555",
+                         width=0.18, customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
+    fig.add_vline(x=1.0, line_dash="dash", line_color=STATUS_COLOURS["breached"], line_width=2)
+    finite = [v for v in share if math.isfinite(v)]
+    fig.update_xaxes(range=[0, max([1.2, *(v * 1.1 for v in finite)])], tickformat=".0%",
+                     title_text="projected / limit")
+    # the figures beside the name (a bar's own text clipped at a phone's right edge)
+    words = [f"{short_label(n, 22)}<br>${p:,.0f} of ${lim:,.0f}" for n, p, lim in zip(names, budgets["projected"],
+                                                                                        limits, strict=True)]
+    fig.update_yaxes(autorange="reversed", tickvals=names, ticktext=words, automargin=True)
+    style(fig, None, height=140 + 52 * max(len(names), 1))
+    return fig.update_layout(barmode="overlay", hovermode="closest", margin={"l": 10, "r": 20, "t": 20, "b": 60},
+                             legend={"y": -0.35})
 
 
-def anomaly_chart(series: pd.DataFrame, name: str, *, start: pd.Timestamp | None = None) -> go.Figure:
+#: The name the notebooks and tests knew (the gauges were replaced by bars).
+budget_gauges = budget_bullets
+
+
+def anomaly_chart(series: pd.DataFrame, name: str, *, start: pd.Timestamp | None = None,
+                  title: str | None = None) -> go.Figure:
     """A scope's daily cost with its same-weekday baseline (median) and band; flagged days in red.
     `series` is one scope's rows of `analysis.cost.baseline`."""
     rows = series if start is None else series[series["day"] >= start.floor("D")]
@@ -77,7 +87,7 @@ def anomaly_chart(series: pd.DataFrame, name: str, *, start: pd.Timestamp | None
     fig.add_trace(go.Scatter(x=flagged["day"], y=flagged["cost"], mode="markers", name="anomaly",
                              marker={"color": STATUS_COLOURS["breached"], "size": 12, "symbol": "x"}))
     fig.update_yaxes(tickprefix="$", rangemode="tozero")
-    return style(fig, f"Daily cost of {SPECIAL_NAMES.get(name, name)}", y_title="cost per day")
+    return style(fig, title or f"Daily cost of {SPECIAL_NAMES.get(name, name)}", y_title="cost per day")
 
 
 def resource_breakdown(table: pd.DataFrame, key: str) -> go.Figure:

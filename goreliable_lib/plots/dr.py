@@ -1,7 +1,8 @@
 """Figures of the DR trend report, built from `analysis.dr` outputs (pure: frames in, plotly figures out).
 
 - `pass_fail_matrix(evaluated, drills)`: drill x component grid, status colours and text labels
-  (passed / failed / aborted / unknown), a "whole drill" row for the 10-minute target;
+  (passed / failed / aborted / unknown) with each cell's RTO and RPO verdicts, a "whole drill" row for the
+  10-minute target; `pass_fail_table` is the same as an HTML table (what the page shows: it reads on a phone);
 - `metric_trend(trends, "rto" | "rpo")`: one small chart per component over the drills, target line,
   regressions marked, quarters without a drill shaded;
 - `drill_timeline(components, evaluated, drill_id, duration_target_seconds)`: Gantt-style chart of one drill,
@@ -12,6 +13,7 @@ Durations are drawn in minutes (the unit of the DR table); hovers give the exact
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Sequence
 
@@ -22,6 +24,7 @@ from plotly.subplots import make_subplots
 
 from goreliable_lib.plots import STATUS_COLOURS, style, target_line
 from goreliable_lib.plots.format import format_seconds
+from goreliable_lib.plots.table import CSS, status_style
 
 #: Matrix labels, in the order of their colour codes.
 STATUS_LABELS = ("passed", "failed", "aborted", "unknown")
@@ -98,8 +101,7 @@ def pass_fail_matrix(evaluated: pd.DataFrame, drills: pd.DataFrame | None = None
             if cell is None:
                 continue
             z[i, j] = codes[cell.label]
-            rto = "" if math.isnan(cell.rto_seconds) else f"<br>RTO {cell.rto_seconds:.0f}s"
-            text[i][j] = cell.label + rto
+            text[i][j] = "<br>".join([cell.label, *_verdicts(cell, short=True)])
             hover[i][j] = (f"{component} in {drill_id}<br>RTO {format_seconds(cell.rto_seconds)} (target "
                            f"{format_seconds(cell.rto_target_seconds)})<br>RPO {format_seconds(cell.rpo_seconds)} "
                            f"(target {format_seconds(cell.rpo_target_seconds)})<br>{cell.reason or 'passed'}")
@@ -119,6 +121,68 @@ def pass_fail_matrix(evaluated: pd.DataFrame, drills: pd.DataFrame | None = None
                       yaxis={"autorange": "reversed", "showgrid": False, "type": "category"},
                       margin={"t": 90 if title else 60})
     return fig
+
+
+def _verdicts(cell: object, *, short: bool = False) -> list[str]:
+    """`RTO 318s over`, `RPO 12s ok` (or `RPO ?`: not measured) of one component in one drill: both, always (a
+    cell whose RPO failed said only its RTO)."""
+    words = []
+    for metric in ("rto", "rpo"):
+        value = float(getattr(cell, f"{metric}_seconds"))
+        if math.isnan(value):
+            words.append(f"{metric.upper()} ?")
+            continue
+        shown = f"{value:.0f}s" if short else format_seconds(value)
+        words.append(f"{metric.upper()} {shown} {'ok' if getattr(cell, f'{metric}_passed') else 'over'}")
+    return words
+
+
+def pass_fail_table(evaluated: pd.DataFrame, drills: pd.DataFrame | None = None, *,
+                    components: Sequence[str] | None = None) -> str:
+    """The pass/fail matrix as an HTML table (the same cells as `pass_fail_matrix`; a table reads on any screen:
+    on a phone it scrolls in its box with the component kept in view): a row per component (the whole drill first),
+    a column per drill (oldest left); each cell coloured and labelled by status with its RTO and RPO against their
+    targets (`title`: the exact values and the reason)."""
+    order = _drill_frame(evaluated) if drills is None else drills.sort_values(["started_at", "drill_id"])
+    columns = list(order["drill_id"])
+    names = drill_labels(order)
+    rows = list(components) if components is not None else list(dict.fromkeys(evaluated["component"]))
+    rows += [c for c in dict.fromkeys(evaluated["component"]) if c not in rows]
+    labels = evaluated.assign(label=status_label(evaluated))
+    cells = {(r.component, r.drill_id): r for r in labels.itertuples(index=False)}
+
+    def cell_html(label: str, lines: list[str], hover: str) -> str:
+        style_ = status_style(label) or ""
+        body = f"<b>{html.escape(label)}</b>" + "".join(f"<br>{html.escape(x)}" for x in lines)
+        return f'<td class="status" style="{style_}" title="{html.escape(hover, quote=True)}">{body}</td>'
+
+    head = "".join(f'<th scope="col">{html.escape(names[d]).replace("&lt;br&gt;", "<br>")}</th>' for d in columns)
+    body = []
+    if drills is not None:
+        tds = []
+        for drill in order.itertuples(index=False):
+            label = _LABEL_OF.get(drill.status, "unknown")
+            hover = (f"{drill.drill_id}: duration {format_seconds(drill.duration_seconds)} (target "
+                     f"{format_seconds(drill.duration_target_seconds)}); {drill.reason or 'passed'}")
+            tds.append(cell_html(label, [] if label == "aborted" else [format_seconds(drill.duration_seconds)], hover))
+        body.append(f'<tr><th scope="row">{WHOLE_DRILL}</th>{"".join(tds)}</tr>')
+    for component in rows:
+        tds = []
+        for drill_id in columns:
+            cell = cells.get((component, drill_id))
+            if cell is None:
+                tds.append('<td class="unknown" title="no record">—</td>')
+                continue
+            hover = (f"{component} in {drill_id}: RTO {format_seconds(cell.rto_seconds)} (target "
+                     f"{format_seconds(cell.rto_target_seconds)}), RPO {format_seconds(cell.rpo_seconds)} (target "
+                     f"{format_seconds(cell.rpo_target_seconds)}); {cell.reason or 'passed'}")
+            tds.append(cell_html(cell.label, _verdicts(cell), hover))
+        body.append(f'<tr><th scope="row">{html.escape(str(component))}</th>{"".join(tds)}</tr>')
+    return (f'<div class="gr-table gr-matrix"><style>{CSS}\n.gr-matrix td.status{{line-height:1.3;font-weight:400}}'
+            f'\n.gr-matrix tbody th{{background:#fff;text-align:left}}</style><div class="gr-scroll"><table>'
+            f'<thead><tr><th scope="col">Component</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            '</div><p class="gr-notes">RTO and RPO per component against its target (ok / over; ? not measured); '
+            'hover a cell for the exact values and the reason.</p></div>')
 
 
 def _quarter_span(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:

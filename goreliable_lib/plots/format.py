@@ -158,6 +158,11 @@ def format_day(value: Any) -> str:
     return "?" if stamp is None else f"{stamp:%Y-%m-%d}"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 budget`, `2 budgets`, `0 anomalies` (`many`: the plural when it is not word + s)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def count(value: float | None) -> str:
     """`39,506` (a whole number of things); `?` when unknown."""
     return "?" if unknown(value) else f"{float(value):,.0f}"  # type: ignore[arg-type]

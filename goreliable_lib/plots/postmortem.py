@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from goreliable_lib.plots import PALETTE, STATUS_COLOURS, style
+from goreliable_lib.plots import PALETTE, STATUS_COLOURS, log_ticks, short_label, style
 
 INCIDENT_COLOUR = "#d73027"
 SEVERITY_COLOURS = {"page": "#d73027", "ticket": "#fdae61"}
@@ -81,7 +81,8 @@ def burn_rate_chart(burn: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, 
                                  showlegend=row == 1, hoverinfo="skip"), row=row, col=1)
         top = float(own["burn_rate"].max()) if own["burn_rate"].notna().any() else 1.0
         top = max(top, *(value for value, _ in thresholds), 1.0)
-        fig.update_yaxes(range=[-1.0, math.log10(top * 2)], row=row, col=1)
+        ticks, labels = log_ticks(0.1, top * 2, suffix="x")  # 0.5x, never plotly's bare minor digit `5`
+        fig.update_yaxes(range=[-1.0, math.log10(top * 2)], tickvals=ticks, ticktext=labels, row=row, col=1)
         fig.update_yaxes(type="log", title_text="burn rate", row=row, col=1)
     return shade_incident(fig, start, end)
 
@@ -122,8 +123,17 @@ def alert_chart(alerts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, vi
     style(fig, title, height=180 + 40 * len(order))
     fig.update_layout(barmode="overlay", hovermode="closest", bargap=0.35, legend={"y": -0.3})
     fig.update_xaxes(type="date", range=[view_start, view_end])
-    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], automargin=True)
+    # labels at most 26 characters (the SLO's name shortened; the hover names it whole): never most of a phone
+    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], automargin=True, tickvals=order,
+                     ticktext=[_short_alert_label(label) for label in order])
     return shade_incident(fig, start, end)
+
+
+def _short_alert_label(label: str, limit: int = 26) -> str:
+    """`api-gateway-availability · page 1h/5m @ 14.4` -> `api-gateway-a… · page 1h/5m`."""
+    slo, _, rule = label.partition(" · ")
+    rule = rule.split(" @ ")[0]
+    return f"{short_label(slo, max(6, limit - len(rule) - 3))} · {rule}"
 
 
 def cost_chart(hourly: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, scope: str = "",

@@ -1,7 +1,8 @@
 """Figures of the SLO report, built from `analysis.slo` outputs (pure: frames and dicts in, plotly figures out).
 
-- `summary_table(slos)`: the ten-second table (one row per SLO, status colour and label) from summary.json's
-  `slos` entries;
+- `status_frame(slos)`: the ten-second table's rows (one per SLO) from summary.json's `slos` entries, shown as an
+  HTML table (`plots.table.table_html` with `STATUS_COLUMNS`: it scrolls in its box on a phone, never clipped);
+  `summary_table(slos)` is the same as a plotly table figure (for an image; on a page it clips on a phone);
 - `sli_over_time(daily, objective)`: the daily SLI against the objective line;
 - `budget_burndown(burndown, start, end)`: error budget remaining through the window, with the ideal linear burn;
 - `burn_rates(rates)`: burn rate over 1h, 6h, 1d and 3d against the alert thresholds 14.4 / 6 / 3 / 1;
@@ -20,8 +21,9 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from goreliable_lib.plots import STATUS_COLOURS, style, target_line
+from goreliable_lib.plots import STATUS_COLOURS, log_ticks, short_label, style, target_line
 from goreliable_lib.plots.format import percent, rate
+from goreliable_lib.plots.table import Column
 
 #: The burn-rate window each alert threshold applies to (the SRE workbook's long windows).
 BURN_RATE_THRESHOLDS: dict[str, float] = {"1h": 14.4, "6h": 6.0, "1d": 3.0, "3d": 1.0}
@@ -33,7 +35,40 @@ _DRIFT = "#9467bd"
 _TIMELINE_WIDTH = 16
 
 
+#: How the status table's columns read (plots.table).
+#: In the order a phone shows them beside the SLO's name (kept in view): the verdict and its numbers first, the
+#: service last.
+STATUS_COLUMNS: dict[str, Column] = {
+    "slo": Column("text", "SLO"), "status": Column("status", "Status"),
+    "error_budget_remaining": Column("percent", "Budget left", digits=1), "sli": Column("percent", "SLI", digits=3),
+    "objective": Column("percent", "Objective", digits=3, trim=True),
+    "burn_rate_1h": Column("rate", "Burn 1h", note="no events in the last hour"),
+    "burn_rate_3d": Column("rate", "Burn 3d", note="no events in the last 3 days"),
+    "alerts": Column("text", "Alerts page / ticket"), "coverage": Column("percent", "Coverage", digits=2),
+    "service": Column("text", "Service"),
+}
+
+
 # --------------------------------------------------------------------------------------------- first screen
+def status_frame(slos: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per SLO from summary.json `slos` entries (the machine values; `STATUS_COLUMNS` says how they read):
+    objective, SLI, budget left, burn 1h / 3d, alert periods (page / ticket), coverage and the status."""
+    rows = []
+    for entry in slos:
+        alerts = entry.get("alerts") or []
+        rates = entry.get("burn_rates") or {}
+        rows.append({"slo": entry["name"], "service": entry["service"], "objective": entry["objective"],
+                     "sli": entry["sli"], "error_budget_remaining": entry["error_budget_remaining"],
+                     "burn_rate_1h": rates.get("1h"), "burn_rate_3d": rates.get("3d"),
+                     "alerts": f"{sum(a['severity'] == 'page' for a in alerts)} / "
+                               f"{sum(a['severity'] == 'ticket' for a in alerts)}",
+                     "coverage": entry["coverage"], "status": entry["status"]})
+    frame = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
+    for column in ("objective", "sli", "error_budget_remaining", "burn_rate_1h", "burn_rate_3d", "coverage"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
 def summary_table(slos: Sequence[Mapping[str, Any]], *, title: str | None = None) -> go.Figure:
     """One row per SLO from summary.json `slos` entries: objective, SLI, budget left, burn 1h / 3d, alert periods
     (page / ticket), coverage and the status cell coloured and labelled (ok / at risk / breached / no data)."""
@@ -137,9 +172,9 @@ def burn_rates(rates: Mapping[str, float | None], *, title: str | None = None) -
     positive = [v for v in known if v > 0]
     low = min([0.1, *positive]) / 2
     top = max([*known, *BURN_RATE_THRESHOLDS.values()]) * 3
-    ticks = [t for t in (0.01, 0.1, 1, 10, 100, 1000) if low <= t <= top]
+    ticks, labels = log_ticks(low, top, suffix="x")
     fig.update_yaxes(type="log", range=[math.log10(low), math.log10(top)], tickvals=ticks,  # 0.1x .. 250x
-                     ticktext=[f"{t:g}x" for t in ticks])
+                     ticktext=labels)
     style(fig, title, y_title="burn rate (1 = exactly on budget)", height=320)
     return fig.update_layout(hovermode="closest")
 
@@ -167,9 +202,27 @@ def alert_timeline(alerts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
         fig.add_annotation(text="no page or ticket alert would have fired in the window", x=0.5, y=0.5,
                            xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#555"})
     fig.update_xaxes(range=[start, end], type="date")
-    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], type="category")
+    # a row's label at most LABEL_CHARS characters (the SLO's name shortened, the rule kept; the hover names it
+    # whole), so the labels never take most of a phone's width
+    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], type="category", tickvals=rows,
+                     ticktext=[_short_alert_label(r) for r in rows])
     style(fig, title, height=max(220, 90 + 34 * len(rows)))
     return fig.update_layout(hovermode="closest", yaxis={"visible": bool(rows)})
+
+
+#: The longest row label of a timeline (characters).
+LABEL_CHARS = 24
+
+
+def _short_alert_label(label: str) -> str:
+    """`api-gateway-availability: page 1h/5m >= 14.4x` -> `api-gatew…: page 1h/5m`: the rule's severity and
+    windows kept, the SLO's name shortened to fit LABEL_CHARS."""
+    slo, _, rule = label.rpartition(": ")
+    rule = rule.split(" >= ")[0]
+    if not slo:
+        return short_label(rule, LABEL_CHARS)
+    room = max(6, LABEL_CHARS - len(rule) - 2)
+    return f"{short_label(slo, room)}: {rule}"
 
 
 def _alert_label(period: Any) -> str:

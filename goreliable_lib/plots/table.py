@@ -10,7 +10,8 @@ html = table_html(report.drill_table(), columns={"reason": Column(note="passed")
 - status cells coloured as in the SLO summary table (`plots.STATUS_COLOURS`, always with their label);
 - long tables sortable (click a header; the sort reads the machine value, not the text), long tables cut at
   `MAX_ROWS` with a note pointing at the CSV (which keeps every row in the machine form);
-- the table scrolls inside its own box, so a page stays as wide as the screen (a phone's 390 px included).
+- the table scrolls inside its own box, so a page stays as wide as the screen (a phone's 390 px included), its
+  first column kept in view (`position: sticky`): a row's name stays beside its numbers.
 
 A column's kind comes from, in order: the `columns` given, the words every report uses (`COMMON`), the column's
 name (`..._seconds` a duration, `..._cost` money, `..._at` a time, ...), the `kind` given for the remaining numbers
@@ -120,6 +121,9 @@ font-variant-numeric:tabular-nums;color:#222}
 border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap;vertical-align:top;max-width:none;
 line-height:1.35}
 .gr-table .gr-scroll table th{background:#f0f0f0;font-weight:600;vertical-align:bottom}
+.gr-table .gr-scroll table tr>:first-child{position:sticky;left:0;z-index:1;background:#fff;
+box-shadow:inset -1px 0 0 #e3e3e3}
+.gr-table .gr-scroll table tr>th:first-child{background:#f0f0f0}
 .gr-table .gr-scroll table th.sortable{cursor:pointer;user-select:none}
 .gr-table .gr-scroll table th[aria-sort=ascending]::after{content:" \\25B2";font-size:9px}
 .gr-table .gr-scroll table th[aria-sort=descending]::after{content:" \\25BC";font-size:9px}

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from goreliable_lib.analysis import cost, crosscheck
 from goreliable_lib.errors import BadInputError, KubecostError, SourceError
 from goreliable_lib.inputs.budgets import Budgets, load_budgets
-from goreliable_lib.plots.format import format_day, md, md_money, money
+from goreliable_lib.plots.format import format_day, md, md_money, money, plural
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend, series_name
 from goreliable_lib.reports.base import (
@@ -216,6 +216,35 @@ class CostReport:
         frame = self.evaluations[kind]
         return frame[frame[key] == name].reset_index(drop=True)
 
+    def anomaly_groups(self) -> list[list[tuple[str, str]]]:
+        """The flagged scopes, (kind, name), grouped when they are one cost seen twice: a team whose only namespace
+        is flagged has the same days at the same cost (to the cent) as that namespace, and is listed and charted
+        once, under both names (namespaces first)."""
+        groups: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        for (kind, name), rows in self.anomalies.groupby(["kind", "name"], sort=False):
+            key = tuple((pd.Timestamp(day), round(float(value), 2)) for day, value in zip(rows["day"], rows["cost"],
+                                                                                         strict=True))
+            groups.setdefault(key, []).append((str(kind), str(name)))
+        return list(groups.values())
+
+    @staticmethod
+    def scope_words(scopes: Sequence[tuple[str, str]]) -> str:
+        """`namespace go-reliable-production (all of team app-platform)`: a group of scopes in words."""
+        label = {cost.IDLE: "idle", cost.UNALLOCATED: "unallocated"}
+        words = [f"{kind} {label.get(name, name)}" for kind, name in scopes]
+        return words[0] + (f" (all of {', '.join(words[1:])})" if len(words) > 1 else "")
+
+    def anomalies_shown(self) -> pd.DataFrame:
+        """The anomalies as the page lists them: one row per day of each group of scopes (`anomaly_groups`), the
+        scope in words (anomalies.csv keeps one row per scope)."""
+        rows = []
+        for scopes in self.anomaly_groups():
+            kind, name = scopes[0]
+            own = self.anomalies[(self.anomalies["kind"] == kind) & (self.anomalies["name"] == name)]
+            rows.append(own.drop(columns=["kind", "name"]).assign(scope=self.scope_words(scopes)))
+        columns = ["scope", "day", "cost", "expected", "threshold", "delta"]
+        return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+
     def summary(self) -> dict[str, Any]:
         """The cost block of summary.json (DESIGN.md), plus the window's hours and the conventions."""
         projected = self.team_projection.set_index(self.team_key)["projected_monthly"]
@@ -320,18 +349,24 @@ def headline_markdown(report: CostReport, title: str | None = None) -> str:
               f"{md_money(split['application runtime'])} (every other labelled team)."]
     risky = report.budgets[report.budgets["status"].isin(["over", "at_risk"])]
     if len(risky):
+        over, at_risk = int((risky["status"] == "over").sum()), int((risky["status"] == "at_risk").sum())
+        counted = " and ".join(part for part in (f"{over} over" if over else "", f"{at_risk} at risk" if at_risk
+                                                 else "") if part)
         lines.append("")
-        lines.append("**Budgets at risk:** " + "; ".join(
+        lines.append(f"**Budgets:** {counted} of {plural(len(report.budgets), 'budget')}: " + "; ".join(
             f"{md(r.scope)} projected {md_money(r.projected)} against {md_money(r.limit)} "
             f"(**{r.status.replace('_', ' ')}**"
             + (f", crossed/crosses on {r.crossing_day:%Y-%m-%d}" if pd.notna(r.crossing_day) else "") + ")"
             for r in risky.itertuples(index=False)))
     else:
-        lines += ["", f"**Budgets:** all {len(report.budgets)} within their monthly limit at the current run rate."]
+        every = "all " if len(report.budgets) > 1 else ""
+        lines += ["", f"**Budgets:** {every}{plural(len(report.budgets), 'budget')} within the monthly limit at the "
+                  "current run rate."]
     if len(report.anomalies):
-        lines += ["", "**Anomalies:** " + "; ".join(
-            f"{r.kind} {md(r.name)} on {r.day:%Y-%m-%d}: {md_money(r.cost)} against {md_money(r.expected)} usual"
-            for r in report.anomalies.itertuples(index=False))]
+        shown = report.anomalies_shown()
+        lines += ["", f"**Anomalies** ({plural(len(shown), 'day')}): " + "; ".join(
+            f"{md(r.scope)} on {r.day:%Y-%m-%d}: {md_money(r.cost)} against {md_money(r.expected)} usual"
+            for r in shown.itertuples(index=False))]
     else:
         lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]
     return "\n".join(lines)

@@ -4,7 +4,7 @@
 run = current_run("slo", parameters={"end": end, "window": window})
 data = slo.fetch(run.connect(), run.params)   # every fetch recorded into run.data_dir (the run's snapshot)
 report = slo.build(data, run.params)
-run.show_headline(report)                # the first screen and the report's warnings
+run.show_headline(report)                # the first screen (its warnings: listed once at the top by the runner)
 run.show_figure(fig, "budget_burndown")  # inline, offline-ready HTML (plotly.js is embedded once per page)
 run.export_table(df, "slos")             # slos.csv beside the report, shown as people read it (plots.table)
 run.warn("coverage of api-gateway-latency is 97%")
@@ -36,6 +36,7 @@ from IPython.display import Markdown, display
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import project_root
+from goreliable_lib.plots import FIGURE_CONFIG
 from goreliable_lib.plots.format import md
 from goreliable_lib.plots.table import ColumnSpec, people_frame, table_html
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
@@ -119,9 +120,17 @@ class Run:
         atomic_write_text(self.figures_dir / f"{name}.json", figure_json)
         height = fig.layout.height or 450
         div = fig.to_html(full_html=False, include_plotlyjs=False, default_height=f"{height}px",
-                          config={"displaylogo": False, "responsive": True})
+                          config=FIGURE_CONFIG)
         display({"application/vnd.plotly.v1+json": json.loads(figure_json), "text/html": div,
                  "text/plain": f"<figure {name}>"}, raw=True)
+        if png:
+            self._write_png(fig, name)
+
+    def save_figure(self, fig: Any, name: str, png: bool = False) -> None:
+        """figures/NAME.json (and, when asked, NAME.png) without showing the figure: for a chart the page shows in
+        another form (a table that reads on a phone)."""
+        name = safe_name(name, "figure name")
+        atomic_write_text(self.figures_dir / f"{name}.json", fig.to_json())
         if png:
             self._write_png(fig, name)
 
@@ -151,13 +160,25 @@ class Run:
             display({"text/html": table_html(df, words, kind=kind, name=name),  # masked where the notebook is saved
                      "text/plain": people_frame(df, words, kind=kind).to_string(index=False)}, raw=True)
 
+    def show_table(self, df: pd.DataFrame, columns: Mapping[str, ColumnSpec] | None = None, *,
+                   kind: str | None = None) -> None:
+        """Show a table as people read it (`plots.table`, with the report's column words and `columns` over them)
+        without writing a CSV: for a view of a table exported in its machine form (`export_table(show=False)`)."""
+        words = {**(self.spec.columns if self.spec is not None else {}), **(columns or {})}
+        display({"text/html": table_html(df, words, kind=kind),
+                 "text/plain": people_frame(df, words, kind=kind).to_string(index=False)}, raw=True)
+
     def warn(self, message: str) -> None:
-        """A caveat the reader must see: shown here, in summary.json `warnings` and on the first screen."""
+        """A caveat the reader must see: in summary.json `warnings` and on the first screen. Under the runner the
+        first screen lists every warning once, at the very top (runner.finalise), so it is not shown here too; in
+        JupyterLab (a scratch run: no such list) it is shown here, once."""
         text = str(message)
-        if text not in self.warnings:
+        new = text not in self.warnings
+        if new:
             self.warnings.append(text)
         self._save_context()
-        display(Markdown(f"**Warning:** {md(text)}"))
+        if self.scratch and new:
+            display(Markdown(f"**Warning:** {md(text)}"))
 
     def source_warning(self, source: str, request: Mapping[str, Any], message: str, *, info: bool = False) -> None:
         """A warning a source attached to a result (`frame.attrs["warnings"]`), said as a warning of the run; with
@@ -172,7 +193,7 @@ class Run:
             self.warn(f"{'Information: ' if info else ''}{source.capitalize()}: {message}")
 
     def show_headline(self, report: BuiltReport) -> None:
-        """The report's first screen, then each of its warnings (also listed at the very top by the runner)."""
+        """The report's first screen and its warnings (`warn`: listed once, at the very top under the runner)."""
         display(Markdown(report.headline()))
         for message in report.warnings:
             self.warn(message)

@@ -3,8 +3,10 @@
 `finalise_run`, in order: the data proven free of credentials (a file holding one is removed and the run fails
 with `CredentialInData`: runner/scrub.py) -> summary.json (the notebook's, or the runner's own from the run
 context's file when the notebook failed before writing it; `status`, `error` and `runner` added) -> the first
-screen: the FAILED banner (`ERROR_TAG`), the warnings (`WARNINGS_TAG`) and, when some text was masked, the notice
-(`MASKED_TAG`) -> report.html -> the kernel's log kept only for a failed run -> what people read masked.
+screen: the FAILED banner (`ERROR_TAG`), the warnings (`WARNINGS_TAG`), on recorded data the line saying so
+(`DEMO_TAG`) and, when some text was masked, the notice (`MASKED_TAG`); the provenance footer (`PROVENANCE_TAG`:
+source, endpoints, window, generated at, parameters, kit version, run id) -> report.html -> the kernel's log kept
+only for a failed run -> what people read masked.
 `describe_error` turns what papermill raised (or an interrupt) into summary.json's `error`.
 """
 
@@ -14,13 +16,14 @@ import html
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from papermill.exceptions import PapermillExecutionError
 
-from goreliable_lib.plots.format import md
+from goreliable_lib.plots.format import format_time, md
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import export_html
@@ -48,6 +51,9 @@ ERROR_TAG = "goreliable-error"
 WARNINGS_TAG = "goreliable-warnings"
 #: The first-screen notice of a report in which some text was masked (`[REDACTED]`).
 MASKED_TAG = "goreliable-masked"
+#: The first-screen line of a run on recorded data (demo, snapshot), and the provenance footer of every page.
+DEMO_TAG = "goreliable-recorded-data"
+PROVENANCE_TAG = "goreliable-provenance"
 MASKED_NOTICE = (
     "**Some text in this report is masked** as `[REDACTED]`: it matched the value of a credential set in the "
     "environment. Where that value is also an ordinary word (a bucket, a folder, a component), the masked places "
@@ -57,6 +63,56 @@ MASKED_NOTICE = (
 CREDENTIAL_IN_DATA = "CredentialInData"
 #: Warnings listed one by one at the top of the report; the rest are counted (all are in summary.json).
 MAX_WARNINGS_SHOWN = 25
+
+
+def kit_version() -> str:
+    """`goreliable_lib.__version__`, read from the package already imported (this module is part of it): importing
+    the package's top level here would import the lab (its magics) into the runner, which the layers forbid."""
+    return str(getattr(sys.modules[__name__.split(".")[0]], "__version__", "unknown"))
+
+
+def _when(value: Any) -> str:
+    """An RFC3339 time as `2026-11-23 06:00 UTC` (anything else as written; `unknown` when missing)."""
+    return format_time(value) if value else "unknown"
+
+
+def recorded_data_line(source: Mapping[str, Any]) -> str | None:
+    """The first screen's line of a run on recorded data (the demo, a snapshot): never read as production."""
+    kind = source.get("kind")
+    if kind == "demo":
+        return (f'<p class="gr-demo"><b>demo data</b>: simulated platform, recorded '
+                f"{html.escape(_when(source.get('as_of')))}; not production</p>")
+    if kind == "snapshot":
+        return (f'<p class="gr-demo"><b>snapshot data</b>: replayed from a recording '
+                f"(data up to {html.escape(_when(source.get('as_of')))}); not live</p>")
+    return None
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "[]"
+    return "—" if value is None else str(value)
+
+
+def provenance_html(summary: Mapping[str, Any]) -> str:
+    """The footer of every report page (good or failed): where the data came from (the profile and endpoints as
+    `Sources.describe()` gives them: never a credential), the data's clock, the window, when the page was
+    generated, the parameters, the kit's version and the run id. One HTML block (no blank line: Markdown keeps
+    it whole)."""
+    source = summary.get("source") or {}
+    window = summary.get("window") or {}
+    endpoints = source.get("endpoints") or {}
+    rows = [("Source", f"{_value(source.get('profile') or source.get('kind'))}"
+                       + (f" (data up to {_when(source.get('as_of'))})" if source.get("as_of") else "")),
+            *[(f"Endpoint {name}", _value(url)) for name, url in sorted(endpoints.items())],
+            ("Window", f"{_when(window.get('start'))} to {_when(window.get('end'))}"),
+            ("Generated at", _when(summary.get("generated_at"))),
+            ("Parameters", "; ".join(f"{k} = {_value(v)}" for k, v in (summary.get("parameters") or {}).items())
+             or "none"),
+            ("Kit", f"goreliable_lib {kit_version()}, Python {(summary.get('runner') or {}).get('python', '?')}"),
+            ("Run", f"{_value(summary.get('run_id'))} ({summary.get('status')})")]
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
+    return f'<footer class="gr-provenance"><b>Provenance</b><dl>{items}</dl></footer>'
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -141,11 +197,13 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
     nb_path = staging / NOTEBOOK_FILE
     # no notebook yet when the run failed before papermill wrote anything
     nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
+    if demo := recorded_data_line(summary.get("source") or {}):
+        nb.cells.insert(0, _markdown_cell(demo, DEMO_TAG))
     if warnings := summary.get("warnings"):
         items = "\n".join(f"- {md(w)}" for w in warnings[:MAX_WARNINGS_SHOWN])  # literal text, `$` and `*` too
         if len(warnings) > MAX_WARNINGS_SHOWN:
             items += f"\n- ... and {len(warnings) - MAX_WARNINGS_SHOWN} more (all listed in summary.json)"
-        nb.cells.insert(0, _markdown_cell(f"**Warnings** (this report may be incomplete):\n\n{items}",
+        nb.cells.insert(0, _markdown_cell(f"**Warnings** (read them before using the figures below):\n\n{items}",
                                           WARNINGS_TAG))
     if error is not None and error.get("cell") is None:  # e.g. the kernel died: name the cell that was running
         running = [c for c in nb.cells
@@ -161,10 +219,11 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
             f"<b>This report FAILED{where}: {html.escape(str(error['type']))}</b>: "
             f"{html.escape(str(error['message']))}<br>"
             f"Run {run_id}. The numbers below are partial and must not be used as complete.</div>", ERROR_TAG))
+    nb.cells.append(_markdown_cell(provenance_html(summary), PROVENANCE_TAG))
     title = f"{parameters.get('title') or report.title} ({'FAILED ' if error else ''}{run_id})"
     text = nbformat.writes(nb)
     if notebook_masked or scrub_notebook(text) != text or scrub_text(title) != title:
-        nb.cells.insert((error is not None) + bool(warnings), _markdown_cell(MASKED_NOTICE, MASKED_TAG))
+        nb.cells.insert((error is not None) + bool(warnings) + bool(demo), _markdown_cell(MASKED_NOTICE, MASKED_TAG))
     write_masked_text(nb_path, nbformat.writes(nb))
     export_html(nb_path, staging / HTML_FILE, title=title)
     (staging / CONTEXT_FILE).unlink(missing_ok=True)
