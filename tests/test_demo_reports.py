@@ -118,3 +118,11 @@ def test_demo_source_says_where_the_data_came_from(demo_runs: dict[str, Any]) ->
         source = json.loads(summary_path.read_text())["source"]
         assert source["kind"] == "demo" and "127.0.0.1" not in json.dumps(source), (summary_path, source)
         assert source["endpoints"] == demo_endpoints(20261123, "s3://goreliable-drills/drills")
+
+
+def test_a_first_run_does_not_claim_earlier_runs_kept_its_history(demo_runs: dict[str, Any]) -> None:
+    """The demo's very first SLO run reads its compliance history from the archive shipped with the snapshot: the
+    page says the archive held those days before the run, never that earlier runs kept them."""
+    (page,) = demo_runs["out"].glob("slo/2*/report.html")
+    text = page.read_text()
+    assert "days it held before this run" in text and "days kept by earlier runs)" not in text

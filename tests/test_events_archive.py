@@ -228,6 +228,11 @@ def test_backfill_and_status_from_a_real_prometheus(metrics_stack, tmp_path: Pat
     assert (row["first_day"], row["last_day"], row["days"], row["missing_days"]) == (
         "2026-11-08", "2026-11-11", 4, [])
     assert row["partial_days"] == ["2026-11-08"]
+    # without --end, days are counted up to the sources' clock (GORELIABLE_NOW: Nov 23), not the wall clock's
+    # today: Nov 12 .. 22 are missing, and no day after the clock
+    assert main(["archive", "status", "--json", *common]) == 0
+    missing = json.loads(capsys.readouterr().out)["slos"][0]["missing_days"]
+    assert missing[0] == "2026-11-12" and missing[-1] == "2026-11-22" and len(missing) == 11
     slo = next(s for s in read_catalog("params/slos.yaml").slos if s.name == "api-gateway-availability")
     days = [pd.Timestamp(f"2026-11-{d:02d}", tz="UTC") for d in (8, 9, 10, 11)]
     archived = ArchiveSource(str(archive_dir)).read(archive_key(slo), days)

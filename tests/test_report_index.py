@@ -270,3 +270,13 @@ def test_the_lock_file_is_removed_and_the_lock_still_excludes(tmp_path: Path) ->
         thread.join(timeout=60)
     assert overlaps == [] and len(done) == 200
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_cost_index_line_counts_in_words() -> None:
+    # one of each reads in the singular (it said "1 budgets over"), two in the plural
+    from goreliable_lib.reports import cost
+
+    one = {"total_cost": 10.0, "teams": [{}], "budgets": [{"over": True}, {"over": False}], "anomalies": [{}]}
+    assert cost.index_headline(one) == "total $10.00; 1 team; 1 budget over; 1 anomaly"
+    two = {"total_cost": 10.0, "teams": [{}, {}], "budgets": [{"over": True}] * 2, "anomalies": []}
+    assert cost.index_headline(two) == "total $10.00; 2 teams; 2 budgets over; 0 anomalies"

@@ -34,7 +34,7 @@ def archive_uri(args: argparse.Namespace) -> str:
 def _cmd_status(args: argparse.Namespace) -> int:
     archive = ArchiveSource(archive_uri(args))
     slos = counted_objectives(read_catalog(args.catalog).slos, args.services)
-    end = parse_time(args.end, field="--end")
+    end = parse_time(args.end, field="--end") if args.end else connect().now().floor("D")
     rows = status(archive, slos, end)
     known = {row["key"] for row in rows}
     others = {key: names for key, names in definitions_by_key(archive).items() if key not in known}
@@ -92,8 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              help="the runs' --out whose archive this is (default: <project>/reports)")
         command.set_defaults(func=handler)
         if name == "status":
-            command.add_argument("--end", default=to_rfc3339(pd.Timestamp.now(tz="UTC").floor("D")),
-                                 help="count missing days up to this day (default: today)")
+            command.add_argument("--end", default=None,
+                                 help="count missing days up to this day (default: the day of the sources' clock: "
+                                      "today, GORELIABLE_NOW, or a snapshot's time)")
             command.add_argument("--json", action="store_true", help="machine-readable output")
         else:
             command.add_argument("--from", dest="from_", required=True, metavar="DATE", help="first day (UTC)")

@@ -396,11 +396,10 @@ def check(values: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------------------------- index
 def index_headline(summary: Mapping[str, Any]) -> str:
-    """`total $2,597.09; 5 teams; 1 budgets over; 2 anomalies`."""
-    total = summary.get("total_cost")
+    """`total $2,597.09; 5 teams; 1 budget over; 2 anomalies`."""
     over = sum(1 for b in summary.get("budgets") or [] if b.get("over"))
-    return (f"total {money(total)}; {len(summary.get('teams') or [])} "
-            f"teams; {over} budgets over; {len(summary.get('anomalies') or [])} anomalies")
+    return (f"total {money(summary.get('total_cost'))}; {plural(len(summary.get('teams') or []), 'team')}; "
+            f"{plural(over, 'budget')} over; {plural(len(summary.get('anomalies') or []), 'anomaly', 'anomalies')}")
 
 
 #: How Kubecost's special allocations read for people.

@@ -323,10 +323,13 @@ class SLOReport:
     def history_markdown(self) -> str:
         """The compliance history's heading and what it is made of."""
         archive = self.archive_summary()
-        source = (f"the SLO event archive ({archive['history_days']} days kept by earlier runs) and this run's own "
-                  "days" if archive["history_days"] else "this run's own days only (the archive holds no earlier day "
-                  "yet: every scheduled run adds its days; `goreliable archive backfill` fills it from a server "
-                  "that still has them)")
+        held = archive["history_days"]
+        if held:
+            source = (f"the SLO event archive ({held} days it held before this run: kept by earlier runs, a "
+                      "backfill, or shipped with a snapshot) and this run's own days")
+        else:
+            source = ("this run's own days only (the archive holds no earlier day yet: every scheduled run adds its "
+                      "days; `goreliable archive backfill` fills it from a server that still has them)")
         return ("## Compliance history\n\nThe last 12 calendar months (UTC) per SLO, from " + source + ". A month "
                 "the kit cannot see is *unknown*, never met; a month seen in part shows its coverage.")
 

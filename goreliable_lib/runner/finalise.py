@@ -41,6 +41,7 @@ from goreliable_lib.runner.shared import (
     KERNEL_LOG,
     NOTEBOOK_FILE,
     SUMMARY_FILE,
+    installed_kit_version,
     to_jsonable,
 )
 from goreliable_lib.signals import describe_interruption
@@ -63,12 +64,6 @@ MASKED_NOTICE = (
 CREDENTIAL_IN_DATA = "CredentialInData"
 #: Warnings listed one by one at the top of the report; the rest are counted (all are in summary.json).
 MAX_WARNINGS_SHOWN = 25
-
-
-def kit_version() -> str:
-    """`goreliable_lib.__version__`, read from the package already imported (this module is part of it): importing
-    the package's top level here would import the lab (its magics) into the runner, which the layers forbid."""
-    return str(getattr(sys.modules[__name__.split(".")[0]], "__version__", "unknown"))
 
 
 def _when(value: Any) -> str:
@@ -109,7 +104,8 @@ def provenance_html(summary: Mapping[str, Any]) -> str:
             ("Generated at", _when(summary.get("generated_at"))),
             ("Parameters", "; ".join(f"{k} = {_value(v)}" for k, v in (summary.get("parameters") or {}).items())
              or "none"),
-            ("Kit", f"goreliable_lib {kit_version()}, Python {(summary.get('runner') or {}).get('python', '?')}"),
+            ("Kit", f"goreliable_lib {installed_kit_version()}, "
+                    f"Python {(summary.get('runner') or {}).get('python', '?')}"),
             ("Run", f"{_value(summary.get('run_id'))} ({summary.get('status')})")]
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
     return f'<footer class="gr-provenance"><b>Provenance</b><dl>{items}</dl></footer>'
@@ -188,7 +184,8 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
                    "warnings": [w for w in context.get("warnings") or [] if not holds_credential(w)]}
     summary["run_id"] = run_id
     summary["runner"] = {"duration_seconds": round(time.monotonic() - started, 3),
-                         "python": sys.version.split()[0], "notebook": report.notebook}
+                         "python": sys.version.split()[0], "kit_version": installed_kit_version(),
+                         "notebook": report.notebook}
     if error is not None:
         summary["status"] = "failed"
         summary["error"] = error

@@ -11,6 +11,7 @@ No heavy import here (no IPython, papermill, boto3, nbformat): pandas and numpy 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,19 @@ SUMMARY_FILE = "summary.json"
 CONTEXT_FILE = ".run-context.json"
 #: The kernel process's own output during the run; kept as kernel.log only when the run failed and it says something.
 KERNEL_LOG = ".kernel.log"
+
+
+#: The installed distribution of the kit (pyproject.toml `name`).
+DISTRIBUTION = "goreliable-notebooks"
+
+
+def installed_kit_version() -> str:
+    """The kit's version as installed (pyproject.toml `version`, which `goreliable_lib.__version__` repeats), read
+    from the package metadata: the runner never imports the top package (it would import the lab's magics)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def to_jsonable(value: Any) -> Any:
