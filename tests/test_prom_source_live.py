@@ -74,6 +74,36 @@ def test_a_series_hint_bounds_series_times_points_per_request(prom_url: str,  # 
     pd.testing.assert_frame_equal(chunked, single)
 
 
+def test_at_most_max_concurrency_requests_are_in_flight_across_threads(prom_url: str,  # noqa: F811
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three threads each asking a range that is cut into 5 chunks: never more than `max_concurrency` (2) requests
+    of the source in flight (without the bound: up to 3 x 2 = 6)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    send = PrometheusSource._send
+
+    def counted(self: PrometheusSource, *args: object) -> bytes:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)
+        try:
+            return send(self, *args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(PrometheusSource, "_send", counted)
+    source = PrometheusSource(prom_url, max_points_per_series=900, max_concurrency=2)
+    start, end = DATA_END - pd.Timedelta(days=3), DATA_END
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        frames = list(pool.map(lambda _: source.query_range("prom_test_requests_total", start, end, "1m"), range(3)))
+    assert state["most"] == 2 and all(len(f) == len(frames[0]) > 0 for f in frames)
+
+
 def test_unaligned_grid_chunks_equal_a_single_query(prom_url: str) -> None:  # noqa: F811
     start, end = DATA_END - pd.Timedelta("5h") + pd.Timedelta("17s"), DATA_END
     single = PrometheusSource(prom_url).query_range("prom_test_requests_total", start, end, 90, align=False)
