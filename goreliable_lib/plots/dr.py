@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,18 @@ def _drill_frame(evaluated: pd.DataFrame) -> pd.DataFrame:
             .sort_values(["started_at", "drill_id"]).reset_index(drop=True))
 
 
+def _matrix_cells(evaluated: pd.DataFrame, drills: pd.DataFrame | None,
+                  components: Sequence[str] | None) -> tuple[pd.DataFrame, list[str], dict[tuple[str, str], Any]]:
+    """The matrix's drills (oldest first), its component rows (`components` first, in order), and each (component,
+    drill) cell's evaluated row with its status label."""
+    order = _drill_frame(evaluated) if drills is None else drills.sort_values(["started_at", "drill_id"])
+    rows = list(components) if components is not None else list(dict.fromkeys(evaluated["component"]))
+    rows += [c for c in dict.fromkeys(evaluated["component"]) if c not in rows]
+    labels = evaluated.assign(label=status_label(evaluated))
+    cells = {(r.component, r.drill_id): r for r in labels.itertuples(index=False)}
+    return order, rows, cells
+
+
 def pass_fail_matrix(evaluated: pd.DataFrame, drills: pd.DataFrame | None = None, *,
                      components: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
     """Drill (columns, oldest left) x component (rows) grid coloured and labelled by status.
@@ -74,14 +87,9 @@ def pass_fail_matrix(evaluated: pd.DataFrame, drills: pd.DataFrame | None = None
     `evaluated` is `analysis.dr.evaluate_components`; `drills` (`evaluate_drills`) adds a top row for the
     whole-drill duration target. `components` fixes the row order (default: the order of first appearance).
     """
-    order = _drill_frame(evaluated) if drills is None else drills.sort_values(["started_at", "drill_id"])
-    columns = list(order["drill_id"])
-    names = drill_labels(order)
-    rows = list(components) if components is not None else list(dict.fromkeys(evaluated["component"]))
-    rows += [c for c in dict.fromkeys(evaluated["component"]) if c not in rows]
-    labels = evaluated.assign(label=status_label(evaluated))
+    order, rows, cells = _matrix_cells(evaluated, drills, components)
+    columns, names = list(order["drill_id"]), drill_labels(order)
     codes = {label: index for index, label in enumerate(STATUS_LABELS)}
-    cells = {(r.component, r.drill_id): r for r in labels.itertuples(index=False)}
 
     y_names = ([WHOLE_DRILL] if drills is not None else []) + rows
     z = np.full((len(y_names), len(columns)), np.nan)
@@ -143,13 +151,8 @@ def pass_fail_table(evaluated: pd.DataFrame, drills: pd.DataFrame | None = None,
     on a phone it scrolls in its box with the component kept in view): a row per component (the whole drill first),
     a column per drill (oldest left); each cell coloured and labelled by status with its RTO and RPO against their
     targets (`title`: the exact values and the reason)."""
-    order = _drill_frame(evaluated) if drills is None else drills.sort_values(["started_at", "drill_id"])
-    columns = list(order["drill_id"])
-    names = drill_labels(order)
-    rows = list(components) if components is not None else list(dict.fromkeys(evaluated["component"]))
-    rows += [c for c in dict.fromkeys(evaluated["component"]) if c not in rows]
-    labels = evaluated.assign(label=status_label(evaluated))
-    cells = {(r.component, r.drill_id): r for r in labels.itertuples(index=False)}
+    order, rows, cells = _matrix_cells(evaluated, drills, components)
+    columns, names = list(order["drill_id"]), drill_labels(order)
 
     def cell_html(label: str, lines: list[str], hover: str) -> str:
         style_ = status_style(label) or ""
