@@ -30,6 +30,13 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars")
 
 
+def flags(reachable: tuple[str, ...] = ()) -> list[str]:
+    """FLAGS, with the hosts in `reachable` excluded from the resolver rule that maps every host to nothing."""
+    rule = "--host-resolver-rules=MAP * ~NOTFOUND"
+    return [flag if flag != rule else ", ".join([rule, *(f"EXCLUDE {host}" for host in reachable)])
+            for flag in FLAGS]
+
+
 def find_chromium() -> str | None:
     """The Chromium (or Chrome) binary on PATH."""
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
@@ -179,8 +186,12 @@ class Page:
 class Chromium:
     """Headless Chromium with DevTools on 127.0.0.1 (a free port read back from DevToolsActivePort)."""
 
-    def __init__(self, profile_dir: Path, binary: str | None = None, start_timeout: float = 60.0) -> None:
+    def __init__(self, profile_dir: Path, binary: str | None = None, start_timeout: float = 60.0,
+                 reachable: tuple[str, ...] = ()) -> None:
+        """`reachable`: hosts left out of the resolve-to-nothing rule (`("127.0.0.1",)` for a server under test on
+        the loopback; the rule catches IP literals too); every other host still resolves to nothing."""
         self.binary = binary or find_chromium()
+        self.reachable = reachable
         if not self.binary:
             raise FileNotFoundError("Chromium not found (Debian: apt-get install chromium)")
         self.profile_dir = Path(profile_dir)
@@ -193,7 +204,7 @@ class Chromium:
         port_file = self.profile_dir / "DevToolsActivePort"
         port_file.unlink(missing_ok=True)
         self.process = subprocess.Popen(
-            [self.binary, *FLAGS, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+            [self.binary, *flags(self.reachable), "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile_dir}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + self.start_timeout
