@@ -6,7 +6,6 @@ refused connection; no server needed (the live server's own error is in test_pro
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
@@ -24,10 +23,6 @@ from goreliable_lib.sources.connect import connect, demo_snapshot_path
 
 README_QUERY = 'sum by (code) (rate(http_requests_total{service="api-gateway"}[5m]))'
 UNRECORDED = "sum by (code) (rate(http_requests_total[5m]))"  # the README's query without its label filter
-#: promql-parser is a dependency (`make` installs it); an environment installed before it was added lacks it and gets
-#: the partial check (test_without_promql_parser_the_balance_is_still_checked)
-needs_parser = pytest.mark.skipif(importlib.util.find_spec("promql_parser") is None,
-                                  reason="promql-parser is not installed: pip install -e . (make does)")
 MISS_ADVICE = ("ad-hoc queries need a server (`make lab` starts the local stack and opens the lab on it; or set "
                "GORELIABLE_PROFILE=live and GORELIABLE_PROMETHEUS_URL)")
 
@@ -67,7 +62,6 @@ def assert_one_line(result, out: str, err: str, expected: str) -> None:  # noqa:
 
 
 # ------------------------------------------------------------------------------------------------- %promql
-@needs_parser
 def test_a_malformed_query_on_the_demo_profile_is_one_promql_line(shell, monkeypatch, capsys) -> None:  # noqa: ANN001
     _environment(monkeypatch, GORELIABLE_PROFILE="demo")
     result, out, err = run_cell(shell, "%promql sum(rate(x[5m]", capsys)
@@ -164,7 +158,6 @@ def test_a_miss_keeps_the_request_and_the_nearest_off_its_summary(tmp_path: Path
     assert "did not record this kubecost request" in cost.value.summary
 
 
-@needs_parser
 def test_the_syntax_check_runs_on_replay_only_and_never_on_a_recorded_query(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """A query promql-parser refuses but the snapshot recorded (its server took it: say a MetricsQL function) is
     replayed; a live source never parses (the server judges its own dialect)."""
@@ -188,7 +181,6 @@ def test_the_syntax_check_runs_on_replay_only_and_never_on_a_recorded_query(tmp_
         live.query("sum(rate(x[5m]")
 
 
-@needs_parser
 def test_every_query_of_the_demo_snapshot_parses() -> None:
     manifest = json.loads((demo_snapshot_path() / "manifest.json").read_text())
     queries = [e["request"]["query"] for e in manifest["entries"] if "query" in e["request"]]
@@ -213,7 +205,6 @@ def test_unbalanced(query: str, expected: str | None) -> None:
     assert unbalanced(query) == expected
 
 
-@needs_parser
 def test_syntax_error_words_and_cost() -> None:
     assert syntax_error(README_QUERY) is None
     assert syntax_error("sum(rate(x[5m]") == "unclosed left parenthesis (the '(' at column 9 is never closed)"
@@ -223,12 +214,3 @@ def test_syntax_error_words_and_cost() -> None:
     for _ in range(200):
         syntax_error(README_QUERY)
     assert (time.perf_counter() - started) / 200 < 0.005  # measured about 20 microseconds a query
-
-
-def test_without_promql_parser_the_balance_is_still_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    monkeypatch.setitem(sys.modules, "promql_parser", None)  # `import promql_parser` raises ImportError
-    assert syntax_error("sum(rate(x[5m]") == ("the '(' at column 9 is never closed (a partial check: promql-parser is "
-                                             "not installed)")
-    assert syntax_error("foo bar") is None and syntax_error(README_QUERY) is None

@@ -36,6 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import promql_parser
+
 from goreliable_lib.errors import BadInputError
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -340,13 +342,7 @@ def unbalanced(text: str) -> str | None:
 
 def syntax_error(text: str) -> str | None:
     """Why `text` is not a PromQL query, or None when it is: promql-parser's message, with the position of an
-    unbalanced bracket or quote (`unbalanced`) in parentheses. Without promql-parser installed, only that balance is
-    checked (a partial check, said in the message)."""
-    try:
-        import promql_parser
-    except ImportError:  # pragma: no cover - promql-parser is a dependency; a stale environment still gets a hint
-        where = unbalanced(text)
-        return None if where is None else f"{where} (a partial check: promql-parser is not installed)"
+    unbalanced bracket or quote (`unbalanced`) in parentheses."""
     try:
         promql_parser.parse(text)
     except ValueError as exc:
