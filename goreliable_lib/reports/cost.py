@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from goreliable_lib.analysis import cost, crosscheck
 from goreliable_lib.errors import BadInputError, KubecostError, SourceError
 from goreliable_lib.inputs.budgets import Budgets, load_budgets
+from goreliable_lib.plots.cost import SPECIAL_NAMES
 from goreliable_lib.plots.format import format_day, md, md_money, money, plural
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend, series_name
@@ -230,8 +231,7 @@ class CostReport:
     @staticmethod
     def scope_words(scopes: Sequence[tuple[str, str]]) -> str:
         """`namespace go-reliable-production (all of team app-platform)`: a group of scopes in words."""
-        label = {cost.IDLE: "idle", cost.UNALLOCATED: "unallocated"}
-        words = [f"{kind} {label.get(name, name)}" for kind, name in scopes]
+        words = [f"{kind} {SPECIAL_NAMES.get(name, name)}" for kind, name in scopes]
         return words[0] + (f" (all of {', '.join(words[1:])})" if len(words) > 1 else "")
 
     def anomalies_shown(self) -> pd.DataFrame:
@@ -403,7 +403,6 @@ def index_headline(summary: Mapping[str, Any]) -> str:
 
 
 #: How Kubecost's special allocations read for people.
-SPECIAL_NAMES = {cost.IDLE: "idle", cost.UNALLOCATED: "unallocated"}
 
 
 def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:

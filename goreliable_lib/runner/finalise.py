@@ -97,6 +97,7 @@ def provenance_html(summary: Mapping[str, Any]) -> str:
     source = summary.get("source") or {}
     window = summary.get("window") or {}
     endpoints = source.get("endpoints") or {}
+    runner = summary.get("runner") or {}
     rows = [("Source", f"{_value(source.get('profile') or source.get('kind'))}"
                        + (f" (data up to {_when(source.get('as_of'))})" if source.get("as_of") else "")),
             *[(f"Endpoint {name}", _value(url)) for name, url in sorted(endpoints.items())],
@@ -104,8 +105,7 @@ def provenance_html(summary: Mapping[str, Any]) -> str:
             ("Generated at", _when(summary.get("generated_at"))),
             ("Parameters", "; ".join(f"{k} = {_value(v)}" for k, v in (summary.get("parameters") or {}).items())
              or "none"),
-            ("Kit", f"goreliable_lib {installed_kit_version()}, "
-                    f"Python {(summary.get('runner') or {}).get('python', '?')}"),
+            ("Kit", f"goreliable_lib {runner.get('kit_version', '?')}, Python {runner.get('python', '?')}"),
             ("Run", f"{_value(summary.get('run_id'))} ({summary.get('status')})")]
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
     return f'<footer class="gr-provenance"><b>Provenance</b><dl>{items}</dl></footer>'
