@@ -1,4 +1,5 @@
-"""Where things are: the project folder (notebooks/ and params/) and the one rule for a path a user gives.
+"""Where things are: the project folder (notebooks/ and params/), the one rule for a path a user gives, and a
+location as it may be shown (`without_credentials`).
 
 A relative path in a parameter, a CLI option or a params file starts at the project root, wherever the
 command runs from, so `-p catalog=params/slos.yaml` means the same file from any working directory and in the
@@ -39,3 +40,16 @@ def reports_dir() -> Path:
 def params_file(name: str) -> Path:
     """A default parameter file shipped in the project's params/ folder (e.g. `dr_targets.yaml`)."""
     return project_root() / "params" / name
+
+
+def without_credentials(url: str | None) -> str | None:
+    """A URL without its `user:password@` part, query and fragment (safe to print, log and store); nothing else
+    changes. Any text is taken (a snapshot replays whatever its manifest holds): it is cut as text, never parsed
+    as a host or a port, and applying it again changes nothing."""
+    if not url or "://" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    path = tail.split("#", 1)[0].split("?", 1)[0]
+    return f"{scheme}://{authority.rpartition('@')[2]}{path}"

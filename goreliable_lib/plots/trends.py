@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pandas as pd
 import plotly.graph_objects as go
 
+from goreliable_lib.paths import without_credentials
 from goreliable_lib.plots import PALETTE, STATUS_COLOURS, style
 
 POINT_COLUMNS = ["end", "series", "value", "text", "source"]
@@ -60,17 +61,6 @@ class TrendMark(Protocol):
 
 # ---- what a run is: its source and its window, as people read them ---------------------------------------
 
-def _without_credentials(url: str) -> str:
-    """A URL without `user:password@`, query and fragment (as sources.connect.without_credentials, which plots
-    may not import; summary.json's endpoints are written without them already)."""
-    if "://" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    path = rest[cut:].split("#", 1)[0].split("?", 1)[0]
-    return f"{scheme}://{rest[:cut].rpartition('@')[2]}{path}"
-
-
 def source_kind(source: Any) -> str:
     """`demo`, `live` or `snapshot` from a summary.json `source` block; `unknown` when it is not recorded (a run
     that failed before it connected)."""
@@ -85,7 +75,7 @@ def source_label(source: Any, report: str | None = None) -> str:
     endpoints = source.get("endpoints") if isinstance(source, Mapping) else None
     endpoints = endpoints if isinstance(endpoints, Mapping) else {}
     endpoint = endpoints.get(SOURCE_ENDPOINT.get(str(report), "prometheus")) or endpoints.get("prometheus")
-    endpoint = _without_credentials(str(endpoint)) if endpoint else ""
+    endpoint = without_credentials(str(endpoint)) if endpoint else ""
     if kind == "demo":
         return "demo data"
     if kind == "live":

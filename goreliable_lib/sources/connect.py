@@ -12,7 +12,7 @@ import pandas as pd
 
 from goreliable_lib.config import Settings, load_settings
 from goreliable_lib.errors import SourceError
-from goreliable_lib.paths import reports_dir
+from goreliable_lib.paths import reports_dir, without_credentials
 from goreliable_lib.sources.archive import ArchiveSource
 from goreliable_lib.sources.drills import DrillSource
 from goreliable_lib.sources.kubecost import KubecostSource
@@ -24,19 +24,6 @@ from goreliable_lib.timeutil import parse_time, to_rfc3339, utc_now
 def demo_snapshot_path() -> Path:
     """The bundled demo snapshot, shipped inside the package."""
     return Path(str(resources.files("goreliable_lib") / "data" / "demo"))
-
-
-def without_credentials(url: str | None) -> str | None:
-    """A URL without its `user:password@` part, query and fragment (safe to print, log and store); nothing else
-    changes. Any text is taken (a snapshot replays whatever its manifest holds): it is cut as text, never parsed
-    as a host or a port, and applying it again changes nothing."""
-    if not url or "://" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    authority, tail = rest[:cut], rest[cut:]
-    path = tail.split("#", 1)[0].split("?", 1)[0]
-    return f"{scheme}://{authority.rpartition('@')[2]}{path}"
 
 
 class MissingSource:
