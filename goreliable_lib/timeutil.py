@@ -41,16 +41,6 @@ def from_ns(ns: int) -> pd.Timestamp:
     return pd.Timestamp(int(ns), tz="UTC")
 
 
-def floor_to(ts: pd.Timestamp, step: pd.Timedelta) -> pd.Timestamp:
-    """The multiple of `step` since the epoch at or before `ts`."""
-    return ts.floor(step)
-
-
-def ceil_to(ts: pd.Timestamp, step: pd.Timedelta) -> pd.Timestamp:
-    """The multiple of `step` since the epoch at or after `ts`."""
-    return ts.ceil(step)
-
-
 def empty_events() -> pd.DataFrame:
     """A per-minute events frame without rows: `timestamp` (UTC), `good`, `total`."""
     return pd.DataFrame({"timestamp": pd.DatetimeIndex([], tz="UTC"), "good": pd.Series([], dtype=float),

@@ -9,7 +9,7 @@ import pandas as pd
 from goreliable_lib.events import promql
 from goreliable_lib.events.questions import INDEX_WINDOW, MAX_HISTORY, Questions
 from goreliable_lib.events.series import Family
-from goreliable_lib.timeutil import MILLISECOND, MINUTE, ceil_to, floor_to
+from goreliable_lib.timeutil import MILLISECOND, MINUTE
 
 
 def _listed(q: Questions, selectors: list[str], low: pd.Timestamp, high: pd.Timestamp) -> bool:
@@ -64,7 +64,7 @@ def find_data_start(q: Questions, families: list[Family]) -> pd.Timestamp | None
         return None
     low, high = edge, q.end  # no data at or before `low`; the index lists some at or before `high`
     while high - low > MINUTE:
-        middle = floor_to(low + (high - low) // 2, MINUTE)
+        middle = (low + (high - low) // 2).floor(MINUTE)
         if middle <= low:
             break
         if _listed(q, selectors, low, middle):
@@ -82,7 +82,7 @@ def find_data_start(q: Questions, families: list[Family]) -> pd.Timestamp | None
     if found is None:
         return None
     while found - low > MINUTE:
-        middle = ceil_to(low + (found - low) // 2, MINUTE)
+        middle = (low + (found - low) // 2).ceil(MINUTE)
         if middle >= found:
             break
         if _has_data(q, selectors, low, middle):

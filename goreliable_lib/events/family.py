@@ -24,7 +24,7 @@ from goreliable_lib.events.lookups import first_samples_after, previous_raw, pre
 from goreliable_lib.events.questions import FIRST_EVER, Previous, Questions
 from goreliable_lib.events.series import Family
 from goreliable_lib.inputs.promql import Matcher, Selector
-from goreliable_lib.timeutil import MILLISECOND, MINUTE, ceil_to, from_ns, to_ns
+from goreliable_lib.timeutil import MILLISECOND, MINUTE, from_ns, to_ns
 
 #: The blocks the reset flags are asked for in (one point per series-block holding a reset).
 RESET_BLOCK = pd.Timedelta(hours=1)
@@ -137,8 +137,8 @@ def sums(state: FamilyState) -> Sums:
         part_selector = Selector(f.selector.metric, f.selector.matchers + tuple(state.part or ())).to_promql()
         queries["pa"] = (promql.held_sum(part_selector, held), state.minutes_a)
         queries["pb"] = (promql.held_sum(part_selector, held_longer), state.minutes)
-    block_first = ceil_to(q.first + MINUTE, RESET_BLOCK)
-    block_last = ceil_to(q.end, RESET_BLOCK)
+    block_first = (q.first + MINUTE).ceil(RESET_BLOCK)
+    block_last = q.end.ceil(RESET_BLOCK)
     flags_query = promql.reset_flags(selector, q.span(RESET_BLOCK + MINUTE + q.window))
     with ThreadPoolExecutor(max_workers=len(queries) + 1, thread_name_prefix="slo-sums") as pool:
         futures = {name: pool.submit(q.query_range, expression, minutes[0], minutes[-1], MINUTE, n)
@@ -359,7 +359,7 @@ def _segment(state: FamilyState, planned: Plan, out: Corrections, unit: Unit, fi
     if chained and unit.key in carry:
         previous_time, previous = carry[unit.key]
     elif counters.needs_previous(merged_t, minutes):
-        found = planned.previous.get((unit.key, to_ns(ceil_to(from_ns(int(merged_t[0])), MINUTE))))
+        found = planned.previous.get((unit.key, to_ns(from_ns(int(merged_t[0])).ceil(MINUTE))))
         if found is None:
             deferred.append((unit, first, last, spellings))
             return
@@ -389,11 +389,11 @@ def _apply(state: FamilyState, out: Corrections, key: int, minutes: np.ndarray, 
         np.add.at(out.part, position[inside], result.correction[inside])
     name = series_name(state.family.keys[key])
     for t, before, after in result.resets:
-        out.resets.append({"query": state.role, "series": name, "timestamp": ceil_to(from_ns(t), MINUTE),
+        out.resets.append({"query": state.role, "series": name, "timestamp": from_ns(t).ceil(MINUTE),
                            "before": before, "after": after})
     if result.first_sample is not None:
         t, value = result.first_sample
-        out.new_series.append({"query": state.role, "series": name, "timestamp": ceil_to(from_ns(t), MINUTE),
+        out.new_series.append({"query": state.role, "series": name, "timestamp": from_ns(t).ceil(MINUTE),
                                "value": value})
 
 

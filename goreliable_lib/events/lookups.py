@@ -21,7 +21,7 @@ from goreliable_lib.events.questions import (
     Questions,
 )
 from goreliable_lib.events.series import Family
-from goreliable_lib.timeutil import MINUTE, ceil_to
+from goreliable_lib.timeutil import MINUTE
 
 
 def _terms(q: Questions, family: Family, terms: list[tuple[list[int], pd.Timedelta, pd.Timestamp]],
@@ -64,7 +64,7 @@ def first_samples_after(q: Questions, family: Family, items: dict[tuple[int, int
                 window = SEARCH_WINDOWS[min(stage[item], len(SEARCH_WINDOWS) - 1)]
                 top = min(low + window, q.end)
             else:
-                top = ceil_to(low + (high - low) // 2, MINUTE)
+                top = (low + (high - low) // 2).ceil(MINUTE)
             groups[(low, top)].append(item)
         order = list(groups)
         answers = _terms(q, family, [(sorted({i[0] for i in groups[g]}), g[1] - g[0], g[1]) for g in order],
