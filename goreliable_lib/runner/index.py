@@ -31,7 +31,7 @@ from goreliable_lib.plots.format import format_time
 from goreliable_lib.plots.table import CSS as TABLE_CSS
 from goreliable_lib.plots.trends import source_label, state_text
 from goreliable_lib.reports.base import ReportSpec
-from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import CSP, figure_div, plotly_script
 from goreliable_lib.runner.scrub import scrub_text
@@ -244,9 +244,8 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
     environment's secrets are masked (its headlines come from the summaries, which stay as written), whichever
     writer publishes it."""
     ordered = sorted(entries, key=lambda e: e.sort_key, reverse=True)
-    suite = [name for name, spec in REPORTS.items() if spec.suite_position is not None]
     by_report = {name: [e for e in ordered if e.report == name]
-                 for name in _report_order([*suite, *(e.report for e in ordered)])}
+                 for name in _report_order([*STANDARD_SUITE, *(e.report for e in ordered)])}
     cards, trends = [], []
     for name, own in by_report.items():
         spec = REPORTS.get(name)
