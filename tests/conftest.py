@@ -62,7 +62,7 @@ def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     from report_fixtures import SENTINELS
 
-    from goreliable_lib.cli.report import RunRequest, run_many
+    from goreliable_lib.runner.suite import RunRequest, run_many
     from goreliable_lib.sources.connect import demo_snapshot_path
 
     if not (demo_snapshot_path() / "manifest.json").is_file():

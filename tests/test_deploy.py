@@ -8,7 +8,6 @@ too); the schemas come from PyPI `kubernetes-validate` (shipped in the wheel: no
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -317,13 +316,12 @@ def test_cronjobs_schedule_and_limits(production: list[dict[str, Any]]) -> None:
 def test_cronjob_arguments_are_the_runners_cli(production: list[dict[str, Any]]) -> None:
     """Each container's args, with $(VAR) expanded from the ConfigMap like the kubelet does, parse with the
     real `goreliable report` parser: run NAME --out s3://... --sse aws:kms, a cell timeout under the deadline."""
-    from goreliable_lib.cli.report import register
+    from goreliable_lib.cli import build_parser
     from goreliable_lib.reports.registry import get_report
     from goreliable_lib.runner.params import parse_assignments, resolve_parameters
     from goreliable_lib.timeutil import parse_window
 
-    parser = argparse.ArgumentParser(prog="goreliable")
-    register(parser.add_subparsers(dest="command", required=True))
+    parser = build_parser()
     configmap = one(production, "ConfigMap")
     for cronjob in of_kind(production, "CronJob"):
         container = pod_spec(cronjob)["containers"][0]

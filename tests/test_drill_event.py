@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import drill_fixtures
 import pandas as pd
 import pytest
 
-from goreliable_lib.cli import drill as drill_command
+from goreliable_lib.cli import build_parser
 from goreliable_lib.devstack.sim.drills import DrillSimulation
 from goreliable_lib.devstack.stack.s3 import client, upload_drills
 from goreliable_lib.errors import BadInputError, DrillLogError
@@ -28,10 +27,8 @@ NOW = pd.Timestamp("2026-11-23T06:00:00Z")
 
 
 def cli(argv: list[str]) -> int:
-    """The `drill` commands as the lead's cli.main will see them (register + func)."""
-    parser = argparse.ArgumentParser(prog="goreliable")
-    drill_command.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    """The `drill` commands as `goreliable` parses them (its handler called directly: errors propagate)."""
+    args = build_parser(argv).parse_args(argv)
     return args.func(args)
 
 

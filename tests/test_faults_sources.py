@@ -32,7 +32,7 @@ from report_fixtures import mounted_tmpfs
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
-from goreliable_lib.cli import report as cli
+from goreliable_lib import cli
 from goreliable_lib.devstack.sim import Simulation
 from goreliable_lib.devstack.stack.faults import FaultProxy
 from goreliable_lib.devstack.stack.kubecost_server import KubecostApp

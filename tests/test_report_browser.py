@@ -29,10 +29,10 @@ from index_fixtures import LIVE_ENDPOINTS, publish_history
 from report_fixtures import NOTEBOOKS, SENTINELS, find_sentinels, stub_parameters
 
 import goreliable_lib
-from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.html import PLOTLY_MARKER
 from goreliable_lib.runner.index import write_local_index
+from goreliable_lib.runner.suite import RunRequest, run_many
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from report_fixtures import stub_parameters, test_report
 
-from goreliable_lib.cli import report as cli
+from goreliable_lib import cli
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.reports.base import safe_name
 from goreliable_lib.reports.registry import REPORTS, get_report

@@ -24,8 +24,8 @@ from report_fixtures import (
     tree_digest,
 )
 
-from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.runner.execute import RunResult, run_report
+from goreliable_lib.runner.suite import RunRequest, run_many
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)

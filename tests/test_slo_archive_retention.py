@@ -22,10 +22,10 @@ from sim_metrics_fixtures import (  # noqa: F401  (fixtures)
     trimmed_prometheus_fixture,
 )
 
-from goreliable_lib.cli.report import RunRequest, run_many
 from goreliable_lib.devstack.sim import Simulation
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer
 from goreliable_lib.runner.execute import run_report
+from goreliable_lib.runner.suite import RunRequest, run_many
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(1200)]
 moto_endpoint = moto_endpoint  # the fixture, re-exported for pytest

@@ -1,4 +1,13 @@
-"""The `goreliable` command. Each command group lives in its own module and registers itself here."""
+"""The `goreliable` command: a registry of commands, each loaded by name only when it runs.
+
+`COMMANDS` lists every command by its words (`report run`), one line of help, and the function that adds its
+arguments (`"module:function"`, called with the command's parser), which sets `func` on the parser: the handler
+(`handler(args) -> exit code`), or its name as `"module:function"`, loaded only after the arguments parsed (as
+papermill loads its engines by name). Building the parser imports only what configures the command being run: the
+others are bare entries, enough for `--help` and for argparse to refuse a misspelt name. So `goreliable --help`,
+`--version`, a typo or a bad option answers without loading pandas, papermill or boto3; `report run` loads the
+runner once its arguments are known good.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +17,104 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from goreliable_lib import __version__
 from goreliable_lib.config import load_settings
 from goreliable_lib.errors import GoReliableError
 from goreliable_lib.signals import describe_interruption, stop_on_sigterm
 
-#: Modules whose `register(subparsers)` adds a command group.
-COMMAND_MODULES = (
-    "goreliable_lib.cli.report",
-    "goreliable_lib.cli.stack",
-    "goreliable_lib.cli.lab",
-    "goreliable_lib.cli.drill",
-    "goreliable_lib.cli.demo",
-    "goreliable_lib.cli.archive",
+EXIT_CODES = "Exit codes: 0 ok, 1 failed while running, 2 bad input."
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its words, its help line, and the `"module:function"` that adds its arguments and handler (None:
+    a group, whose commands are those whose words start with its own)."""
+
+    words: tuple[str, ...]
+    help: str
+    configure: str | None = None
+    description: str | None = None
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(("report",), "run, list and publish reports",
+            description="Exit codes: 0 ok, 1 failed while running (partial run kept, marked failed), 2 bad input "
+                        "(nothing executed)."),
+    Command(("report", "run"), "run one report and print its run folder", "goreliable_lib.cli.report:configure_run"),
+    Command(("report", "all"), "run the standard suite (slo, cost, dr) in parallel processes",
+            "goreliable_lib.cli.report:configure_all"),
+    Command(("report", "list"), "list the reports and their parameters", "goreliable_lib.cli.report:configure_list"),
+    Command(("stack",), "the local stack (Prometheus or VictoriaMetrics, S3, Kubecost on 127.0.0.1)",
+            "goreliable_lib.cli.stack:configure"),
+    Command(("lab",), "JupyterLab on notebooks/, pointed at the local stack (started or reused), the demo, a "
+                      "snapshot or your servers (make lab)", "goreliable_lib.cli.lab:configure",
+            description="JupyterLab on notebooks/ on 127.0.0.1. Extra arguments after -- go to JupyterLab."),
+    Command(("drill",), "record disaster-recovery drill events", "goreliable_lib.cli.drill:configure"),
+    Command(("demo",), "the bundled demo snapshot", "goreliable_lib.cli.demo:configure"),
+    Command(("archive",), "the SLO event archive (days kept beyond retention)", "goreliable_lib.cli.archive:configure"),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every command group registered."""
+def _children(prefix: tuple[str, ...]) -> list[Command]:
+    return [c for c in COMMANDS if len(c.words) == len(prefix) + 1 and c.words[:len(prefix)] == prefix]
+
+
+def chosen_command(argv: Sequence[str]) -> tuple[str, ...]:
+    """The words of the command `argv` names, as far as they name one (options before it skipped)."""
+    words: tuple[str, ...] = ()
+    for token in argv:
+        if token.startswith("-"):
+            continue
+        known = {c.words[-1]: c for c in _children(words)}
+        if token not in known:
+            break
+        words = known[token].words
+        if known[token].configure is not None:
+            break
+    return words
+
+
+def _add_commands(subparsers: argparse._SubParsersAction, prefix: tuple[str, ...],  # type: ignore[type-arg]
+                  chosen: tuple[str, ...] | None) -> None:
+    for command in _children(prefix):
+        parser = subparsers.add_parser(command.words[-1], help=command.help,
+                                       description=command.description or command.help)
+        if command.configure is None:
+            dest = "_".join(command.words) + "_command"
+            _add_commands(parser.add_subparsers(dest=dest, metavar="COMMAND", required=True), command.words, chosen)
+        elif chosen is None or chosen[:len(command.words)] == command.words:
+            load(command.configure)(parser)
+
+
+def load(name: str) -> Any:
+    """The object named `"package.module:attribute"`, its module imported."""
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the module of the command `argv` names is imported (every one when None)."""
     parser = argparse.ArgumentParser(
         prog="goreliable",
         description="GoReliable Notebooks: SLO, cost, DR and postmortem reports from Prometheus, Kubecost "
-                    "and drill logs. Exit codes: 0 ok, 1 failed while running, 2 bad input.")
+                    "and drill logs. " + EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"goreliable {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log what the kit does (every retry of a source, with its endpoint and query) to "
                              "stderr; give it before the command: goreliable -v report run slo")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    _add_commands(subparsers, (), None if argv is None else chosen_command(argv))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failed while running, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -53,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_on_sigterm()  # Kubernetes stops a pod with SIGTERM: handled like Ctrl-C
     try:
         load_settings()  # a misspelt setting (GORELIABLE_THANOS_DEDUP=ture) is bad input before anything runs
-        code = int(args.func(args) or 0)
+        handler = load(args.func) if isinstance(args.func, str) else args.func
+        code = int(handler(args) or 0)
         sys.stdout.flush()
         return code
     except BrokenPipeError:  # `goreliable ... | head`: the reader left; one line, not a traceback

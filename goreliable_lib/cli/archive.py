@@ -77,9 +77,8 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `archive status|backfill` to the CLI."""
-    archive = subparsers.add_parser("archive", help="the SLO event archive (days kept beyond retention)")
+def configure(archive: argparse.ArgumentParser) -> None:
+    """The commands of `archive`: status and backfill."""
     commands = archive.add_subparsers(dest="archive_command", metavar="status|backfill", required=True)
     for name, handler, text in (("status", _cmd_status, "per SLO: first and last day, missing and partial days"),
                                 ("backfill", _cmd_backfill, "fill it from a server that still has the data")):

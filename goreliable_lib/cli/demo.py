@@ -127,9 +127,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `demo record` to the CLI."""
-    demo = subparsers.add_parser("demo", help="the bundled demo snapshot")
+def configure(demo: argparse.ArgumentParser) -> None:
+    """The commands of `demo`: record."""
     commands = demo.add_subparsers(dest="demo_command", metavar="record", required=True)
     record = commands.add_parser("record", help="re-record the demo snapshot from the local stack")
     record.add_argument("--out", default=None, help="snapshot folder (default: the package's data/demo)")

@@ -12,9 +12,8 @@ from goreliable_lib.sources.drills import EVENT_TYPES
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 
-def register(subparsers: Any) -> None:
-    """Add `drill event` to the `goreliable` CLI."""
-    drill = subparsers.add_parser("drill", help="record disaster-recovery drill events")
+def configure(drill: argparse.ArgumentParser) -> None:
+    """The commands of `drill`: event."""
     commands = drill.add_subparsers(dest="drill_command", metavar="COMMAND")
     commands.required = True
     parser = commands.add_parser(

@@ -123,12 +123,8 @@ def lab(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execve does not return
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `lab` to the CLI."""
-    parser = subparsers.add_parser(
-        "lab", help="JupyterLab on notebooks/, pointed at the local stack (started or reused), the demo, a "
-                    "snapshot or your servers (make lab)",
-        description="JupyterLab on notebooks/ on 127.0.0.1. Extra arguments after -- go to JupyterLab.")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `lab`."""
     parser.add_argument("--profile", default="stack", metavar="|".join(PROFILES),
                         help="what the lab connects to (default stack: the local stack, started unless it is up)")
     parser.add_argument("--tsdb", choices=TSDBS, default="prometheus",

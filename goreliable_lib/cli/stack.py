@@ -103,10 +103,8 @@ def stack_status(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `stack up|down|status` to the CLI."""
-    stack = subparsers.add_parser(
-        "stack", help="the local stack (Prometheus or VictoriaMetrics, S3, Kubecost on 127.0.0.1)")
+def configure(stack: argparse.ArgumentParser) -> None:
+    """The commands of `stack`: up, down and status."""
     commands = stack.add_subparsers(dest="stack_command", metavar="up|down|status", required=True)
     up = commands.add_parser("up", help="start the stack and print the environment that points the kit at it")
     up.add_argument("--seed", type=int, default=None, help="simulator seed (default: the standard dataset)")
