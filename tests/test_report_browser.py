@@ -30,8 +30,8 @@ from report_fixtures import NOTEBOOKS, SENTINELS, find_sentinels, stub_parameter
 
 import goreliable_lib
 from goreliable_lib.reports.registry import REPORTS
-from goreliable_lib.runner.html import PLOTLY_MARKER
 from goreliable_lib.runner.index import write_local_index
+from goreliable_lib.runner.page import PLOTLY_MARKER
 from goreliable_lib.runner.suite import RunRequest, run_many
 
 pytestmark = [
@@ -326,7 +326,8 @@ def test_the_phone_check_catches_the_clipped_plotly_table(browser: Chromium, dem
     and 2 of 6 rows showed) fails the check above; the same rows as an HTML table pass it."""
     from goreliable_lib.plots import slo as slo_plots
     from goreliable_lib.plots.table import table_html
-    from goreliable_lib.runner.html import figure_div, notebook_to_html
+    from goreliable_lib.runner.html import notebook_to_html
+    from goreliable_lib.runner.page import figure_div
 
     entries = demo_suite["summaries"]["slo"]["slos"]
     pages = {"plotly": figure_div(slo_plots.summary_table(entries)),

@@ -18,6 +18,7 @@ from report_fixtures import SENTINELS, find_sentinels, sentinel_env
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.runner import html as report_html
 from goreliable_lib.runner import index as report_index
+from goreliable_lib.runner import page as report_page
 from goreliable_lib.runner.context import current_run
 from goreliable_lib.runner.publish import LocalWriter
 from goreliable_lib.runner.scrub import REDACTED, leaked_files, mask_tree, scrub_text, secret_values
@@ -128,11 +129,11 @@ def test_html_is_offline_with_plotly_once(tmp_path: Path) -> None:
     page = out.read_text()
     assert EXTERNAL.search(page) is None
     assert "cdnjs" not in page and "MathJax.Hub" not in page and "require.min.js" not in page
-    assert page.count("plotly.js v") == 1 and page.count(report_html.PLOTLY_MARKER) == 1
+    assert page.count("plotly.js v") == 1 and page.count(report_page.PLOTLY_MARKER) == 1
     assert page.count('class="plotly-graph-div"') == 2
     assert "secret_code_line" not in page  # code cells are not exported
     assert "Content-Security-Policy" in page
-    assert page.index(report_html.PLOTLY_MARKER) < page.index("plotly-graph-div")
+    assert page.index(report_page.PLOTLY_MARKER) < page.index("plotly-graph-div")
     without_figures = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("no charts")])
     assert "plotly.js v" not in report_html.notebook_to_html(without_figures)
 

@@ -19,7 +19,7 @@ from goreliable_lib.plots.trends import source_label, window_label
 from goreliable_lib.reports import cost, dr, slo
 from goreliable_lib.reports.base import trend_runs
 from goreliable_lib.runner import index as report_index
-from goreliable_lib.runner.html import CSP, PLOTLY_MARKER
+from goreliable_lib.runner.page import CSP, PLOTLY_MARKER
 
 WEEK = pd.Timedelta(days=7)
 LAST = pd.Timestamp("2026-11-23T06:00:00Z")

@@ -117,7 +117,7 @@ def test_default_param_files_are_valid() -> None:
 def test_cli_bad_input_exits_2_before_any_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     started: list[str] = []
-    monkeypatch.setattr(runner, "kernel_manager_for", lambda env: started.append("kernel") or None)
+    monkeypatch.setattr(runner, "start_kernel", lambda *args, **kwargs: started.append("kernel"))
     out = tmp_path / "reports"
     for argv in (["report", "run", "slo", "-p", "windw=30d"], ["report", "run", "slo", "-p", "window=7y"],
                  ["report", "run", "dr", "-p", "quarters=[1]"], ["report", "run", "slo", "-p", "services=../x"],

@@ -13,7 +13,7 @@ STATUS_COLOURS = {"ok": "#1a9850", "at_risk": "#fdae61", "breached": "#d73027", 
                   "failed": "#d73027", "passed": "#1a9850", "aborted": "#9e9e9e", "unknown": "#9e9e9e"}
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
-#: How every figure is shown on a page (runner.context.show_figure, runner.html.figure_div): the mode bar only on
+#: How every figure is shown on a page (runner.context.show_figure, runner.page.figure_div): the mode bar only on
 #: hover (the page's style also moves it under the chart and hides it on a phone: it never covers a title), no
 #: plotly logo, and the chart resizes to the width it gets.
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": "hover"}

@@ -1,10 +1,18 @@
 """Run a report notebook with papermill, in a kernel of the current interpreter, and publish the run.
 
 Order of work: validate the parameters and the destination (exit 2, no kernel started) -> stage the run in
-a temporary folder -> execute (runner/kernel.py: the kernel, papermill's scrubbing output) -> finalise
+a temporary folder -> start the kernel (runner/launch.py), which boots and loads the report's modules while the
+runner checks the input files (a catalog that does not parse stops it: exit 2, nothing executed) and loads the
+stages below -> execute (runner/kernel.py: papermill on that kernel, its scrubbing output) -> finalise
 (runner/finalise.py: the data proven free of credentials, summary.json, banners, report.html, what people read
 masked) -> publish (runner/publish.py: atomic rename / upload). A failed run is published too, marked failed, and
 never moves `latest`.
+
+The two heavy stages (papermill, nbconvert: about 1.5 s of imports) are loaded by name (`STAGES`) once the kernel
+is starting, so that their loading overlaps the kernel's start-up; everything else here is imported as usual.
+`summary.json` `runner.phases` records where the run's time went (seconds): `checks` (parameters and input
+files), `load` (the stages), `kernel_wait` (the kernel still starting once they were loaded), `notebook` (its
+cells, papermill's saves) and `finalise`.
 
 Secrets (runner/scrub.py): data (summary.json, tables, data/, figures/*.json) is written as it is and never
 rewritten; a distinctive credential found in it fails the run (`CredentialInData`, the file removed, never
@@ -22,6 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import importlib
+import importlib.util
+import logging
 import os
 import secrets
 import shutil
@@ -30,28 +41,42 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import papermill
 
 from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.paths import PROJECT_ROOT_ENV, project_root
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import get_report, require_notebook
-from goreliable_lib.runner.finalise import describe_error, finalise_run
-from goreliable_lib.runner.kernel import (
-    NOTEBOOK_HANDLER,
-    SCRUB_SCHEME,
-    kernel_manager_for,
-    quiet_kernel_noise,
-)
-from goreliable_lib.runner.params import resolve_parameters
+from goreliable_lib.runner.launch import start_kernel, stop_kernel
+from goreliable_lib.runner.params import check_inputs, resolve_parameters
 from goreliable_lib.runner.publish import writer_for
 from goreliable_lib.runner.shared import NOTEBOOK_FILE, REPORT_ENV, RUN_DIR_ENV, RUN_ID_ENV
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED = 0, 1
 #: An interrupted run is a run that failed while running (DESIGN.md documents 0, 1 and 2 only).
 EXIT_INTERRUPTED = EXIT_FAILED
+
+
+#: The stages loaded by name while the kernel starts: papermill's execution (runner/kernel.py) and finalising
+#: (runner/finalise.py, nbconvert).
+STAGES = ("goreliable_lib.runner.kernel", "goreliable_lib.runner.finalise")
+#: The modules a report's kernel loads at its start-up: the run context and the report's own module.
+KERNEL_PRELOAD = ("goreliable_lib.runner.context",)
+
+
+def load_stages() -> tuple[ModuleType, ...]:
+    """The heavy stages of a run (`STAGES`), imported."""
+    return tuple(importlib.import_module(name) for name in STAGES)
+
+
+def kernel_preload(report: ReportSpec) -> tuple[str, ...]:
+    """What the report's kernel imports while it starts: the run context and the report's module (when the report
+    is one of the package's: a test's stand-in spec may name another)."""
+    module = f"goreliable_lib.reports.{report.name.replace('-', '_')}"
+    return (*KERNEL_PRELOAD, *([module] if importlib.util.find_spec(module) is not None else []))
 
 
 @dataclass(frozen=True)
@@ -99,12 +124,11 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     `report` overrides the registry entry (tests run their own notebooks); `timeout` limits each cell (s).
     """
     spec = report or get_report(name)
-    values = resolve_parameters(spec, parameters, files)
+    values = resolve_parameters(spec, parameters, files, check_files=False)
     notebook = require_notebook(spec)
     writer = writer_for(out, sse=sse, kms_key_id=kms_key_id)
     writer.check()
 
-    quiet_kernel_noise()
     started = time.monotonic()
     run_id = new_run_id()
     try:
@@ -118,27 +142,51 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     env = {RUN_DIR_ENV: str(staging), REPORT_ENV: spec.name, PROJECT_ROOT_ENV: str(project_root()),
            RUN_ID_ENV: run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
            "GORELIABLE_ARCHIVE_URI": os.environ.get("GORELIABLE_ARCHIVE_URI") or writer.archive_uri()}
-    if progress:
-        print(f"report {spec.name}: running {notebook} as run {run_id}", file=sys.stderr, flush=True)
+    kernel = start_kernel(env, kernel_preload(spec), cwd=project_root())
+    phases: dict[str, float] = {}
+    clock = time.monotonic()
+    try:
+        check_inputs(spec, values)
+    except BaseException:  # bad input files (or an interrupt while reading them): nothing executed, nothing kept
+        stop_kernel(kernel)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    phases["checks"] = time.monotonic() - clock
     error: dict[str, Any] | None = None
     exit_code = EXIT_OK
+    clock = time.monotonic()
     try:
-        papermill.execute_notebook(
-            str(notebook), SCRUB_SCHEME + str(staging / NOTEBOOK_FILE), parameters=values,
-            kernel_name="python3", language="python", progress_bar=progress, log_output=False,
-            start_timeout=start_timeout, execution_timeout=timeout,
-            kernel_manager_class=kernel_manager_for(env), resources={"metadata": {"path": str(project_root())}})
+        kernel_stage, finalise_stage = load_stages()
+    except KeyboardInterrupt as exc:  # stopped while its kernel started: a run that failed while running
+        kernel_stage, finalise_stage = load_stages()
+        error, exit_code = finalise_stage.describe_error(exc), EXIT_INTERRUPTED
+    phases["load"] = time.monotonic() - clock
+    if progress and error is None:
+        print(f"report {spec.name}: running {notebook} as run {run_id}", file=sys.stderr, flush=True)
+    clock = time.monotonic()
+    try:
+        if error is None:
+            kernel_stage.execute_notebook(notebook, staging / NOTEBOOK_FILE, values, kernel, progress=progress,
+                                          timeout=timeout, start_timeout=start_timeout)
     except KeyboardInterrupt as exc:
-        error, exit_code = describe_error(exc), EXIT_INTERRUPTED
+        error, exit_code = finalise_stage.describe_error(exc), EXIT_INTERRUPTED
     except Exception as exc:  # PapermillExecutionError, DeadKernelError, CellTimeoutError, kernel start failures
-        error, exit_code = describe_error(exc), EXIT_FAILED
+        error, exit_code = finalise_stage.describe_error(exc), EXIT_FAILED
+    finally:
+        stop_kernel(kernel)  # only when papermill never took it over (it shuts down the kernels it ran)
+    phases["notebook"] = time.monotonic() - clock
     try:
-        summary = finalise_run(staging, spec, values, run_id, error, started,
-                               notebook_masked=NOTEBOOK_HANDLER.was_masked(staging / NOTEBOOK_FILE))
+        clock = time.monotonic()
+        summary = finalise_stage.finalise_run(
+            staging, spec, values, run_id, error, started, phases=phases,
+            notebook_masked=kernel_stage.NOTEBOOK_HANDLER.was_masked(staging / NOTEBOOK_FILE))
         if summary["status"] != "ok" and exit_code == EXIT_OK:
             exit_code = EXIT_FAILED
         error = summary.get("error") if summary["status"] != "ok" else None
+        log.info("report %s: finalised in %.2f s", spec.name, time.monotonic() - clock)
+        clock = time.monotonic()
         location = writer.publish(staging, spec.name, run_id, ok=exit_code == EXIT_OK)
+        log.info("report %s: published (and the index rebuilt) in %.2f s", spec.name, time.monotonic() - clock)
     except OSError as exc:  # a full disk, a destination gone read-only: say so, keep nothing half-written
         raise GoReliableError(_write_failure(writer, spec.name, run_id, staging, exc)) from None
     message = f"{error['type']}: {error['message']}" if error else None

@@ -12,6 +12,7 @@ only for a failed run -> what people read masked.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import sys
@@ -26,14 +27,13 @@ from papermill.exceptions import PapermillExecutionError
 from goreliable_lib.plots.format import format_time, md
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.runner.files import atomic_write_text
-from goreliable_lib.runner.html import export_html
+from goreliable_lib.runner.html import write_page
 from goreliable_lib.runner.scrub import (
     holds_credential,
     leaked_files,
     mask_tree,
     scrub_notebook,
     scrub_text,
-    write_masked_text,
 )
 from goreliable_lib.runner.shared import (
     CONTEXT_FILE,
@@ -111,6 +111,18 @@ def provenance_html(summary: Mapping[str, Any]) -> str:
     return f'<footer class="gr-provenance"><b>Provenance</b><dl>{items}</dl></footer>'
 
 
+def notebook_phases(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """From papermill's times in the executed notebook: `kernel_wait` (its start to the first cell's: the kernel
+    still starting) and `cells` (the cells' own durations, summed); {} when it did not run."""
+    started = nb.metadata.get("papermill", {}).get("start_time")
+    times = [c.metadata.get("papermill", {}) for c in nb.cells if c.get("cell_type") == "code"]
+    first = next((t["start_time"] for t in times if t.get("start_time")), None)
+    if not started or not first:
+        return {}
+    wait = (dt.datetime.fromisoformat(first) - dt.datetime.fromisoformat(started)).total_seconds()
+    return {"kernel_wait": max(wait, 0.0), "cells": sum(t.get("duration") or 0.0 for t in times)}
+
+
 def describe_error(exc: BaseException) -> dict[str, Any]:
     """summary.json's `error` for what stopped the notebook: type, message (masked, bounded) and, when known, the
     cell."""
@@ -161,11 +173,14 @@ def _credential_error(files: list[str], earlier: dict[str, Any] | None) -> dict[
 
 
 def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], run_id: str,
-                 error: dict[str, Any] | None, started: float, *, notebook_masked: bool = False) -> dict[str, Any]:
+                 error: dict[str, Any] | None, started: float, *, notebook_masked: bool = False,
+                 phases: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Prove the data free of credentials, write summary.json, put the error, warnings and masked-text notice on
     the first screen, export the HTML, mask what people read; returns the summary.
 
-    `notebook_masked`: a save of the notebook already masked something (`kernel.NOTEBOOK_HANDLER.was_masked`)."""
+    `notebook_masked`: a save of the notebook already masked something (`kernel.NOTEBOOK_HANDLER.was_masked`);
+    `phases`: seconds per phase of the run so far (summary.json `runner.phases`, with `kernel_wait` and `cells`
+    read from the notebook's papermill times)."""
     context = _read_json(staging / CONTEXT_FILE) or {}
     if leaked := _remove_leaked_data(staging):
         error = _credential_error(leaked, error)
@@ -182,18 +197,20 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
                    "window": context.get("window") or {"start": None, "end": None},
                    "source": {"kind": source.get("kind"), "endpoints": {}} if holds_credential(source) else source,
                    "warnings": [w for w in context.get("warnings") or [] if not holds_credential(w)]}
+    nb_path = staging / NOTEBOOK_FILE
+    # no notebook yet when the run failed before papermill wrote anything
+    nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
     summary["run_id"] = run_id
     summary["runner"] = {"duration_seconds": round(time.monotonic() - started, 3),
                          "python": sys.version.split()[0], "kit_version": installed_kit_version(),
-                         "notebook": report.notebook}
+                         "notebook": report.notebook,
+                         "phases": {name: round(seconds, 3) for name, seconds in
+                                    {**(phases or {}), **notebook_phases(nb)}.items()}}
     if error is not None:
         summary["status"] = "failed"
         summary["error"] = error
     atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
-    nb_path = staging / NOTEBOOK_FILE
-    # no notebook yet when the run failed before papermill wrote anything
-    nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else nbformat.v4.new_notebook()
     if demo := recorded_data_line(summary.get("source") or {}):
         nb.cells.insert(0, _markdown_cell(demo, DEMO_TAG))
     if warnings := summary.get("warnings"):
@@ -219,10 +236,14 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
     nb.cells.append(_markdown_cell(provenance_html(summary), PROVENANCE_TAG))
     title = f"{parameters.get('title') or report.title} ({'FAILED ' if error else ''}{run_id})"
     text = nbformat.writes(nb)
-    if notebook_masked or scrub_notebook(text) != text or scrub_text(title) != title:
+    masked = scrub_notebook(text)
+    if notebook_masked or masked != text or scrub_text(title) != title:
         nb.cells.insert((error is not None) + bool(warnings) + bool(demo), _markdown_cell(MASKED_NOTICE, MASKED_TAG))
-    write_masked_text(nb_path, nbformat.writes(nb))
-    export_html(nb_path, staging / HTML_FILE, title=title)
+        text = nbformat.writes(nb)
+        masked = scrub_notebook(text)
+    atomic_write_text(nb_path, masked)  # what people read: masked (the data files never are)
+    # the page from the notebook in memory when nothing in it was masked (one rendering, no second parse)
+    write_page(nb if masked == text else nbformat.reads(masked, as_version=4), staging / HTML_FILE, title=title)
     (staging / CONTEXT_FILE).unlink(missing_ok=True)
     kernel_log = staging / KERNEL_LOG
     if error is not None and kernel_log.is_file() and kernel_log.stat().st_size:

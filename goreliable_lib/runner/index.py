@@ -33,7 +33,7 @@ from goreliable_lib.plots.trends import source_label, state_text
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE
 from goreliable_lib.runner.files import atomic_write_text
-from goreliable_lib.runner.html import CSP, figure_div, plotly_script
+from goreliable_lib.runner.page import CSP, figure_div, plotly_script
 from goreliable_lib.runner.scrub import scrub_text
 from goreliable_lib.runner.shared import SUMMARY_FILE
 

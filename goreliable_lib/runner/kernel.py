@@ -2,8 +2,7 @@
 
 - `ScrubbingHandler`: papermill writes the executed notebook through `SCRUB_SCHEME`, and so through it: every save
   is masked (runner/scrub.py); it remembers which notebooks it had to mask, for the first-screen notice.
-- `kernel_manager_for`: the kernel is ipykernel of *this* interpreter, on local sockets, with the run's environment,
-  its own stdout/stderr kept in the run folder (`KERNEL_LOG`).
+- `execute_notebook`: papermill runs the notebook on the kernel `runner/launch.py` started, through that handler.
 - `quiet_kernel_noise`: after Ctrl-C or a dead kernel the runner says what happened once, in its own error line:
   nbclient's "Kernel died" echo and asyncio's traceback of the cell task nbclient abandoned are dropped.
 """
@@ -11,26 +10,26 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
-import tempfile
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import papermill
 from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpec
 from jupyter_core.utils import ensure_event_loop
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 from papermill.iorw import papermill_io
-from traitlets import default
 
+from goreliable_lib.paths import project_root
+from goreliable_lib.runner.launch import adopting
 from goreliable_lib.runner.scrub import write_masked_text
-from goreliable_lib.runner.shared import KERNEL_LOG, RUN_DIR_ENV
 
 #: papermill writes its output through this scheme: every save of the notebook is scrubbed of secrets.
 SCRUB_SCHEME = "goreliable-scrubbed://"
+#: The papermill engine runs use (`ThrottledSaves`), registered by name as papermill registers its own.
+ENGINE_NAME = "goreliable"
+#: Seconds between two saves of the executing notebook (papermill saves at every cell's start and end).
+SAVE_EVERY_SECONDS = 2.0
 
 
 class ScrubbingHandler:
@@ -72,6 +71,42 @@ NOTEBOOK_HANDLER = ScrubbingHandler()
 papermill_io.register(SCRUB_SCHEME, NOTEBOOK_HANDLER)
 
 
+class ThrottledSaves(NotebookExecutionManager):
+    """papermill's execution manager, saving the notebook at most every `SAVE_EVERY_SECONDS` and always at its end.
+
+    papermill serialises and writes the whole notebook at each cell's start and end (about 0.06 s each for a report
+    with charts: a second per run); a run that fails or is interrupted still ends with `notebook_complete`, which
+    saves. Only a runner killed outright (SIGKILL) keeps a notebook up to `SAVE_EVERY_SECONDS` older than the kernel.
+    """
+
+    def save(self, **kwargs: Any) -> None:
+        due = self.last_save_time is None or (self.now() - self.last_save_time).total_seconds() >= SAVE_EVERY_SECONDS
+        if self.end_time is not None or due:
+            super().save(**kwargs)
+
+
+class ThrottledSavesEngine(NBClientEngine):
+    """papermill's nbclient engine with `ThrottledSaves` for its execution manager (papermill's own
+    `Engine.execute_notebook`, the manager's class aside)."""
+
+    @classmethod
+    def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,  # type: ignore[override]
+                         progress_bar: bool | dict[str, Any] = True, log_output: bool = False,
+                         autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+        nb_man = ThrottledSaves(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                autosave_cell_every=autosave_cell_every)
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.cleanup_pbar()
+            nb_man.notebook_complete()
+        return nb_man.nb
+
+
+papermill_engines.register(ENGINE_NAME, ThrottledSavesEngine)
+
+
 class _KernelDiedEcho(logging.Filter):
     """Drops nbclient's "Kernel died while waiting for execute reply." line: the runner reports a dead or
     interrupted kernel itself, once, in its own error line (after Ctrl-C the kernel "died" because we stopped it)."""
@@ -110,39 +145,13 @@ def quiet_kernel_noise() -> None:
     quiet_abandoned_cell_tasks()
 
 
-def kernel_manager_for(env: Mapping[str, str]) -> type:
-    """A kernel manager starting ipykernel with *this* interpreter (sys.executable), whatever kernelspecs are
-    installed (no python3-kernel-of-another-venv mix-ups), with `env` added to the kernel's environment."""
-    spec_env = dict(env)
-
-    class CurrentInterpreterKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _default_transport(self) -> str:
-            return "ipc"  # local sockets: no TCP port races between parallel runs, nothing on the network
-
-        @default("ip")
-        def _default_ip(self) -> str:  # a socket path of our own (the default `kernel-ipc` is shared by the cwd)
-            return os.path.join(tempfile.gettempdir(), f"goreliable-kernel-{uuid.uuid4().hex[:16]}")
-
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-            # the kernel's own stdout/stderr (not the cells': those go to the notebook) into the run folder's
-            # .kernel.log, not the operator's terminal (an interrupted kernel prints zmq tracebacks there)
-            log = Path(spec_env[RUN_DIR_ENV]) / KERNEL_LOG if RUN_DIR_ENV in spec_env else None
-            handle = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-            try:
-                await super()._async_launch_kernel(kernel_cmd, **{"stdout": handle, "stderr": handle, **kw})
-            finally:
-                if log is not None:
-                    handle.close()
-
-        @property
-        def kernel_spec(self) -> KernelSpec:
-            if self._kernel_spec is None:
-                self._kernel_spec = KernelSpec(
-                    argv=[sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher",
-                          "-f", "{connection_file}"],
-                    display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.prefix})",
-                    language="python", env=spec_env, resource_dir="")
-            return self._kernel_spec
-
-    return CurrentInterpreterKernelManager
+def execute_notebook(notebook: Path, output: Path, parameters: Mapping[str, Any], kernel: AsyncKernelManager, *,
+                     progress: bool | dict[str, Any], timeout: float | None, start_timeout: float) -> None:
+    """Run `notebook` with papermill on `kernel` (started by `launch.start_kernel`, handed over with
+    `launch.adopting`), saving it to `output` through the scrubbing handler; raises what papermill raises."""
+    quiet_kernel_noise()
+    papermill.execute_notebook(
+        str(notebook), SCRUB_SCHEME + str(output), parameters=dict(parameters), engine_name=ENGINE_NAME,
+        kernel_name="python3", language="python", progress_bar=progress, log_output=False, start_timeout=start_timeout,
+        execution_timeout=timeout, kernel_manager_class=adopting(kernel),
+        resources={"metadata": {"path": str(project_root())}})

@@ -62,8 +62,10 @@ def _plain(value: Any) -> Any:
 
 
 def resolve_parameters(report: ReportSpec, parameters: Mapping[str, Any] | None = None,
-                       files: Iterable[str | Path] = (), *, use_default_file: bool = True) -> dict[str, Any]:
-    """The validated parameters of one run: spec defaults <- params/<report>.yaml <- files <- parameters."""
+                       files: Iterable[str | Path] = (), *, use_default_file: bool = True,
+                       check_files: bool = True) -> dict[str, Any]:
+    """The validated parameters of one run: spec defaults <- params/<report>.yaml <- files <- parameters; with
+    `check_files`, the report's input files too (`check_inputs`; the runner does that while the kernel starts)."""
     valid = report.param_names
     merged: dict[str, Any] = {p.name: p.default for p in report.params}
     layers: list[tuple[str, Mapping[str, Any]]] = []
@@ -92,13 +94,20 @@ def resolve_parameters(report: ReportSpec, parameters: Mapping[str, Any] | None 
         except (ValueError, TypeError, OverflowError) as exc:  # a value no validator foresaw: still bad input
             raise BadInputError(f"report {report.name}: parameter {spec.name}: {str(value)[:100]!r} is not valid "
                                 f"({type(exc).__name__}: {str(exc)[:200]}); valid: {', '.join(valid)}") from None
-    if report.check is not None:
-        try:
-            report.check(resolved)
-        except BadInputError as exc:
-            raise BadInputError(f"report {report.name}: parameter {exc}; valid: {', '.join(valid)}") from None
     if held := [name for name, value in resolved.items() if holds_credential(value)]:
         raise BadInputError(f"report {report.name}: parameter {held[0]}: holds the value of a credential set in the "
                             "environment; credentials come from the environment only, never from parameters "
                             "(nothing was run)")
+    if check_files:
+        check_inputs(report, resolved)
     return resolved
+
+
+def check_inputs(report: ReportSpec, resolved: Mapping[str, Any]) -> None:
+    """The report's pre-kernel check of its input files (a catalog parses, names exist): BadInputError, exit 2."""
+    if report.check is None:
+        return
+    try:
+        report.check(dict(resolved))
+    except BadInputError as exc:
+        raise BadInputError(f"report {report.name}: parameter {exc}; valid: {', '.join(report.param_names)}") from None

@@ -1,0 +1,94 @@
+"""The report's kernel process, started early (the runner's side: the CLI's process; light: jupyter_client only).
+
+The runner starts the kernel as soon as the run folder exists, before it checks the input files and before it loads
+papermill and nbconvert (about 1.5 s of imports): the kernel boots and loads the report's own modules
+(`preload`, run by ipykernel at start-up through IPython's `exec_lines`) on the other core meanwhile.
+papermill is then handed the running kernel (`adopting`): nbclient finds a manager that has a kernel, starts none,
+and shuts it down at the end as it would its own.
+
+The kernel is ipykernel of *this* interpreter (sys.executable), whatever kernelspecs are installed, on local
+sockets, with the run's environment; its own stdout/stderr go to the run folder's `KERNEL_LOG`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_core.utils import run_sync
+from traitlets import default
+
+from goreliable_lib.runner.shared import KERNEL_LOG, RUN_DIR_ENV
+
+
+def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> type[AsyncKernelManager]:
+    """A kernel manager class starting ipykernel with *this* interpreter, with `env` added to the kernel's
+    environment and the modules `preload` imported at its start-up."""
+    spec_env = dict(env)
+    exec_lines = [f"import {module}" for module in preload]
+
+    class CurrentInterpreterKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"  # local sockets: no TCP port races between parallel runs, nothing on the network
+
+        @default("ip")
+        def _default_ip(self) -> str:  # a socket path of our own (the default `kernel-ipc` is shared by the cwd)
+            return os.path.join(tempfile.gettempdir(), f"goreliable-kernel-{uuid.uuid4().hex[:16]}")
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # the kernel's own stdout/stderr (not the cells': those go to the notebook) into the run folder's
+            # .kernel.log, not the operator's terminal (an interrupted kernel prints zmq tracebacks there)
+            log = Path(spec_env[RUN_DIR_ENV]) / KERNEL_LOG if RUN_DIR_ENV in spec_env else None
+            handle = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **{"stdout": handle, "stderr": handle, **kw})
+            finally:
+                if log is not None:
+                    handle.close()
+
+        @property
+        def kernel_spec(self) -> KernelSpec:
+            if self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(
+                    argv=[sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher",
+                          "-f", "{connection_file}", *[f"--IPKernelApp.exec_lines={line}" for line in exec_lines]],
+                    display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.prefix})",
+                    language="python", env=spec_env, resource_dir="")
+            return self._kernel_spec
+
+    return CurrentInterpreterKernelManager
+
+
+def start_kernel(env: Mapping[str, str], preload: Sequence[str] = (), cwd: Path | None = None) -> AsyncKernelManager:
+    """Launch the kernel process and return its manager at once (the kernel is still booting)."""
+    manager = kernel_manager_for(env, preload)(kernel_name="python3")
+    run_sync(manager.start_kernel)(cwd=str(cwd) if cwd else None)
+    return manager
+
+
+def stop_kernel(manager: AsyncKernelManager) -> None:
+    """Stop a kernel that papermill never adopted (the run stopped before its notebook), and free its files."""
+    if manager.has_kernel:
+        run_sync(manager.shutdown_kernel)(now=True)
+
+
+def adopting(manager: AsyncKernelManager) -> type[AsyncKernelManager]:
+    """A kernel manager class for papermill (`kernel_manager_class`) whose new instance is `manager`, already
+    started: nbclient sees a manager with a kernel, so it starts none, and owns it (shuts the kernel down, closes
+    its channels and files) as it would one it made. (`__new__` returning another class's instance skips
+    `__init__`, so the running manager is handed over untouched.)"""
+
+    class AdoptedKernelManager(AsyncKernelManager):
+        def __new__(cls, *args: Any, **kwargs: Any) -> AsyncKernelManager:  # type: ignore[misc]
+            return manager
+
+    return AdoptedKernelManager
