@@ -21,12 +21,12 @@ try:
     code = main(json.loads(sys.argv[1]))
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({"code": code, "loaded": [m for m in sys.argv[2].split(",") if m in sys.modules]}))
+"""
 
 
 def probe(argv: list[str]) -> dict[str, object]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv)], cwd=ROOT, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), ",".join(HEAVY)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
