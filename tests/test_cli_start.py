@@ -26,8 +26,8 @@ print(json.dumps({"code": code, "loaded": [m for m in sys.argv[2].split(",") if 
 
 
 def probe(argv: list[str]) -> dict[str, object]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), ",".join(HEAVY)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), ",".join(HEAVY)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
