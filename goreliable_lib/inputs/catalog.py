@@ -154,6 +154,11 @@ class SLOObjective:
         series without the label, as `sum by` groups them)."""
         return dataclasses.replace(self, group=tuple(zip(self.grouping, values, strict=True)))
 
+    @property
+    def whole(self) -> SLOObjective:
+        """The grouped SLO one group belongs to (itself when it is not a group)."""
+        return dataclasses.replace(self, group=()) if self.group else self
+
     def _grouped(self, selector: Selector) -> Selector:
         return Selector(selector.metric, selector.matchers + tuple(Matcher(label, "=", value)
                                                                   for label, value in self.group))
