@@ -10,6 +10,10 @@ window (`ScaleWorld.series_increments`: DESIGN.md's rule). In the 2-day window e
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +24,9 @@ from scale_fixtures import (  # noqa: F401  (fixtures)
     crash_loop_stack_fixture,
     world_servers_fixture,
 )
+from jsonschema import Draft202012Validator
 from slo_fixtures import slo_report
+from summary_schema import registry, undescribed_keys
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.promql import quote
@@ -117,6 +123,9 @@ def test_pyrra_grouping_by_pod_equals_the_truth_per_pod(crash_loop_stack: WorldS
     crash = next(t.pod for t in world.targets if t.crash_loop)
     assert entries[f"checkout-errors{{pod={quote(crash)}}}"]["status"] == "breached"
     assert "checkout-errors by pod (4 groups)" in report.headline()
+    entry_schema = Draft202012Validator({"$ref": "slo.json#/$defs/slo"}, registry=registry())
+    assert [e.message for entry in entries.values() for e in entry_schema.iter_errors(entry)] == []
+    assert undescribed_keys({"report": "slo", "slos": list(entries.values())}, "slo") == []
 
 
 def test_sloth_sum_by_route_and_code_equals_the_truth_per_group(crash_loop_stack: WorldStack, source,
@@ -175,3 +184,56 @@ def test_the_groups_are_recorded_and_replayed(crash_loop_stack: WorldStack, tmp_
     with PrometheusSource(None, clock=lambda: end, replayer=SnapshotReplayer(tmp_path / "snap")) as offline:
         replayed = slo_report(offline, catalog=catalog, window="6h", end=end.isoformat()).summary()["slos"]
     assert replayed == recorded and len(recorded) == 3  # the replaced pod has no series in the last 6 hours
+
+
+@pytest.mark.parametrize("crash_loop_stack", ["prometheus"], indirect=True)
+def test_a_refusal_inside_the_kernel_is_a_failed_run_naming_the_slo(crash_loop_stack: WorldStack,
+                                                                     tmp_path: Path) -> None:
+    """Through the CLI: the groups are known only once the server is asked, inside the notebook's kernel, so too
+    many groups fail the run (exit 1, the failed run published with the message), not exit 2, which promises
+    that nothing was run (README, docs/slo-catalog.md)."""
+    result = _run_cli(crash_loop_stack, tmp_path, _write(tmp_path, "sloth.yml", SLOTH), "max_groups=5")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "BadInputError: SLO checkout-requests: grouped by route, code, it has 12 groups" in result.stderr
+    assert "above max_groups=5" in result.stderr
+    (summary_path,) = (tmp_path / "out").glob("slo/*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["status"] == "failed" and "max_groups=5" in summary["error"]["message"]
+
+
+@pytest.mark.parametrize("crash_loop_stack", ["victoriametrics"], indirect=True)
+def test_a_grouped_slo_report_runs_through_the_cli(crash_loop_stack: WorldStack, tmp_path: Path) -> None:
+    """The notebook with grouped rows: a section, figures (file names from `SLO{label="value"}`) and summary.json
+    (validated against docs/schema by conftest) per group, and each group's days kept under its own archive key."""
+    result = _run_cli(crash_loop_stack, tmp_path, _write(tmp_path, "pyrra.yaml", PYRRA))
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    names = [e["name"] for e in summary["slos"]]
+    assert len(names) == 4 and all(n.startswith('checkout-errors{pod="checkout-') for n in names)
+    sli_figures = [p for p in (run_dir / "figures").glob("*_sli.json") if p.name.startswith("checkout-errors")]
+    assert len(sli_figures) == 4
+    archived = json.loads(subprocess.run(
+        [sys.executable, "-m", "goreliable_lib", "archive", "status", "--catalog", str(tmp_path / "pyrra.yaml"),
+         "--archive", str(tmp_path / "archive"), "--json"], env=_env(crash_loop_stack, tmp_path), capture_output=True,
+        text=True, timeout=300, check=True).stdout)
+    assert sorted(row["slo"] for row in archived["slos"]) == sorted(names)  # a key per group
+    assert len({row["key"] for row in archived["slos"]}) == 4 and archived["other_keys"] == {}
+
+
+def _env(stack: WorldStack, tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GORELIABLE_")}
+    env.update({"GORELIABLE_PROFILE": "live", "GORELIABLE_PROMETHEUS_URL": stack.url,
+                "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_NOW": stack.world.end.isoformat(),
+                "GORELIABLE_ARCHIVE_URI": str(tmp_path / "archive")})
+    return env
+
+
+def _run_cli(stack: WorldStack, tmp_path: Path, catalog: str, *more: str) -> subprocess.CompletedProcess:
+    """`goreliable report run slo` (a real kernel) over the 2 days ending at the world's end."""
+    command = [sys.executable, "-m", "goreliable_lib", "report", "run", "slo", "-p", f"catalog={catalog}",
+               "-p", "window=2d", "-p", f"end={stack.world.end.isoformat()}", "--out", str(tmp_path / "out")]
+    for assignment in more:
+        command += ["-p", assignment]
+    return subprocess.run(command, env=_env(stack, tmp_path), capture_output=True, text=True, timeout=600,
+                          check=False)
