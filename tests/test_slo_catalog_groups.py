@@ -126,7 +126,8 @@ def test_sloth_sum_by_is_a_grouped_slo(tmp_path: Path, error_query: str, total_q
     (objective,) = read_catalog(_sloth(tmp_path, error_query, total_query)).objectives
     assert objective.name == "myservice-requests-availability" and objective.grouping == grouping
     assert objective.total_selector.to_promql() == 'http_request_duration_seconds_count{job="myservice"}'
-    assert objective.bad_selector.to_promql() == 'http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}'
+    assert objective.bad_selector.to_promql() == \
+        'http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}'
 
 
 def test_sloth_latency_idiom_grouped(tmp_path: Path) -> None:

@@ -19,17 +19,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from jsonschema import Draft202012Validator
 from scale_fixtures import (  # noqa: F401  (fixtures)
     WorldStack,
     crash_loop_stack_fixture,
     world_servers_fixture,
 )
-from jsonschema import Draft202012Validator
-from slo_fixtures import slo_report
+from slo_fixtures import slo_report, sources_of
 from summary_schema import registry, undescribed_keys
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.promql import quote
+from goreliable_lib.reports import postmortem
 from goreliable_lib.sources.prometheus import PrometheusSource
 from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 
@@ -237,3 +238,25 @@ def _run_cli(stack: WorldStack, tmp_path: Path, catalog: str, *more: str) -> sub
         command += ["-p", assignment]
     return subprocess.run(command, env=_env(stack, tmp_path), capture_output=True, text=True, timeout=600,
                           check=False)
+
+
+def test_the_postmortem_charges_each_group(crash_loop_stack: WorldStack, source, tmp_path: Path) -> None:
+    """The crash loop as an incident: the postmortem reads the catalog through the same path, a row per pod, each
+    group's bad events in the incident equal to the truth (only the crash-looping pod's group has many)."""
+    world = crash_loop_stack.world
+    low, high = world.crash_loop_window()
+    params = {"incident_start": low.isoformat(), "incident_end": high.isoformat(),
+              "catalog": _write(tmp_path, "pyrra.yaml", PYRRA), "services": "all", "slos": "checkout-errors",
+              "end": world.end.isoformat()}
+    report = postmortem.build(postmortem.fetch(sources_of(source), params), params)
+    rows = {e["name"]: e for e in report.summary()["slos"]}
+    truth = group_truth(world, ("pod",), low.floor("min"), high.floor("min"))
+    alive = {pod: counts for (pod,), counts in truth.items()}
+    assert set(rows) == {f"checkout-errors{{pod={quote(pod)}}}" for pod in alive}
+    for pod, (good, total) in alive.items():
+        row = rows[f"checkout-errors{{pod={quote(pod)}}}"]
+        assert (row["bad_events"], row["total_events"]) == (total - good, total), pod
+        assert row["group"] == {"pod": pod} and row["grouped_by"] == "checkout-errors"
+    crash = next(t.pod for t in world.targets if t.crash_loop)
+    assert rows[f"checkout-errors{{pod={quote(crash)}}}"]["bad_events"] > 10 * max(
+        r["bad_events"] for name, r in rows.items() if crash not in name)

@@ -13,9 +13,10 @@ examples and of `oslo fmt`), of these formats (`docs/slo-catalog.md` has the ful
 one `SLOObjective` per objective of every SLO, what the reports evaluate and list (an SLO with several objectives
 gives `SLO/objective` names). A grouped SLO (Pyrra `grouping`, Sloth `sum by (...)`: `SLO.grouping`) is one
 objective here; the reports turn it into one objective per group found on the server (`SLOObjective.in_group`:
-named `SLO{label="value"}`, its selectors holding the group's matchers, `events.groups`). Every validation error is a `BadInputError` naming the file, the document (number,
-item and SLO name), the field path and the line, e.g. `params/slos.yaml: document 3 (order-success-rate):
-spec.objectives[0].target: must be between 0 and 1 exclusive, got 1.5 (line 85)`.
+named `SLO{label="value"}`, its selectors holding the group's matchers, `events.groups`). Every validation error
+is a `BadInputError` naming the file, the document (number, item and SLO name), the field path and the line,
+e.g. `params/slos.yaml: document 3 (order-success-rate): spec.objectives[0].target: must be between 0 and 1
+exclusive, got 1.5 (line 85)`.
 
 Queries are Prometheus counter *selectors* (`metric{label="value", ...}`, also written `sum(...)` or
 `sum(rate(...[5m]))`): the SLO is computed exactly from the raw counter samples (see `events.engine`), which

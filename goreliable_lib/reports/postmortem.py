@@ -13,9 +13,9 @@ What is fetched (one pass, recorded, so the run replays offline with `GORELIABLE
   of each of the BASELINE_WEEKS (4) previous weeks (same weekday, same time of day): 5 small requests.
 The definitions of the figures are in `analysis.incident`. Each *objective* of the chosen SLOs is one row (an
 SLO with several objectives gives `SLO/objective` rows, each charged to its own target; a grouped SLO one row per
-group with series in the incident's view, `events.groups`, as in the SLO report, at most `events.groups.MAX_GROUPS`); a time-slice objective is
-charged in slices and a thresholdMetric's values are fetched per slice (`events.threshold`), both aligned to
-the 30-day budget window's start.
+group with series in the incident's view, `events.groups`, as in the SLO report, at most
+`events.groups.MAX_GROUPS`); a time-slice objective is charged in slices and a thresholdMetric's values are
+fetched per slice (`events.threshold`), both aligned to the 30-day budget window's start.
 """
 
 from __future__ import annotations
