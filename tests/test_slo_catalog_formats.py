@@ -401,8 +401,8 @@ REFUSED = [
                                        'metric: sum(rate(prometheus_http_requests_total[5m]))'),
      r"document 1 \(prometheus-http-errors\): spec\.indicator\.ratio\.total\.metric: must be a vector selector .*"
      r"an expression does not allow\), got 'sum\(rate\(prometheus_http_requests_total\[5m\]\)\)' \(line 16\)"),
-    ("pyrra-grouping", PYRRA.replace("    ratio:\n", "    ratio:\n      grouping: [handler]\n"),
-     r"spec\.indicator\.ratio\.grouping: grouping \['handler'\] makes one SLO per value .*write one SLO per group"),
+    ("pyrra-grouping", PYRRA.replace("    ratio:\n", "    ratio:\n      grouping: [handler, 2xx]\n"),
+     r"spec\.indicator\.ratio\.grouping: '2xx' is not a label name"),
     ("pyrra-bool-gauge", PYRRA.replace("    ratio:\n", "    bool_gauge: {metric: up}\n    ratio:\n"),
      r"spec\.indicator\.bool_gauge: a gauge's samples are not events"),
     ("pyrra-target", PYRRA.replace('"99.99"', '"0.999"').replace("target:", "target:"), None),

@@ -114,6 +114,7 @@ class SLOImpact:
                 "budget_window_total_events": _number(self.budget_total_events),
                 "coverage": _number(self.incident_coverage),
                 "alerts": analysis.alerts_summary(self.alerts), "slo": self.slo.slo_name,
+                "group": self.slo.group_labels, "grouped_by": self.slo.grouped_by,
                 "objective_name": self.slo.objective_name, "budgeting_method": self.slo.budgeting_method,
                 **{k: impact[k] for k in ("bad_slices", "total_slices", "budget_window_slices") if k in impact}}
 

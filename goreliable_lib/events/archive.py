@@ -10,6 +10,7 @@ never trusted over the server, and never makes an otherwise good report fail).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ import pandas as pd
 from goreliable_lib.analysis import counters
 from goreliable_lib.errors import SourceError
 from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
+from goreliable_lib.events.groups import expand_groups
 from goreliable_lib.inputs.catalog import SLO, SLOObjective, select_objectives
 from goreliable_lib.inputs.promql import widen_le
 from goreliable_lib.sources.archive import ArchiveSource, complete_days, definition_key
@@ -123,13 +125,14 @@ def merge(fetched: pd.DataFrame, archived: pd.DataFrame, prefer_until: pd.Timest
 
 
 # --------------------------------------------------------------------------------------------- jobs
-def backfill(prometheus: PrometheusAPI, archive: ArchiveSource, slos: list[SLO], start: pd.Timestamp,
+def backfill(prometheus: PrometheusAPI, archive: ArchiveSource, slos: list[SLOObjective], start: pd.Timestamp,
              end: pd.Timestamp) -> list[dict[str, Any]]:
     """Fill the archive with the complete UTC days of (start, end] from a server that still holds them, a week at
-    a time; one row per SLO and chunk: `slo`, `from`, `to`, `written`, `kept`, `replaced` (day counts)."""
+    a time; one row per SLO and chunk: `slo`, `from`, `to`, `written`, `kept`, `replaced` (day counts). A grouped
+    SLO is filled per group with series in (start, end] (`events.groups`), each under its own key."""
     rows = []
     once = Memo(prometheus)
-    for slo in slos:
+    for slo in expand_groups(once, slos, {s.name: (start, end) for s in slos}):
         chunk_start = start.floor("D")
         while chunk_start < end:
             chunk_end = min(chunk_start + BACKFILL_CHUNK_DAYS * DAY, end)
@@ -143,18 +146,27 @@ def backfill(prometheus: PrometheusAPI, archive: ArchiveSource, slos: list[SLO],
     return rows
 
 
-def status(archive: ArchiveSource, slos: list[SLO], end: pd.Timestamp) -> list[dict[str, Any]]:
-    """Per catalog SLO: its key, first and last archived day, the days missing between them and before `end`,
-    and the partial days."""
+def archived_groups(archive: ArchiveSource, slo: SLOObjective) -> list[tuple[str, str]]:
+    """(name, key) of each group of a grouped SLO the archive holds days of (the groups are the server's, so the
+    archive's names are what is known of them without one); [(name, key)] of the SLO itself when not grouped."""
+    if not slo.grouping:
+        return [(slo.name, archive_key(slo))]
+    group = re.compile(re.escape(slo.name) + r'\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\}')  # quoted values may hold anything
+    return [(match.group(0), key) for key, names in definitions_by_key(archive).items()
+            for match in group.finditer(names) if match.start() == 0 or names[match.start() - 2:match.start()] == ", "]
+
+
+def status(archive: ArchiveSource, slos: list[SLOObjective], end: pd.Timestamp) -> list[dict[str, Any]]:
+    """Per catalog SLO (per archived group of a grouped SLO): its key, first and last archived day, the days
+    missing between them and before `end`, and the partial days."""
     rows = []
-    for slo in slos:
-        key = archive_key(slo)
+    for name, key in [pair for slo in slos for pair in archived_groups(archive, slo)]:
         held = archive.days(key)
         days = sorted(held["day"])
         partial = sorted(held.loc[~held["complete"].astype(bool), "day"])
         expected = complete_days(days[0], end) if days else []
         missing = sorted(set(expected) - set(days))
-        rows.append({"slo": slo.name, "key": key, "days": len(days),
+        rows.append({"slo": name, "key": key, "days": len(days),
                      "first_day": f"{days[0]:%Y-%m-%d}" if days else None,
                      "last_day": f"{days[-1]:%Y-%m-%d}" if days else None,
                      "missing_days": [f"{d:%Y-%m-%d}" for d in missing],

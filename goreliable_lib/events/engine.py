@@ -16,7 +16,9 @@ its reasons: docs/architecture.md, "SLO event engine"). Per selector, over the m
 events(m) = B(m) - A(m - 1) + corrections(m); NaN where no series had a sample within G (a scrape gap), and
 before the server's data starts (`data_starts_at`: retention or a new server, never called a gap). A counter's
 first sample within `counters.baseline_margin` of that start is a baseline (0 events: its history is unknown);
-one first seen later is new (counted from 0).
+one first seen later is new (counted from 0). For one group of a grouped SLO, where the data starts is asked of the
+grouped SLO's selectors (without the group's matchers): a group born inside the range is new series on a server
+whose data starts earlier, not a new server.
 
 Every request goes through the source (`query`, `query_range`, `series`), so a snapshot records and replays them;
 they are all small (one value a minute per role, sparse flags, sparse raw corrections). The layer's modules:
@@ -40,7 +42,8 @@ from goreliable_lib.events import promql
 from goreliable_lib.events.data_start import find_data_start
 from goreliable_lib.events.family import Corrections, correct, family_state, plan, sums
 from goreliable_lib.events.questions import Questions, range_is_closed
-from goreliable_lib.inputs.catalog import SLO
+from goreliable_lib.events.series import Family
+from goreliable_lib.inputs.catalog import SLO, SLOObjective
 from goreliable_lib.inputs.promql import Selector
 from goreliable_lib.sources.base import PrometheusAPI
 from goreliable_lib.sources.memo import endpoint_of
@@ -85,6 +88,17 @@ class SLOEvents:
 
 
 # --------------------------------------------------------------------------------------------- the entry point
+def _data_families(questions: Questions, slo: SLO | SLOObjective) -> list[Family]:
+    """For one group of a grouped SLO, the grouped SLO's families (whose series say where the server's data
+    starts); [] otherwise."""
+    if not isinstance(slo, SLOObjective) or not slo.group:
+        return []
+    whole = slo.whole
+    part: Selector = whole.good_selector or whole.bad_selector  # type: ignore[assignment]
+    total = questions.families(whole.total_selector)
+    return total + ([] if part.extra_matchers(whole.total_selector) is not None else questions.families(part))
+
+
 def _facts(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
@@ -119,7 +133,7 @@ def fetch_slo_events(source: PrometheusAPI, slo: SLO, start: Any, end: Any,
     total_families = questions.families(total_selector)
     part_families = [] if extra is not None else questions.families(part_selector)
     questions.set_window(questions.measure_interval(total_families + part_families))
-    questions.data_start = find_data_start(questions, total_families + part_families)
+    questions.data_start = find_data_start(questions, _data_families(questions, slo) or total_families + part_families)
 
     states = [family_state(questions, f, extra, "total") for f in total_families]
     part_states = [family_state(questions, f, None, part_role) for f in part_families]

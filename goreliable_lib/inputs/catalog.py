@@ -11,9 +11,12 @@ examples and of `oslo fmt`), of these formats (`docs/slo-catalog.md` has the ful
 
 `read_catalog(path)` returns a `Catalog`: its SLO documents, the error-budget policy, the notes, and `objectives`:
 one `SLOObjective` per objective of every SLO, what the reports evaluate and list (an SLO with several objectives
-gives `SLO/objective` names). Every validation error is a `BadInputError` naming the file, the document (number,
-item and SLO name), the field path and the line, e.g. `params/slos.yaml: document 3 (order-success-rate):
-spec.objectives[0].target: must be between 0 and 1 exclusive, got 1.5 (line 85)`.
+gives `SLO/objective` names). A grouped SLO (Pyrra `grouping`, Sloth `sum by (...)`: `SLO.grouping`) is one
+objective here; the reports turn it into one objective per group found on the server (`SLOObjective.in_group`:
+named `SLO{label="value"}`, its selectors holding the group's matchers, `events.groups`). Every validation error
+is a `BadInputError` naming the file, the document (number, item and SLO name), the field path and the line,
+e.g. `params/slos.yaml: document 3 (order-success-rate): spec.objectives[0].target: must be between 0 and 1
+exclusive, got 1.5 (line 85)`.
 
 Queries are Prometheus counter *selectors* (`metric{label="value", ...}`, also written `sum(...)` or
 `sum(rate(...[5m]))`): the SLO is computed exactly from the raw counter samples (see `events.engine`), which
@@ -25,6 +28,7 @@ time slice (`events.threshold` fetches it).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +55,7 @@ from goreliable_lib.inputs.openslo import (
     ThresholdMetric,
     TimeWindow,
 )
-from goreliable_lib.inputs.promql import Selector
+from goreliable_lib.inputs.promql import Matcher, Selector, quote
 from goreliable_lib.inputs.yamlfile import line_of, validate_document
 from goreliable_lib.paths import resolve
 
@@ -110,18 +114,55 @@ class SLOObjective:
     """One objective of one SLO: the unit the reports evaluate (a row, a budget, a status, a summary entry).
 
     `name` is the SLO's name when it has one objective, else `SLO/objective` (the objective's displayName as a
-    slug, or `objective-N`). It has what `events.engine` needs of an SLO (`name`, `total_selector`,
-    `good_selector`, `bad_selector`) when its indicator is a ratio."""
+    slug, or `objective-N`), followed for one group of a grouped SLO by the group in PromQL form
+    (`api-errors{route="/cart"}`). It has what `events.engine` needs of an SLO (`name`, `total_selector`,
+    `good_selector`, `bad_selector`: a group's hold its label matchers) when its indicator is a ratio."""
 
     slo: SLO
     index: int
     key: str | None  # None for the only objective of an SLO
     spec: Objective
     indicator: IndicatorSpec
+    group: tuple[tuple[str, str], ...] = ()  # (label, value) of one group of a grouped SLO, in `grouping` order
 
     @property
     def name(self) -> str:
-        return self.slo.name if self.key is None else f"{self.slo.name}/{self.key}"
+        return (self.slo.name if self.key is None else f"{self.slo.name}/{self.key}") + self.group_text
+
+    @property
+    def grouping(self) -> tuple[str, ...]:
+        """The labels a grouped SLO is grouped by (() when not grouped)."""
+        return self.slo.grouping
+
+    @property
+    def group_text(self) -> str:
+        """`{route="/cart"}` (values as PromQL strings) for one group, "" otherwise."""
+        return "{" + ", ".join(f"{label}={quote(value)}" for label, value in self.group) + "}" if self.group else ""
+
+    @property
+    def group_labels(self) -> dict[str, str] | None:
+        """summary.json `group`: {label: value} of one group; None when not grouped (empty for a grouped SLO whose
+        groups the server listed none of)."""
+        return dict(self.group) if self.grouping else None
+
+    @property
+    def grouped_by(self) -> str | None:
+        """summary.json `grouped_by`: the grouped SLO's name (None when not grouped)."""
+        return self.slo.name if self.grouping else None
+
+    def in_group(self, values: tuple[str, ...]) -> SLOObjective:
+        """This objective restricted to one group: the value of each `grouping` label, in order ("" selects the
+        series without the label, as `sum by` groups them)."""
+        return dataclasses.replace(self, group=tuple(zip(self.grouping, values, strict=True)))
+
+    @property
+    def whole(self) -> SLOObjective:
+        """The grouped SLO one group belongs to (itself when it is not a group)."""
+        return dataclasses.replace(self, group=()) if self.group else self
+
+    def _grouped(self, selector: Selector) -> Selector:
+        return Selector(selector.metric, selector.matchers + tuple(Matcher(label, "=", value)
+                                                                  for label, value in self.group))
 
     @property
     def slo_name(self) -> str:
@@ -133,7 +174,8 @@ class SLOObjective:
 
     @property
     def display_name(self) -> str:
-        return self.spec.displayName or self.slo.metadata.displayName or self.name
+        given = self.spec.displayName or self.slo.metadata.displayName
+        return f"{given} {self.group_text}".strip() if given else self.name
 
     @property
     def service(self) -> str:
@@ -218,17 +260,17 @@ class SLOObjective:
 
     @property
     def total_selector(self) -> Selector:
-        return self._ratio().total.metricSource.spec.selector  # type: ignore[union-attr]
+        return self._grouped(self._ratio().total.metricSource.spec.selector)  # type: ignore[union-attr]
 
     @property
     def good_selector(self) -> Selector | None:
         ratio = self._ratio()
-        return ratio.good.metricSource.spec.selector if ratio.good else None
+        return self._grouped(ratio.good.metricSource.spec.selector) if ratio.good else None  # type: ignore[union-attr]
 
     @property
     def bad_selector(self) -> Selector | None:
         ratio = self._ratio()
-        return ratio.bad.metricSource.spec.selector if ratio.bad else None
+        return self._grouped(ratio.bad.metricSource.spec.selector) if ratio.bad else None  # type: ignore[union-attr]
 
 
 def objectives_of(slo: SLO) -> list[SLOObjective]:
@@ -335,9 +377,9 @@ class _Reader:
         self.indicators: dict[str, tuple[SLI, dict[str, Any], str]] = {}  # name -> (SLI, its spec, label)
         self.sources: dict[str, tuple[DataSource, str]] = {}
         self.sli_objects: list[_Object] = []
-        # the SLOs in file order: (OpenSLO document or None, converted document, its format, object, location);
-        # OpenSLO ones are validated once every SLI and DataSource of the file is known
-        self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...]]] = []
+        # the SLOs in file order: (converted document, or None for an OpenSLO one, its format, object, location,
+        # grouping labels); OpenSLO ones are validated once every SLI and DataSource of the file is known
+        self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...], tuple[str, ...]]] = []
 
     def read(self, objects: list[_Object]) -> Catalog:
         for obj in objects:
@@ -346,12 +388,12 @@ class _Reader:
             self._check_source_refs(self.indicators[obj.value["metadata"]["name"]][1], obj, ("spec",))
         slos: list[SLO] = []
         first_seen: dict[str, str] = {}
-        for document, source_format, obj, loc in self.entries:
+        for document, source_format, obj, loc, grouping in self.entries:
             if document is None:
                 slo, name_loc = self._openslo_slo(obj), ("metadata", "name")
             else:
                 slo, name_loc = validate_document(SLO, document, obj.label, obj.node, prefix=loc), loc
-                slo._source_format = source_format
+                slo._source_format, slo._grouping = source_format, grouping
             self._unique(slo.name, obj, first_seen, name_loc)
             slos.append(slo)
         if not slos:
@@ -374,8 +416,8 @@ class _Reader:
                                 f"{type(value).__name__}{line_of(obj.node, ())}")
         api_version, kind = value.get("apiVersion"), value.get("kind")
         if api_version is None and value.get("version") == sloth.VERSION:
-            for document, loc in sloth.to_openslo(value, label, obj.node):
-                self.entries.append((document, sloth.FORMAT, obj, loc))
+            for document, loc, grouping in sloth.to_openslo(value, label, obj.node):
+                self.entries.append((document, sloth.FORMAT, obj, loc, grouping))
             return
         if api_version == POLICY_API_VERSION and kind == "ErrorBudgetPolicy":
             if self.policy is not None:
@@ -384,7 +426,8 @@ class _Reader:
             self.policy = validate_document(_PolicyDocument, value, label, obj.node).spec
             return
         if api_version == pyrra.API_VERSION:
-            self.entries.append((pyrra.to_openslo(value, label, obj.node), pyrra.FORMAT, obj, ()))
+            document, grouping = pyrra.to_openslo(value, label, obj.node)
+            self.entries.append((document, pyrra.FORMAT, obj, (), grouping))
             return
         if isinstance(api_version, str) and api_version in _NOT_V1:
             raise BadInputError(f"{label}: apiVersion: {api_version!r} {_NOT_V1[api_version]}"
@@ -393,7 +436,7 @@ class _Reader:
             raise BadInputError(f"{label}: apiVersion: expected {API_VERSION!r}, got {api_version!r} (also read: "
                                 f"{READ_FORMATS}){line_of(obj.node, ('apiVersion',))}")
         if kind == "SLO":
-            self.entries.append((None, "OpenSLO v1", obj, ()))
+            self.entries.append((None, "OpenSLO v1", obj, (), ()))
         elif kind == "SLI":
             sli = validate_document(SLI, value, label, obj.node)
             if sli.metadata.name in self.indicators:

@@ -456,6 +456,7 @@ class SLO(SpecModel):
     metadata: Metadata
     spec: SLOSpec
     _source_format: str = PrivateAttr("OpenSLO v1")
+    _grouping: tuple[str, ...] = PrivateAttr(())
 
     @property
     def name(self) -> str:
@@ -469,6 +470,12 @@ class SLO(SpecModel):
     def source_format(self) -> str:
         """`OpenSLO v1`, `Pyrra pyrra.dev/v1alpha1` or `Sloth prometheus/v1`."""
         return self._source_format
+
+    @property
+    def grouping(self) -> tuple[str, ...]:
+        """The labels of a grouped SLO (Pyrra `grouping`, Sloth `sum by (...)`): one SLO per combination of their
+        values (`inputs.catalog.SLOObjective.group`); () for an SLO that is not grouped."""
+        return self._grouping
 
     @property
     def objective(self) -> float:

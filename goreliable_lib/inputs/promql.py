@@ -14,6 +14,8 @@ built safely from values that come from parameters or data.
   Sloth's `sum(rate(SEL[{{.window}}]))`; `parse_counter_difference(text)` reads `A - B` of two such queries
   (Sloth's latency idiom: errors = total - fast). Anything else raises `ValueError` saying why and what to
   write: the SLI is computed exactly from the raw samples of the selector, which an expression would not allow.
+  `split_grouping(text)` takes the `by (...)` clause off `sum by (L) (X)` / `sum(X) by (L)` (a grouped SLO: one
+  SLO per combination of the labels' values), giving `sum(X)` and the labels.
 - Histogram bounds: `le="0.3"` and `le="0.30"` are the same bucket (Prometheus 3 normalises spellings, client
   libraries differ): `widen_le(selector)` sends an `le` equality as a regex matching every decimal spelling of
   the number, and `format_le` gives the canonical spelling the samples are then keyed by.
@@ -376,17 +378,73 @@ def parse_counter_query(text: str, *, window_template: bool = False) -> Selector
         f"functions) does not allow; write the counter selector the expression reads, got {stripped!r}")
 
 
+_BY_PREFIX = re.compile(r"^sum\s*by\s*\((?P<labels>[^()]*)\)\s*(?=\()")
+_BY_SUFFIX = re.compile(r"\)\s*by\s*\((?P<labels>[^()]*)\)$")
+
+
+def _labels(text: str, query: str) -> tuple[str, ...]:
+    labels = tuple(label.strip() for label in text.split(",") if label.strip())
+    for label in labels:
+        if not LABEL_NAME.fullmatch(label):
+            raise ValueError(f"by ({text.strip()}): {label!r} is not a label name, in {query.strip()!r}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"by ({text.strip()}): a label is named twice, in {query.strip()!r}")
+    return labels
+
+
+def split_grouping(text: str) -> tuple[str, tuple[str, ...]]:
+    """(`sum(X)`, labels) of `sum by (labels) (X)` or `sum(X) by (labels)` (outer parentheses allowed); (text, ())
+    for a query without a `by` clause on its outer `sum`. Raises ValueError for a `by` list that is not label
+    names. What `X` is, `parse_counter_query` says."""
+    if not isinstance(text, str):
+        return text, ()
+    stripped = _strip_parentheses(text)
+    prefix = _BY_PREFIX.match(stripped)
+    if prefix is not None:
+        rest = stripped[prefix.end():]
+        if _call_argument("sum" + rest) is not None:
+            return "sum" + rest, _labels(prefix["labels"], text)
+        return text, ()
+    suffix = _BY_SUFFIX.search(stripped)
+    if suffix is not None and stripped.startswith("sum"):
+        head = stripped[:suffix.start() + 1]
+        depths = _depths(stripped)
+        if depths[suffix.start()] == 0 and _call_argument(head) is not None:
+            return head, _labels(suffix["labels"], text)
+    return text, ()
+
+
 def parse_counter_difference(text: str, *, window_template: bool = False) -> tuple[Selector, Selector] | None:
     """(A, B) when `text` is `A - B` of two count-of-events queries (`parse_counter_query` forms, outer
     parentheses allowed): Sloth writes latency errors as `total - fast`. None for any other shape."""
+    sides = _difference_sides(text)
+    if sides is None:
+        return None
+    left, right = (_counter_query(side, window_template) for side in sides)
+    return (left, right) if left is not None and right is not None else None
+
+
+def _difference_sides(text: str) -> tuple[str, str] | None:
+    """The two sides of `A - B` (one minus outside brackets, outer parentheses stripped), else None."""
     text = _strip_parentheses(text)
     depths = _depths(text)
     minus = [i for i, (c, d) in enumerate(zip(text, depths, strict=True)) if c == "-" and d == 0]
-    if len(minus) != 1:
+    return (text[:minus[0]], text[minus[0] + 1:]) if len(minus) == 1 else None
+
+
+def parse_grouped_difference(text: str, *,
+                             window_template: bool = False) -> tuple[Selector, Selector, tuple[str, ...]] | None:
+    """(A, B, labels) when `text` is `A - B` of two count-of-events queries each grouped by the same labels
+    (`split_grouping`: `sum by (job) (rate(A[w])) - sum by (job) (rate(B[w]))`); None for any other shape, or
+    when the two sides are not grouped alike."""
+    sides = _difference_sides(text)
+    if sides is None:
         return None
-    left = _counter_query(text[:minus[0]], window_template)
-    right = _counter_query(text[minus[0] + 1:], window_template)
-    return (left, right) if left is not None and right is not None else None
+    (left_text, left_by), (right_text, right_by) = (split_grouping(side) for side in sides)
+    if not left_by or set(left_by) != set(right_by):
+        return None
+    left, right = (_counter_query(side, window_template) for side in (left_text, right_text))
+    return (left, right, left_by) if left is not None and right is not None else None
 
 
 # --------------------------------------------------------------------------------------------- building

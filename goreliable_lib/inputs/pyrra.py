@@ -9,9 +9,11 @@ kubernetes/api/v1alpha1/servicelevelobjective_types.go):
   must be a vector selector (Pyrra's own rule, and what the exact count needs);
 - the service is the `service` label of `metadata.labels` when there is one, else the SLO's name (Pyrra has no
   service field); `metadata.name` names the SLO.
-Refused with the reason: `grouping` (one SLO per label value: write one SLO per group with its matcher),
-`latencyNative` (native histograms: no bucket counter to count exactly), `bool_gauge` (a gauge's samples are not
-events). `alerting` and `partial_response_strategy` are Pyrra's own and ignored.
+`grouping` [labels] of `ratio` or `latency` makes a grouped SLO: one SLO per combination of the labels' values
+(Pyrra's "an SLO for many SLIs at once, like HTTP handlers"), found from the server's series when a report runs.
+Refused with the reason: `latencyNative` (native histograms: no bucket counter to count exactly), `bool_gauge` (a
+gauge's samples are not events), with or without their `grouping`. `alerting` and `partial_response_strategy` are
+Pyrra's own and ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.promql import parse_selector
+from goreliable_lib.inputs.promql import LABEL_NAME, parse_selector
 from goreliable_lib.inputs.yamlfile import SpecModel, validate_document
 from goreliable_lib.timeutil import parse_duration
 
@@ -47,10 +49,12 @@ class Query(SpecModel):
         return value.strip()
 
 
-def _no_grouping(value: list[str] | None) -> list[str] | None:
-    if value:
-        raise ValueError(f"grouping {value} makes one SLO per value of those labels, which is not read: write one "
-                         "SLO per group, with the group's label matcher in its metrics")
+def _label_names(value: list[str] | None) -> list[str] | None:
+    for label in value or []:
+        if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
+            raise ValueError(f"{label!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    if value and len(set(value)) != len(value):
+        raise ValueError(f"a label is named twice in {value}")
     return value
 
 
@@ -59,7 +63,7 @@ class Ratio(SpecModel):
     total: Query
     grouping: list[str] | None = None
 
-    _grouping = field_validator("grouping")(_no_grouping)
+    _grouping = field_validator("grouping")(_label_names)
 
 
 class Latency(SpecModel):
@@ -67,7 +71,7 @@ class Latency(SpecModel):
     total: Query
     grouping: list[str] | None = None
 
-    _grouping = field_validator("grouping")(_no_grouping)
+    _grouping = field_validator("grouping")(_label_names)
 
     @model_validator(mode="after")
     def _bucket(self) -> Latency:
@@ -140,10 +144,12 @@ def _metric(selector: str) -> dict[str, Any]:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": selector}}}
 
 
-def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> dict[str, Any]:
-    """The OpenSLO v1 SLO document of one Pyrra ServiceLevelObjective (BadInputError naming the Pyrra field)."""
+def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The OpenSLO v1 SLO document of one Pyrra ServiceLevelObjective (BadInputError naming the Pyrra field), and
+    the labels it is grouped by (`grouping`; () when not grouped)."""
     slo = validate_document(ServiceLevelObjective, document, label, node)
     spec, indicator = slo.spec, slo.spec.indicator
+    grouping = tuple((indicator.ratio or indicator.latency).grouping or ())  # type: ignore[union-attr]
     if indicator.ratio is not None:
         ratio = {"counter": True, "bad": _metric(indicator.ratio.errors.metric),
                  "total": _metric(indicator.ratio.total.metric)}
@@ -160,4 +166,4 @@ def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> dict[st
                  "timeWindow": [{"duration": spec.window, "isRolling": True}],
                  "budgetingMethod": "Occurrences",
                  "objectives": [{"displayName": f"{target:g}%", "targetPercent": target}]},
-    }
+    }, grouping

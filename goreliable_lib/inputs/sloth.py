@@ -8,9 +8,12 @@ The fields, as Sloth defines them (github.com/slok/sloth, pkg/prometheus/api/v1/
 `sli.events` {`error_query`, `total_query`} is read when each query counts events of one counter selector:
 `SEL`, `sum(SEL)`, `sum(rate(SEL[{{.window}}]))` or `sum(increase(SEL[{{.window}}]))` (bad and total events).
 Sloth's latency idiom, `error_query: sum(rate(TOTAL[{{.window}}])) - sum(rate(FAST[{{.window}}]))` with TOTAL the
-total_query's selector, is read exactly as good = FAST. Refused with the reason: `sli.raw` (a precomputed error
-ratio cannot be summed into events), `sli.plugin` (the query is made by code), any other expression (a ratio of
-arbitrary PromQL cannot be counted exactly: write the counter selectors).
+total_query's selector, is read exactly as good = FAST. Either query grouped, `sum by (job) (rate(...))` or
+`sum(rate(...)) by (job)`, makes a grouped SLO (one SLO per value of `job`, as Sloth's recording rules keep the
+label): both queries (and both sides of the latency idiom) must be grouped by the same labels. Refused with the
+reason: `sli.raw` (a precomputed error ratio cannot be summed into events), `sli.plugin` (the query is made by
+code), `without`, any other expression (a ratio of arbitrary PromQL cannot be counted exactly: write the counter
+selectors).
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from goreliable_lib.inputs.promql import Selector, parse_counter_difference, parse_counter_query
+from goreliable_lib.inputs.promql import (
+    Selector,
+    parse_counter_difference,
+    parse_counter_query,
+    parse_grouped_difference,
+    split_grouping,
+)
 from goreliable_lib.inputs.yamlfile import SpecModel, validate_document
 
 VERSION = "prometheus/v1"
@@ -44,7 +53,7 @@ class Events(SpecModel):
     @classmethod
     def _total(cls, value: str) -> str:  # total_query: the message names the field itself
         try:
-            parse_counter_query(value, window_template=True)
+            parse_counter_query(split_grouping(value)[0], window_template=True)
         except ValueError:
             raise _refused("total_query", value) from None
         return value
@@ -54,22 +63,42 @@ class Events(SpecModel):
         self.selectors()
         return self
 
+    def grouping(self) -> tuple[str, ...]:
+        """The labels both queries are grouped by (`sum by (...)`), in total_query's order; () when ungrouped."""
+        return split_grouping(self.total_query)[1]
+
     def selectors(self) -> tuple[str, Selector, Selector]:
-        """("bad" or "good", that selector, the total selector)."""
-        total = parse_counter_query(self.total_query, window_template=True)
+        """("bad" or "good", that selector, the total selector); the two queries grouped alike (`grouping`)."""
+        total_text, by = split_grouping(self.total_query)
+        total = parse_counter_query(total_text, window_template=True)
+        role, part, error_by = self._error(total)
+        if set(error_by) != set(by):
+            raise ValueError(f"error_query and total_query must be grouped by the same labels (Sloth divides one "
+                             f"by the other, which matches series on those labels): total_query is grouped "
+                             f"{_by_text(by)}, error_query {_by_text(error_by)}")
+        return role, part, total
+
+    def _error(self, total: Selector) -> tuple[str, Selector, tuple[str, ...]]:
+        """("bad" or "good", its selector, the labels error_query is grouped by)."""
+        grouped = parse_grouped_difference(self.error_query, window_template=True)
         difference = parse_counter_difference(self.error_query, window_template=True)
-        if difference is not None:
-            minuend, good = difference
+        if grouped is not None or difference is not None:
+            minuend, good = grouped[:2] if grouped is not None else difference  # type: ignore[misc]
             if minuend != total:
                 raise ValueError(f"error_query: `A - B` is read as total - good only when A is total_query's "
                                  f"selector ({total.to_promql()}), got {minuend.to_promql()}: write error_query as "
                                  "the total minus the good events' counter, or as the bad events' counter")
-            return "good", good, total
+            return "good", good, grouped[2] if grouped is not None else ()
+        error_text, error_by = split_grouping(self.error_query)
         try:
-            return "bad", parse_counter_query(self.error_query, window_template=True), total
+            return "bad", parse_counter_query(error_text, window_template=True), error_by
         except ValueError:
             raise _refused("error_query", self.error_query, ", or as total minus good: "
                            "sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}]))") from None
+
+
+def _by_text(labels: tuple[str, ...]) -> str:
+    return f"by ({', '.join(labels)})" if labels else "not at all"
 
 
 class SLI(SpecModel):
@@ -116,8 +145,10 @@ def _metric(selector: Selector) -> dict[str, Any]:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": selector.to_promql()}}}
 
 
-def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
-    """The OpenSLO v1 SLO documents of one Sloth spec, each with where its entry sits (`("slos", i)`)."""
+def to_openslo(document: dict[str, Any], label: str,
+               node: yaml.Node) -> list[tuple[dict[str, Any], tuple[Any, ...], tuple[str, ...]]]:
+    """The OpenSLO v1 SLO documents of one Sloth spec, each with where its entry sits (`("slos", i)`) and the
+    labels it is grouped by (`sum by (...)`; () when not grouped)."""
     spec = validate_document(Spec, document, label, node)
     found = []
     for i, entry in enumerate(spec.slos):
@@ -131,5 +162,5 @@ def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> list[tu
                                                             "total": _metric(total)}}},
                      "budgetingMethod": "Occurrences",
                      "objectives": [{"displayName": f"{entry.objective:g}%", "targetPercent": entry.objective}]},
-        }, ("slos", i)))
+        }, ("slos", i), entry.sli.events.grouping()))  # type: ignore[union-attr]
     return found

@@ -139,10 +139,25 @@ def catalog_sentence(catalog: Catalog, objectives: Sequence[SLOObjective], windo
     sliced = [o.name for o in objectives if o.time_sliced]
     if sliced:
         text += f"; time slices for {', '.join(sliced)}"
+    if grouped := group_counts(objectives):
+        text += "; grouped SLOs (a row per group with series in the window): " + ", ".join(
+            f"{md(name)} by {', '.join(labels)} ({count} group{'s' if count != 1 else ''})"
+            for name, (labels, count) in grouped.items())
     text += "."
     if catalog.notes:
         text += " Read past: " + "; ".join(catalog.notes) + "."
     return text
+
+
+def group_counts(objectives: Sequence[SLOObjective]) -> dict[str, tuple[tuple[str, ...], int]]:
+    """Per grouped SLO (by name): its grouping labels and how many groups it has among `objectives` (0 when the
+    server listed none)."""
+    counts: dict[str, tuple[tuple[str, ...], int]] = {}
+    for objective in objectives:
+        if objective.grouped_by is not None:
+            labels, count = counts.get(objective.grouped_by, (objective.grouping, 0))
+            counts[objective.grouped_by] = (labels, count + (1 if objective.group else 0))
+    return counts
 
 
 # --------------------------------------------------------------------------------------------- one SLO's section

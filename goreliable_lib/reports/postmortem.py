@@ -12,9 +12,10 @@ What is fetched (one pass, recorded, so the run replays offline with `GORELIABLE
 - Kubecost hourly allocations per `namespace,controller` over the view's whole hours, and over the same hours
   of each of the BASELINE_WEEKS (4) previous weeks (same weekday, same time of day): 5 small requests.
 The definitions of the figures are in `analysis.incident`. Each *objective* of the chosen SLOs is one row (an
-SLO with several objectives gives `SLO/objective` rows, each charged to its own target); a time-slice objective is
-charged in slices and a thresholdMetric's values are fetched per slice (`events.threshold`), both aligned to
-the 30-day budget window's start.
+SLO with several objectives gives `SLO/objective` rows, each charged to its own target; a grouped SLO one row per
+group with series in the incident's view, `events.groups`, as in the SLO report, at most
+`events.groups.MAX_GROUPS`); a time-slice objective is charged in slices and a thresholdMetric's values are
+fetched per slice (`events.threshold`), both aligned to the 30-day budget window's start.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from goreliable_lib.analysis.incident import (
 from goreliable_lib.errors import BadInputError, SourceError
 from goreliable_lib.events.archive import WithArchive, known_from, with_archive
 from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
+from goreliable_lib.events.groups import expand_groups
 from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import SLOObjective, objectives_of, read_catalog, select_slos
 from goreliable_lib.plots.format import format_duration, md, md_money, money_difference
@@ -164,6 +166,7 @@ def fetch(sources: Sources, params: Mapping[str, Any], *, before: Any = BEFORE, 
     events, thresholds, shared, archived, completed = {}, {}, {}, {}, {}
     archive = sources.archive
     prometheus = Memo(sources.prometheus)
+    chosen = expand_groups(prometheus, chosen, {o.name: (incident.view_start, incident.view_end) for o in chosen})
     first = events_start(incident)
     for slo in chosen:
         if slo.threshold is not None:

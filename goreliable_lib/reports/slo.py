@@ -11,7 +11,9 @@ fetch), or for a thresholdMetric its value per time slice (`events.threshold`), 
 model over the span of every window (`max_over_time` per step, so a short episode is not missed).
 
 What is reported is one row per *objective* (`inputs.catalog.SLOObjective`): an SLO with several objectives
-gives `SLO/objective` rows. The `window` parameter applies to every objective (calendar forms in each SLO's
+gives `SLO/objective` rows, a grouped SLO (Pyrra `grouping`, Sloth `sum by`) one row per group with series in its
+window (`events.groups`: `SLO{label="value"}`; more than `max_groups` groups is refused before any event is
+fetched). The `window` parameter applies to every objective (calendar forms in each SLO's
 calendar time zone); `window=catalog` uses each SLO's own `timeWindow` (30 days rolling, the kit's default, for
 an SLO without one, which the first screen says).
 """
@@ -39,6 +41,7 @@ from goreliable_lib.events.archive import (
     with_archive,
 )
 from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
+from goreliable_lib.events.groups import MAX_GROUPS, expand_groups
 from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
 from goreliable_lib.plots import slo as slo_plots
@@ -52,6 +55,7 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
+    check_int_range,
     check_names,
     check_window,
     common_params,
@@ -136,12 +140,14 @@ def objective_window(objective: SLOObjective, window: str | None,
 
 def fetch(sources: Sources, params: Mapping[str, Any]) -> SLOData:
     """Every request of the report, through one `Memo` of `sources.prometheus` (`params`: catalog, window, services,
-    end)."""
+    end, max_groups): a grouped SLO's groups first (`events.groups`), then every objective's events."""
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
     objectives = select_objectives(catalog.slos, params.get("services"))
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
     prometheus = Memo(sources.prometheus)
     window = params.get("window") or CATALOG_WINDOW
+    objectives = expand_groups(prometheus, objectives, {o.name: objective_window(o, window, end) for o in objectives},
+                               int(params.get("max_groups") or MAX_GROUPS))
     windows, events, thresholds, archived = {}, {}, {}, {}
     shared: dict[tuple[Any, ...], SLOEvents] = {}
     completed: dict[tuple[Any, ...], WithArchive] = {}
@@ -234,7 +240,8 @@ class SLOReport:
         entries = []
         for result in self.results:
             objective = self.objective(result.name)
-            entry = {**result.summary(), "slo": objective.slo_name, "objective_name": objective.objective_name,
+            entry = {**result.summary(), "slo": objective.slo_name, "group": objective.group_labels,
+                     "grouped_by": objective.grouped_by, "objective_name": objective.objective_name,
                      "display_name": objective.display_name, "source_format": objective.source_format,
                      "time_window": ("catalog: " if self.data.window_param == CATALOG_WINDOW else "report: ")
                      + (objective.time_window.describe() if self.data.window_param == CATALOG_WINDOW
@@ -578,5 +585,7 @@ SPEC = ReportSpec(
         Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
               "catalog (each SLO's own timeWindow)", check_slo_window),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
+        Param("max_groups", "int", MAX_GROUPS, "the most groups one grouped SLO (Pyrra grouping, Sloth sum by) may "
+              "have over the window; more is refused, naming the SLO and the count", check_int_range(1, 100_000)),
     ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline,
     index_trends=index_trends, columns=TABLE_COLUMNS, suite_position=0)
