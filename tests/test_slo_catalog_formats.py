@@ -408,17 +408,19 @@ REFUSED = [
     ("pyrra-target", PYRRA.replace('"99.99"', '"0.999"').replace("target:", "target:"), None),
     ("pyrra-latency-le", (ROOT / "params" / "slos.pyrra.yaml").read_text().split("\n---\n")[1].replace(',le="0.3"', ""),
      r"spec\.indicator\.latency\.success\.metric: must select one histogram bucket with an le"),
-    ("sloth-raw", SLOTH_RAW, r"document 1 \(myservice\): slos\[0\]\.sli\.raw: a precomputed error ratio "
+    ("sloth-raw", SLOTH_RAW, r"document 1 \(myservice\), SLO myservice-requests-availability: slos\[0\]\.sli\.raw: "
+     r"a precomputed error ratio "
      r"\(error_ratio_query\) cannot be summed .*\(line 11\)"),
     ("sloth-ratio", SLOTH.replace('[{{.window}}]))\n        total_query',
                                   '[{{.window}}])) / sum(rate(x_total[{{.window}}]))\n        total_query'),
+     r"document 1 \(myservice\), SLO myservice-requests-availability: "
      r"slos\[0\]\.sli\.events\.error_query: must count the bad events of one counter, as "
      r"sum\(rate\(COUNTER\{\.\.\.\}\[\{\{\.window\}\}\]\)\) or a plain selector, or as total minus good: .* \(a "
      r"query of arbitrary PromQL cannot be counted exactly .*\), got 'sum\(rate\(.* / sum\(rate\(x_total.*\(line 11\)"),
     ("sloth-difference", SLOTH.replace('error_query: sum(', 'error_query: sum(rate(other_total[{{.window}}])) - sum('),
-     r"slos\[0\]\.sli\.events\.error_query: `A - B` is read as total - good only when A is total_query's selector"),
+     r"SLO myservice-requests-availability: slos\[0\]\.sli\.events\.error_query: `A - B` is read as total - good only when A is total_query's selector"),
     ("sloth-objective", SLOTH.replace("objective: 99.9", "objective: 100"),
-     r"slos\[0\]\.objective: must be a percent between 0 and 100 exclusive .*100 leaves no error budget"),
+     r"SLO myservice-requests-availability: slos\[0\]\.objective: must be a percent between 0 and 100 exclusive .*100 leaves no error budget"),
     ("sloth-crd", "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nmetadata: {name: x}\n",
      r"apiVersion: 'sloth.slok.dev/v1' is Sloth's Kubernetes PrometheusServiceLevel, which is not read"),
 ]

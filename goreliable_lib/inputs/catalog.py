@@ -350,7 +350,9 @@ class _Reader:
             if document is None:
                 slo, name_loc = self._openslo_slo(obj), ("metadata", "name")
             else:
-                slo, name_loc = validate_document(SLO, document, obj.label, obj.node, prefix=loc), loc
+                model = sloth.SlothSLO if source_format == sloth.FORMAT else SLO  # Sloth's names are not DNS labels
+                slo = validate_document(model, document, obj.label, obj.node, prefix=loc)
+                name_loc = (*loc, "name") if loc else ("metadata", "name")
                 slo._source_format = source_format
             self._unique(slo.name, obj, first_seen, name_loc)
             slos.append(slo)
@@ -362,9 +364,10 @@ class _Reader:
     @staticmethod
     def _unique(name: str, obj: _Object, first_seen: dict[str, str], loc: tuple[Any, ...]) -> None:
         if name in first_seen:
-            raise BadInputError(f"{obj.label}: metadata.name: duplicate SLO name {name!r}, first defined in "
+            where = _path(loc) if loc and loc[0] == "slos" else "metadata.name"  # a Sloth SLO: slos[i].name
+            raise BadInputError(f"{obj.label}: {where}: duplicate SLO name {name!r}, first defined in "
                                 f"{first_seen[name]}{line_of(obj.node, loc)}")
-        first_seen[name] = _short(obj.label).split(" (")[0]
+        first_seen[name] = _short(obj.label).split(" (")[0] + (f", {_path(loc[:2])}" if loc[:1] == ("slos",) else "")
 
     # -- dispatch
     def _dispatch(self, obj: _Object) -> None:
@@ -374,8 +377,8 @@ class _Reader:
                                 f"{type(value).__name__}{line_of(obj.node, ())}")
         api_version, kind = value.get("apiVersion"), value.get("kind")
         if api_version is None and value.get("version") == sloth.VERSION:
-            for document, loc in sloth.to_openslo(value, label, obj.node):
-                self.entries.append((document, sloth.FORMAT, obj, loc))
+            for document, entry_label, loc in sloth.to_openslo(value, label, obj.node):  # labelled by SLO
+                self.entries.append((document, sloth.FORMAT, _Object(value, obj.node, entry_label), loc))
             return
         if api_version == POLICY_API_VERSION and kind == "ErrorBudgetPolicy":
             if self.policy is not None:
@@ -386,6 +389,10 @@ class _Reader:
         if api_version == pyrra.API_VERSION:
             self.entries.append((pyrra.to_openslo(value, label, obj.node), pyrra.FORMAT, obj, ()))
             return
+        if api_version == "sloth.slok.dev/v1" and kind == "AlertWindows":
+            raise BadInputError(f"{label}: kind: Sloth's AlertWindows (its burn-rate alert windows) is not read: the "
+                                "kit's alerts are the SRE workbook's multiwindow burn-rate rules for every SLO"
+                                f"{line_of(obj.node, ('kind',))}")
         if isinstance(api_version, str) and api_version in _NOT_V1:
             raise BadInputError(f"{label}: apiVersion: {api_version!r} {_NOT_V1[api_version]}"
                                 f"{line_of(obj.node, ('apiVersion',))}")

@@ -54,12 +54,19 @@ def safe_name(value: Any, field_name: str) -> str:
     return text
 
 
+#: The longest stem `file_stem` keeps as it is: a figure's file name adds a suffix (`_burn_rates.json`) and file
+#: systems allow 255 bytes; a Sloth SLO id (`<service>-<name>`) has no length limit.
+MAX_STEM = 120
+
+
 def file_stem(text: str) -> str:
-    """A file name stem for a name built from *data* (a Kubecost team or namespace, a drill id), which may hold
-    anything a label value or a log line can: unchanged when `safe_name` accepts it, else every other character
-    and each `..` become `_`, with a short hash of the original so two names never share a file."""
+    """A file name stem for a name built from *data* (a Kubecost team or namespace, a drill id, an SLO's name), which
+    may hold anything a label value or a log line can: unchanged when `safe_name` accepts it and it has at most
+    MAX_STEM characters, else every other character and each `..` become `_`, cut to 80 characters, with a short
+    hash of the original so two names never share a file."""
     try:
-        return safe_name(text, "name")
+        if len(str(text)) <= MAX_STEM:
+            return safe_name(text, "name")
     except BadInputError:
         pass
     cleaned = re.sub(r"[^A-Za-z0-9_.:=@+-]", "_", str(text)).replace("..", "__").lstrip(".-_") or "name"
