@@ -363,11 +363,14 @@ REFUSED = [
                                                "        total:\n"),
      r"spec\.indicator\.spec\.ratioMetric\.raw: a precomputed ratio cannot be summed"),
     ("datadog-ref", SEQUENCE.replace("type: Prometheus", "type: Datadog"),
-     r"document 1, item 2 \(my-sli\): spec\.ratioMetric\.good\.metricSource\.metricSourceRef: DataSource "
+     r"document 1, item 2 \(my-sli\), SLI of SLO my-slo: spec\.ratioMetric\.good\.metricSource\.metricSourceRef: "
+     r"DataSource "
      r"'my-prometheus' is of type 'Datadog'; only Prometheus-API sources .*\(line 30\)"),
     ("unknown-ref", SEQUENCE.replace("metricSourceRef: my-prometheus", "metricSourceRef: nope", 1),
-     r"item 2 \(my-sli\): spec\.ratioMetric\.good\.metricSource\.metricSourceRef: no kind: DataSource named 'nope' "
-     r"in the catalog \(DataSources: my-prometheus\) \(line 30\)"),
+     r"item 2 \(my-sli\), SLI of SLO my-slo: spec\.ratioMetric\.good\.metricSource\.metricSourceRef: no kind: "
+     r"DataSource named 'nope' in the catalog \(DataSources: my-prometheus\) and the metricSource gives no type: add "
+     r"spec\.ratioMetric\.good\.metricSource\.type \(Prometheus, Thanos, Mimir or VictoriaMetrics\) or a kind: "
+     r"DataSource named 'nope' of such a type to the catalog \(line 30\)"),
     ("rolling-and-calendar", _ratio(window="  timeWindow:\n    - duration: 1M\n      isRolling: true\n"
                                            "      calendar: {timeZone: UTC}\n"),
      r"spec\.timeWindow\[0\]: calendar cannot be set when isRolling is true"),
@@ -418,9 +421,11 @@ REFUSED = [
      r"sum\(rate\(COUNTER\{\.\.\.\}\[\{\{\.window\}\}\]\)\) or a plain selector, or as total minus good: .* \(a "
      r"query of arbitrary PromQL cannot be counted exactly .*\), got 'sum\(rate\(.* / sum\(rate\(x_total.*\(line 11\)"),
     ("sloth-difference", SLOTH.replace('error_query: sum(', 'error_query: sum(rate(other_total[{{.window}}])) - sum('),
-     r"SLO myservice-requests-availability: slos\[0\]\.sli\.events\.error_query: `A - B` is read as total - good only when A is total_query's selector"),
+     r"SLO myservice-requests-availability: slos\[0\]\.sli\.events\.error_query: `A - B` is read as total - good "
+     r"only when A is total_query's selector"),
     ("sloth-objective", SLOTH.replace("objective: 99.9", "objective: 100"),
-     r"SLO myservice-requests-availability: slos\[0\]\.objective: must be a percent between 0 and 100 exclusive .*100 leaves no error budget"),
+     r"SLO myservice-requests-availability: slos\[0\]\.objective: must be a percent between 0 and 100 exclusive "
+     r".*100 leaves no error budget"),
     ("sloth-crd", "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nmetadata: {name: x}\n",
      r"apiVersion: 'sloth.slok.dev/v1' is Sloth's Kubernetes PrometheusServiceLevel, which is not read"),
 ]

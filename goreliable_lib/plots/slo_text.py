@@ -139,6 +139,10 @@ def catalog_sentence(catalog: Catalog, objectives: Sequence[SLOObjective], windo
     sliced = [o.name for o in objectives if o.time_sliced]
     if sliced:
         text += f"; time slices for {', '.join(sliced)}"
+    referring = {o.slo_name: o.metric_source_refs for o in objectives if o.metric_source_refs}
+    if referring:
+        text += "; metric sources by reference (metricSourceRef): " + ", ".join(
+            f"{md(name)} -> {md(', '.join(refs))}" for name, refs in referring.items())
     text += "."
     if catalog.notes:
         text += " Read past: " + "; ".join(catalog.notes) + "."

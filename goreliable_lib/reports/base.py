@@ -130,6 +130,25 @@ def check_file(value: Any, field_name: str) -> str:
     return value.strip()
 
 
+def check_catalog(value: Any, field_name: str) -> str | list[str]:
+    """An SLO catalog: a file, a folder (its *.yaml and *.yml files) or several of these (a YAML list, or
+    comma-separated text), each of which must exist; kept as given (`inputs.catalog.read_catalog` reads them)."""
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        items = [item.strip() for item in value if item.strip()]
+    else:
+        raise BadInputError(f"{field_name}: expected a file or folder path, or a list of them, got {value!r}")
+    if not items:
+        raise BadInputError(f"{field_name}: expected a file or folder path, got {value!r}")
+    for item in items:
+        resolved = resolve(Path(item))
+        if not (resolved.is_file() or resolved.is_dir()):
+            raise BadInputError(f"{field_name}: file {item!r} not found, nor a folder of that name (relative paths "
+                                f"start at {project_root()})")
+    return value.strip() if isinstance(value, str) else items
+
+
 def check_names(value: Any, field_name: str) -> str | list[str]:
     """`all`, or a list of names (YAML list or comma-separated text), each safe for file names."""
     if value is None or value == "all":
@@ -240,8 +259,9 @@ def common_params(title: str) -> tuple[Param, ...]:
     )
 
 
-CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml",
-                      "SLO catalog: OpenSLO v1, Pyrra or Sloth (docs/slo-catalog.md)", check_file)
+CATALOG_PARAM = Param("catalog", "file, folder or list", "params/slos.yaml",
+                      "SLO catalog: OpenSLO v1, Pyrra or Sloth; a file, a folder of *.yaml/*.yml files, or several "
+                      "(a list or comma-separated) (docs/slo-catalog.md)", check_catalog)
 
 
 def bad_file_input(name: str, exc: BadInputError) -> BadInputError:
