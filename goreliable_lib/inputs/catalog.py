@@ -9,6 +9,12 @@ examples and of `oslo fmt`), of these formats (`docs/slo-catalog.md` has the ful
   (`inputs.sloth`), turned into OpenSLO SLOs (`SLO.source_format` says which format each came from);
 - at most one `apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` (the policy thresholds; defaults from the seed).
 
+A catalog is one file, a folder (its `*.yaml`/`*.yml` files, sorted) or several (a list, or comma-separated text):
+its objects form one catalog, references (`indicatorRef`, `metricSourceRef`) resolve across the files and a name
+defined twice is refused naming both. A `metricSourceRef` to a DataSource the catalog lacks is read when the
+metricSource gives its own Prometheus-API `type` (noted; `SLOObjective.metric_source_refs` states it), else refused
+naming what to add; an SLO's own problems are said before its references.
+
 `read_catalog(path)` returns a `Catalog`: its SLO documents, the error-budget policy, the notes, and `objectives`:
 one `SLOObjective` per objective of every SLO, what the reports evaluate and list (an SLO with several objectives
 gives `SLO/objective` names). Every validation error is a `BadInputError` naming the file, the document (number,
