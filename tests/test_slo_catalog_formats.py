@@ -363,11 +363,14 @@ REFUSED = [
                                                "        total:\n"),
      r"spec\.indicator\.spec\.ratioMetric\.raw: a precomputed ratio cannot be summed"),
     ("datadog-ref", SEQUENCE.replace("type: Prometheus", "type: Datadog"),
-     r"document 1, item 2 \(my-sli\): spec\.ratioMetric\.good\.metricSource\.metricSourceRef: DataSource "
+     r"document 1, item 2 \(my-sli\), SLI of SLO my-slo: spec\.ratioMetric\.good\.metricSource\.metricSourceRef: "
+     r"DataSource "
      r"'my-prometheus' is of type 'Datadog'; only Prometheus-API sources .*\(line 30\)"),
     ("unknown-ref", SEQUENCE.replace("metricSourceRef: my-prometheus", "metricSourceRef: nope", 1),
-     r"item 2 \(my-sli\): spec\.ratioMetric\.good\.metricSource\.metricSourceRef: no kind: DataSource named 'nope' "
-     r"in the catalog \(DataSources: my-prometheus\) \(line 30\)"),
+     r"item 2 \(my-sli\), SLI of SLO my-slo: spec\.ratioMetric\.good\.metricSource\.metricSourceRef: no kind: "
+     r"DataSource named 'nope' in the catalog \(DataSources: my-prometheus\) and the metricSource gives no type: add "
+     r"spec\.ratioMetric\.good\.metricSource\.type \(Prometheus, Thanos, Mimir or VictoriaMetrics\) or a kind: "
+     r"DataSource named 'nope' of such a type to the catalog \(line 30\)"),
     ("rolling-and-calendar", _ratio(window="  timeWindow:\n    - duration: 1M\n      isRolling: true\n"
                                            "      calendar: {timeZone: UTC}\n"),
      r"spec\.timeWindow\[0\]: calendar cannot be set when isRolling is true"),
@@ -408,17 +411,21 @@ REFUSED = [
     ("pyrra-target", PYRRA.replace('"99.99"', '"0.999"').replace("target:", "target:"), None),
     ("pyrra-latency-le", (ROOT / "params" / "slos.pyrra.yaml").read_text().split("\n---\n")[1].replace(',le="0.3"', ""),
      r"spec\.indicator\.latency\.success\.metric: must select one histogram bucket with an le"),
-    ("sloth-raw", SLOTH_RAW, r"document 1 \(myservice\): slos\[0\]\.sli\.raw: a precomputed error ratio "
+    ("sloth-raw", SLOTH_RAW, r"document 1 \(myservice\), SLO myservice-requests-availability: slos\[0\]\.sli\.raw: "
+     r"a precomputed error ratio "
      r"\(error_ratio_query\) cannot be summed .*\(line 11\)"),
     ("sloth-ratio", SLOTH.replace('[{{.window}}]))\n        total_query',
                                   '[{{.window}}])) / sum(rate(x_total[{{.window}}]))\n        total_query'),
+     r"document 1 \(myservice\), SLO myservice-requests-availability: "
      r"slos\[0\]\.sli\.events\.error_query: must count the bad events of one counter, as "
      r"sum\(rate\(COUNTER\{\.\.\.\}\[\{\{\.window\}\}\]\)\) or a plain selector, or as total minus good: .* \(a "
      r"query of arbitrary PromQL cannot be counted exactly .*\), got 'sum\(rate\(.* / sum\(rate\(x_total.*\(line 11\)"),
     ("sloth-difference", SLOTH.replace('error_query: sum(', 'error_query: sum(rate(other_total[{{.window}}])) - sum('),
-     r"slos\[0\]\.sli\.events\.error_query: `A - B` is read as total - good only when A is total_query's selector"),
+     r"SLO myservice-requests-availability: slos\[0\]\.sli\.events\.error_query: `A - B` is read as total - good "
+     r"only when A is total_query's selector"),
     ("sloth-objective", SLOTH.replace("objective: 99.9", "objective: 100"),
-     r"slos\[0\]\.objective: must be a percent between 0 and 100 exclusive .*100 leaves no error budget"),
+     r"SLO myservice-requests-availability: slos\[0\]\.objective: must be a percent between 0 and 100 exclusive "
+     r".*100 leaves no error budget"),
     ("sloth-crd", "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nmetadata: {name: x}\n",
      r"apiVersion: 'sloth.slok.dev/v1' is Sloth's Kubernetes PrometheusServiceLevel, which is not read"),
 ]

@@ -140,7 +140,8 @@ def test_sloth_latency_idiom_grouped(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("error_query", "total_query", "message"), [
     ('sum by (route) (rate(x_total{code="5xx"}[{{.window}}]))', "sum(rate(x_total[{{.window}}]))",
-     r"document 1 \(myservice\): slos\[0\]\.sli\.events: .*error_query and total_query must be grouped by the same "
+     r"document 1 \(myservice\), SLO myservice-requests-availability: slos\[0\]\.sli\.events: .*error_query and "
+     r"total_query must be grouped by the same "
      r"labels .*total_query is grouped not at all, error_query by \(route\)"),
     ('sum by (route) (rate(x_total{code="5xx"}[{{.window}}]))', "sum by (job) (rate(x_total[{{.window}}]))",
      r"total_query is grouped by \(job\), error_query by \(route\)"),

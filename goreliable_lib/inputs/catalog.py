@@ -9,6 +9,12 @@ examples and of `oslo fmt`), of these formats (`docs/slo-catalog.md` has the ful
   (`inputs.sloth`), turned into OpenSLO SLOs (`SLO.source_format` says which format each came from);
 - at most one `apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` (the policy thresholds; defaults from the seed).
 
+A catalog is one file, a folder (its `*.yaml`/`*.yml` files, sorted) or several (a list, or comma-separated text):
+its objects form one catalog, references (`indicatorRef`, `metricSourceRef`) resolve across the files and a name
+defined twice is refused naming both. A `metricSourceRef` to a DataSource the catalog lacks is read when the
+metricSource gives its own Prometheus-API `type` (noted; `SLOObjective.metric_source_refs` states it), else refused
+naming what to add; an SLO's own problems are said before its references.
+
 `read_catalog(path)` returns a `Catalog`: its SLO documents, the error-budget policy, the notes, and `objectives`:
 one `SLOObjective` per objective of every SLO, what the reports evaluate and list (an SLO with several objectives
 gives `SLO/objective` names). A grouped SLO (Pyrra `grouping`, Sloth `sum by (...)`: `SLO.grouping`) is one
@@ -30,6 +36,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -236,6 +243,17 @@ class SLOObjective:
         return self.indicator.thresholdMetric
 
     @property
+    def metric_source_refs(self) -> list[str]:
+        """The DataSources its metric sources name (`metricSourceRef`), as the catalog states them (a reference may
+        name a DataSource the catalog lacks when the metricSource gives its type: the kit queries its own URL)."""
+        if self.ratio is not None:
+            metrics = [m for m in (self.ratio.good, self.ratio.bad, self.ratio.total) if m is not None]
+            sources = [m.metricSource for m in metrics]
+        else:
+            sources = [self.threshold.metricSource] if self.threshold is not None else []
+        return list(dict.fromkeys(s.metricSourceRef for s in sources if s.metricSourceRef))
+
+    @property
     def threshold_query(self) -> str | None:
         return self.threshold.metricSource.spec.query if self.threshold is not None else None
 
@@ -354,29 +372,73 @@ def _objects(text: str, path_text: str) -> list[_Object]:
     return found
 
 
-def read_catalog(path: str | Path) -> Catalog:
-    """Read and validate a catalog file (a relative path starts at the project root). Raises BadInputError naming
-    the file as given, the document and the field."""
-    path_text = str(path)
-    try:
-        text = resolve(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInputError(f"{path_text}: cannot read the SLO catalog: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path_text}: the SLO catalog is not UTF-8 text (byte {exc.start})") from None
-    return _Reader(path_text).read(_objects(text, path_text))
+CatalogPaths = str | Path | Sequence[str | Path]
+
+
+def catalog_files(catalog: CatalogPaths) -> list[str]:
+    """The files of a catalog given as a file, a folder (its `*.yaml` and `*.yml` files, sorted by name; not its
+    sub-folders) or several of these (a list, or comma-separated text), each as shown in messages (a relative path
+    starts at the project root). A file given twice (also through its folder) is read once."""
+    if isinstance(catalog, Path):
+        items: list[str | Path] = [catalog]
+    elif isinstance(catalog, str):
+        items = [part.strip() for part in catalog.split(",") if part.strip()]
+    else:
+        items = list(catalog)
+    if not items:
+        raise BadInputError("catalog: no file or folder given")
+    found: dict[Path, str] = {}
+    for item in items:
+        shown = str(item).strip() if isinstance(item, str) else str(item)
+        folder = resolve(shown)
+        if folder.is_dir():
+            files = sorted(f for f in folder.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
+            if not files:
+                raise BadInputError(f"{shown}: the catalog folder holds no *.yaml or *.yml file")
+            for file in files:
+                found.setdefault(file.resolve(), str(Path(shown) / file.name))
+        else:
+            found.setdefault(folder.resolve(), shown)
+    return list(found.values())
+
+
+def catalog_text(catalog: CatalogPaths) -> str:
+    """The catalog as given, for messages and summary.json (`a.yaml, b.yaml` for several)."""
+    if isinstance(catalog, str | Path):
+        return str(catalog)
+    return ", ".join(str(item) for item in catalog)
+
+
+def read_catalog(path: CatalogPaths) -> Catalog:
+    """Read and validate a catalog: a file, a folder or several (`catalog_files`); the references between objects
+    (indicatorRef, metricSourceRef) resolve across all its files. Raises BadInputError naming the file as given, the
+    document, the SLO and the field."""
+    files = catalog_files(path)
+    objects: list[_Object] = []
+    for path_text in files:
+        try:
+            text = resolve(path_text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInputError(f"{path_text}: cannot read the SLO catalog: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise BadInputError(f"{path_text}: the SLO catalog is not UTF-8 text (byte {exc.start})") from None
+        objects += _objects(text, path_text)
+    return _Reader(catalog_text(path), several=len(files) > 1).read(objects)
 
 
 class _Reader:
     """One pass over a file's objects: dispatch by format, then resolve the references between them."""
 
-    def __init__(self, path_text: str) -> None:
+    def __init__(self, path_text: str, *, several: bool = False) -> None:
         self.path_text = path_text
+        self.several = several  # several files: every label and note keeps its file
         self.notes: list[str] = []
         self.policy: BudgetPolicy | None = None
+        self.policy_label = ""
         self.indicators: dict[str, tuple[SLI, dict[str, Any], str]] = {}  # name -> (SLI, its spec, label)
         self.sources: dict[str, tuple[DataSource, str]] = {}
-        self.sli_objects: list[_Object] = []
+        self.sli_objects: dict[str, _Object] = {}  # name -> the kind: SLI object
+        self.used_slis: set[str] = set()
         # the SLOs in file order: (converted document, or None for an OpenSLO one, its format, object, location,
         # grouping labels); OpenSLO ones are validated once every SLI and DataSource of the file is known
         self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...], tuple[str, ...]]] = []
@@ -384,29 +446,38 @@ class _Reader:
     def read(self, objects: list[_Object]) -> Catalog:
         for obj in objects:
             self._dispatch(obj)
-        for obj in self.sli_objects:  # DataSources may come after the SLIs that refer to them
-            self._check_source_refs(self.indicators[obj.value["metadata"]["name"]][1], obj, ("spec",))
         slos: list[SLO] = []
         first_seen: dict[str, str] = {}
         for document, source_format, obj, loc, grouping in self.entries:
             if document is None:
                 slo, name_loc = self._openslo_slo(obj), ("metadata", "name")
             else:
-                slo, name_loc = validate_document(SLO, document, obj.label, obj.node, prefix=loc), loc
+                model = sloth.SlothSLO if source_format == sloth.FORMAT else SLO  # Sloth's names are not DNS labels
+                slo = validate_document(model, document, obj.label, obj.node, prefix=loc)
+                name_loc = (*loc, "name") if loc else ("metadata", "name")
                 slo._source_format, slo._grouping = source_format, grouping
             self._unique(slo.name, obj, first_seen, name_loc)
             slos.append(slo)
+        for name, obj in self.sli_objects.items():  # the SLIs no SLO uses: their references hold too
+            if name not in self.used_slis:
+                sources = self._metric_sources(self.indicators[name][1], ("spec",))
+                self._resolve_sources(sources, obj)
+                self._dangling_sources(sources, obj)
         if not slos:
             raise BadInputError(f"{self.path_text}: the catalog holds no SLO documents"
                                 + (f" ({'; '.join(self.notes)})" if self.notes else ""))
         return Catalog(self.path_text, slos, self.policy or BudgetPolicy(), self.notes)
 
-    @staticmethod
-    def _unique(name: str, obj: _Object, first_seen: dict[str, str], loc: tuple[Any, ...]) -> None:
+    def _unique(self, name: str, obj: _Object, first_seen: dict[str, str], loc: tuple[Any, ...]) -> None:
         if name in first_seen:
-            raise BadInputError(f"{obj.label}: metadata.name: duplicate SLO name {name!r}, first defined in "
-                                f"{first_seen[name]}{line_of(obj.node, loc)}")
-        first_seen[name] = _short(obj.label).split(" (")[0]
+            where = _path(loc) if loc and loc[0] == "slos" else "metadata.name"  # a Sloth SLO: slos[i].name
+            raise BadInputError(f"{obj.label}: {where}: duplicate SLO name {name!r}, first defined in "
+                                f"{_first(first_seen[name], obj.label)}{line_of(obj.node, loc)}")
+        first_seen[name] = obj.label.split(" (")[0] + (f", {_path(loc[:2])}" if loc[:1] == ("slos",) else "")
+
+    def _where(self, label: str) -> str:
+        """How a note names an object: `document 2 (name)`, with its file when the catalog has several."""
+        return label if self.several else _short(label)
 
     # -- dispatch
     def _dispatch(self, obj: _Object) -> None:
@@ -416,19 +487,24 @@ class _Reader:
                                 f"{type(value).__name__}{line_of(obj.node, ())}")
         api_version, kind = value.get("apiVersion"), value.get("kind")
         if api_version is None and value.get("version") == sloth.VERSION:
-            for document, loc, grouping in sloth.to_openslo(value, label, obj.node):
-                self.entries.append((document, sloth.FORMAT, obj, loc, grouping))
+            for document, entry_label, loc, grouping in sloth.to_openslo(value, label, obj.node):  # labelled by SLO
+                self.entries.append((document, sloth.FORMAT, _Object(value, obj.node, entry_label), loc, grouping))
             return
         if api_version == POLICY_API_VERSION and kind == "ErrorBudgetPolicy":
             if self.policy is not None:
-                raise BadInputError(f"{label}: kind: a second ErrorBudgetPolicy (only one per catalog)"
-                                    f"{line_of(obj.node, ('kind',))}")
+                raise BadInputError(f"{label}: kind: a second ErrorBudgetPolicy (only one per catalog; the first is "
+                                    f"{_first(self.policy_label, label)}){line_of(obj.node, ('kind',))}")
             self.policy = validate_document(_PolicyDocument, value, label, obj.node).spec
+            self.policy_label = label
             return
         if api_version == pyrra.API_VERSION:
             document, grouping = pyrra.to_openslo(value, label, obj.node)
             self.entries.append((document, pyrra.FORMAT, obj, (), grouping))
             return
+        if api_version == "sloth.slok.dev/v1" and kind == "AlertWindows":
+            raise BadInputError(f"{label}: kind: Sloth's AlertWindows (its burn-rate alert windows) is not read: the "
+                                "kit's alerts are the SRE workbook's multiwindow burn-rate rules for every SLO"
+                                f"{line_of(obj.node, ('kind',))}")
         if isinstance(api_version, str) and api_version in _NOT_V1:
             raise BadInputError(f"{label}: apiVersion: {api_version!r} {_NOT_V1[api_version]}"
                                 f"{line_of(obj.node, ('apiVersion',))}")
@@ -441,72 +517,133 @@ class _Reader:
             sli = validate_document(SLI, value, label, obj.node)
             if sli.metadata.name in self.indicators:
                 raise BadInputError(f"{label}: metadata.name: duplicate SLI name {sli.metadata.name!r}, first "
-                                    f"defined in {self.indicators[sli.metadata.name][2]}"
+                                    f"defined in {_first(self.indicators[sli.metadata.name][2], label)}"
                                     f"{line_of(obj.node, ('metadata', 'name'))}")
-            self.indicators[sli.metadata.name] = (sli, copy.deepcopy(value["spec"]), _short(label))
-            self.sli_objects.append(obj)
+            self.indicators[sli.metadata.name] = (sli, copy.deepcopy(value["spec"]), label.split(" (")[0])
+            self.sli_objects[sli.metadata.name] = obj
         elif kind == "DataSource":
             source = validate_document(DataSource, value, label, obj.node)
-            self.sources[source.metadata.name] = (source, _short(label))
+            if source.metadata.name in self.sources:
+                raise BadInputError(f"{label}: metadata.name: duplicate DataSource name {source.metadata.name!r}, "
+                                    f"first defined in {_first(self.sources[source.metadata.name][1], label)}"
+                                    f"{line_of(obj.node, ('metadata', 'name'))}")
+            self.sources[source.metadata.name] = (source, label.split(" (")[0])
             if source.spec.type.lower() in PROMETHEUS_TYPES:
-                self.notes.append(f"{_short(label)}: DataSource {source.metadata.name} ({source.spec.type}): its "
-                                  "connectionDetails are not used (the kit queries GORELIABLE_PROMETHEUS_URL)")
+                self.notes.append(f"{self._where(label)}: DataSource {source.metadata.name} ({source.spec.type}): "
+                                  "its connectionDetails are not used (the kit queries GORELIABLE_PROMETHEUS_URL)")
         elif kind in SKIPPED_KINDS:
-            self.notes.append(f"{_short(label)}: kind {kind} skipped (it holds no SLO)")
+            self.notes.append(f"{self._where(label)}: kind {kind} skipped (it holds no SLO)")
         else:
             raise BadInputError(f"{label}: kind: unknown kind {kind!r} (OpenSLO v1 kinds: {', '.join(KINDS)})"
                                 f"{line_of(obj.node, ('kind',))}")
 
     # -- OpenSLO references
-    def _check_source_refs(self, value: Any, obj: _Object, loc: tuple[Any, ...] = ()) -> None:
-        """Every `metricSourceRef` in `value` names a DataSource of a Prometheus-API type; a metricSource without
-        its own `type` takes the DataSource's (the README: "the type will be inferred from the DataSource")."""
+    def _metric_sources(self, value: Any, loc: tuple[Any, ...]) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
+        """Every `metricSource` mapping with a `metricSourceRef` in `value`, with its field path."""
+        found = []
         if isinstance(value, dict):
             source = value.get("metricSource")
             if isinstance(source, dict) and isinstance(source.get("metricSourceRef"), str):
-                ref_loc = (*loc, "metricSource", "metricSourceRef")
-                name = source["metricSourceRef"]
-                if name not in self.sources:
-                    known = ", ".join(sorted(self.sources)) or "none"
-                    raise BadInputError(f"{obj.label}: {_path(ref_loc)}: no kind: DataSource named {name!r} in the "
-                                        f"catalog (DataSources: {known}){line_of(obj.node, ref_loc)}")
-                data_source = self.sources[name][0]
-                if data_source.spec.type.lower() not in PROMETHEUS_TYPES:
-                    raise BadInputError(f"{obj.label}: {_path(ref_loc)}: DataSource {name!r} is of type "
-                                        f"{data_source.spec.type!r}; only Prometheus-API sources are supported "
-                                        f"({', '.join(PROMETHEUS_TYPES.values())}){line_of(obj.node, ref_loc)}")
-                source.setdefault("type", data_source.spec.type)
+                found.append((source, (*loc, "metricSource")))
             for key, item in value.items():
-                self._check_source_refs(item, obj, (*loc, key))
+                found += self._metric_sources(item, (*loc, key))
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                self._check_source_refs(item, obj, (*loc, i))
+                found += self._metric_sources(item, (*loc, i))
+        return found
+
+    def _resolve_sources(self, sources: list[tuple[dict[str, Any], tuple[Any, ...]]], obj: _Object,
+                         slo: str | None = None) -> None:
+        """Every `metricSourceRef` to a DataSource of the catalog: it must be of a Prometheus-API type, and a
+        metricSource without its own `type` takes the DataSource's (the README: "the type will be inferred from the
+        DataSource"). A reference to a DataSource the catalog lacks is left to `_dangling_sources`."""
+        for source, source_loc in sources:
+            name, ref_loc = source["metricSourceRef"], (*source_loc, "metricSourceRef")
+            if name not in self.sources:
+                continue
+            data_source = self.sources[name][0]
+            if data_source.spec.type.lower() not in PROMETHEUS_TYPES:
+                raise BadInputError(f"{_for_slo(obj.label, slo)}: {_path(ref_loc)}: DataSource {name!r} is of type "
+                                    f"{data_source.spec.type!r}; only Prometheus-API sources are supported "
+                                    f"({', '.join(PROMETHEUS_TYPES.values())}){line_of(obj.node, ref_loc)}")
+            source.setdefault("type", data_source.spec.type)
+
+    def _dangling_sources(self, sources: list[tuple[dict[str, Any], tuple[Any, ...]]], obj: _Object,
+                          slo: str | None = None) -> None:
+        """A `metricSourceRef` to a DataSource the catalog lacks is read when the metricSource gives its `type` (the
+        DataSource may live elsewhere: the kit never needs it), with a note; without a type it is refused, naming
+        what to add."""
+        for source, source_loc in sources:
+            name = source["metricSourceRef"]
+            if name in self.sources:
+                continue
+            if source.get("type") is None:
+                known = ", ".join(sorted(self.sources)) or "none"
+                ref_loc = (*source_loc, "metricSourceRef")
+                raise BadInputError(
+                    f"{_for_slo(obj.label, slo)}: {_path(ref_loc)}: no kind: DataSource named {name!r} in the catalog "
+                    f"(DataSources: {known}) and the metricSource gives no type: add {_path(source_loc)}.type "
+                    f"(Prometheus, Thanos, Mimir or VictoriaMetrics) or a kind: DataSource named {name!r} of such a "
+                    f"type to the catalog{line_of(obj.node, ref_loc)}")
+            note = (f"{self._where(obj.label)}: metricSourceRef {name} names no DataSource in the catalog; read as "
+                    f"its type {source['type']} (the kit queries GORELIABLE_PROMETHEUS_URL)")
+            if note not in self.notes:
+                self.notes.append(note)
 
     def _openslo_slo(self, obj: _Object) -> SLO:
-        """The SLO with its indicatorRefs replaced by the referenced SLIs (which may come later in the file) and
-        its metric sources' types taken from their DataSources, validated."""
+        """The SLO with its indicatorRefs replaced by the referenced SLIs (which may come later in the file or in
+        another file) and its metric sources' types taken from their DataSources, validated. The SLO's own problems
+        are said first (a missing SLI, a field not read), then its metric sources' references."""
         document = copy.deepcopy(obj.value)
         spec = document.get("spec")
+        name = _name_of(obj.value) or "?"
+        holders: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
         if isinstance(spec, dict):
             own = "indicator" in spec or "indicatorRef" in spec
-            self._inline(spec, obj, ("spec",))
+            holders.append((spec, ("spec",)))
             for i, objective in enumerate(spec.get("objectives") or [] if not own else []):
                 if isinstance(objective, dict):  # composite: an indicator per objective
-                    self._inline(objective, obj, ("spec", "objectives", i))
-            self._check_source_refs(spec, obj, ("spec",))
+                    holders.append((objective, ("spec", "objectives", i)))
+        own = self._metric_sources(spec, ("spec",))  # the SLO's inline indicators' sources
+        inlined = [(holder, ref) for holder, loc in holders if (ref := self._inline(holder, obj, loc)) is not None]
+        referenced = list(dict.fromkeys(ref for _, ref in inlined))
+        shared = {ref: self._metric_sources(self.indicators[ref][1], ("spec",)) for ref in referenced}
+        for ref in referenced:  # the SLIs' own metric sources, said at their lines
+            self._resolve_sources(shared[ref], self.sli_objects[ref], slo=name)
+        for holder, ref in inlined:  # with the types their DataSources give
+            holder["indicator"]["spec"] = copy.deepcopy(self.indicators[ref][1])
+        self._resolve_sources(own, obj)
+        validate_document(SLO, document, obj.label, obj.node)  # the SLO's own problems first
+        for ref in referenced:
+            self._dangling_sources(shared[ref], self.sli_objects[ref], slo=name)
+        self._dangling_sources(own, obj)
+        self.used_slis.update(referenced)
         return validate_document(SLO, document, obj.label, obj.node)
 
-    def _inline(self, holder: dict[str, Any], obj: _Object, loc: tuple[Any, ...]) -> None:
+    def _inline(self, holder: dict[str, Any], obj: _Object, loc: tuple[Any, ...]) -> str | None:
+        """Replace `indicatorRef` by the SLI it names (its name returned, None when there is none to inline)."""
         reference = holder.get("indicatorRef")
         if not isinstance(reference, str) or "indicator" in holder:
-            return  # both given, or a bad type: the validation says so
+            return None  # both given, or a bad type: the validation says so
         if reference not in self.indicators:
             known = ", ".join(sorted(self.indicators)) or "none"
             raise BadInputError(f"{obj.label}: {_path((*loc, 'indicatorRef'))}: no kind: SLI document named "
                                 f"{reference!r} in the catalog (SLIs: {known})"
                                 f"{line_of(obj.node, (*loc, 'indicatorRef'))}")
         del holder["indicatorRef"]
-        holder["indicator"] = {"metadata": {"name": reference}, "spec": copy.deepcopy(self.indicators[reference][1])}
+        holder["indicator"] = {"metadata": {"name": reference}}  # its spec once its sources are resolved
+        return reference
+
+
+def _for_slo(label: str, slo: str | None) -> str:
+    """An SLI's label, naming the SLO that uses it: `document 2 (my-sli), SLI of SLO my-slo`."""
+    return f"{label}, SLI of SLO {slo}" if slo else label
+
+
+def _first(first: str, label: str) -> str:
+    """Where a name was first defined: `document 1`, with its file when that is not `label`'s."""
+    file, _, rest = first.partition(": ")
+    return rest if rest and label.startswith(f"{file}: ") else first
 
 
 def _short(label: str) -> str:

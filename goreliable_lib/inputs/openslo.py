@@ -9,7 +9,8 @@ What is read, following the v1 README and the Go SDK's validation (github.com/Op
   `sum(SEL)` or `sum(rate(SEL[5m]))` (`promql.parse_counter_query`), and `thresholdMetric` (any PromQL
   expression, one value per time slice, compared with the objective's `op`/`value`);
 - `metricSource.type` Prometheus or a Prometheus-API store (Thanos, Mimir, VictoriaMetrics), or
-  `metricSourceRef` to a `kind: DataSource` of such a type (resolved by the catalog);
+  `metricSourceRef` to a `kind: DataSource` of such a type (resolved by the catalog, in any of its files); a
+  `metricSourceRef` beside its own `type` is read without the DataSource (the kit never needs it);
 - `timeWindow` optional (the kit then uses DEFAULT_WINDOW), rolling (`30d`, `4w`) or calendar (`1d`, `1w`, `1M`,
   `1Q`, `1Y`, `calendar.timeZone` any IANA zone, `calendar.startTime` as a string or a YAML timestamp);
   `isRolling` defaults to false when `calendar` is given (the README) and to true when not;
@@ -53,10 +54,22 @@ _WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
 
 
 # --------------------------------------------------------------------------------------------- metrics
-class CounterQuery(SpecModel):
-    """`spec` of a ratio metric's source: a count of events on a counter selector."""
+class _Query(SpecModel):
+    """`spec` of a Prometheus metric source: its `query`."""
 
     query: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _promql(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "query" not in data and "promql" in data:
+            raise ValueError("query: required field missing; this spec has promql (Nobl9's name for the query), which "
+                             "OpenSLO's Prometheus metric source writes as query")
+        return data
+
+
+class CounterQuery(_Query):
+    """`spec` of a ratio metric's source: a count of events on a counter selector."""
 
     @field_validator("query")
     @classmethod
@@ -69,10 +82,8 @@ class CounterQuery(SpecModel):
         return parse_counter_query(self.query)
 
 
-class ExpressionQuery(SpecModel):
+class ExpressionQuery(_Query):
     """`spec` of a threshold metric's source: a PromQL expression with one value per time slice."""
-
-    query: str
 
     @field_validator("query")
     @classmethod

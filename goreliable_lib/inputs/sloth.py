@@ -5,6 +5,15 @@ The fields, as Sloth defines them (github.com/slok/sloth, pkg/prometheus/api/v1/
 `sli`, `alerting`}]. An SLO is named like Sloth's own `sloth_id`: `<service>-<name>`. Sloth specs carry no window
 (Sloth defaults to 30 days), so the SLO has no `timeWindow` and the kit's default (30 days rolling) applies.
 
+Names: every name Sloth accepts is read (its rule, pkg/common/conventions NameRegexp, for the service, the SLO name
+and the id alike: letters of either case, digits, `-`, `_`, `.`, starting and ending with a letter or digit, of any
+length), so the id `<service>-<name>` may pass the 63 characters of an OpenSLO name (`SlothSLO` keeps Sloth's rule
+for it). One-character names, which Sloth refuses, are read too (the kit always read them). The id is the SLO's name
+in the kit as in Sloth's own rules (`sloth_id`): stable, and unique in a catalog (two specs giving one id are refused
+as duplicate names, as Sloth refuses them).
+
+Every refusal names the SLO: `file: document N (service), SLO <service>-<name>: slos[i].field: why (line L)`.
+
 `sli.events` {`error_query`, `total_query`} is read when each query counts events of one counter selector:
 `SEL`, `sum(SEL)`, `sum(rate(SEL[{{.window}}]))` or `sum(increase(SEL[{{.window}}]))` (bad and total events).
 Sloth's latency idiom, `error_query: sum(rate(TOTAL[{{.window}}])) - sum(rate(FAST[{{.window}}]))` with TOTAL the
@@ -19,11 +28,13 @@ selectors).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from goreliable_lib.inputs.openslo import SLO, Metadata
 from goreliable_lib.inputs.promql import (
     Selector,
     parse_counter_difference,
@@ -37,11 +48,21 @@ VERSION = "prometheus/v1"
 FORMAT = "Sloth prometheus/v1"
 _COUNT = "sum(rate(COUNTER{...}[{{.window}}]))"
 _WHY = "a query of arbitrary PromQL cannot be counted exactly from the counters' raw samples"
+#: Sloth's NameRegexp (`^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$`), also allowing one character as the kit always did.
+NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+_NAME_RULE = ("must start and end with a letter or digit and hold only letters, digits, '.', '_' and '-' (Sloth's "
+              "rule for names)")
 
 
-def _refused(role: str, text: str, also: str = "") -> ValueError:
-    return ValueError(f"{role}: must count the {'bad' if role == 'error_query' else 'total'} events of one counter, "
-                      f"as {_COUNT} or a plain selector{also} ({_WHY}), got {text.strip()!r}")
+def _sloth_name(value: str) -> str:
+    if not re.fullmatch(NAME, value):
+        raise ValueError(f"{_NAME_RULE}, got {value!r}")
+    return value
+
+
+def _refused(role: str, text: str, also: str = "") -> str:
+    return (f"must count the {'bad' if role == 'error_query' else 'total'} events of one counter, as {_COUNT} or a "
+            f"plain selector{also} ({_WHY}), got {text.strip()!r}")
 
 
 
@@ -51,11 +72,11 @@ class Events(SpecModel):
 
     @field_validator("total_query")
     @classmethod
-    def _total(cls, value: str) -> str:  # total_query: the message names the field itself
+    def _total(cls, value: str) -> str:
         try:
             parse_counter_query(split_grouping(value)[0], window_template=True)
         except ValueError:
-            raise _refused("total_query", value) from None
+            raise ValueError(_refused("total_query", value)) from None
         return value
 
     @model_validator(mode="after")
@@ -93,8 +114,8 @@ class Events(SpecModel):
         try:
             return "bad", parse_counter_query(error_text, window_template=True), error_by
         except ValueError:
-            raise _refused("error_query", self.error_query, ", or as total minus good: "
-                           "sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}]))") from None
+            raise ValueError("error_query: " + _refused("error_query", self.error_query, ", or as total minus good: "
+                             "sum(rate(TOTAL[{{.window}}])) - sum(rate(GOOD[{{.window}}]))")) from None
 
 
 def _by_text(labels: tuple[str, ...]) -> str:
@@ -120,10 +141,15 @@ class SLI(SpecModel):
 
 
 class SLOEntry(SpecModel):
-    name: str = Field(min_length=1)
+    name: str
     objective: float
     description: str | None = None
     sli: SLI
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _sloth_name(value)
 
     @field_validator("objective")
     @classmethod
@@ -135,10 +161,34 @@ class SLOEntry(SpecModel):
 
 
 class Spec(SpecModel):
+    """The spec without its SLOs' contents: each entry of `slos` is validated on its own, so that its refusal names
+    the SLO."""
+
     version: Literal["prometheus/v1"]
-    service: str = Field(min_length=1)
+    service: str
     labels: dict[str, Any] | None = None
-    slos: list[SLOEntry] = Field(min_length=1)
+    slos: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        return _sloth_name(value)
+
+
+class SlothMetadata(Metadata):
+    name: str = Field(pattern=NAME)  # the id `<service>-<name>`: Sloth's rule, not the 63-character DNS label
+
+
+class SlothSLO(SLO):
+    """A Sloth SLO read into OpenSLO v1: the same model, with Sloth's names (they may pass 63 characters and hold
+    upper case, `_` and `.`)."""
+
+    metadata: SlothMetadata
+
+
+def slo_label(label: str, service: str, name: Any) -> str:
+    """`document 1 (myservice), SLO myservice-requests-availability`: where a Sloth SLO stands, by its id."""
+    return f"{label}, SLO {service}-{name}" if isinstance(name, str) and name else label
 
 
 def _metric(selector: Selector) -> dict[str, Any]:
@@ -146,12 +196,15 @@ def _metric(selector: Selector) -> dict[str, Any]:
 
 
 def to_openslo(document: dict[str, Any], label: str,
-               node: yaml.Node) -> list[tuple[dict[str, Any], tuple[Any, ...], tuple[str, ...]]]:
-    """The OpenSLO v1 SLO documents of one Sloth spec, each with where its entry sits (`("slos", i)`) and the
-    labels it is grouped by (`sum by (...)`; () when not grouped)."""
+               node: yaml.Node) -> list[tuple[dict[str, Any], str, tuple[Any, ...], tuple[str, ...]]]:
+    """The OpenSLO v1 SLO documents of one Sloth spec, each with its label (`slo_label`), where its entry sits
+    (`("slos", i)`) and the labels it is grouped by (`sum by (...)`; () when not grouped). A refusal names the SLO
+    as well as the field."""
     spec = validate_document(Spec, document, label, node)
     found = []
-    for i, entry in enumerate(spec.slos):
+    for i, raw in enumerate(spec.slos):
+        entry_label = slo_label(label, spec.service, raw.get("name"))
+        entry = validate_document(SLOEntry, raw, entry_label, node, prefix=("slos", i))
         role, part, total = entry.sli.events.selectors()  # type: ignore[union-attr]
         found.append(({
             "apiVersion": "openslo/v1", "kind": "SLO",
@@ -162,5 +215,5 @@ def to_openslo(document: dict[str, Any], label: str,
                                                             "total": _metric(total)}}},
                      "budgetingMethod": "Occurrences",
                      "objectives": [{"displayName": f"{entry.objective:g}%", "targetPercent": entry.objective}]},
-        }, ("slos", i), entry.sli.events.grouping()))  # type: ignore[union-attr]
+        }, entry_label, ("slos", i), entry.sli.events.grouping()))  # type: ignore[union-attr]
     return found

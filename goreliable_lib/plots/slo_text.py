@@ -143,6 +143,10 @@ def catalog_sentence(catalog: Catalog, objectives: Sequence[SLOObjective], windo
         text += "; grouped SLOs (a row per group with series in the window): " + ", ".join(
             f"{md(name)} by {', '.join(labels)} ({count} group{'s' if count != 1 else ''})"
             for name, (labels, count) in grouped.items())
+    referring = {o.slo_name: o.metric_source_refs for o in objectives if o.metric_source_refs}
+    if referring:
+        text += "; metric sources by reference (metricSourceRef): " + ", ".join(
+            f"{md(name)} -> {md(', '.join(refs))}" for name, refs in referring.items())
     text += "."
     if catalog.notes:
         text += " Read past: " + "; ".join(catalog.notes) + "."

@@ -54,12 +54,19 @@ def safe_name(value: Any, field_name: str) -> str:
     return text
 
 
+#: The longest stem `file_stem` keeps as it is: a figure's file name adds a suffix (`_burn_rates.json`) and file
+#: systems allow 255 bytes; a Sloth SLO id (`<service>-<name>`) has no length limit.
+MAX_STEM = 120
+
+
 def file_stem(text: str) -> str:
-    """A file name stem for a name built from *data* (a Kubecost team or namespace, a drill id), which may hold
-    anything a label value or a log line can: unchanged when `safe_name` accepts it, else every other character
-    and each `..` become `_`, with a short hash of the original so two names never share a file."""
+    """A file name stem for a name built from *data* (a Kubecost team or namespace, a drill id, an SLO's name), which
+    may hold anything a label value or a log line can: unchanged when `safe_name` accepts it and it has at most
+    MAX_STEM characters, else every other character and each `..` become `_`, cut to 80 characters, with a short
+    hash of the original so two names never share a file."""
     try:
-        return safe_name(text, "name")
+        if len(str(text)) <= MAX_STEM:
+            return safe_name(text, "name")
     except BadInputError:
         pass
     cleaned = re.sub(r"[^A-Za-z0-9_.:=@+-]", "_", str(text)).replace("..", "__").lstrip(".-_") or "name"
@@ -121,6 +128,25 @@ def check_file(value: Any, field_name: str) -> str:
     if not resolved.is_file():
         raise BadInputError(f"{field_name}: file {value!r} not found (relative paths start at {project_root()})")
     return value.strip()
+
+
+def check_catalog(value: Any, field_name: str) -> str | list[str]:
+    """An SLO catalog: a file, a folder (its *.yaml and *.yml files) or several of these (a YAML list, or
+    comma-separated text), each of which must exist; kept as given (`inputs.catalog.read_catalog` reads them)."""
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        items = [item.strip() for item in value if item.strip()]
+    else:
+        raise BadInputError(f"{field_name}: expected a file or folder path, or a list of them, got {value!r}")
+    if not items:
+        raise BadInputError(f"{field_name}: expected a file or folder path, got {value!r}")
+    for item in items:
+        resolved = resolve(Path(item))
+        if not (resolved.is_file() or resolved.is_dir()):
+            raise BadInputError(f"{field_name}: file {item!r} not found, nor a folder of that name (relative paths "
+                                f"start at {project_root()})")
+    return value.strip() if isinstance(value, str) else items
 
 
 def check_names(value: Any, field_name: str) -> str | list[str]:
@@ -233,8 +259,9 @@ def common_params(title: str) -> tuple[Param, ...]:
     )
 
 
-CATALOG_PARAM = Param("catalog", "file", "params/slos.yaml",
-                      "SLO catalog: OpenSLO v1, Pyrra or Sloth (docs/slo-catalog.md)", check_file)
+CATALOG_PARAM = Param("catalog", "file, folder or list", "params/slos.yaml",
+                      "SLO catalog: OpenSLO v1, Pyrra or Sloth; a file, a folder of *.yaml/*.yml files, or several "
+                      "(a list or comma-separated) (docs/slo-catalog.md)", check_catalog)
 
 
 def bad_file_input(name: str, exc: BadInputError) -> BadInputError:

@@ -44,7 +44,11 @@ own dialect (Prometheus 3 functions, MetricsQL) better than the parser's grammar
 
 Results carry the server's `warnings` (raised as `PrometheusWarning`) and Prometheus 3's `infos` (raised as
 `PrometheusInfo`) in `attrs["warnings"]` and `attrs["infos"]`; native histogram samples are skipped with a
-warning naming the series (see `promjson`).
+warning naming the series (see `promjson`). An answer VictoriaMetrics marks `"isPartial": true` carries a
+partial-response warning like Thanos' own; with `partial_response=False` (GORELIABLE_THANOS_PARTIAL_RESPONSE=false:
+Thanos is asked not to answer partially) such an answer is a `PrometheusError` (`error_type` `partial_response`,
+not retried). An error answer names its HTTP status and `errorType` whatever fields its body lacks (a Cortex/Mimir
+query-frontend's 499 `canceled` and 504 `timeout` bodies may have no `error`).
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ PROMETHEUS_MAX_POINTS = 11_000
 MAX_POINTS_PER_REQUEST = 5_000_000
 #: The setting that makes a Prometheus source retry timeouts (named in the error of a timeout not retried).
 RETRY_TIMEOUTS_SETTING = "GORELIABLE_PROMETHEUS_RETRY_TIMEOUTS=true"
+#: The setting that makes partial answers errors (named in the error of a refused partial answer).
+PARTIAL_RESPONSE_SETTING = "GORELIABLE_THANOS_PARTIAL_RESPONSE=false"
 _DAY_MS = 86_400_000
 _RESOLUTION = re.compile(r"auto|(?:\d+(?:ms|s|m|h|d|w))+")
 
@@ -397,7 +403,18 @@ class PrometheusSource(Source):
         if envelope.status != "success" or envelope.result is None:
             raise PrometheusError(self._error_message(endpoint, 200, envelope.error_type, envelope.error, promql),
                                   query=promql, error_type=envelope.error_type, status=200)
+        if envelope.partial and self.refuses_partial_responses:
+            raise PrometheusError(f"Prometheus {self.url}/api/v1/{endpoint} answered a partial response "
+                                  f"({promjson.PARTIAL_WARNING}) and partial responses are refused "
+                                  f"({PARTIAL_RESPONSE_SETTING}) -- query: {_short(promql)!r}",
+                                  query=promql, error_type="partial_response", status=200)
         return envelope.result
+
+    @property
+    def refuses_partial_responses(self) -> bool:
+        """Partial answers are errors (`partial_response=False`, GORELIABLE_THANOS_PARTIAL_RESPONSE=false): Thanos is
+        asked not to send them, and an answer VictoriaMetrics marks `"isPartial": true` is refused here."""
+        return self.thanos_options.get("partial_response") == "false"
 
     def _error_message(self, endpoint: str, status: int, error_type: str | None, error: str | None,
                        promql: str) -> str:
@@ -433,15 +450,7 @@ class PrometheusSource(Source):
                                  f"-- query: {_short(promql)!r}", error_type="unavailable") from None
         if response.status_code == 200:
             return response.content
-        error_type, error = None, None
-        try:
-            document = response.json()
-            if isinstance(document, dict):
-                error_type, error = document.get("errorType"), document.get("error")
-        except ValueError:
-            pass
-        if error is None:
-            error = f"non-JSON body: {_short(response.text.strip(), 300)!r}"
+        error_type, error = _error_fields(response)
         message = self._error_message(endpoint, response.status_code, error_type, error, promql)
         if response.status_code in RETRY_STATUSES:
             retry_after = (retry_after_seconds(response.headers.get("Retry-After"))
@@ -449,6 +458,25 @@ class PrometheusSource(Source):
             raise TransientError(message, status=response.status_code, error_type=error_type or "unavailable",
                                  retry_after=retry_after, timed_out=error_type == "timeout")
         raise PrometheusError(message, query=promql, error_type=error_type, status=response.status_code)
+
+
+def _error_fields(response: requests.Response) -> tuple[str | None, str]:
+    """(errorType, the message) of an error answer, whatever fields its body lacks: a Cortex/Mimir query-frontend
+    writes `{"status":"error","errorType":"canceled"}` (499) or `"timeout"` (504) with no `error` when the cause had
+    no text; a proxy answers HTML or plain text."""
+    body = _short(response.text.strip(), 300)
+    try:
+        document = response.json()
+    except ValueError:
+        return None, f"non-JSON body: {body!r}"
+    if not isinstance(document, dict):
+        return None, f"a JSON body that is not a Prometheus API response: {body!r}"
+    error_type = document.get("errorType")
+    error_type = str(error_type) if error_type not in (None, "") else None
+    error = document.get("error")
+    if error in (None, ""):
+        return error_type, f"no error message in the body {body!r}"
+    return error_type, str(error)
 
 
 def _is_loopback(host: str) -> bool:

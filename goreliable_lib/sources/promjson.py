@@ -22,6 +22,9 @@ converter test data):
   `histogram_sum()`, `histogram_quantile()`, `histogram_fraction()` give numbers (a float of a series that
   also has histogram samples is kept);
 - `infos` (Prometheus 3's info-level annotations) are kept in `attrs["infos"]`, beside `attrs["warnings"]`;
+- VictoriaMetrics cluster's `"isPartial": true` (vmselect answered without some vmstorage nodes: "such responses may
+  miss historical data", its docs) is a warning like a Thanos partial-response warning (`PARTIAL_WARNING`), and
+  `PromEnvelope.partial` says so (the source refuses the answer where partial responses are refused);
 - `"values":[]` (a series without samples, as Go code on prometheus/common writes it) is a series without
   samples;
 - a timestamp pandas cannot hold (after 2262-04-11) is a `MalformedResponseError` naming the series, never a
@@ -55,6 +58,11 @@ _CONVERT_OPTIONS = pa_csv.ConvertOptions(column_types={"number": pa.float64()}, 
 MEMORY_POOL: pa.MemoryPool | None = None
 
 
+#: The warning an answer marked `"isPartial": true` (VictoriaMetrics cluster) carries, worded like Thanos' own.
+PARTIAL_WARNING = ("isPartial: true: VictoriaMetrics answered without some of its storage nodes, which may hold part "
+                   "of the data (partial response)")
+
+
 class MalformedResponseError(ValueError):
     """The bytes are not a well-formed Prometheus API response."""
 
@@ -83,6 +91,8 @@ class PromEnvelope:
     warnings: list[str] = field(default_factory=list)
     infos: list[str] = field(default_factory=list)
     result: PromResult | None = None
+    #: The answer is marked partial (`"isPartial": true`, VictoriaMetrics cluster): some storage nodes did not answer.
+    partial: bool = False
 
 
 def parse_numbers(text: bytes) -> np.ndarray:
@@ -324,9 +334,12 @@ def _parse_response(body: bytes) -> PromEnvelope:
         if not isinstance(raw, list):
             raise MalformedResponseError(f"'{key}' is not a list")
         annotations[key] = [str(item) for item in raw]
+    partial = document.get("isPartial") is True
+    if partial:
+        annotations["warnings"].append(PARTIAL_WARNING)
     envelope = PromEnvelope(status=str(document["status"]), error_type=document.get("errorType"),
                             error=document.get("error"), warnings=annotations["warnings"],
-                            infos=annotations["infos"])
+                            infos=annotations["infos"], partial=partial)
     if envelope.status != "success":
         return envelope
     data = document.get("data")
