@@ -58,6 +58,7 @@ _UNTIL_UTC = re.compile(r"UNTIL=(?P<stamp>\d{8}T\d{6})Z", re.IGNORECASE)
 #: Rule frequencies the kit reads: a correction is counted in whole minutes, so a rule firing every second or
 #: minute is not a window (and would expand into millions of occurrences over a year's history).
 _FREQUENCIES = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_RFC_FREQUENCIES = ("SECONDLY", "MINUTELY", *_FREQUENCIES)
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ def _rule(text: str, first: pd.Timestamp, zone: str) -> rrule:
     parts = dict(part.split("=", 1) if "=" in part else (part, "") for part in line.upper().split(";"))
     if "FREQ" not in parts:
         raise ValueError(f"rrule: {text!r} has no FREQ (e.g. FREQ=WEEKLY;BYDAY=SU)")
+    if parts["FREQ"] not in _RFC_FREQUENCIES:
+        raise ValueError(f"rrule: FREQ={parts['FREQ']} is not an RFC 5545 frequency ({', '.join(_RFC_FREQUENCIES)})")
     if parts["FREQ"] not in _FREQUENCIES:
         raise ValueError(f"rrule: FREQ={parts['FREQ']} is not read (a correction is counted in whole minutes: "
                          f"FREQ is one of {', '.join(_FREQUENCIES)})")
@@ -278,7 +281,7 @@ def read_corrections(path: str | Path, catalog: Catalog) -> list[Correction]:
             raise BadInputError(f"{obj.label}: a corrections file holds apiVersion: goreliable/v1, kind: Correction "
                                 f"documents only, got {what}{line_of(obj.node, ('kind',))}")
         found.append(parse_correction(value, obj.label, obj.node, known))
-    return found
+    return _unique(found)
 
 
 def load_corrections(catalog: Catalog, path: str | Path | None = None) -> list[Correction]:
