@@ -459,3 +459,13 @@ def test_the_pages_show_raw_and_corrected_side_by_side(reports: dict[str, Any]) 
     assert [(c["name"], c["slos"], c["service"]) for c in read] == [
         ("outage-drill", ["shop-availability"], None), ("nightly", None, "shop"), ("big-migration", None, None)]
     assert math.isfinite(entry["sli"])
+
+
+def test_the_shipped_example_reads_against_the_seed_catalog(seed_catalog: Any) -> None:
+    drill, weekly = read_corrections(ROOT / "params" / "corrections.example.yaml", seed_catalog)
+    assert (drill.slos, weekly.service) == (("api-gateway-availability", "api-gateway-latency"), "order-service")
+    # Sundays 02:00 Berlin: 2026-10-18 (CEST: 00:00 UTC); 2026-10-25, when 02:00-03:00 happens twice (03:00 CEST
+    # goes back to 02:00 CET), the first 02:00 (CEST: 00:00 UTC); 2026-11-01 (CET: 01:00 UTC)
+    assert correction_windows.windows(weekly, utc("2026-10-17T00:00"), utc("2026-11-02T00:00")) == [
+        (utc("2026-10-18T00:00"), utc("2026-10-18T02:00")), (utc("2026-10-25T00:00"), utc("2026-10-25T02:00")),
+        (utc("2026-11-01T01:00"), utc("2026-11-01T03:00"))]
