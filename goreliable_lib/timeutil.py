@@ -142,12 +142,12 @@ def check_time_zone(name: object, *, field: str = "timeZone") -> str:
     return name.strip()
 
 
-def _local(ts: pd.Timestamp, tz: str) -> pd.Timestamp:
+def wall_clock(ts: pd.Timestamp, tz: str) -> pd.Timestamp:
     """The wall-clock time of `ts` in `tz`, without zone."""
     return ts.tz_convert(tz).tz_localize(None)
 
 
-def _utc(wall: pd.Timestamp, tz: str) -> pd.Timestamp:
+def wall_to_utc(wall: pd.Timestamp, tz: str) -> pd.Timestamp:
     """A wall-clock time in `tz` as UTC (a time skipped by a DST change moves forward; a repeated one is the
     first)."""
     return pd.Timestamp(wall).tz_localize(tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
@@ -174,13 +174,13 @@ def _parse_window(window: object, end: pd.Timestamp, *, field: str,
         if not 1 <= month <= 12:
             raise BadInputError(f"{field}: {window!r} names no month (use YYYY-MM)")
         start = pd.Timestamp(year=year, month=month, day=1)
-        return _utc(start, tz), _utc(start + pd.DateOffset(months=1), tz)
+        return wall_to_utc(start, tz), wall_to_utc(start + pd.DateOffset(months=1), tz)
     if match := _QUARTER.match(text):
         start = pd.Timestamp(year=int(match["year"]), month=3 * int(match["quarter"]) - 2, day=1)
-        return _utc(start, tz), _utc(start + pd.DateOffset(months=3), tz)
+        return wall_to_utc(start, tz), wall_to_utc(start + pd.DateOffset(months=3), tz)
     if match := _PREVIOUS.match(text):
-        current = _local(end, tz).to_period("M" if match["unit"].lower() == "month" else "Q")
-        return _utc((current - 1).start_time, tz), _utc(current.start_time, tz)
+        current = wall_clock(end, tz).to_period("M" if match["unit"].lower() == "month" else "Q")
+        return wall_to_utc((current - 1).start_time, tz), wall_to_utc(current.start_time, tz)
     if match := _CALENDAR.match(text):
         return calendar_window(text, end, tz=tz, field=field)
     try:
@@ -208,7 +208,7 @@ def calendar_window(duration: str, end: object, *, tz: str = "UTC", start_time: 
                             f"(1d, 1w, 1M, 1Q, 1Y), got {duration!r}")
     count, unit = int(match["count"]), match["unit"]
     step = count * (3 if unit == "Q" else 1)
-    wall_end = _local(end_ts, tz)
+    wall_end = wall_clock(end_ts, tz)
     if start_time is None:
         if count != 1:
             raise BadInputError(f"{field}: a calendar window of {duration} needs calendar.startTime (where its "
@@ -218,7 +218,7 @@ def calendar_window(duration: str, end: object, *, tz: str = "UTC", start_time: 
                   "Y": wall_end.to_period("Y").start_time}[unit]
     else:
         anchor = pd.Timestamp(start_time)
-        anchor = _local(anchor, tz) if anchor.tzinfo is not None else anchor
+        anchor = wall_clock(anchor, tz) if anchor.tzinfo is not None else anchor
 
     def period_start(k: int) -> pd.Timestamp:
         return anchor + pd.DateOffset(**{_CALENDAR_UNITS[unit]: step * k})
@@ -232,7 +232,7 @@ def calendar_window(duration: str, end: object, *, tz: str = "UTC", start_time: 
         k += 1
     while period_start(k) >= wall_end:
         k -= 1
-    return _utc(period_start(k), tz), end_ts
+    return wall_to_utc(period_start(k), tz), end_ts
 
 
 def duration_text(seconds: float) -> str:

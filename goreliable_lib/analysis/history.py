@@ -8,14 +8,18 @@ Rules (summary.json `history`):
 - `coverage` = minutes with a sample / minutes of the month (to `end` for the last one): a month the kit cannot
   see (no minute with data: before the archive and the server reach) is `unknown`, its figures null, never met;
   a month with samples but no event is `no_data`;
-  a month seen in part keeps its figures over what was seen, and its coverage says how much that is.
+  a month seen in part keeps its figures over what was seen, and its coverage says how much that is;
+- `corrected_minutes` = the month's minutes a correction window left out (`analysis.correction_windows`: the events
+  given are already corrected; `corrected` marks those rows), 0 without corrections: a corrected month is marked.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from goreliable_lib.analysis.slo import error_budget_remaining, sli
@@ -35,19 +39,21 @@ def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def monthly_history(events: pd.DataFrame, objective: float, end: pd.Timestamp,
-                    months: int = HISTORY_MONTHS) -> list[dict[str, Any]]:
+def monthly_history(events: pd.DataFrame, objective: float, end: pd.Timestamp, months: int = HISTORY_MONTHS,
+                    corrected: Sequence[bool] | None = None) -> list[dict[str, Any]]:
     """One entry per calendar month (see the module's rules) from per-minute `timestamp, good, total` events
-    (NaN = no sample that minute); minutes after `end` are not counted."""
+    (NaN = no sample that minute; `corrected`: per row, whether a correction window left it out); minutes after
+    `end` are not counted."""
     starts = month_starts(end, months)
-    events = events.assign(timestamp=pd.to_datetime(events["timestamp"], utc=True))  # one unit, whatever the source
+    events = events.assign(timestamp=pd.to_datetime(events["timestamp"], utc=True),  # one unit, whatever the source
+                           corrected=False if corrected is None else np.asarray(corrected, dtype=bool))
     frame = events[(events["timestamp"] > starts[0]) & (events["timestamp"] <= end)]
     frame = frame.drop_duplicates("timestamp", keep="last")
     label = (frame["timestamp"] - MINUTE).dt.tz_localize(None).dt.to_period("M")  # minute t: the events of (t-1m, t]
     seen = frame.assign(month=label, has_data=frame["total"].notna())
     grouped = seen.groupby("month")
     sums = pd.DataFrame({"good": grouped["good"].sum(min_count=1), "total": grouped["total"].sum(min_count=1),
-                         "minutes": grouped["has_data"].sum()})
+                         "minutes": grouped["has_data"].sum(), "corrected": grouped["corrected"].sum()})
     entries = []
     for first in starts:
         period = first.tz_localize(None).to_period("M")
@@ -64,7 +70,8 @@ def monthly_history(events: pd.DataFrame, objective: float, end: pd.Timestamp,
             "sli": _number(value), "good_events": _number(good), "total_events": _number(total),
             "error_budget_remaining": _number(remaining),
             "breached": None if math.isnan(value) else bool(value < objective),
-            "coverage": with_data / minutes, "status": _status(value, with_data, minutes, objective)})
+            "coverage": with_data / minutes, "status": _status(value, with_data, minutes, objective),
+            "corrected_minutes": int(row["corrected"]) if row is not None else 0})
     return entries
 
 

@@ -27,6 +27,9 @@ Rules (the summary.json "slo" fields):
 - invariants (`check_events`, `check_window`): no minute has negative good or total events, good never exceeds total,
   and the window's good and total equal the sums of its days. Figures breaking one cannot be true; the run fails naming
   the SLO, the minute and the back-end, rather than publish a status built on them.
+- correction windows (`analysis.correction_windows`) are applied to the events before every figure here; an
+  `SLOResult` then also holds the SLI and budget before them (`sli_raw`, `error_budget_remaining_raw`) and what each
+  correction removed (`corrections`).
 - policy (thresholds are parameters): on the SLO with the least budget left, `freeze` when it is exhausted
   (<= 0), `reliability` below 20%, `caution` from 20% to 50% inclusive, `features` above 50%; `alert` is set
   below 10%. SLOs without data do not drive the decision but are named in the reason.
@@ -390,6 +393,11 @@ class SLOResult:
     budgeting_method: str = "Occurrences"
     slices: SliceCounts | None = None  # time-slice budgeting only
     slice_frame: pd.DataFrame | None = field(default=None, repr=False)
+    #: the figures before correction windows (`analysis.correction_windows`); None when no correction applied
+    sli_raw: float | None = None
+    error_budget_remaining_raw: float | None = None
+    #: what each correction removed from the window: {name, minutes, good_events, total_events, reason, author}
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bad_events(self) -> float:
@@ -407,6 +415,10 @@ class SLOResult:
             "burn_rates": {k: _number(v) for k, v in self.burn_rates.items()},
             "alerts": alerts_summary(self.alerts), "coverage": _number(self.coverage), "status": self.status,
             "budgeting_method": self.budgeting_method,
+            "sli_raw": _number(self.sli if self.sli_raw is None else self.sli_raw),
+            "error_budget_remaining_raw": _number(self.error_budget_remaining if self.error_budget_remaining_raw is None
+                                                  else self.error_budget_remaining_raw),
+            "corrections": [dict(c) for c in self.corrections],
         }
         if self.slices is not None:
             entry["time_slices"] = self.slices.summary()

@@ -7,7 +7,9 @@ examples and of `oslo fmt`), of these formats (`docs/slo-catalog.md` has the ful
   AlertNotificationTarget are read past with a note;
 - Pyrra `pyrra.dev/v1alpha1` `ServiceLevelObjective` (`inputs.pyrra`) and Sloth `version: prometheus/v1` specs
   (`inputs.sloth`), turned into OpenSLO SLOs (`SLO.source_format` says which format each came from);
-- at most one `apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` (the policy thresholds; defaults from the seed).
+- at most one `apiVersion: goreliable/v1, kind: ErrorBudgetPolicy` (the policy thresholds; defaults from the seed);
+- `apiVersion: goreliable/v1, kind: Correction` documents (correction windows), kept as written with a note: the SLO
+  report reads them (`inputs.corrections`, which also reads them from a file of their own).
 
 A catalog is one file, a folder (its `*.yaml`/`*.yml` files, sorted) or several (a list, or comma-separated text):
 its objects form one catalog, references (`indicatorRef`, `metricSourceRef`) resolve across the files and a name
@@ -67,9 +69,11 @@ from goreliable_lib.inputs.yamlfile import line_of, validate_document
 from goreliable_lib.paths import resolve
 
 __all__ = ["API_VERSION", "SLO", "BudgetPolicy", "Catalog", "SLOObjective", "load_catalog", "load_policy",
-           "objectives_of", "read_catalog", "select_objectives", "select_slos"]
+           "objectives_of", "read_catalog", "read_objects", "select_objectives", "select_slos"]
 
 POLICY_API_VERSION = "goreliable/v1"
+#: The kit's kind for a correction window (`inputs.corrections`), kept by the catalog reader for the SLO report.
+CORRECTION_KIND = "Correction"
 #: apiVersions that are not OpenSLO v1 but look like it, and what to write instead.
 _NOT_V1 = {
     "openslo.com/v1": "is not OpenSLO v1's spelling: v1 is written apiVersion: openslo/v1 (an openslo.com/... "
@@ -82,7 +86,7 @@ _NOT_V1 = {
                          "Sloth file (version: prometheus/v1, service, slos)",
 }
 READ_FORMATS = "openslo/v1, pyrra.dev/v1alpha1 ServiceLevelObjective, Sloth version: prometheus/v1, " \
-               "goreliable/v1 ErrorBudgetPolicy"
+               "goreliable/v1 ErrorBudgetPolicy and Correction"
 
 
 # --------------------------------------------------------------------------------------------- policy
@@ -317,6 +321,8 @@ class Catalog:
     slos: list[SLO]
     policy: BudgetPolicy
     notes: list[str] = field(default_factory=list)
+    #: The file's `goreliable/v1 Correction` objects as written (`inputs.corrections.catalog_corrections` reads them)
+    correction_objects: list[_Object] = field(default_factory=list)
 
     @property
     def objectives(self) -> list[SLOObjective]:
@@ -372,6 +378,19 @@ def _objects(text: str, path_text: str) -> list[_Object]:
     return found
 
 
+def read_objects(path: str | Path, what: str = "SLO catalog") -> list[_Object]:
+    """The objects of a YAML file of SLO documents (`what` names the file in errors: `SLO catalog`, `corrections
+    file`); a relative path starts at the project root."""
+    path_text = str(path)
+    try:
+        text = resolve(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"{path_text}: cannot read the {what}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path_text}: the {what} is not UTF-8 text (byte {exc.start})") from None
+    return _objects(text, path_text)
+
+
 CatalogPaths = str | Path | Sequence[str | Path]
 
 
@@ -414,15 +433,7 @@ def read_catalog(path: CatalogPaths) -> Catalog:
     (indicatorRef, metricSourceRef) resolve across all its files. Raises BadInputError naming the file as given, the
     document, the SLO and the field."""
     files = catalog_files(path)
-    objects: list[_Object] = []
-    for path_text in files:
-        try:
-            text = resolve(path_text).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInputError(f"{path_text}: cannot read the SLO catalog: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise BadInputError(f"{path_text}: the SLO catalog is not UTF-8 text (byte {exc.start})") from None
-        objects += _objects(text, path_text)
+    objects = [obj for path_text in files for obj in read_objects(path_text)]
     return _Reader(catalog_text(path), several=len(files) > 1).read(objects)
 
 
@@ -439,6 +450,7 @@ class _Reader:
         self.sources: dict[str, tuple[DataSource, str]] = {}
         self.sli_objects: dict[str, _Object] = {}  # name -> the kind: SLI object
         self.used_slis: set[str] = set()
+        self.corrections: list[_Object] = []
         # the SLOs in file order: (converted document, or None for an OpenSLO one, its format, object, location,
         # grouping labels); OpenSLO ones are validated once every SLI and DataSource of the file is known
         self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...], tuple[str, ...]]] = []
@@ -466,7 +478,7 @@ class _Reader:
         if not slos:
             raise BadInputError(f"{self.path_text}: the catalog holds no SLO documents"
                                 + (f" ({'; '.join(self.notes)})" if self.notes else ""))
-        return Catalog(self.path_text, slos, self.policy or BudgetPolicy(), self.notes)
+        return Catalog(self.path_text, slos, self.policy or BudgetPolicy(), self.notes, self.corrections)
 
     def _unique(self, name: str, obj: _Object, first_seen: dict[str, str], loc: tuple[Any, ...]) -> None:
         if name in first_seen:
@@ -496,6 +508,11 @@ class _Reader:
                                     f"{_first(self.policy_label, label)}){line_of(obj.node, ('kind',))}")
             self.policy = validate_document(_PolicyDocument, value, label, obj.node).spec
             self.policy_label = label
+            return
+        if api_version == POLICY_API_VERSION and kind == CORRECTION_KIND:
+            self.corrections.append(obj)
+            self.notes.append(f"{_short(label)}: kind Correction kept for the SLO report (a correction window, "
+                              "applied when its figures are computed)")
             return
         if api_version == pyrra.API_VERSION:
             document, grouping = pyrra.to_openslo(value, label, obj.node)

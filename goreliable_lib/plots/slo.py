@@ -288,7 +288,7 @@ def coverage_heatmap(coverage: pd.DataFrame, *, title: str | None = None) -> go.
 def compliance_history(history: Sequence[Mapping[str, Any]], *, title: str | None = None) -> go.Figure:
     """The last months per SLO (summary.json `history`): a cell per SLO and month, green when met, red when
     breached, grey and `unknown` when the kit cannot see the month (never shown as met); the SLI as text, with the
-    coverage when the month is seen in part."""
+    coverage when the month is seen in part, and `corrected` when a correction window left minutes of it out."""
     months = [m["month"] for m in history[0]["months"]] if history else []
     colour = {"met": 2, "breached": 0, "unknown": None, "no_data": None}
     z, text, hover = [], [], []
@@ -299,9 +299,12 @@ def compliance_history(history: Sequence[Mapping[str, Any]], *, title: str | Non
             row_z.append(colour.get(verdict))
             sli = f"{month['sli']:.3%}" if month["sli"] is not None else verdict.replace("_", " ")
             partial = month["status"].endswith("(partial)") or month.get("to_date")
-            row_text.append(sli + (f"<br>{month['coverage']:.0%} seen" if partial and month["sli"] is not None else ""))
+            corrected = int(month.get("corrected_minutes") or 0)
+            row_text.append(sli + (f"<br>{month['coverage']:.0%} seen" if partial and month["sli"] is not None else "")
+                            + ("<br>corrected" if corrected else ""))
             row_hover.append(f"{entry['name']} {month['month']}: {month['status']}, SLI {sli}, coverage "
-                             f"{month['coverage']:.1%}")
+                             f"{month['coverage']:.1%}" + (f", {corrected:,} min left out by corrections"
+                                                           if corrected else ""))
         z.append(row_z)
         text.append(row_text)
         hover.append(row_hover)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.analysis.counters import WindowData
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective
+from goreliable_lib.inputs.corrections import Correction
 from goreliable_lib.inputs.openslo import DEFAULT_WINDOW
 from goreliable_lib.plots.format import md, percent, rate
 from goreliable_lib.plots.slo import STATUS_TEXT
@@ -73,6 +75,18 @@ def empty_slices_warning(name: str, without_events: int, slices: int, query: str
 
 def drifting_now_warning(model: str) -> str:
     return f"model drift detected now: {model}"
+
+
+def large_correction_warning(name: str, correction: str, minutes: int, share: float, limit: float) -> str:
+    """An SLO whose window a correction covers for more than `limit` of its minutes."""
+    return (f"{name}: correction {correction} leaves out {minutes:,} min, {percent(share, 1)} of the window (more "
+            f"than {percent(limit, 0)}): its figures stand for the rest of the window only")
+
+
+def threshold_correction_warning(name: str, corrections: Sequence[str]) -> str:
+    """A thresholdMetric objective a correction names: it counts values per slice, not events, and is not corrected."""
+    return (f"{name}: correction {', '.join(corrections)} not applied (a thresholdMetric objective counts no "
+            "events: its slices stand as measured)")
 
 
 # --------------------------------------------------------------------------------------------- the first screen
@@ -164,14 +178,44 @@ def group_counts(objectives: Sequence[SLOObjective]) -> dict[str, tuple[tuple[st
     return counts
 
 
+def corrections_sentence(applied: Sequence[tuple[Correction, Sequence[tuple[str, dict[str, Any]]]]]) -> str:
+    """`**Corrections** ...`: each correction read, its window, reason and author, and the SLOs it left minutes out
+    of (`applied`: per correction, (SLO, what it removed) for each SLO whose window it touched)."""
+    parts = []
+    for correction, hits in applied:
+        where = "; ".join(f"{md(slo)} {entry['minutes']:,} min, {entry['total_events']:,.0f} events"
+                          for slo, entry in hits) or "no minute of any window"
+        parts.append(f"`{md(correction.name)}` ({md(correction.describe())}; {md(correction.reason)}, by "
+                     f"{md(correction.author)}): {where}")
+    return ("**Corrections** (minutes left out of good and total events alike; the raw figures are in each SLO's "
+            "section): " + ". ".join(parts) + ".")
+
+
 # --------------------------------------------------------------------------------------------- one SLO's section
+def raw_and_corrected(result: analysis.SLOResult) -> str:
+    """The corrected and the raw SLI and budget side by side, and what each correction removed ('' without)."""
+    if not result.corrections:
+        return ""
+    raw_sli = result.sli if result.sli_raw is None else result.sli_raw
+    raw_left = (result.error_budget_remaining if result.error_budget_remaining_raw is None
+                else result.error_budget_remaining_raw)
+    removed = "; ".join(f"`{md(c['name'])}` {c['minutes']:,} min ({c['total_events'] - c['good_events']:,.0f} bad "
+                        f"of {c['total_events']:,.0f} events; {md(c['reason'])})" for c in result.corrections)
+    return (f"\n\n| | SLI | error budget left |\n| --- | --- | --- |\n"
+            f"| corrected | {percent(result.sli)} | {percent(result.error_budget_remaining, 1)} |\n"
+            f"| raw (before corrections) | {percent(raw_sli)} | {percent(raw_left, 1)} |\n\n"
+            f"Corrections left out: {removed}.")
+
+
 def slo_markdown(result: analysis.SLOResult) -> str:
     """The heading and the numbers of one SLO's section."""
     status = STATUS_TEXT.get(result.status, result.status)
     head = f"## {md(result.name)} ({md(result.service)}): {status}"
+    corrected = raw_and_corrected(result)
     if result.status == "no_data":
-        return (f"{head}\n\nNo events between {result.start:%Y-%m-%d %H:%M} and {result.end:%Y-%m-%d %H:%M} UTC: "
-                "the SLI is unknown (not 100%). Check that the service exports the catalog's metrics.")
+        return (f"{head}\n\nNo events between {result.start:%Y-%m-%d %H:%M} and {result.end:%Y-%m-%d %H:%M} UTC"
+                + (" once the corrections are left out: the SLI is unknown (not 100%)." + corrected if corrected else
+                   ": the SLI is unknown (not 100%). Check that the service exports the catalog's metrics."))
     rates = ", ".join(f"{w} {rate(v)}" for w, v in result.burn_rates.items())
     pages = int((result.alerts["severity"] == "page").sum())
     tickets = int((result.alerts["severity"] == "ticket").sum())
@@ -189,8 +233,8 @@ def slo_markdown(result: analysis.SLOResult) -> str:
         return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
                 f"objective ({slices.method}): {counted}, {slices.without_events:,} slices without events (not "
                 f"counted){events}. **{percent(result.error_budget_remaining, 1)}** of the error budget left. "
-                f"Burn rates now (in slices): {rates}. Alert periods: {pages} page, {tickets} ticket.")
+                f"Burn rates now (in slices): {rates}. Alert periods: {pages} page, {tickets} ticket.{corrected}")
     return (f"{head}\n\nSLI **{percent(result.sli)}** against the {percent(result.objective, 1)} "
             f"objective: {result.bad_events:,.0f} bad of {result.total_events:,.0f} events. "
             f"**{percent(result.error_budget_remaining, 1)}** of the error budget left. "
-            f"Burn rates now: {rates}. Alert periods: {pages} page, {tickets} ticket.")
+            f"Burn rates now: {rates}. Alert periods: {pages} page, {tickets} ticket.{corrected}")

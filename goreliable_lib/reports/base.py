@@ -149,6 +149,13 @@ def check_catalog(value: Any, field_name: str) -> str | list[str]:
     return value.strip() if isinstance(value, str) else items
 
 
+def check_optional_file(value: Any, field_name: str) -> str | None:
+    """`check_file`, or None (also `none`, `null` or empty text: no file)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    return check_file(value, field_name)
+
+
 def check_names(value: Any, field_name: str) -> str | list[str]:
     """`all`, or a list of names (YAML list or comma-separated text), each safe for file names."""
     if value is None or value == "all":

@@ -10,6 +10,11 @@ Fetches (through `sources.prometheus`, each distinct query once): per objective 
 fetch), or for a thresholdMetric its value per time slice (`events.threshold`), and the drift gauge per
 model over the span of every window (`max_over_time` per step, so a short episode is not missed).
 
+Correction windows (`goreliable/v1 Correction` documents in the catalog or in the `corrections` file,
+`inputs.corrections`) are applied in `build`, to the events fetched (`analysis.correction_windows`): every figure
+is the corrected one, each row also says its SLI and budget before them and what each correction removed, and
+nothing fetched or archived is changed.
+
 What is reported is one row per *objective* (`inputs.catalog.SLOObjective`): an SLO with several objectives
 gives `SLO/objective` rows, a grouped SLO (Pyrra `grouping`, Sloth `sum by`) one row per group with series in its
 window (`events.groups`: `SLO{label="value"}`; more than `max_groups` groups is refused before any event is
@@ -29,7 +34,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from goreliable_lib.analysis import counters
+from goreliable_lib.analysis import correction_windows, counters
 from goreliable_lib.analysis import slo as analysis
 from goreliable_lib.analysis.history import month_starts, monthly_history
 from goreliable_lib.analysis.runs import gap_periods
@@ -44,6 +49,7 @@ from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
 from goreliable_lib.events.groups import MAX_GROUPS, expand_groups
 from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
+from goreliable_lib.inputs.corrections import Correction, catalog_corrections, load_corrections
 from goreliable_lib.plots import slo as slo_plots
 from goreliable_lib.plots import slo_text
 from goreliable_lib.plots.format import format_time, percent
@@ -57,6 +63,7 @@ from goreliable_lib.reports.base import (
     Window,
     check_int_range,
     check_names,
+    check_optional_file,
     check_window,
     common_params,
     file_stem,
@@ -109,6 +116,12 @@ class SLOData:
     window_param: str = "30d"
     #: per ratio objective: its events completed from the SLO event archive, and the archive's history days
     archived: dict[str, WithArchive] = field(default_factory=dict)
+    #: the correction windows read (the catalog's, then the `corrections` file's), applied in `build`
+    corrections: list[Correction] = field(default_factory=list)
+
+    def corrections_for(self, objective: SLOObjective) -> list[Correction]:
+        """The corrections that cover an objective, in the order read."""
+        return [c for c in self.corrections if c.applies_to(objective)]
 
     @property
     def start(self) -> pd.Timestamp:
@@ -140,8 +153,9 @@ def objective_window(objective: SLOObjective, window: str | None,
 
 def fetch(sources: Sources, params: Mapping[str, Any]) -> SLOData:
     """Every request of the report, through one `Memo` of `sources.prometheus` (`params`: catalog, window, services,
-    end, max_groups): a grouped SLO's groups first (`events.groups`), then every objective's events."""
+    end, max_groups, corrections): a grouped SLO's groups first (`events.groups`), then every objective's events."""
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
+    corrections = load_corrections(catalog, params.get("corrections"))
     objectives = select_objectives(catalog.slos, params.get("services"))
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
     prometheus = Memo(sources.prometheus)
@@ -168,7 +182,7 @@ def fetch(sources: Sources, params: Mapping[str, Any]) -> SLOData:
                                           history_from=month_starts(end)[0], reused_until=reuse)
         events[objective.name] = dataclasses.replace(shared[key], name=objective.name)
         archived[objective.name] = completed[key]
-    data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window, archived)
+    data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window, archived, corrections)
     data.drift = fetch_model_drift(prometheus, data.start, data.end)
     return data
 
@@ -283,7 +297,10 @@ class SLOReport:
                 continue  # a thresholdMetric counts no events
             taken = self.data.archived[result.name]
             events = pd.concat([taken.history, self.data.events_of(result.name)], ignore_index=True)
-            entries.append({"name": result.name, "months": monthly_history(events, result.objective, self.end)})
+            corrected = correction_windows.apply_corrections(events,
+                                                             self.data.corrections_for(self.objective(result.name)))
+            entries.append({"name": result.name, "months": monthly_history(corrected.events, result.objective,
+                                                                           self.end, corrected=corrected.covered >= 0)})
         return entries
 
     def summary(self) -> dict[str, Any]:
@@ -291,6 +308,7 @@ class SLOReport:
         `data_quality` rows and the `catalog` read (path, source formats, notes)."""
         return {"slos": self.summary_entries(), "policy": self.policy, "model_drift": self.model_drift,
                 "archive": self.archive_summary(), "history": self.history(),
+                "corrections": [_correction_summary(c) for c in self.data.corrections],
                 "warnings": list(self.warnings), "data_quality": self.data_quality().to_dict("records"),
                 "catalog": {"path": self.data.catalog.path, "source_formats": self.data.catalog.source_formats,
                             "notes": list(self.data.catalog.notes)}}
@@ -301,6 +319,10 @@ class SLOReport:
         for r in self.results:
             rows.append({"slo": r.name, "service": r.service, "objective": r.objective, "sli": r.sli,
                          "error_budget_remaining": r.error_budget_remaining,
+                         "sli_raw": r.sli if r.sli_raw is None else r.sli_raw,
+                         "error_budget_remaining_raw": r.error_budget_remaining if r.error_budget_remaining_raw is None
+                         else r.error_budget_remaining_raw,
+                         "corrected_minutes": sum(c["minutes"] for c in r.corrections),
                          **{f"burn_rate_{w}": v for w, v in r.burn_rates.items()},
                          "page_alerts": int((r.alerts["severity"] == "page").sum()),
                          "ticket_alerts": int((r.alerts["severity"] == "ticket").sum()),
@@ -324,8 +346,13 @@ class SLOReport:
         """One row per SLO and month of the compliance history (exported as history.csv)."""
         rows = [{"slo": entry["name"], **month} for entry in self.history() for month in entry["months"]]
         columns = ["slo", "month", "status", "sli", "good_events", "total_events", "error_budget_remaining", "breached",
-                   "coverage", "to_date"]
+                   "coverage", "to_date", "corrected_minutes"]
         return pd.DataFrame(rows, columns=columns)
+
+    def corrections_applied(self) -> list[tuple[Correction, list[tuple[str, dict[str, Any]]]]]:
+        """Per correction read, the SLO rows whose window it touched and what it removed from each."""
+        return [(c, [(r.name, entry) for r in self.results for entry in r.corrections if entry["name"] == c.name])
+                for c in self.data.corrections]
 
     def history_markdown(self) -> str:
         """The compliance history's heading and what it is made of."""
@@ -337,8 +364,10 @@ class SLOReport:
         else:
             source = ("this run's own days only (the archive holds no earlier day yet: every scheduled run adds its "
                       "days; `goreliable archive backfill` fills it from a server that still has them)")
+        corrected = (" A month a correction window left minutes out of is marked *corrected*: its figures are over "
+                     "its other minutes." if self.data.corrections else "")
         return ("## Compliance history\n\nThe last 12 calendar months (UTC) per SLO, from " + source + ". A month "
-                "the kit cannot see is *unknown*, never met; a month seen in part shows its coverage.")
+                "the kit cannot see is *unknown*, never met; a month seen in part shows its coverage." + corrected)
 
     def coverage_by_day(self) -> pd.DataFrame:
         """`slo`, `day`, `coverage` for every SLO and UTC day of its window."""
@@ -390,6 +419,8 @@ class SLOReport:
         lines += ["", slo_text.status_sentence(self.start, self.end, [r.status for r in self.results])]
         lines += ["", slo_text.catalog_sentence(self.data.catalog, self.data.slos, self.data.window_param,
                                                 own_windows=self.data.window_param == CATALOG_WINDOW)]
+        if self.data.corrections:
+            lines += ["", slo_text.corrections_sentence(self.corrections_applied())]
         if no_data := [r.name for r in self.results if r.status == "no_data"]:
             lines += ["", slo_text.no_data_sentence(no_data)]
         lines += ["", slo_text.alert_sentence(self.alerts_table())]
@@ -463,9 +494,49 @@ def _coverage_warnings(report: SLOReport) -> list[str]:
     return found
 
 
+def _corrected_result(data: SLOData, slo: SLOObjective, raw: pd.DataFrame,
+                      budgeting: analysis.Budgeting) -> analysis.SLOResult:
+    """A ratio objective evaluated over its events with its correction windows left out, holding its raw SLI and
+    budget beside and what each correction removed (`analysis.correction_windows`)."""
+    start, end = data.windows[slo.name]
+    corrections = data.corrections_for(slo)
+
+    def evaluate(events: pd.DataFrame) -> analysis.SLOResult:
+        return analysis.evaluate_slo(events, name=slo.name, service=slo.service, objective=slo.objective,
+                                     start=start, end=end, alert_below=data.catalog.policy.alert_below,
+                                     budgeting=budgeting, known_from=data.known_from(slo.name)[1])
+
+    corrected = correction_windows.apply_corrections(raw, corrections)
+    result = evaluate(corrected.events)
+    if not corrected.any:
+        return result
+    before = evaluate(raw)
+    return dataclasses.replace(result, sli_raw=before.sli, error_budget_remaining_raw=before.error_budget_remaining,
+                               corrections=correction_windows.removed(raw, corrections, start, end))
+
+
+def _large_corrections(result: analysis.SLOResult) -> list[str]:
+    """A warning per correction covering more than `correction_windows.LARGE_SHARE` of the objective's window."""
+    found = []
+    for entry in result.corrections:
+        share = correction_windows.share_of_window(entry["minutes"], result.start, result.end)
+        if share > correction_windows.LARGE_SHARE:
+            found.append(slo_text.large_correction_warning(result.name, entry["name"], entry["minutes"], share,
+                                                           correction_windows.LARGE_SHARE))
+    return found
+
+
+def _correction_summary(correction: Correction) -> dict[str, Any]:
+    """summary.json `corrections[]`: a correction read, as written (what it covers, its window, why, who, where)."""
+    return {"name": correction.name, "slos": list(correction.slos) if correction.slos is not None else None,
+            "service": correction.service, "window": correction.describe(), "reason": correction.reason,
+            "author": correction.author, "origin": correction.origin}
+
+
 def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
     """The report from what `fetch` returned (pure): each SLO evaluated over its window, the policy decision,
-    drift; its warnings (no data, low coverage, scrape gaps, drift now) go on the first screen and summary.json.
+    drift; its warnings (no data, low coverage, scrape gaps, drift now, a correction covering much of a window) go
+    on the first screen and summary.json.
     Raises `ImpossibleFiguresError` (the run fails) when an SLO's events break an invariant (`analysis.slo`)."""
     policy_thresholds = data.catalog.policy
     results, warnings = [], []
@@ -480,14 +551,15 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
             if result.slices is not None and result.slices.without_events:
                 warnings.append(slo_text.empty_slices_warning(slo.name, result.slices.without_events,
                                                               result.slices.slices, values.query))
+            if touching := [c.name for c in data.corrections_for(slo) if correction_windows.windows(c, start, end)]:
+                warnings.append(slo_text.threshold_correction_warning(slo.name, touching))
         else:
             backend = data.events[slo.name].backend
-            analysis.check_events(data.events_of(slo.name), name=slo.name, backend=backend)
-            result = analysis.evaluate_slo(data.events_of(slo.name), name=slo.name, service=slo.service,
-                                           objective=slo.objective, start=start, end=end,
-                                           alert_below=policy_thresholds.alert_below, budgeting=budgeting,
-                                           known_from=data.known_from(slo.name)[1])
+            raw = data.events_of(slo.name)
+            analysis.check_events(raw, name=slo.name, backend=backend)
+            result = _corrected_result(data, slo, raw, budgeting)
             analysis.check_window(result, backend=backend)
+            warnings.extend(_large_corrections(result))
         results.append(result)
         if result.status == "no_data":
             warnings.append(slo_text.no_data_warning(slo.name))
@@ -504,9 +576,13 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
 
 # --------------------------------------------------------------------------------------------- check
 def check(values: dict[str, Any]) -> None:
-    """The catalog parses and validates and the services / SLO names exist in it (exit 2 before any kernel)."""
+    """The catalog parses and validates, the services / SLO names exist in it, and the correction windows (the
+    catalog's and the `corrections` file's) validate against it (exit 2 before any kernel)."""
     catalog = read_file_param("catalog", read_catalog, values["catalog"])
     select_objectives(catalog.slos, values.get("services"))
+    read_file_param("catalog", catalog_corrections, catalog)
+    if values.get("corrections"):
+        read_file_param("corrections", lambda path: load_corrections(catalog, path), values["corrections"])
 
 
 def check_slo_window(value: Any, field_name: str) -> str:
@@ -587,5 +663,7 @@ SPEC = ReportSpec(
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
         Param("max_groups", "int", MAX_GROUPS, "the most groups one grouped SLO (Pyrra grouping, Sloth sum by) may "
               "have over the window; more is refused, naming the SLO and the count", check_int_range(1, 100_000)),
+        Param("corrections", "file", None, "a file of goreliable/v1 Correction documents (correction windows; "
+              "docs/slo-catalog.md), or none", check_optional_file),
     ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline,
     index_trends=index_trends, columns=TABLE_COLUMNS, suite_position=0)

@@ -28,6 +28,7 @@ and the unfinished run is removed so it holds no space (earlier runs and `latest
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import importlib
@@ -102,6 +103,14 @@ def _where(writer: Any) -> str:
     return str(getattr(writer, "root", None) or getattr(writer, "url", None) or writer)
 
 
+def _remove_staging(staging: Path) -> None:
+    """Remove a run folder that was never run, and its parent when that is left empty (the report's folder made for
+    it, or a writer's temporary folder)."""
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()
+
+
 def _write_failure(writer: Any, report: str, run_id: str, staging: Path, exc: OSError) -> str:
     """The message of a run that could not be written; removes the unfinished run (it would only hold space)."""
     cause = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
@@ -149,7 +158,7 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
         check_inputs(spec, values)
     except BaseException:  # bad input files (or an interrupt while reading them): nothing executed, nothing kept
         stop_kernel(kernel)
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
         raise
     phases["checks"] = time.monotonic() - clock
     error: dict[str, Any] | None = None
