@@ -23,8 +23,11 @@ its wall time (spawn to exit) split into rows that add up to it:
 - papermill between cells: `runner.phases.notebook` less `kernel_wait` and the cells (papermill's saves of the
   notebook, nbclient's messages, the kernel's shutdown);
 - finalise (HTML) and publish + index: the "finalised in N s" and "published (and the index rebuilt) in N s" lines
-  the runner logs at INFO;
-- exit and the rest: the wall less all of the above (the interpreter's exit, and the small gaps between phases).
+  the runner logs at INFO (the reports are published into one folder, one after another, as `make demo` does, so
+  the index grows as it would there);
+- exit: from the arrival of the runner's last line ("report X: ok in ...") to the process's end (the CLI printing the
+  run folder, the interpreter's shutdown);
+- the rest: the wall less all of the above (the gaps between the phases the runner records).
 Plus the peak RSS of the run's process tree (runner and kernel). Printed as one table, one column per report,
 then each report's cells.
 
@@ -85,6 +88,7 @@ PARTS = ("profile", "suite", "cli")
 _RUNNING = re.compile(r"^report (\S+): running .* as run \S+$")
 _FINALISED = re.compile(r"report (\S+): finalised in ([0-9.]+) s")
 _PUBLISHED = re.compile(r"report (\S+): published \(and the index rebuilt\) in ([0-9.]+) s")
+_DONE = re.compile(r"^report (\S+): (ok|FAILED)\b")
 
 
 def goreliable() -> list[str]:
@@ -173,6 +177,7 @@ def profile_run(report: str, args: list[str], env: Mapping[str, str], out: Path)
     running = _logged(_RUNNING, measured.stderr_lines)
     finalised = _logged(_FINALISED, measured.stderr_lines)
     published = _logged(_PUBLISHED, measured.stderr_lines)
+    done = _logged(_DONE, measured.stderr_lines)
     checks, load = phases.get("checks"), phases.get("load")
     rows: dict[str, float | None] = {
         "CLI start": running[0] - checks - load if running and checks is not None and load is not None else None,
@@ -181,15 +186,16 @@ def profile_run(report: str, args: list[str], env: Mapping[str, str], out: Path)
         "papermill between cells": (phases["notebook"] - phases.get("kernel_wait", 0.0) - sum(s for _, s in cells)
                                     if "notebook" in phases else None),
         "finalise (HTML)": float(finalised[1].group(2)) if finalised else None,
-        "publish + index": float(published[1].group(2)) if published else None}
-    rows["exit and the rest"] = measured.wall_seconds - sum(v for v in rows.values() if v is not None)
+        "publish + index": float(published[1].group(2)) if published else None,
+        "exit": measured.wall_seconds - done[0] if done else None}
+    rows["the rest"] = measured.wall_seconds - sum(v for v in rows.values() if v is not None)
     result.update(rows=rows, cells=cells, phases=phases,
                   unmeasured=[name for name, value in rows.items() if value is None])
     return result
 
 
 ROWS = ("CLI start", "parameter checks", "runner load", "kernel wait", "cells", "papermill between cells",
-        "finalise (HTML)", "publish + index", "exit and the rest")
+        "finalise (HTML)", "publish + index", "exit", "the rest")
 
 
 def print_profile(where: str, profile: dict[str, dict[str, Any]]) -> None:
@@ -221,10 +227,10 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def profile_reports(env: Mapping[str, str], folder: Path) -> dict[str, dict[str, Any]]:
+def profile_reports(reports: list[str], env: Mapping[str, str], folder: Path) -> dict[str, dict[str, Any]]:
     profile = {}
-    for report, args in PROFILED.items():
-        profile[report] = profile_run(report, args, env, folder / report)
+    for report in reports:
+        profile[report] = profile_run(report, PROFILED[report], env, folder)  # one reports folder, as `make demo`
         state = "FAILED" if "error" in profile[report] else f"{profile[report]['wall']:.1f} s"
         print(f"# profiled {report}: {state}", file=sys.stderr, flush=True)
     return profile
@@ -322,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--stack", action="store_true", help="profile the reports on the local stack too")
+    parser.add_argument("--reports", default=",".join(PROFILED), help=f"the reports profiled, of {', '.join(PROFILED)}")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of both `report all` modes (median kept)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
                         f"profile-{dt.date.today().isoformat()}.json", help="where to write the results as JSON")
@@ -329,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if unknown := [p for p in parts if p not in PARTS]:
         parser.error(f"--parts: unknown {', '.join(unknown)} (known: {', '.join(PARTS)})")
+    reports = [r.strip() for r in args.reports.split(",") if r.strip()]
+    if unknown := [r for r in reports if r not in PROFILED]:
+        parser.error(f"--reports: unknown {', '.join(unknown)} (known: {', '.join(PROFILED)})")
     if args.rounds < 1:
         parser.error("--rounds: at least 1")
     if missing := missing_demo():
@@ -340,14 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="goreliable-bench-") as scratch:
         folder = Path(scratch)
         if "profile" in parts:
-            results["profile"] = {"demo": profile_reports(demo_env(), folder / "demo")}
+            results["profile"] = {"demo": profile_reports(reports, demo_env(), folder / "demo")}
             print_profile("demo snapshot", results["profile"]["demo"])
             if args.stack:
                 with local_stack(folder / "stack") as env:
                     if isinstance(env, str):
                         print(f"\nSKIPPED: the profile on the local stack: {env}")
                     else:
-                        results["profile"]["stack"] = profile_reports(env, folder / "stack-runs")
+                        results["profile"]["stack"] = profile_reports(reports, env, folder / "stack-runs")
                         print_profile("local stack", results["profile"]["stack"])
             failed += [f"profile {where} {name}" for where, runs in results["profile"].items()
                        for name, run in runs.items() if "error" in run]
