@@ -28,9 +28,9 @@ events (the cells calling `fetch(` or `build(`: today the setup cell, which also
 the kernel preloads the report's modules). So it is everything else: CLI start, the runner's checks and loading,
 the kernel's start, papermill between cells, the other cells (tables, figures and PNGs, `run.finish`), the page
 and publishing. Those other cells do grow a little with the data (the compliance history, the data quality table),
-so the share is a slight overestimate at scale; on a tiny dataset it is the whole wall less a near-empty fetch.
-Measured this way, one run per dataset gives it (no extra tiny-dataset run whose own noise would swamp the
-difference). Printed per dataset: the kit's seconds in those cells, the fixed seconds and their share of its wall,
+so the share is a slight overestimate at scale. Chosen over "the wall on a tiny dataset": it comes from the same
+run (no extra run, whose own noise on a shared machine would swamp the difference). Printed per dataset: the kit's
+seconds in those cells, the fixed seconds and their share of its wall,
 and summary.json `runner.phases`; then one comparison line per dataset: the three tools' walls, the kit's and
 slo-generator's peak RSS, kit / slo-generator, the fixed share, the fetch cells / slo-generator, and whether the
 kit's events equal the truth's.
