@@ -23,7 +23,7 @@ help:
 	@echo "make stack-down     stop it"
 	@echo "make demo-snapshot  re-record the bundled demo snapshot from the local stack"
 	@echo "make scraped-fixture re-record tests/data/scraped: live targets scraped by Prometheus and VM (~23 min)"
-	@echo "make bench          run the benchmarks in benchmarks/ (bench_slo_scale.py: BENCH_SLO_ARGS=--datasets 80,400)"
+	@echo "make bench          run the benchmarks in benchmarks/ (bench_slo_scale.py: BENCH_SLO_ARGS=--datasets 80,400 for a shorter run)"
 
 venv: $(STAMP)
 
@@ -92,7 +92,7 @@ demo-snapshot: venv system-deps
 scraped-fixture: venv system-deps
 	$(BIN)/python -m goreliable_lib.devstack.stack.scraping record tests/data/scraped
 
-BENCH_SLO_ARGS ?=
+BENCH_SLO_ARGS ?= --datasets 80,400,1000,crash15
 
 bench: venv system-deps
 	$(BIN)/python benchmarks/bench_prometheus.py
