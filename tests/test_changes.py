@@ -258,6 +258,10 @@ def test_postmortems_and_failed_runs_are_not_compared() -> None:
     assert ch.since_previous(postmortem, {**postmortem, "run_id": "20261122T060000Z-0001"}) == \
         {"previous_run": None, "changes": []}
     assert ch.since_last_run(postmortem)[0] == ch.NOT_COMPARED["postmortem"]
+    review = {"report": "slo-review", "status": "ok", "run_id": "20261123T060000Z-0002"}  # a report without rules
+    assert ch.since_previous(review, {**review, "run_id": "20261122T060000Z-0001"}) == \
+        {"previous_run": None, "changes": []}
+    assert ch.since_last_run(review)[0] == "The slo-review report is not compared with earlier runs."
     failed = {**demo("slo"), "status": "failed", "error": {"type": "RuntimeError", "message": "x"}}
     assert ch.since_previous(failed, demo("slo")) == {"previous_run": None, "changes": []}
     assert ch.since_last_run(failed) == (ch.FAILED_TEXT, [], 0)
@@ -437,6 +441,20 @@ def test_diff_text_and_json(runs: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert cli.main(["report", "diff", str(b), "slo/20261124T060000Z-000d", "--out", str(runs)]) == 0
     assert "note: not the same parameters or source, compared anyway: window: '30d' → '1M'" in \
         capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("diff_command")
+def test_diff_of_postmortems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for run_id in ("20261122T060000Z-0001", "20261123T060000Z-0002"):
+        _publish_local(tmp_path, {"report": "postmortem", "status": "ok", "run_id": run_id,
+                                  "window": {"start": "2026-11-11T14:00:00Z", "end": "2026-11-11T16:00:00Z"}})
+    args = ["report", "diff", "postmortem/20261122T060000Z-0001", "postmortem/20261123T060000Z-0002", "--out",
+            str(tmp_path)]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ch.NOT_COMPARED["postmortem"]
+    assert cli.main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["compared"] is False and data["changes"] == []
 
 
 @pytest.mark.usefixtures("diff_command")

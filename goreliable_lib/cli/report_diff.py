@@ -15,7 +15,7 @@ from typing import Any
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.paths import resolve
-from goreliable_lib.runner.changes import NOT_COMPARED, compare, parameter_differences, run_time
+from goreliable_lib.runner.changes import compare, is_compared, not_compared_text, parameter_differences, run_time
 from goreliable_lib.runner.index import window_text
 from goreliable_lib.runner.previous import read_published_summary, read_run_folder
 from goreliable_lib.runner.publish import writer_for
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     differences = parameter_differences(before, after)
     changes = compare(before, after)
     if args.json:
-        print(json.dumps({"report": report, **runs, "compared": report not in NOT_COMPARED,
+        print(json.dumps({"report": report, **runs, "compared": is_compared(report),
                           "differences": differences, "changes": changes}, indent=2, ensure_ascii=False))
         return 0
     for name, summary in (("from", before), ("to", after)):
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
               f"{window_text(summary.get('window'))}")
     if differences:
         print("note: not the same parameters or source, compared anyway: " + "; ".join(differences))
-    if report in NOT_COMPARED:
-        print(NOT_COMPARED[report])
+    if not is_compared(report):
+        print(not_compared_text(report))
     elif not changes:
         print("No change.")
     else:

@@ -23,8 +23,9 @@ in the previous run and in this one, and one line saying it (`api-gateway-availa
   the component's previous drill passed (before/after: the two figures, seconds); `dr_regression` for an entry of
   `regressions` the previous run did not list (worse than its trend; not repeated when `dr_target_failed` already
   says it); `drill_missing` for a quarter newly in `missing_quarters` (it ended without a drill).
-- postmortem (and any report without rules here): not compared. A postmortem describes one incident; a run of
-  another incident is not a change of this one, and a re-run of the same incident is a correction, not news.
+- postmortem (and any report without rules here): not compared, `previous_run` null. A postmortem describes one
+  incident; a run of another incident is not a change of this one, and a re-run of the same incident is a
+  correction, not news.
 
 Which run is the previous one (`find_previous_run`): the newest `ok` run of the same report, older than this one
 (run ids sort by time), with the same parameters except `IGNORED_PARAMETERS` (`end`, `title`, `notify`: they move
@@ -128,7 +129,7 @@ def since_previous(summary: Mapping[str, Any], previous: Mapping[str, Any] | Non
                    policy: BudgetPolicy | None = None) -> dict[str, Any]:
     """summary.json's `previous_run` and `changes` for `summary` against `previous` (from `find_previous_run`):
     null and [] for a first run, a failed run, or a report that is not compared."""
-    if previous is None or summary.get("status") != "ok" or summary.get("report") in NOT_COMPARED:
+    if previous is None or summary.get("status") != "ok" or not is_compared(summary.get("report")):
         return {"previous_run": None, "changes": []}
     return {"previous_run": previous.get("run_id"), "changes": compare(previous, summary, policy=policy)}
 
@@ -381,6 +382,16 @@ COMPARERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], list[Chang
     "cost": cost_changes, "dr": dr_changes}
 
 
+def is_compared(report: Any) -> bool:
+    """Whether runs of `report` are compared (it has rules here)."""
+    return report == "slo" or report in COMPARERS
+
+
+def not_compared_text(report: Any) -> str:
+    """Why runs of `report` are not compared, in words."""
+    return NOT_COMPARED.get(str(report), f"The {report} report is not compared with earlier runs.")
+
+
 # ---- the "Since the last run" block ---------------------------------------------------------------------------
 
 def run_time(run_id: Any) -> str:
@@ -397,8 +408,8 @@ def since_last_run(summary: Mapping[str, Any], limit: int = MAX_LINES) -> tuple[
     and `previous_run`."""
     if summary.get("status") != "ok":
         return FAILED_TEXT, [], 0
-    if summary.get("report") in NOT_COMPARED:
-        return NOT_COMPARED[str(summary.get("report"))], [], 0
+    if not is_compared(summary.get("report")):
+        return not_compared_text(summary.get("report")), [], 0
     previous = summary.get("previous_run")
     if not previous:
         return FIRST_RUN_TEXT, [], 0
