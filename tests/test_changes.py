@@ -332,9 +332,12 @@ def test_previous_run_in_a_local_tree(tmp_path: Path) -> None:
     (tmp_path / "slo" / "20261122T060000Z-000c").mkdir()  # a folder without its summary.json
     (tmp_path / "slo" / "latest").symlink_to("20261130T060000Z-000a")
     writer = LocalWriter(tmp_path)
-    assert sorted(s["run_id"] for s in published_summaries(writer, "slo")) == [
-        "20261109T060000Z-0001", "20261116T060000Z-0004", "20261117T060000Z-0005", "20261118T060000Z-0006",
-        "20261119T060000Z-0007", "20261130T060000Z-000a"]
+    assert [s["run_id"] for s in published_summaries(writer, "slo")] == [  # newest first
+        "20261130T060000Z-000a", "20261119T060000Z-0007", "20261118T060000Z-0006", "20261117T060000Z-0005",
+        "20261116T060000Z-0004", "20261109T060000Z-0001"]
+    published = [summary for summary, folder in _tree() if folder is None]
+    assert ch.find_previous_run(_run(CURRENT), published)["run_id"] == "20261116T060000Z-0004"
+    assert ch.find_previous_run(_run(CURRENT), published[2:]) is None  # failed, other window, live, newer, cost
     result = compare_with_previous(_run(CURRENT), writer)
     assert result.warning is None
     assert result.previous_run == "20261116T060000Z-0004"

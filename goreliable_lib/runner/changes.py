@@ -108,21 +108,19 @@ def parameter_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -
     return differences
 
 
+def could_be_previous(summary: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether `other` (a summary with `run_id`) may be the previous run of `summary`: an `ok` run of the same
+    report, older (when `summary` has a run id), with the same compared parameters and source kind."""
+    run_id, other_id = summary.get("run_id"), other.get("run_id")
+    return (other.get("report") == summary.get("report") and other.get("status") == "ok"
+            and isinstance(other_id, str) and not (isinstance(run_id, str) and other_id >= run_id)
+            and not parameter_differences(other, summary))
+
+
 def find_previous_run(summary: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The newest `ok` run among `candidates` (summaries with `run_id`) of the same report, older than `summary`
-    (when it has a run id), with the same compared parameters and source kind; None when there is none."""
-    report, run_id = summary.get("report"), summary.get("run_id")
-    best: Mapping[str, Any] | None = None
-    for other in candidates:
-        other_id = other.get("run_id")
-        if (other.get("report") != report or other.get("status") != "ok" or not isinstance(other_id, str)
-                or (isinstance(run_id, str) and other_id >= run_id)):
-            continue
-        if parameter_differences(other, summary):
-            continue
-        if best is None or other_id > best["run_id"]:
-            best = other
-    return best
+    """The newest of `candidates` that `could_be_previous` of `summary`; None when there is none."""
+    found = [other for other in candidates if could_be_previous(summary, other)]
+    return max(found, key=lambda other: str(other["run_id"])) if found else None
 
 
 def since_previous(summary: Mapping[str, Any], previous: Mapping[str, Any] | None,

@@ -10,7 +10,7 @@ reads the published tree imports the index, the pure one must not.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from goreliable_lib.errors import BadInputError, SourceError
 from goreliable_lib.inputs.catalog import BudgetPolicy
-from goreliable_lib.runner.changes import Change, find_previous_run, since_previous
+from goreliable_lib.runner.changes import Change, could_be_previous, is_compared, since_previous
 from goreliable_lib.runner.index import LATEST, run_folders
 from goreliable_lib.runner.publish import LocalWriter, S3Writer, Writer
 from goreliable_lib.runner.shared import SUMMARY_FILE
@@ -33,20 +33,21 @@ def _read_local(folder: Path) -> dict[str, Any] | None:
     return summary if isinstance(summary, dict) else None
 
 
-def published_summaries(writer: Writer, report: str) -> list[dict[str, Any]]:
-    """The summaries of every published run of `report` under the writer's root (each with its `run_id`; an
-    unreadable one left out). Raises OSError, or botocore's errors for S3."""
-    summaries = []
+def published_summaries(writer: Writer, report: str) -> Iterator[dict[str, Any]]:
+    """The summaries of the published runs of `report` under the writer's root, newest first, each read when asked
+    for (each with its `run_id`; an unreadable one left out). Raises OSError, or botocore's errors for S3."""
     if isinstance(writer, S3Writer):
         base = writer._key(report) + "/"
         keys = [item for item in writer._summary_keys() if item[0].startswith(base)]
-        return [{**e.summary} for e in writer._entries(keys) if e.report == report]
-    if isinstance(writer, LocalWriter):
-        for name, run_id, folder in run_folders(writer.root):
-            if name == report and (summary := _read_local(folder)) is not None:
-                summaries.append({**summary, "run_id": summary.get("run_id") or run_id})
-        return summaries
-    raise TypeError(f"{writer!r}: cannot list its runs")
+        for key in sorted(keys, reverse=True):
+            yield from ({**e.summary} for e in writer._entries([key]) if e.report == report)
+    elif isinstance(writer, LocalWriter):
+        folders = [(run_id, folder) for name, run_id, folder in run_folders(writer.root) if name == report]
+        for run_id, folder in sorted(folders, reverse=True):
+            if (summary := _read_local(folder)) is not None:
+                yield {**summary, "run_id": summary.get("run_id") or run_id}
+    else:
+        raise TypeError(f"{writer!r}: cannot list its runs")
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,17 @@ class SinceLastRun:
 def compare_with_previous(summary: Mapping[str, Any], writer: Writer,
                           policy: BudgetPolicy | None = None) -> SinceLastRun:
     """`summary` (this run's, with its `run_id`) against the last good run of the same report and parameters
-    published through `writer` (runner/changes.py says which). Never raises for a listing that fails: the result
-    then says so in `warning` and compares nothing."""
+    published through `writer` (runner/changes.py says which; the runs are read newest first until it is found).
+    Never raises for a listing that fails: the result then says so in `warning` and compares nothing."""
+    if summary.get("status") != "ok" or not is_compared(summary.get("report")):
+        return SinceLastRun(None, [])
     try:
-        candidates = published_summaries(writer, str(summary.get("report")))
+        previous = next((other for other in published_summaries(writer, str(summary.get("report")))
+                         if could_be_previous(summary, other)), None)
     except (OSError, ClientError, BotoCoreError) as exc:
         return SinceLastRun(None, [], f"Not compared with the last run: the published runs could not be listed "
                                       f"({type(exc).__name__}: {exc})")
-    block = since_previous(summary, find_previous_run(summary, candidates), policy)
+    block = since_previous(summary, previous, policy)
     return SinceLastRun(block["previous_run"], block["changes"])
 
 
