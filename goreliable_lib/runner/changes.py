@@ -59,7 +59,7 @@ IGNORED_PARAMETERS = frozenset({"end", "title", "notify"})
 MAX_LINES = 5
 ARROW = "→"
 
-FIRST_RUN_TEXT = ("First run of this report with these parameters and this source: nothing to compare with.")
+FIRST_RUN_TEXT = "First run of this report with these parameters and this source: nothing to compare with."
 FAILED_TEXT = "The run failed: its figures are partial and are not compared with the last run."
 NOT_COMPARED = {"postmortem": "A postmortem describes one incident: it is not compared with earlier runs."}
 #: Every `kind` of change, by report (docs/summary.md, docs/schema/common.json).
