@@ -44,3 +44,13 @@ def configure_list(parser: argparse.ArgumentParser) -> None:
     """The arguments of `report list`."""
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func="goreliable_lib.cli.report_list:run")
+
+
+def configure_diff(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `report diff`."""
+    parser.add_argument("run_a", metavar="RUN_A", help="the earlier run: a run folder, or REPORT/RUN_ID under --out")
+    parser.add_argument("run_b", metavar="RUN_B", help="the later run: a run folder, or REPORT/RUN_ID under --out")
+    parser.add_argument("--out", metavar="DIR|s3://bucket/prefix",
+                        help="where REPORT/RUN_ID runs are published (default: <project>/reports)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func="goreliable_lib.cli.report_diff:run")
