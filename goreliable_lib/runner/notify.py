@@ -234,8 +234,7 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
         blocks.append(_section("*Error:* " + _mrkdwn(_clip(notice.error, 1000))))
     shown = [f"• {_mrkdwn(change_text(c))}" for c in notice.changes[:SLACK_CHANGES_SHOWN]]
     if shown:
-        blocks.append(_section("*Since the last run*"))
-        chunk: list[str] = []
+        chunk: list[str] = ["*Since the last run*"]
         for line in shown:
             if chunk and len("\n".join([*chunk, line])) > SLACK_SECTION_TEXT_MAX:
                 blocks.append(_section("\n".join(chunk)))
@@ -505,7 +504,9 @@ def _send_mail(relay: SmtpRelay, message: EmailMessage, policy: DeadlinePolicy, 
             raise _Final("email: the server offers no login (AUTH) on this connection") from None
         except smtplib.SMTPResponseException as exc:
             raise _smtp_failure(exc, secrets) from None
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as exc:
+            if isinstance(exc.__context__, TimeoutError):  # smtplib reports a reply that never came as a disconnect
+                raise TransientError(f"email: no answer within {seconds:.3g} s (timeout)", timed_out=True) from None
             raise TransientError("email: the server closed the connection") from None
         except ssl.SSLCertVerificationError as exc:
             raise _Final(f"email: the server's TLS certificate is not trusted ({exc.verify_message})") from None
