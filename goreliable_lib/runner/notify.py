@@ -659,7 +659,12 @@ def _notify(summary: Mapping[str, Any], changes: Sequence[Mapping[str, Any]], ru
         return _logged([_entry(kind, "skipped", f"{kind}: {decision.reason}") for kind in kinds])
 
     key = run_key(summary)
-    before = sent_kinds(state_file, key)
+    try:
+        before = sent_kinds(state_file, key)
+    except OSError as exc:
+        logger.warning("notifications: the state file %s cannot be read (%s): this run may be notified again",
+                       state_file, type(exc).__name__)
+        before = {}
     pending = [kind for kind in kinds if kind not in before]
     notice = build_notice(summary, changes, headline=headline, link=link)
     deadline = start + budget_seconds
