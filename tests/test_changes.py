@@ -433,7 +433,7 @@ def test_diff_text_and_json(runs: Path, capsys: pytest.CaptureFixture[str]) -> N
     data = json.loads(capsys.readouterr().out)
     assert sorted(data) == ["changes", "compared", "differences", "report", "run_a", "run_b"]
     assert data["report"] == "slo" and data["compared"] is True and data["differences"] == []
-    assert data["run_a"] == {"run_id": "20261116T060000Z-0004", "generated_at": "2026-12-07T12:00:57Z",
+    assert data["run_a"] == {"run_id": "20261116T060000Z-0004", "generated_at": demo("slo")["generated_at"],
                              "window": {"start": "2026-10-24T06:00:00Z", "end": "2026-11-23T06:00:00Z"}}
     assert quads(data["changes"]) == [("error_budget", AVAILABILITY, 0.62, 0.31998806880129094)]
     # the same run twice, and runs of other parameters: compared, with a note
