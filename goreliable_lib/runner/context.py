@@ -205,7 +205,10 @@ class Run:
         return self.write_summary(report.summary())
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict[str, Any]:
-        """Write summary.json: the report's headline numbers plus the always-present fields."""
+        """Write summary.json: the report's headline numbers plus the always-present fields (and the run's snapshot
+        manifest: every result recorded so far is listed in it)."""
+        if self.recorder is not None:
+            self.recorder.flush()
         if self.sources is not None and callable(getattr(self.sources, "describe", None)):  # e.g. a drills_uri read
             self.source = {**self.source, "endpoints": to_jsonable(self.sources.describe()["endpoints"])}
         body = to_jsonable(dict(summary))
@@ -237,13 +240,16 @@ class Run:
 
 #: Sources whose result warnings are passed to the run (the DR report lists the drill-log problems itself).
 WARNING_SOURCES = frozenset({"prometheus", "kubecost"})
+#: The run's snapshot manifest is rewritten at most this often while results arrive (and always when the summary
+#: is written, and when the kernel exits: sources.snapshot).
+MANIFEST_INTERVAL_SECONDS = 0.5
 
 
 class _RunRecorder(SnapshotRecorder):
     """The run's snapshot recorder; also hands the warnings a result carries to the run."""
 
     def __init__(self, path: Path, run: Run) -> None:
-        super().__init__(path)
+        super().__init__(path, min_interval=MANIFEST_INTERVAL_SECONDS)
         self._run = run
 
     def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame) -> None:
