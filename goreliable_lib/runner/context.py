@@ -42,7 +42,7 @@ from goreliable_lib.plots.table import ColumnSpec, people_frame, table_html
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.files import atomic_write_text
-from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png
+from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png, start_browser
 from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.snapshot import SnapshotRecorder
@@ -76,6 +76,8 @@ class Run:
         self.resolve_window(utc_now())
         self._save_context()
         _RunLog.install(self)
+        if self.spec is not None and self.spec.png_figures:
+            start_browser()  # Chromium starts while the data is fetched, not at the first figure
 
     def __repr__(self) -> str:
         return f"<Run {self.report} in {self.run_dir}>"
