@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,51 @@ def test_record_then_replay_gives_identical_frames(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["format"] == "goreliable.snapshot/v1"
     assert {e["rows"] for e in manifest["entries"]} == {1, 5, 60}
+
+
+def _listed(folder: Path) -> list[int]:
+    return [e["request"]["n"] for e in json.loads((folder / "manifest.json").read_text())["entries"]]
+
+
+def test_a_throttled_recorder_lists_every_result_once_flushed(tmp_path: Path) -> None:
+    # min_interval (the run's recorder): the first result is written at once, the next ones wait for the interval
+    # or a flush; the flushed manifest is what an unthrottled recorder writes (sorted by request key, not by the
+    # order results arrived: 60, 5, 1 -> keys '...:1}', '...:5}', '...:60}' in text order).
+    recorder = SnapshotRecorder(tmp_path / "t", as_of=AS_OF, min_interval=3600)
+    live = Counting(recorder=recorder)
+    for n in (60, 5, 1):
+        live.series(n)
+    assert _listed(tmp_path / "t") == [60]
+    recorder.flush()
+    assert _listed(tmp_path / "t") == [1, 5, 60]
+    plain = Counting(recorder=SnapshotRecorder(tmp_path / "p", as_of=AS_OF))
+    for n in (60, 5, 1):
+        plain.series(n)
+    assert _listed(tmp_path / "p") == [1, 5, 60]
+    throttled, unthrottled = (json.loads((tmp_path / f / "manifest.json").read_text()) for f in ("t", "p"))
+    for manifest in (throttled, unthrottled):
+        manifest.pop("created_at")
+        for entry in manifest["entries"]:
+            entry.pop("fetched_at")
+    assert throttled == unthrottled
+    replay = Counting(replayer=SnapshotReplayer(tmp_path / "t"))
+    assert [len(replay.series(n)) for n in (1, 5, 60)] == [1, 5, 60]
+    assert replay.fetches == 0
+    live.series(5)  # recorded again: replaced, listed once; flushing twice writes nothing new
+    recorder.flush()
+    recorder.flush()
+    assert _listed(tmp_path / "t") == [1, 5, 60]
+
+
+def test_a_throttled_recorder_flushes_when_the_process_exits(tmp_path: Path) -> None:
+    # a kernel whose cell failed never calls flush: the atexit handler lists what it recorded
+    script = ("import sys; sys.path.insert(0, sys.argv[2]); from tests.test_core_snapshot import Counting, AS_OF;"
+              "from goreliable_lib.sources.snapshot import SnapshotRecorder;"
+              "live = Counting(recorder=SnapshotRecorder(sys.argv[1], as_of=AS_OF, min_interval=3600));"
+              "[live.series(n) for n in (60, 5, 1)]")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", script, str(tmp_path), str(root)], check=True, timeout=120)
+    assert _listed(tmp_path) == [1, 5, 60]
 
 
 def test_a_miss_names_the_request_and_the_nearest(tmp_path: Path) -> None:

@@ -138,9 +138,11 @@ def label_names(frame: pd.DataFrame) -> list[str]:
 def _label_codes(frame: pd.DataFrame, names: list[str], merge_le: bool) -> np.ndarray:
     """One integer per distinct label combination (missing = ""), vectorised over the rows."""
     combined = np.zeros(len(frame), dtype=np.int64)
-    for name in names:
-        column = frame[name].astype(object)
-        codes, uniques = pd.factorize(column.where(column.notna(), ""), use_na_sentinel=False)
+    for name in names:  # numpy arrays, not Series: a look-up's frame has a few rows, the per-call cost is what counts
+        column = frame[name].to_numpy(dtype=object)
+        missing = pd.isna(column)
+        codes, uniques = pd.factorize(np.where(missing, "", column) if missing.any() else column,
+                                      use_na_sentinel=False)
         if merge_le and name == "le":
             canonical = pd.Series([canonical_le(u) for u in uniques], dtype=object)
             codes = pd.factorize(canonical)[0][codes] if len(uniques) else codes
@@ -155,11 +157,10 @@ def series_labels(frame: pd.DataFrame, *, merge_le: bool = True) -> list[tuple[t
     if not len(frame):
         return []
     codes = _label_codes(frame, names, merge_le)
-    firsts = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    rows = frame.iloc[firsts]
-    columns = [rows[n].astype(object).to_numpy() for n in names]
+    firsts = np.unique(codes, return_index=True)[1]  # the first row of each combination, by code
+    columns = [frame[n].to_numpy(dtype=object)[firsts] for n in names]
     unique = []
-    for row in zip(*columns, strict=True) if names else [()] * len(rows):
+    for row in zip(*columns, strict=True) if names else [()] * len(firsts):
         pairs = []
         for name, value in zip(names, row, strict=True):
             if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":

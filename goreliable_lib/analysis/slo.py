@@ -596,7 +596,7 @@ def impossible_minutes(events: pd.DataFrame) -> pd.DataFrame:
     problems = np.select([total < -slack, good < -slack, good > total + slack],
                          ["negative total events", "negative good events", "more good events than total"], "")
     found = problems != ""
-    return pd.DataFrame({"timestamp": events["timestamp"].to_numpy()[found], "good": good[found],
+    return pd.DataFrame({"timestamp": events["timestamp"].array[found], "good": good[found],  # no object array
                          "total": total[found], "problem": problems[found]})
 
 

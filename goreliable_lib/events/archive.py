@@ -86,9 +86,11 @@ def read_days(archive: ArchiveSource | None, slo: SLO, days: Iterable[pd.Timesta
     if not have:
         return ArchivedDays(empty_events())
     frame = archive.read(key, have)
-    used = sorted(set(frame["day"]))
-    return ArchivedDays(frame[["timestamp", "good", "total"]].reset_index(drop=True), used,
-                        list(frame.attrs.get("warnings", [])))
+    used = sorted(frame["day"].drop_duplicates())  # one per day: never a Python loop over the minutes
+    events = frame[["timestamp", "good", "total"]].reset_index(drop=True)
+    # the engine's unit (ns; Parquet gives us): merged and concatenated with the source's minutes without converting
+    events["timestamp"] = events["timestamp"].dt.as_unit("ns")
+    return ArchivedDays(events, used, list(frame.attrs.get("warnings", [])))
 
 
 def compare_day(archived: pd.DataFrame, fetched: pd.DataFrame, day: pd.Timestamp) -> str | None:
@@ -261,7 +263,7 @@ def complete_from_archive(archive: ArchiveSource | None, slo: SLO, events: pd.Da
     if baselines_until is not None:
         held_by_source = held_by_source[held_by_source > baselines_until]
     used = in_window[~in_window["timestamp"].isin(held_by_source) & in_window["total"].notna()]  # the archive's
-    window_days = sorted(set((used["timestamp"] - MINUTE).dt.floor("D")))
+    window_days = sorted((used["timestamp"] - MINUTE).dt.floor("D").drop_duplicates())
     history = taken.events[minutes <= first].reset_index(drop=True)
     return WithArchive(merge(events, in_window, baselines_until), ArchivedDays(in_window, window_days), history,
                        warnings)

@@ -93,8 +93,12 @@ def _pivot(frame: pd.DataFrame, groups: list[str], minutes: pd.DatetimeIndex) ->
         return np.full((0, len(minutes)), np.nan), []
     columns = [frame[g].astype(object).where(frame[g].notna(), None).to_numpy() if g in frame.columns
                else np.full(len(frame), None, dtype=object) for g in groups]
-    labels = list(zip(*columns, strict=True)) if groups else [()] * len(frame)
-    codes, uniques = pd.factorize(pd.Series(labels, dtype=object))
+    codes = np.zeros(len(frame), dtype=np.int64)  # the groups' label combinations, in order of appearance
+    for column in columns:
+        column_codes, column_values = pd.factorize(column, use_na_sentinel=False)
+        codes = pd.factorize(codes * (len(column_values) + 1) + column_codes)[0]
+    firsts = np.unique(codes, return_index=True)[1]
+    uniques = [tuple(column[i] for column in columns) for i in firsts]
     position = (counters.timestamps_ns(frame["timestamp"]) - minutes[0].value) // MINUTE.value
     inside = (position >= 0) & (position < len(minutes))
     table = np.full((len(uniques), len(minutes)), np.nan)

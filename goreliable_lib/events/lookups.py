@@ -29,6 +29,7 @@ def _terms(q: Questions, family: Family, terms: list[tuple[list[int], pd.Timedel
     """For each term (counters, window, at): `function(narrowed[window] @ at)` per counter, batched with
     `or` (a term label keeps the terms apart). Returns {counter: value} per term."""
     out: list[dict[int, float]] = [{} for _ in terms]
+    asked = [set(keys) for keys, _, _ in terms]
     for batch in range(0, len(terms), MAX_TERMS):
         chunk = terms[batch:batch + MAX_TERMS]
         expression = promql.terms(function, [(family.narrow(keys), q.span(window), at)
@@ -38,9 +39,9 @@ def _terms(q: Questions, family: Family, terms: list[tuple[list[int], pd.Timedel
             continue
         term = frame[promql.TERM_LABEL].astype(int).to_numpy()
         key = family.key_of(frame)
-        for t, k, v in zip(term, key, frame["value"].to_numpy(), strict=True):
-            if k >= 0 and k in set(terms[t][0]):
-                out[t][int(k)] = float(v)
+        for t, k, v in zip(term.tolist(), key.tolist(), frame["value"].to_numpy(dtype=float).tolist(), strict=True):
+            if k >= 0 and k in asked[t]:
+                out[t][k] = v
     return out
 
 def first_samples_after(q: Questions, family: Family, items: dict[tuple[int, int], pd.Timestamp]

@@ -241,6 +241,9 @@ class ReportSpec:
     columns: Mapping[str, Column] = field(default_factory=dict, compare=False)
     #: Position in `goreliable report all` (None: not part of the standard suite).
     suite_position: int | None = None
+    #: The notebook writes figures as PNG: the run starts their Chromium (runner.png) as it begins, so that it is up
+    #: by the first figure instead of making that figure wait for it.
+    png_figures: bool = False
 
     def param(self, name: str) -> Param:
         """The spec of one parameter (KeyError if unknown)."""

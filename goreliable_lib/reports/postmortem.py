@@ -373,4 +373,4 @@ SPEC = ReportSpec(
         Param("slos", "names", "all", "SLOs to assess (all, or a list of SLO names)", check_names),
         CATALOG_PARAM,
     ), "params/postmortem.yaml", check=check, window=window, index_headline=index_headline,
-    columns=TABLE_COLUMNS)
+    columns=TABLE_COLUMNS, png_figures=True)

@@ -199,6 +199,9 @@ class SLOReport:
     drift_periods: pd.DataFrame  # model, start, end
     title: str = "SLO report"
     warnings: list[str] = field(default_factory=list)
+    #: `history()` and `archive_summary()` as first computed (the notebook and summary.json ask for them again)
+    _history: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
+    _archive_summary: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def start(self) -> pd.Timestamp:
@@ -282,7 +285,13 @@ class SLOReport:
                                     covered_from=covered)
 
     def archive_summary(self) -> dict[str, Any]:
-        """summary.json `archive`: the days taken from the SLO event archive (any SLO), and the history's days."""
+        """summary.json `archive`: the days taken from the SLO event archive (any SLO), and the history's days
+        (computed once per report)."""
+        if self._archive_summary is None:
+            self._archive_summary = self._archive_days()
+        return self._archive_summary
+
+    def _archive_days(self) -> dict[str, Any]:
         days = sorted({d for item in self.data.archived.values() for d in item.archived.days})
         history = sorted({d for item in self.data.archived.values()
                           for d in item.history["timestamp"].dt.floor("D").unique()} if self.data.archived else set())
@@ -290,7 +299,13 @@ class SLOReport:
                 "last_day": f"{days[-1]:%Y-%m-%d}" if days else None, "history_days": len(history)}
 
     def history(self) -> list[dict[str, Any]]:
-        """summary.json `history`: per ratio objective, the last 12 calendar months (analysis.history)."""
+        """summary.json `history`: per ratio objective, the last 12 calendar months (analysis.history), from the
+        archive's days and the run's own already in memory (computed once per report)."""
+        if self._history is None:
+            self._history = self._monthly_history()
+        return self._history
+
+    def _monthly_history(self) -> list[dict[str, Any]]:
         entries = []
         for result in self.results:
             if result.name not in self.data.archived:

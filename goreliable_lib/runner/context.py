@@ -42,7 +42,7 @@ from goreliable_lib.plots.table import ColumnSpec, people_frame, table_html
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
 from goreliable_lib.reports.registry import REPORTS
 from goreliable_lib.runner.files import atomic_write_text
-from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png
+from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png, start_browser
 from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.snapshot import SnapshotRecorder
@@ -76,6 +76,8 @@ class Run:
         self.resolve_window(utc_now())
         self._save_context()
         _RunLog.install(self)
+        if self.spec is not None and self.spec.png_figures:
+            start_browser()  # Chromium starts while the data is fetched, not at the first figure
 
     def __repr__(self) -> str:
         return f"<Run {self.report} in {self.run_dir}>"
@@ -205,7 +207,10 @@ class Run:
         return self.write_summary(report.summary())
 
     def write_summary(self, summary: Mapping[str, Any]) -> dict[str, Any]:
-        """Write summary.json: the report's headline numbers plus the always-present fields."""
+        """Write summary.json: the report's headline numbers plus the always-present fields (and the run's snapshot
+        manifest: every result recorded so far is listed in it)."""
+        if self.recorder is not None:
+            self.recorder.flush()
         if self.sources is not None and callable(getattr(self.sources, "describe", None)):  # e.g. a drills_uri read
             self.source = {**self.source, "endpoints": to_jsonable(self.sources.describe()["endpoints"])}
         body = to_jsonable(dict(summary))
@@ -237,13 +242,16 @@ class Run:
 
 #: Sources whose result warnings are passed to the run (the DR report lists the drill-log problems itself).
 WARNING_SOURCES = frozenset({"prometheus", "kubecost"})
+#: The run's snapshot manifest is rewritten at most this often while results arrive (and always when the summary
+#: is written, and when the kernel exits: sources.snapshot).
+MANIFEST_INTERVAL_SECONDS = 0.5
 
 
 class _RunRecorder(SnapshotRecorder):
     """The run's snapshot recorder; also hands the warnings a result carries to the run."""
 
     def __init__(self, path: Path, run: Run) -> None:
-        super().__init__(path)
+        super().__init__(path, min_interval=MANIFEST_INTERVAL_SECONDS)
         self._run = run
 
     def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame) -> None:

@@ -1,7 +1,9 @@
 """Figures as PNG (figures/NAME.png) through kaleido 1.x and a headless Chromium, bounded in time.
 
 One Chromium serves every PNG of a run (kaleido's sync server: about 0.5 s a figure instead of about 5 s with a
-browser per figure); it starts with the first PNG and stops when the process exits. The browser is `BROWSER_PATH`
+browser per figure); it starts with the first PNG, or earlier with `start_browser` (a report whose notebook writes
+PNGs: its run calls it as it begins, and Chromium starts while the data is fetched), and stops when the process
+exits. The browser is `BROWSER_PATH`
 when set, else `chromium` (or another Chrome) on PATH, else Debian's /usr/bin/chromium; kaleido runs it headless
 with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a render but not
 Chromium's start-up, and an unattended report must not hang on a picture: a render gets `timeout` seconds, then
@@ -64,6 +66,12 @@ def _ensure_server() -> None:
         except Exception:  # a broken browser: write_image reports it per figure
             return
         atexit.register(_stop_server)
+
+
+def start_browser() -> None:
+    """Start the run's Chromium now, in the background (kaleido's server starts it in its own thread): the first
+    PNG then need not wait for it."""
+    _ensure_server()
 
 
 def render_png(fig: Any, timeout: float = PNG_TIMEOUT_SECONDS) -> bytes:

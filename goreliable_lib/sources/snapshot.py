@@ -9,16 +9,26 @@ what `%promql` prints) says which profile replays which snapshot, and how to rea
 A snapshot is data: it is written from the requests and results as they are (never masked) and replayed as it
 is, whatever text its manifest holds. A manifest that is not what this module writes (a missing or mistyped
 field, a file outside the folder) is a `SourceError` naming the manifest and the field, never another error.
+
+The manifest lists its entries sorted by request key (the same run gives the same bytes, whatever order concurrent
+fetches finished in). A recorder rewrites it after every result unless it is given `min_interval` (the run's
+recorder, runner.context: 0.5 s): then it is rewritten at most that often while results arrive, and always by
+`flush()` (the run calls it when it writes its summary) and when the process exits (an `atexit` flush: a kernel
+whose cell failed still leaves a complete manifest). A process killed outright (SIGKILL, an out-of-memory kill)
+may leave the last `min_interval` of entries out of the manifest; their Parquet files are there, unlisted.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import difflib
 import hashlib
 import io
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +54,17 @@ def _jsonable_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 class SnapshotRecorder:
-    """Records fetched frames into a snapshot folder (thread-safe; the manifest is rewritten atomically)."""
+    """Records fetched frames into a snapshot folder (thread-safe; the manifest is rewritten atomically, after
+    every result, or at most every `min_interval` seconds and on `flush()` and at exit when that is given)."""
 
-    def __init__(self, path: str | os.PathLike[str], as_of: pd.Timestamp | str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], as_of: pd.Timestamp | str | None = None, *,
+                 min_interval: float = 0.0) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.min_interval = min_interval
+        self._written_at = float("-inf")  # time.monotonic() of the last manifest write
+        self._dirty = False
         existing = self.path / MANIFEST
         if existing.exists():
             self._manifest = json.loads(existing.read_text())
@@ -58,6 +73,8 @@ class SnapshotRecorder:
         if as_of is not None:
             self._manifest["as_of"] = to_rfc3339(as_of)
         self._keys = {request_key(e["source"], e["request"]): e for e in self._manifest["entries"]}
+        if min_interval > 0:
+            atexit.register(self._flush_at_exit)
 
     def set_as_of(self, as_of: pd.Timestamp | str) -> None:
         """Set the clock a replay of this snapshot will use as `now`."""
@@ -98,20 +115,30 @@ class SnapshotRecorder:
             "attrs": _jsonable_attrs(dict(frame.attrs)),
         }
         with self._lock:
-            if key in self._keys:
-                self._manifest["entries"].remove(self._keys[key])
-            self._keys[key] = entry
-            self._manifest["entries"].append(entry)
-            self._write_manifest()
+            self._keys[key] = entry  # replaces an earlier result of the same request
+            self._dirty = True
+            if time.monotonic() - self._written_at >= self.min_interval:
+                self._write_manifest()
+
+    def flush(self) -> None:
+        """Write the manifest now if results arrived since it was last written."""
+        with self._lock:
+            if self._dirty:
+                self._write_manifest()
+
+    def _flush_at_exit(self) -> None:
+        with contextlib.suppress(OSError):  # the folder may be gone (a test's temporary folder)
+            self.flush()
 
     def _write_manifest(self) -> None:
         if self._manifest.get("as_of") is None:
             self._manifest["as_of"] = to_rfc3339(utc_now())
         # entries in request order, not in the order concurrent fetches finished: the same run gives the same bytes
-        self._manifest["entries"].sort(key=lambda e: request_key(e["source"], e["request"]))
+        self._manifest["entries"] = [self._keys[key] for key in sorted(self._keys)]
         tmp = self.path / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self._manifest, indent=1, sort_keys=True))
         os.replace(tmp, self.path / MANIFEST)
+        self._written_at, self._dirty = time.monotonic(), False
 
 
 def _check_entry(entry: Any, where: str) -> dict[str, Any]:
