@@ -193,6 +193,7 @@ def test_drill_source_for_an_explicit_uri_records_into_the_run(live_run: Run, dr
     assert isinstance(source, DrillSource) and source.known_components == tuple(targets.component_names())
     assert source.now() == pd.Timestamp("2026-11-23T06:00:00Z")
     assert len(dr_report.fetch_components(source))
+    live_run.recorder.flush()  # the run's manifest: rewritten at most every 0.5 s, and when the summary is written
     manifest = json.loads((live_run.data_dir / "manifest.json").read_text())
     assert [e["request"] for e in manifest["entries"]] == [{"method": "events", "uri": str(drill_folder)}]
     assert manifest["endpoints"]["drills"] == str(drill_folder) == sources.describe()["endpoints"]["drills"]
