@@ -64,8 +64,9 @@ EXIT_INTERRUPTED = EXIT_FAILED
 #: The stages loaded by name while the kernel starts: papermill's execution (runner/kernel.py) and finalising
 #: (runner/finalise.py, nbconvert).
 STAGES = ("goreliable_lib.runner.kernel", "goreliable_lib.runner.finalise")
-#: The modules a report's kernel loads at its start-up: the run context and the report's own module.
-KERNEL_PRELOAD = ("goreliable_lib.runner.context",)
+#: The modules a report's kernel loads at its start-up: the run context and the report's own module, and pandas'
+#: Parquet engine (pyarrow, loaded by pandas at the first read of a recorded or archived result otherwise).
+KERNEL_PRELOAD = ("goreliable_lib.runner.context", "pyarrow.parquet")
 
 
 def load_stages() -> tuple[ModuleType, ...]:

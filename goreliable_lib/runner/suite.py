@@ -70,7 +70,10 @@ def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: in
         require_notebook(request.report())
     writer_for(out, sse=options.get("sse"), kms_key_id=options.get("kms_key_id")).check()
     workers = max(1, min(jobs or len(requests), len(requests)))
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads or sockets
+    # each worker is forked from a server process that imported this module once (multiprocessing's forkserver: no
+    # fork of this process, which may hold threads or sockets), instead of a fresh interpreter importing it again
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=stop_on_sigterm) as pool:
         futures = [pool.submit(_run_in_worker, r, out, options, i) for i, r in enumerate(requests)]
         try:

@@ -55,7 +55,8 @@ def _jsonable_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 class SnapshotRecorder:
     """Records fetched frames into a snapshot folder (thread-safe; the manifest is rewritten atomically, after
-    every result, or at most every `min_interval` seconds and on `flush()` and at exit when that is given)."""
+    every result, or, when `min_interval` is given, at most every `min_interval` seconds (a result recorded sooner
+    is written by a timer when that time has passed), on `flush()` and at exit)."""
 
     def __init__(self, path: str | os.PathLike[str], as_of: pd.Timestamp | str | None = None, *,
                  min_interval: float = 0.0) -> None:
@@ -65,6 +66,7 @@ class SnapshotRecorder:
         self.min_interval = min_interval
         self._written_at = float("-inf")  # time.monotonic() of the last manifest write
         self._dirty = False
+        self._pending: threading.Timer | None = None  # the write due once `min_interval` has passed
         existing = self.path / MANIFEST
         if existing.exists():
             self._manifest = json.loads(existing.read_text())
@@ -117,12 +119,18 @@ class SnapshotRecorder:
         with self._lock:
             self._keys[key] = entry  # replaces an earlier result of the same request
             self._dirty = True
-            if time.monotonic() - self._written_at >= self.min_interval:
+            wait = self.min_interval - (time.monotonic() - self._written_at)
+            if wait <= 0:
                 self._write_manifest()
+            elif self._pending is None:  # written within `min_interval` at the latest, even if no result follows
+                self._pending = threading.Timer(wait, self.flush)
+                self._pending.daemon = True
+                self._pending.start()
 
     def flush(self) -> None:
         """Write the manifest now if results arrived since it was last written."""
         with self._lock:
+            self._pending = None
             if self._dirty:
                 self._write_manifest()
 
