@@ -128,9 +128,9 @@ class _DevTools:
     """One Chromium on a DevTools pipe: `call` sends a command and waits for its reply, every wait bounded by the
     one deadline; events are kept, and the page's requests answered as they come (its own file only)."""
 
-    def __init__(self, to_browser: int, from_browser: int, deadline: float, page_url: str) -> None:
-        self._out, self._in, self.deadline, self.page_url = to_browser, from_browser, deadline, page_url
-        self._budget = max(0.0, deadline - time.monotonic())
+    def __init__(self, to_browser: int, from_browser: int, started: float, timeout: float, page_url: str) -> None:
+        self._out, self._in, self.page_url = to_browser, from_browser, page_url
+        self.deadline, self.timeout = started + timeout, timeout
         self._buffer = bytearray()
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
@@ -144,14 +144,14 @@ class _DevTools:
         try:
             os.write(self._out, json.dumps(message).encode() + b"\0")
         except OSError as exc:
-            raise PdfError(f"Chromium stopped listening ({exc.strerror})") from exc
+            raise PdfError(f"Chromium exited while waiting for {method} ({exc.strerror})") from exc
         return self._next_id
 
     def _receive(self, waiting_for: str) -> dict[str, Any]:
         while (end := self._buffer.find(b"\0")) < 0:
             left = self.deadline - time.monotonic()
             if left <= 0 or not select.select([self._in], [], [], left)[0]:
-                raise PdfTimeout(f"no {waiting_for} from Chromium within {self._budget:.3g} s: it was stopped")
+                raise PdfTimeout(f"Chromium did not finish {waiting_for} within {self.timeout:g} s: it was stopped")
             chunk = os.read(self._in, 1 << 20)
             if not chunk:
                 raise PdfError(f"Chromium exited while waiting for {waiting_for}")
@@ -177,7 +177,7 @@ class _DevTools:
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
         """Run a command and return its `result`; PdfError with Chromium's message when it answers an error."""
         sent = self._send(method, params or {}, session)
-        while (message := self._receive(f"answer to {method}")).get("id") != sent:
+        while (message := self._receive(method)).get("id") != sent:
             pass
         if "error" in message:
             raise PdfError(f"Chromium refused {method}: {message['error'].get('message')}")
@@ -215,7 +215,7 @@ def _stop(process: subprocess.Popen[bytes], tools: _DevTools | None) -> None:
 
 
 @contextlib.contextmanager
-def _chromium(browser: str, profile: Path, deadline: float, page_url: str) -> Iterator[_DevTools]:
+def _chromium(browser: str, profile: Path, started: float, timeout: float, page_url: str) -> Iterator[_DevTools]:
     """A headless Chromium on a DevTools pipe, always stopped when the block ends."""
     to_read, to_write = os.pipe()      # our commands: we write, Chromium reads (its fd 3)
     from_read, from_write = os.pipe()  # its replies: Chromium writes (its fd 4), we read
@@ -231,7 +231,7 @@ def _chromium(browser: str, profile: Path, deadline: float, page_url: str) -> It
         raise PdfError(f"could not start Chromium {browser}: {exc.strerror}") from exc
     os.close(to_read)
     os.close(from_write)
-    tools = _DevTools(to_write, from_read, deadline, page_url)
+    tools = _DevTools(to_write, from_read, started, timeout, page_url)
     try:
         yield tools
     except PdfError as exc:
@@ -277,10 +277,10 @@ def write_pdf(html_path: Path, pdf_path: Path, *, run_id: str, title: str = "", 
         raise PdfError("no Chromium to print report.pdf with: install chromium or set BROWSER_PATH")
     page_url = html_path.resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="goreliable-pdf-", ignore_cleanup_errors=True) as profile, \
-            _chromium(browser, Path(profile), started + timeout, page_url) as tools:
+            _chromium(browser, Path(profile), started, timeout, page_url) as tools:
         data, charts = _print_page(tools, page_url, paper, title, run_id)
         blocked = tuple(tools.blocked)
     if not data.startswith(b"%PDF-"):
         raise PdfError("Chromium printed something that is not a PDF")
     atomic_write_bytes(pdf_path, data)
-    return PrintedPdf(pdf_path, paper, charts, round(time.monotonic() - started, 3), blocked)
+    return PrintedPdf(pdf_path, paper, charts, time.monotonic() - started, blocked)
