@@ -174,6 +174,10 @@ class _DevTools:
             self._send("Fetch.failRequest", {"requestId": params["requestId"], "errorReason": "BlockedByClient"},
                        session)
 
+    def ask_to_close(self) -> None:
+        """Browser.close, without waiting for an answer (the caller waits for the process)."""
+        self._send("Browser.close", {}, None)
+
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
         """Run a command and return its `result`; PdfError with Chromium's message when it answers an error."""
         sent = self._send(method, params or {}, session)
@@ -205,7 +209,7 @@ def _stop(process: subprocess.Popen[bytes], tools: _DevTools | None) -> None:
     """Ask Chromium to close, then kill its whole process group (renderers included) if it is still there."""
     if tools is not None and process.poll() is None:
         with contextlib.suppress(PdfError, OSError):
-            tools._send("Browser.close", {}, None)
+            tools.ask_to_close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(CLOSE_GRACE_SECONDS)
     with contextlib.suppress(ProcessLookupError, PermissionError):
