@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := prometheus victoria-metrics chromium
+DEBIAN_PACKAGES := prometheus victoria-metrics chromium poppler-utils
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
@@ -41,6 +41,8 @@ system-deps:
 	command -v promtool >/dev/null && command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null && command -v pdftoppm >/dev/null \
+	  || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "make: installing Debian packages:$$missing"; \

@@ -21,6 +21,10 @@ _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?\s*(?:https?:)?//[^
 #: What the report pages add to nbconvert's lab style: nothing wider than the screen (Markdown tables and text
 #: outputs scroll in their box, long words break), less padding on a phone, plotly's mode bar under a chart's
 #: bottom-right corner (on hover: it never covers a title) and none on a phone, the provenance footer.
+#: Printed (report.pdf, runner/pdf.py, or the browser's "Print"): nothing scrolls (a scroll box would cut a wide
+#: table at the paper's edge), tables fitted to the page's width (smaller type, cells wrap, no sticky column), a row
+#: never cut across two pages, a table's header repeated on every page it spans, a chart never cut, a heading kept
+#: with what follows it, no mode bar.
 PAGE_CSS = """.jp-RenderedMarkdown table{display:block;overflow-x:auto;max-width:100%;margin-left:0}
 .jp-RenderedHTMLCommon p,.jp-RenderedHTMLCommon li{overflow-wrap:break-word}
 .jp-RenderedText pre,.jp-RenderedHTMLCommon pre{white-space:pre-wrap;overflow-wrap:anywhere}
@@ -32,7 +36,18 @@ PAGE_CSS = """.jp-RenderedMarkdown table{display:block;overflow-x:auto;max-width
 .gr-demo{background:#fff4d6;border-left:4px solid #e0a800;padding:6px 10px}
 @media (max-width:600px){.jp-Notebook{padding:8px 6px}.jp-Cell{padding:2px 0}
 .jp-RenderedHTMLCommon h1{font-size:1.6em}.jp-RenderedHTMLCommon h2{font-size:1.3em}
-.js-plotly-plot .plotly .modebar-container{display:none}}"""
+.js-plotly-plot .plotly .modebar-container{display:none}}
+@media print{.jp-Notebook{padding:0;overflow:visible}.jp-Cell{padding:0}
+.jp-OutputArea-child,.jp-OutputArea-output{display:block!important;break-inside:auto!important}
+.jp-OutputArea,.jp-OutputArea-child,.jp-OutputArea-output,.gr-table .gr-scroll,
+.jp-RenderedText pre{overflow:visible!important}
+.jp-RenderedMarkdown table,.gr-table .gr-scroll table{display:table!important;width:100%!important;
+max-width:100%!important;font-size:10px!important}
+.jp-RenderedMarkdown table td,.jp-RenderedMarkdown table th,.gr-table .gr-scroll table td,
+.gr-table .gr-scroll table th{white-space:normal!important;overflow-wrap:break-word;padding:2px 6px!important}
+.gr-table .gr-scroll table tr>:first-child{position:static!important;box-shadow:none!important}
+thead{display:table-header-group}tr,img,svg,.js-plotly-plot,.gr-provenance dl{break-inside:avoid}
+h1,h2,h3,h4{break-after:avoid}.js-plotly-plot .plotly .modebar-container{display:none!important}}"""
 
 
 def _plotly_js() -> str:

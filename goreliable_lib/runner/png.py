@@ -3,9 +3,8 @@
 One Chromium serves every PNG of a run (kaleido's sync server: about 0.5 s a figure instead of about 5 s with a
 browser per figure); it starts with the first PNG, or earlier with `start_browser` (a report whose notebook writes
 PNGs: its run calls it as it begins, and Chromium starts while the data is fetched), and stops when the process
-exits. The browser is `BROWSER_PATH`
-when set, else `chromium` (or another Chrome) on PATH, else Debian's /usr/bin/chromium; kaleido runs it headless
-with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a render but not
+exits. The browser is runner/shared.py's `find_browser` (the one report.pdf is printed with, runner/pdf.py); kaleido
+runs it headless with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a render but not
 Chromium's start-up, and an unattended report must not hang on a picture: a render gets `timeout` seconds, then
 it is given up (the caller says so as a warning).
 """
@@ -14,19 +13,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
-import shutil
 import threading
 import warnings
-from pathlib import Path
 from typing import Any
 
 import kaleido
 
+from goreliable_lib.runner.shared import find_browser
+
 #: The longest a figure's PNG may take (Chromium's start-up included; a render takes ~0.5 s once it runs).
 PNG_TIMEOUT_SECONDS = 120.0
-BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 _server_lock = threading.Lock()
 _server_started = False
@@ -34,14 +30,6 @@ _server_started = False
 
 class PngTimeout(TimeoutError):
     """No image from kaleido/Chromium within the time allowed."""
-
-
-def find_browser() -> str | None:
-    """The Chrome/Chromium kaleido should drive (see the module notes), or None."""
-    if explicit := os.environ.get("BROWSER_PATH"):
-        return explicit
-    found = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
-    return found or next((c for c in CHROMIUM_CANDIDATES if Path(c).is_file()), None)
 
 
 def _stop_server() -> None:

@@ -3,7 +3,8 @@ run context (the notebook's kernel: context). Neither side imports the other; bo
 
 - the environment the runner gives the kernel (`RUN_DIR_ENV`, `REPORT_ENV`, `RUN_ID_ENV`);
 - the names of the files of a run folder that one side writes and the other reads;
-- `to_jsonable`, the one conversion of values into plain JSON (summary.json and the run context's file).
+- `to_jsonable`, the one conversion of values into plain JSON (summary.json and the run context's file);
+- `find_browser`, the one Chromium of a run: the figures' PNGs (png.py, kernel side) and report.pdf (pdf.py).
 
 No heavy import here (no IPython, papermill, boto3, nbformat): pandas and numpy only, which `to_jsonable` needs.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import math
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,11 @@ CONTEXT_FILE = ".run-context.json"
 KERNEL_LOG = ".kernel.log"
 
 
+#: Where the browser is named explicitly (a Chrome/Chromium binary), else it is looked for.
+BROWSER_ENV = "BROWSER_PATH"
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
 #: The installed distribution of the kit (pyproject.toml `name`).
 DISTRIBUTION = "goreliable-notebooks"
 
@@ -49,6 +57,15 @@ def installed_kit_version() -> str:
         return importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def find_browser() -> str | None:
+    """The Chrome/Chromium of the run: `BROWSER_PATH` when set, else `chromium` (or another Chrome) on PATH, else
+    Debian's /usr/bin/chromium; None when there is none."""
+    if explicit := os.environ.get(BROWSER_ENV):
+        return explicit
+    found = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
+    return found or next((c for c in CHROMIUM_CANDIDATES if Path(c).is_file()), None)
 
 
 def to_jsonable(value: Any) -> Any:
