@@ -4,9 +4,9 @@ One Chromium serves every PNG of a run (kaleido's sync server: about 0.5 s a fig
 browser per figure); it starts with the first PNG, or earlier with `start_browser` (a report whose notebook writes
 PNGs: its run calls it as it begins, and Chromium starts while the data is fetched), and stops when the process
 exits. The browser is runner/shared.py's `find_browser` (the one report.pdf is printed with, runner/pdf.py); kaleido
-runs it headless with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a render but not
-Chromium's start-up, and an unattended report must not hang on a picture: a render gets `timeout` seconds, then
-it is given up (the caller says so as a warning).
+runs it headless with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a
+render but not Chromium's start-up, and an unattended report must not hang on a picture: a render gets `timeout`
+seconds, then it is given up (the caller says so as a warning).
 """
 
 from __future__ import annotations
