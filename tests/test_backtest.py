@@ -39,8 +39,9 @@ def _minutes(frame: pd.DataFrame, origin: pd.Timestamp, end: pd.Timestamp) -> tu
     """times, bad, total, sampled of every minute of (origin, end], by a plain loop over the rows."""
     count = int((end - origin) / MIN)
     bad, total, sampled = [0.0] * count, [0.0] * count, [False] * count
-    for ts, good, tot in zip(frame["timestamp"], frame["good"], frame["total"], strict=True):
-        i = int((pd.Timestamp(ts) - origin) / MIN) - 1
+    nanoseconds = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8.tolist()
+    for ns, good, tot in zip(nanoseconds, frame["good"].tolist(), frame["total"].tolist(), strict=True):
+        i = (ns - origin.value) // 60_000_000_000 - 1
         if 0 <= i < count and not math.isnan(tot):
             bad[i] += tot - (0.0 if math.isnan(good) else good)
             total[i] += tot
@@ -60,8 +61,8 @@ def _sliding(values: list[float], width: int) -> list[float]:
 
 
 def reference_review(frame: pd.DataFrame, objective: float, start: pd.Timestamp, end: pd.Timestamp,
-                     rule_sets: Sequence[backtest.RuleSet], join_gap: int = 15,
-                     min_share: float = 0.02) -> dict[str, Any]:
+                     rule_sets: Sequence[backtest.RuleSet], join_gap: int = 15, min_share: float = 0.02,
+                     burn_threshold: float = 2.0) -> dict[str, Any]:
     """Episodes, alert periods and scores, minute by minute, written from the rules in the module docstring."""
     origin = start - 35 * DAY
     times, bad, total, sampled = _minutes(frame, origin, end)
@@ -70,7 +71,7 @@ def reference_review(frame: pd.DataFrame, objective: float, start: pd.Timestamp,
     # ---- episodes: the rule as stated, over the period's minutes
     candidates, active = [], False
     for t in range(first, n):
-        value = round((bad[t] - (1.0 - objective) * total[t]) * 1024)
+        value = round((bad[t] - burn_threshold * (1.0 - objective) * total[t]) * 1024)
         if not active:
             if value > 0:
                 active, opened, spent, top, peak = True, t, value, value, t
@@ -204,9 +205,10 @@ def row_of(result: backtest.SLOReview, rule_set: str, severity: str) -> dict[str
 
 # --------------------------------------------------------------------------------------------- hand-derived
 def test_an_outage_is_one_episode_and_the_default_rules_score_as_hand_computed() -> None:
-    # 1,000 requests a minute at 99.9%: 1 bad event a minute is allowed, the 30-day budget is 43,200 bad events.
-    # 500 bad a minute on T0+1 .. T0+30: overspend 499 a minute, a new peak each minute; after it -1 a minute, so
-    # the overspend never gives back its 14,970 and the episode closes 15 minutes after its peak: (T0, T0+30],
+    # 1,000 requests a minute at 99.9%: 1 bad event a minute is allowed, the 30-day budget is 43,200 bad events;
+    # the overspend counts what exceeds twice that (burn_threshold 2). 500 bad a minute on T0+1 .. T0+30:
+    # overspend 498 a minute, a new peak each minute; after it -2 a minute, so the overspend never gives back its
+    # 14,940 and the episode closes 15 minutes after its peak: (T0, T0+30],
     # 15,000 bad events = 15,000 / 43,200 of the budget.
     result = review(outage_frame([(T0 + MIN, 30, 500)]), 0.999, T0 - DAY, T0 + DAY)
     episode = result.episodes.iloc[0]
@@ -256,13 +258,20 @@ def test_pauses_shorter_than_join_gap_are_bridged(pause: int, expected: list) ->
 
 
 def test_an_episode_closes_when_the_pause_gives_back_its_overspend() -> None:
-    # 6 bad at T0+1 (overspend 5), then clean minutes (-1 each): 4, 3, 2, 1, 0 at T0+6: closed there, before the
-    # 15-minute pause. 6 bad again at T0+9: a second episode (T0+8, T0+9]. Kept with min_budget_share=0.
+    # 6 bad at T0+1 (overspend 6 - 2 = 4), then clean minutes (-2 each): 2, then 0 at T0+3: closed there, before
+    # the 15-minute pause. 6 bad again at T0+9: a second episode (T0+8, T0+9]. Kept with min_budget_share=0. At
+    # burn_threshold 1 (overspend 5, then -1 a minute: 0 at T0+6) the same two.
     frame = outage_frame([(T0 + MIN, 1, 6), (T0 + 9 * MIN, 1, 6)])
     result = review(frame, 0.999, T0 - DAY, T0 + DAY, min_budget_share=0.0)
     assert list(zip(result.episodes["start"], result.episodes["end"], strict=True)) == [
         (T0, T0 + MIN), (T0 + 8 * MIN, T0 + 9 * MIN)]
     assert list(result.episodes["budget_consumed"]) == pytest.approx([6 / 43200, 6 / 43200])
+    assert review(frame, 0.999, T0 - DAY, T0 + DAY, min_budget_share=0.0, burn_threshold=1.0).episodes[
+        ["start", "end"]].equals(result.episodes[["start", "end"]])
+    # 3 bad a minute is not above twice the allowed 1: no episode at the default threshold, one at 1.
+    frame = outage_frame([(T0 + MIN, 1000, 2)])
+    assert review(frame, 0.999, T0 - DAY, T0 + DAY).episodes.empty
+    assert len(review(frame, 0.999, T0 - DAY, T0 + DAY, burn_threshold=1.0).episodes) == 1
 
 
 def test_episodes_below_the_budget_share_are_left_out() -> None:
@@ -343,3 +352,66 @@ def test_hand_cases_equal_the_naive_reference(outages: list) -> None:
     frame, start, end = outage_frame(outages), T0 - 12 * 60 * MIN, T0 + DAY
     assert_equals_reference(review(frame, 0.999, start, end, RULE_SETS),
                             reference_review(frame, 0.999, start, end, RULE_SETS))
+
+
+# --------------------------------------------------------------------------------------------- the simulator
+#: The simulator's SLOs, objectives (params/slos.yaml) and the incident each one was given (None: none).
+SIM_SLOS = {"api-gateway-availability": (0.999, "api-gateway-5xx-outage"),
+            "api-gateway-latency": (0.99, None), "order-success-rate": (0.995, None),
+            "notification-delivery": (0.99, "notification-backlog"),
+            "ml-inference-availability": (0.995, "fraud-detector-timeouts"),
+            "llm-latency": (0.99, "llm-latency-regression")}
+
+
+@pytest.fixture(scope="module")
+def sim(simulation: Any) -> Any:
+    return simulation.metrics
+
+
+def _sim_period(sim: Any, days: int = 59) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The last `days` of the simulator's 62 (the default: all but the first 3, the alerts' look-back)."""
+    return sim.as_of - days * DAY, sim.as_of
+
+
+@pytest.mark.parametrize("name", list(SIM_SLOS))
+def test_the_episodes_found_are_the_injected_incidents(sim: Any, name: str) -> None:
+    """The simulator's incidents apply to (start, end] (its sample convention): an episode must match one to the
+    minute, and no other episode may be found (baseline noise, restarts, the crash loop and the scrape gap burn
+    no significant budget)."""
+    objective, incident = SIM_SLOS[name]
+    start, end = _sim_period(sim)
+    found = review(sim.slo_minutes(name), objective, start, end).episodes
+    if incident is None:
+        assert found.empty, found
+        return
+    scripted = sim.scripted_events().set_index("name").loc[incident]
+    assert len(found) == 1, found
+    assert abs(found.iloc[0]["start"] - scripted["start"]) <= MIN
+    assert abs(found.iloc[0]["end"] - scripted["end"]) <= MIN
+    assert found.iloc[0]["budget_consumed"] >= backtest.MIN_BUDGET_SHARE
+
+
+@pytest.mark.parametrize("name", ["api-gateway-availability", "notification-delivery", "llm-latency"])
+def test_the_simulator_backtest_equals_the_naive_reference(sim: Any, name: str) -> None:
+    objective = SIM_SLOS[name][0]
+    start, end = _sim_period(sim, days=20)  # the outage, the backlog and the LLM regression; the reference is slow
+    events = sim.slo_minutes(name)
+    result = review(events, objective, start, end, RULE_SETS)
+    assert_equals_reference(result, reference_review(events, objective, start, end, RULE_SETS))
+    assert result.backtest["alerts"].sum() > 0 and len(result.episodes) == 1  # a case with something to score
+
+
+def test_the_default_rule_set_fires_when_the_slo_reports_alerts_fire(sim: Any) -> None:
+    """The default set's severities fire at exactly the minutes at which a rule of `slo.alert_periods` (the SLO
+    report's alerts) fires."""
+    objective = SIM_SLOS["api-gateway-availability"][0]
+    start, end = _sim_period(sim)
+    events = sim.slo_minutes("api-gateway-availability")
+    result = review(events, objective, start, end)
+    kit = slo.alert_periods(events, objective, start, end)
+    for severity in ("page", "ticket"):
+        ours = result.alerts[result.alerts["severity"] == severity]
+        expected = set().union(*[set(pd.date_range(r.start, r.end - MIN, freq="min"))
+                                 for r in kit[kit["severity"] == severity].itertuples()])
+        firing = set().union(*[set(pd.date_range(r.start, r.end - MIN, freq="min")) for r in ours.itertuples()])
+        assert firing == expected and firing, severity

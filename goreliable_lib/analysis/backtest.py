@@ -17,9 +17,9 @@ Rules (the summary.json fields of `slo-review`):
   first minute it no longer fires (the period's end and `ongoing` when still firing). With `known_from` (the
   events are known only after it) a rule is evaluated only where its long window lies after it.
   `default` is the SRE workbook's multiwindow, multi-burn-rate set (`slo.ALERT_RULES`, `for_ = 0`).
-- overspend of a minute = bad - (1 - objective) x total events: positive exactly when the minute burns faster
-  than the objective allows (burn rate > 1). It is counted in 1/1024ths of an event (exact integer sums: the same
-  episodes whatever the order of addition).
+- overspend of a minute = bad - burn_threshold x (1 - objective) x total events: positive exactly when the minute
+  burns faster than `burn_threshold` times the rate the objective allows. It is counted in 1/1024ths of an event
+  (exact integer sums: the same episodes whatever the order of addition).
 - episodes (budget-significant, defined without any rule), over the period's minutes alone: an episode opens at
   a minute with positive overspend; its overspend is the sum since that minute and its peak the first minute at
   which that sum reached its highest value. It closes at the first minute at which the sum falls to zero or below
@@ -28,9 +28,12 @@ Rules (the summary.json fields of `slo-review`):
   The episode is (first minute - 1m, peak]: `start`, `end`. Its `budget_consumed` = its bad events over the
   30-day budget at its end: (1 - objective) x the total events of the 30 days ending at `end`, the traffic
   scaled to 30 days from the minutes with a sample when the events do not cover them all (the data starts late,
-  scrape gaps). It is kept when `budget_consumed >= min_budget_share`. Defaults: join_gap 15 minutes,
-  min_budget_share 2% (the SRE workbook's smallest budget spend worth a page: 2% in an hour). An episode still
-  open at the period's end is `ongoing`. One that began before the period starts at the period's start.
+  scrape gaps). It is kept when `budget_consumed >= min_budget_share`. An episode still open at the period's end
+  is `ongoing`; one that began before the period starts at the period's start.
+  Defaults: burn_threshold 2 (an acute burn: at that pace a 30-day budget lasts 15 days; at 1 a minute of
+  ordinary noise next to an incident, e.g. 5 errors in 3,930 requests at 99.9%, would stretch it: slower, chronic
+  burns show in the what-if), join_gap 15 minutes, min_budget_share 2% (the SRE workbook's smallest budget spend
+  worth a page: 2% in an hour).
 - scores, per rule set and severity, over the kept episodes:
   `alerts` = alert periods; `pages_per_month` = alerts per 30 days of period;
   an alert *matches* an episode when it fires at one of the episode's minutes (first minute to peak);
@@ -70,6 +73,7 @@ from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import MINUTE, parse_duration, to_rfc3339
 
 #: Episode defaults (see the module's rules).
+BURN_THRESHOLD = 2.0
 JOIN_GAP = pd.Timedelta(minutes=15)
 MIN_BUDGET_SHARE = 0.02
 BUDGET_WINDOW = pd.Timedelta(days=30)
@@ -340,9 +344,10 @@ def alert_periods(masks: Mapping[str, np.ndarray], grid: MinuteGrid, first: int,
 
 
 # --------------------------------------------------------------------------------------------- episodes
-def overspend_units(grid: MinuteGrid, objective: float, first: int, last: int) -> np.ndarray:
-    """Each minute's overspend, bad - (1 - objective) x total, in 1/OVERSPEND_UNITS events (int64)."""
-    overspend = grid.bad[first:last] - (1.0 - objective) * grid.total[first:last]
+def overspend_units(grid: MinuteGrid, objective: float, first: int, last: int,
+                    burn_threshold: float = BURN_THRESHOLD) -> np.ndarray:
+    """Each minute's overspend, bad - burn_threshold x (1 - objective) x total, in 1/OVERSPEND_UNITS events."""
+    overspend = grid.bad[first:last] - burn_threshold * (1.0 - objective) * grid.total[first:last]
     return np.rint(overspend * OVERSPEND_UNITS).astype(np.int64)
 
 
@@ -421,11 +426,12 @@ EPISODE_COLUMNS = ["start", "end", "minutes", "bad_events", "budget", "budget_co
 
 
 def episodes(grid: MinuteGrid, objective: float, first: int, last: int, *, join_gap: pd.Timedelta = JOIN_GAP,
-             min_budget_share: float = MIN_BUDGET_SHARE) -> pd.DataFrame:
+             min_budget_share: float = MIN_BUDGET_SHARE, burn_threshold: float = BURN_THRESHOLD) -> pd.DataFrame:
     """The budget-significant episodes among the grid's minutes first..last-1 (see the rules): `start`, `end`,
     `minutes`, `bad_events`, `budget` (the 30-day budget at its end, events), `budget_consumed`, `ongoing`, and
     `first`, `peak` (grid indices of its first and last minute)."""
-    starts, peaks, still = episode_candidates(overspend_units(grid, objective, first, last), int(join_gap / MINUTE))
+    starts, peaks, still = episode_candidates(overspend_units(grid, objective, first, last, burn_threshold),
+                                                 int(join_gap / MINUTE))
     starts, peaks = starts + first, peaks + first
     bad = grid.cum_bad[peaks + 1] - grid.cum_bad[starts]
     budget = _budgets(grid, objective, peaks)
@@ -647,14 +653,16 @@ def _plain(value: Any) -> Any:
 def review_slo(events: pd.DataFrame, *, slo: str, objective: float, start: pd.Timestamp, end: pd.Timestamp,
                rule_sets: Sequence[RuleSet] = (DEFAULT_RULE_SET,), objectives: Sequence[float] = (),
                windows: Sequence[str] = WHAT_IF_WINDOWS, known_from: pd.Timestamp | None = None,
-               join_gap: pd.Timedelta = JOIN_GAP, min_budget_share: float = MIN_BUDGET_SHARE) -> SLOReview:
+               join_gap: pd.Timedelta = JOIN_GAP, min_budget_share: float = MIN_BUDGET_SHARE,
+               burn_threshold: float = BURN_THRESHOLD) -> SLOReview:
     """Episodes, the backtest of every rule set and the what-if of one SLO over (start, end], from its per-minute
     events (read once; see the module's rules). `objectives`: the what-if targets (none: no what-if)."""
     start, end = pd.Timestamp(start).floor("min"), pd.Timestamp(end).floor("min")
     origin = events_needed_from(start, rule_sets, windows if objectives else ())
     grid = minute_grid(events, origin, end)
     first, last = grid.index(start + MINUTE), len(grid)
-    found = episodes(grid, objective, first, last, join_gap=join_gap, min_budget_share=min_budget_share)
+    found = episodes(grid, objective, first, last, join_gap=join_gap, min_budget_share=min_budget_share,
+                     burn_threshold=burn_threshold)
     rates = BurnRates(grid, objective, first - max([0, *(r.for_minutes for rs in rule_sets for r in rs.rules)]), last)
     alert_frames, detection_frames, rows = [], [], []
     for rule_set in rule_sets:
