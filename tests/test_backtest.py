@@ -415,3 +415,97 @@ def test_the_default_rule_set_fires_when_the_slo_reports_alerts_fire(sim: Any) -
                                  for r in kit[kit["severity"] == severity].itertuples()])
         firing = set().union(*[set(pd.date_range(r.start, r.end - MIN, freq="min")) for r in ours.itertuples()])
         assert firing == expected and firing, severity
+
+
+# --------------------------------------------------------------------------------------------- parameters
+def test_candidate_rule_sets_parse_to_rules() -> None:
+    (parsed,) = backtest.parse_rule_sets({"slow": [{"severity": "ticket", "long": "1h30m", "short": 300,
+                                                     "factor": 3, "for": "10m"}]})
+    rule = parsed.rules[0]
+    assert (rule.long_window, rule.short_window, rule.burn_rate, rule.for_minutes) == ("90m", "5m", 3.0, 10)
+    assert parsed.lookback == pd.Timedelta(minutes=100)
+    assert backtest.DEFAULT_RULE_SET.rules[0] == backtest.BurnRateRule("page", "1h", "5m", 14.4)
+    assert [r.for_ for r in backtest.DEFAULT_RULE_SET.rules] == [pd.Timedelta(0)] * 4
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "rule_sets: expected a mapping"),
+    ({"default": [{"severity": "page", "long": "1h", "short": "5m", "factor": 14.4}]}, "rule_sets.default:"),
+    ({"x": []}, "rule_sets.x: expected a non-empty list"),
+    ({"x": [{"severity": "page", "long": "1h", "short": "5m"}]}, "rule_sets.x[0]: missing field(s) factor"),
+    ({"x": [{"severity": "page", "long": "1h", "short": "5m", "factor": 2, "fro": "1m"}]},
+     "rule_sets.x[0]: unknown field(s) fro"),
+    ({"x": [{"severity": "page", "long": "1h", "short": "2h", "factor": 2}]}, "rule_sets.x[0].short:"),
+    ({"x": [{"severity": "page", "long": "1h", "short": "5m", "factor": -1}]}, "rule_sets.x[0].factor:"),
+    ({"x": [{"severity": "page", "long": "1h", "short": "30s", "factor": 2}]}, "rule_sets.x[0].short:"),
+    ({"x": [{"severity": "page", "long": "soon", "short": "5m", "factor": 2}]}, "rule_sets.x[0].long:"),
+    ({"x": [{"severity": "page", "long": "1h", "short": "5m", "factor": 2, "for": "90s"}]}, "rule_sets.x[0].for:"),
+    ({"x": [{"severity": "", "long": "1h", "short": "5m", "factor": 2}]}, "rule_sets.x[0].severity:"),
+])
+def test_bad_rule_sets_name_the_field(value: Any, message: str) -> None:
+    with pytest.raises(BadInputError) as error:
+        backtest.parse_rule_sets(value)
+    assert message in str(error.value) and error.value.exit_code == 2
+
+
+def test_objectives_and_windows_parse() -> None:
+    assert backtest.parse_objectives([0.9995, "99.9%", "0.99"]) == pytest.approx([0.9995, 0.999, 0.99])
+    assert [backtest.parse_window_name(w) for w in ("28d", "4w", "1M", "1Q", "720h")] == [
+        "28d", "28d", "1M", "1Q", "30d"]
+    for bad in ([1.5], ["high"], [True]):
+        with pytest.raises(BadInputError, match=r"objectives\[0\]"):
+            backtest.parse_objectives(bad)
+    with pytest.raises(BadInputError, match="windows"):
+        backtest.parse_window_name("quarterly")
+
+
+# --------------------------------------------------------------------------------------------- what-if
+def test_what_if_months_and_quarters_hand_computed() -> None:
+    # 1,000 requests a minute from 2026-06-01; 5,000 bad events on 2026-10-10 (10 minutes of 500). Period:
+    # 2026-08-01 .. 2026-11-01, points at the ends of August, September and October.
+    # October: SLI = 1 - 5,000 / (31 x 1,440,000) = 0.99988799: met at 99.9% and 99.95%, breached at 99.99%.
+    # The rolling 30 days to November 1st: 1 - 5,000 / 43,200,000 = 0.99988426: the same verdicts.
+    # Q3 (to the end of September): clean; Q4 to the end of October = October.
+    start, end = pd.Timestamp("2026-08-01T00:00Z"), pd.Timestamp("2026-11-01T00:00Z")
+    frame = with_outage(steady_events(pd.Timestamp("2026-06-01T00:00Z"), end), pd.Timestamp("2026-10-10T12:00Z"),
+                        10, bad_per_minute=500)
+    result = review(frame, 0.999, start, end, objectives=[0.999, 0.9999], windows=["30d", "1M", "1Q"])
+    periods = result.what_if_periods.set_index(["objective", "window", "month"])
+    assert periods.loc[(0.9999, "1M", "2026-10"), "sli"] == pytest.approx(1 - 5000 / (31 * 1440 * 1000))
+    assert periods.loc[(0.9999, "30d", "2026-10"), "sli"] == pytest.approx(1 - 5000 / 43_200_000)
+    assert periods.loc[(0.9999, "1Q", "2026-08"), "window_start"] == pd.Timestamp("2026-07-01T00:00Z")
+    assert periods.loc[(0.9999, "1Q", "2026-10"), "sli"] == periods.loc[(0.9999, "1M", "2026-10"), "sli"]
+    assert periods.loc[(0.999, "1M", "2026-10"), "error_budget_remaining"] == pytest.approx(
+        1 - (5000 / (31 * 1440 * 1000)) / 0.001)
+    summary = result.what_if.set_index(["objective", "window"])
+    assert summary.loc[(0.999, "1M"), ["months", "breached_months"]].tolist() == [3, 0]
+    assert summary.loc[(0.9999, "1M"), ["months", "breached_months"]].tolist() == [3, 1]
+    assert summary.loc[(0.9999, "1Q"), ["quarters", "breached_quarters"]].tolist() == [1, 0]  # Q3 ends inside
+    assert result.summary()["what_if"][0] == {"slo": "s", "objective": 0.999, "window": "30d", "months": 3,
+                                              "breached_months": 0}
+
+
+def test_what_if_calendar_months_equal_the_compliance_history(sim: Any) -> None:
+    """At the SLO's own objective, `1M` gives the SLO report's compliance history (analysis/history.py)."""
+    events = sim.slo_minutes("api-gateway-availability")
+    end = sim.as_of.floor("D").replace(day=1)  # 2026-11-01: October and September are whole months of data
+    result = review(events, 0.999, end - 60 * DAY, end, objectives=[0.999], windows=["1M"])
+    history = {h["month"]: h for h in monthly_history(events, 0.999, end, months=2)}
+    for row in result.what_if_periods.itertuples():
+        expected = history[row.month]
+        assert (row.good_events, row.total_events) == (expected["good_events"], expected["total_events"])
+        assert (row.sli, row.breached, row.coverage) == (expected["sli"], expected["breached"], expected["coverage"])
+
+
+def test_summary_follows_the_contract() -> None:
+    result = review(outage_frame([(T0 + MIN, 30, 500)]), 0.999, T0 - DAY, T0 + DAY, RULE_SETS, objectives=[0.999])
+    summary = result.summary()
+    assert summary["episodes"] == [{"slo": "s", "start": "2026-11-10T12:00:00Z", "end": "2026-11-10T12:30:00Z",
+                                    "budget_consumed": pytest.approx(15000 / 43200)}]
+    assert set(summary["backtest"][0]) == {"slo", "rule_set", "severity", "alerts", "pages_per_month", "precision",
+                                           "recall", "detection_median_seconds", "detection_max_seconds",
+                                           "reset_median_seconds", "budget_before_detection"}
+    assert [(r["rule_set"], r["severity"]) for r in summary["backtest"]] == [
+        ("default", "page"), ("default", "ticket"), ("catalog-like", "page"), ("catalog-like", "ticket"),
+        ("candidate", "page"), ("candidate", "ticket")]
+    assert all(type(r["alerts"]) is int for r in summary["backtest"])
