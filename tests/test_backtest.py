@@ -5,8 +5,10 @@ and the simulator's injected incidents found as episodes."""
 from __future__ import annotations
 
 import math
+import shutil
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,9 @@ from slo_fixtures import T0, minute_events, steady_events, with_outage
 from goreliable_lib.analysis import backtest, slo
 from goreliable_lib.analysis.history import monthly_history
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.sources.archive import ArchiveSource, definition_key
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MIN = pd.Timedelta(minutes=1)
 DAY = pd.Timedelta(days=1)
@@ -509,3 +514,45 @@ def test_summary_follows_the_contract() -> None:
         ("default", "page"), ("default", "ticket"), ("catalog-like", "page"), ("catalog-like", "ticket"),
         ("candidate", "page"), ("candidate", "ticket")]
     assert all(type(r["alerts"]) is int for r in summary["backtest"])
+
+
+# --------------------------------------------------------------------------------------------- the archive
+def _documented_query(archive: Path) -> str:
+    """The DuckDB query of docs/slo-review.md, pointed at `archive`."""
+    text = (ROOT / "docs" / "slo-review.md").read_text()
+    block = text.split("<!-- duckdb-monthly-compliance -->", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    return block.replace("ARCHIVE", str(archive))
+
+
+def test_the_documented_duckdb_query_gives_the_kits_monthly_compliance(sim: Any, tmp_path: Path) -> None:
+    """The archive written by the kit (two SLOs; it keeps the whole UTC days: September from the 23rd, the day after
+    the simulator's first sample, and all October; one day left twice, complete and partial, as a lost race may
+    leave it) read by DuckDB gives the compliance history of analysis/history.py over the same minutes: the same
+    events, SLI, verdict and coverage per month."""
+    duckdb = pytest.importorskip("duckdb")
+    archive = ArchiveSource(str(tmp_path / "archive"))
+    end = pd.Timestamp("2026-11-01T00:00Z")
+    for name in ("api-gateway-availability", "llm-latency"):
+        archive.write(definition_key({"total": name}), {"total": name}, name, sim.slo_minutes(name),
+                      sim.minutes[0] - MIN, end)
+    day = tmp_path / "archive" / definition_key({"total": "llm-latency"}) / "2026-10-05.parquet"
+    shutil.copy(day, day.with_name("2026-10-05.partial.parquet"))
+    objectives = {"api-gateway-availability": 0.999, "llm-latency": 0.99}
+    query = _documented_query(tmp_path / "archive").replace(
+        "(VALUES ('api-gateway-availability', 0.999))",
+        "(VALUES ('api-gateway-availability', 0.999), ('llm-latency', 0.99))")
+    rows = duckdb.connect().sql(query).df()
+    assert list(zip(rows["slo"], rows["month"], strict=True)) == [
+        ("api-gateway-availability", "2026-09"), ("api-gateway-availability", "2026-10"),
+        ("llm-latency", "2026-09"), ("llm-latency", "2026-10")]
+    first_day = pd.Timestamp("2026-09-23T00:00Z")
+    for row in rows.itertuples():
+        events = sim.slo_minutes(row.slo)
+        events = events[events["timestamp"] > first_day]
+        history = {h["month"]: h for h in monthly_history(events, objectives[row.slo], end, 2)}
+        expected = history[row.month]
+        assert (row.good_events, row.total_events) == (expected["good_events"], expected["total_events"])
+        assert row.sli == pytest.approx(expected["sli"], abs=1e-12)
+        assert row.error_budget_remaining == pytest.approx(expected["error_budget_remaining"], abs=1e-9)
+        assert (bool(row.breached), row.coverage) == (expected["breached"], pytest.approx(expected["coverage"]))
+    assert rows["coverage"].tolist()[:2] == [pytest.approx(8 / 30), 1.0]  # September 23 to 30; October
