@@ -401,15 +401,6 @@ def test_previous_run_on_s3(s3: Any) -> None:
 
 # ---- goreliable report diff ------------------------------------------------------------------------------------
 @pytest.fixture
-def diff_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`report diff` in the command registry (as the lead wires it in cli/__init__.py)."""
-    if not any(c.words == ("report", "diff") for c in cli.COMMANDS):
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, cli.Command(
-            ("report", "diff"), "the changes between two runs of one report",
-            "goreliable_lib.cli.report:configure_diff")))
-
-
-@pytest.fixture
 def runs(tmp_path: Path) -> Path:
     before, after = _run("20261116T060000Z-0004"), _run(CURRENT)
     set_budget(before, AVAILABILITY, 0.62)
@@ -420,7 +411,6 @@ def runs(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.usefixtures("diff_command")
 def test_diff_text_and_json(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = runs / "slo" / "20261116T060000Z-0004", runs / "slo" / CURRENT
     assert cli.main(["report", "diff", str(a), str(b)]) == 0
@@ -446,7 +436,6 @@ def test_diff_text_and_json(runs: Path, capsys: pytest.CaptureFixture[str]) -> N
         capsys.readouterr().out
 
 
-@pytest.mark.usefixtures("diff_command")
 def test_diff_of_postmortems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for run_id in ("20261122T060000Z-0001", "20261123T060000Z-0002"):
         _publish_local(tmp_path, {"report": "postmortem", "status": "ok", "run_id": run_id,
@@ -460,7 +449,6 @@ def test_diff_of_postmortems(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert data["compared"] is False and data["changes"] == []
 
 
-@pytest.mark.usefixtures("diff_command")
 @pytest.mark.parametrize(("run_a", "run_b", "message"), [
     ("slo/20261116T060000Z-0004", "cost/20261120T060000Z-0008", "RUN_A is a slo run, RUN_B a cost run"),
     ("slo/20261116T060000Z-0004", "slo/20261101T060000Z-ffff", "slo/20261101T060000Z-ffff: no run folder"),

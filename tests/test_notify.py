@@ -50,9 +50,9 @@ SUMMARY: dict[str, Any] = {
 CHANGES: list[dict[str, Any]] = [
     {"kind": "slo_status", "subject": "api-gateway-availability", "before": "ok", "after": "at_risk",
      "text": "api-gateway-availability: ok -> at risk"},
-    {"kind": "cost_budget", "subject": "go-reliable-production", "before": "ok", "after": "over",
+    {"kind": "budget_status", "subject": "go-reliable-production", "before": "ok", "after": "over",
      "text": "go-reliable-production: projected $512.40/month, over its $500 budget"},
-    {"kind": "error_budget_threshold", "subject": "order-success-rate", "before": 0.14, "after": 0.08,
+    {"kind": "error_budget", "subject": "order-success-rate", "before": 0.14, "after": 0.08,
      "text": "order-success-rate: error budget 14.0% -> 8.0%, below 10%"},
 ]
 HEADLINE = "Total $1,234.50 · go-reliable-production projected $512.40/month (budget $500)"

@@ -50,11 +50,11 @@ def test_yaml_dates_become_rfc3339(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "params", "message"), [
-    ("slo", {"windw": "30d"}, r"unknown parameter 'windw'.*valid: end, title, catalog, window, services"),
+    ("slo", {"windw": "30d"}, r"unknown parameter 'windw'.*valid: end, title, notify, catalog, window, services"),
     ("slo", {"window": "30x"}, r"window: '30x' is not a window.*valid: end"),
     ("slo", {"window": "2026-13"}, r"window: '2026-13' names no month"),
     ("slo", {"end": "yesterday"}, r"end: 'yesterday' is not a time"),
-    ("dr", {"quarters": "eight"}, r"quarters: expected an integer 1\.\.40.*valid: end, title, drills_uri"),
+    ("dr", {"quarters": "eight"}, r"quarters: expected an integer 1\.\.40.*valid: end, title, notify, drills_uri"),
     ("dr", {"quarters": 0}, r"quarters: 0 is out of range"),
     ("dr", {"quarters": True}, r"quarters: expected an integer"),
     ("slo", {"services": ["api-gateway", "../../etc"]}, r"services\[1\]: '\.\./\.\./etc' is not allowed"),
@@ -125,7 +125,7 @@ def test_cli_bad_input_exits_2_before_any_kernel(tmp_path: Path, monkeypatch: py
         assert cli.main([*argv, "--out", str(out)]) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("goreliable: error: ") and "Traceback" not in err
-    assert "valid: end, title, catalog, window, services" in err or "not found" in err
+    assert "valid: end, title, notify, catalog, window, services" in err or "not found" in err
     assert started == []
     assert not out.exists() or not any(out.iterdir())
 

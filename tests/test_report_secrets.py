@@ -41,7 +41,7 @@ from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 ROOT = Path(__file__).resolve().parent.parent
 POSTMORTEM_PARAMS = ROOT / "params" / "postmortem-demo.yaml"
 #: Lines of summary.json and of a snapshot manifest that differ between any two runs (wall clock, run id).
-VOLATILE_SUMMARY = re.compile(rb'^ *"(generated_at|run_id|duration_seconds)": .*\n|^ *"phases": \{[^}]*\}\n',
+VOLATILE_SUMMARY = re.compile(rb'^ *"(generated_at|run_id|duration_seconds)": .*\n|^ *"phases": \{[^}]*\},?\n',
                               re.MULTILINE)
 VOLATILE_MANIFEST = re.compile(rb'^ *"(created_at|fetched_at)": .*\n', re.MULTILINE)
 #: Fields of summary.json that say where and when a run ran, not what it found.

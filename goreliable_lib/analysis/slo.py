@@ -487,14 +487,16 @@ def budget_policy(results: list[SLOResult], *, features_above: float = 0.50, rel
                   alert_below: float = 0.10) -> dict[str, Any]:
     """The error-budget policy decision, driven by the SLO with the least budget left.
 
-    Returns {decision: features|caution|reliability|freeze|no_data, reason, slo, error_budget_remaining, alert}.
+    Returns {decision: features|caution|reliability|freeze|no_data, reason, slo, error_budget_remaining, alert,
+    thresholds} (`thresholds`: the three it was decided with, so a later reader compares with the same ones).
     """
+    thresholds = {"features_above": features_above, "reliability_below": reliability_below, "alert_below": alert_below}
     with_data = [r for r in results if r.status != "no_data"]
     without = [r.name for r in results if r.status == "no_data"]
     note = f" No data for {', '.join(without)}: not counted." if without else ""
     if not with_data:
         return {"decision": "no_data", "reason": "No SLO had events in the window: no decision." + note.rstrip(),
-                "slo": None, "error_budget_remaining": None, "alert": False}
+                "slo": None, "error_budget_remaining": None, "alert": False, "thresholds": thresholds}
     driver = min(with_data, key=lambda r: r.error_budget_remaining)
     remaining = driver.error_budget_remaining
     share = f"{driver.name} has {remaining:.1%} of its error budget left"
@@ -509,7 +511,7 @@ def budget_policy(results: list[SLOResult], *, features_above: float = 0.50, rel
     alert = remaining < alert_below
     alert_text = f" Alert: below {alert_below:.0%}." if alert else ""
     return {"decision": decision, "reason": f"{share} ({rule}).{alert_text}{note}", "slo": driver.name,
-            "error_budget_remaining": float(remaining), "alert": bool(alert)}
+            "error_budget_remaining": float(remaining), "alert": bool(alert), "thresholds": thresholds}
 
 
 # --------------------------------------------------------------------------------------------- model drift

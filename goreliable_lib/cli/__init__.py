@@ -48,6 +48,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("report", "all"), "run the standard suite (slo, cost, dr) in parallel processes",
             "goreliable_lib.cli.report:configure_all"),
     Command(("report", "list"), "list the reports and their parameters", "goreliable_lib.cli.report:configure_list"),
+    Command(("report", "diff"), "the changes between two runs of one report (text, or --json)",
+            "goreliable_lib.cli.report:configure_diff"),
     Command(("stack",), "the local stack (Prometheus or VictoriaMetrics, S3, Kubecost on 127.0.0.1)",
             "goreliable_lib.cli.stack:configure"),
     Command(("lab",), "JupyterLab on notebooks/, pointed at the local stack (started or reused), the demo, a "

@@ -29,6 +29,9 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=REPORT_NAMES, metavar="NAME", help=f"one of {', '.join(REPORT_NAMES)}")
     parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="a parameter (YAML-typed)")
     parser.add_argument("-f", "--file", action="append", metavar="FILE.yaml", help="a YAML file of parameters")
+    parser.add_argument("--pdf", nargs="?", const="A4", choices=("A4", "Letter"), metavar="A4|Letter",
+                        help="also print report.pdf beside report.html (A4 unless Letter is given; the postmortem "
+                             "always has one)")
     add_output_options(parser)
     parser.set_defaults(func="goreliable_lib.cli.report_run:run")
 

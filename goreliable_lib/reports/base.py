@@ -119,6 +119,19 @@ def check_int_range(low: int, high: int) -> Validator:
     return check
 
 
+#: The parameter `notify` every report takes: when a run is sent to the destinations the environment names
+#: (runner/notify.py): on a change since the last run, always, only when it failed, or never.
+NOTIFY_RULES = ("on-change", "always", "on-failure", "never")
+DEFAULT_NOTIFY_RULE = "on-change"
+
+
+def check_notify(value: Any, field_name: str) -> str:
+    """One of `NOTIFY_RULES`."""
+    if value not in NOTIFY_RULES:
+        raise BadInputError(f"{field_name}: {value!r} is not one of {', '.join(NOTIFY_RULES)}")
+    return str(value)
+
+
 def check_file(value: Any, field_name: str) -> str:
     """A file that must exist, relative to the project root or absolute; kept as given."""
     if not isinstance(value, str) or not value.strip():
@@ -266,6 +279,8 @@ def common_params(title: str) -> tuple[Param, ...]:
         Param("end", "time", "now", "end of the report (now = the source's clock; RFC3339, unix s, now-1d)",
               check_time),
         Param("title", "text", title, "title on the first screen", check_text),
+        Param("notify", "choice", DEFAULT_NOTIFY_RULE, "when to send the run to the destinations the environment "
+              "names (Slack, webhook, e-mail): on-change, always, on-failure or never", check_notify),
     )
 
 

@@ -143,7 +143,7 @@ def compare(before: Mapping[str, Any], after: Mapping[str, Any], *,
         raise BadInputError(f"runs of two different reports ({before.get('report')!r} and {report!r}): "
                             "changes are between two runs of one report")
     if report == "slo":
-        return slo_changes(before, after, policy or BudgetPolicy())
+        return slo_changes(before, after, policy or policy_of(after))
     rules = COMPARERS.get(str(report))
     return rules(before, after) if rules is not None else []
 
@@ -162,6 +162,12 @@ def _budget(value: Any) -> str:
 
 
 # ---- slo ------------------------------------------------------------------------------------------------------
+
+def policy_of(summary: Mapping[str, Any]) -> BudgetPolicy:
+    """The error-budget thresholds an SLO run was decided with (its `policy.thresholds`), else the seed's."""
+    thresholds = (summary.get("policy") or {}).get("thresholds")
+    return BudgetPolicy(**thresholds) if isinstance(thresholds, Mapping) else BudgetPolicy()
+
 
 def _thresholds(policy: BudgetPolicy) -> list[tuple[float, bool]]:
     """(threshold, inclusive): a budget is below it when < it, or <= it for `features_above` (50% is caution)."""

@@ -20,6 +20,10 @@ published). What people read (the notebook, saved through `kernel.ScrubbingHandl
 logs) is masked; when that changed any text, the first screen says so (`finalise.MASKED_TAG`) without naming the
 secret.
 
+After finalising, the postmortem (and any report run with `--pdf`) gets its report.pdf (runner/pdf.py); the run is
+then sent to the environment's destinations under its `notify` rule (runner/notify.py: bounded, never failing the
+run), which summary.json `notifications` records, and only then published.
+
 Exit codes stay the documented 0 / 1 / 2: an interrupt (Ctrl-C, SIGINT) while the notebook runs is a run that
 failed while running (exit 1, kept and marked failed with `KeyboardInterrupt`); a destination that cannot be
 written (a full disk, a folder that became read-only) is exit 1 with a message naming the folder and the cause,
@@ -33,6 +37,7 @@ import datetime as dt
 import errno
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import secrets
@@ -47,12 +52,23 @@ from typing import Any
 
 from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.paths import PROJECT_ROOT_ENV, project_root
-from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.reports.base import DEFAULT_NOTIFY_RULE, ReportSpec
 from goreliable_lib.reports.registry import get_report, require_notebook
+from goreliable_lib.runner.files import atomic_write_text
+from goreliable_lib.runner.index import headline
 from goreliable_lib.runner.launch import start_kernel, stop_kernel
+from goreliable_lib.runner.notify import notify_run
 from goreliable_lib.runner.params import check_inputs, resolve_parameters
 from goreliable_lib.runner.publish import writer_for
-from goreliable_lib.runner.shared import NOTEBOOK_FILE, REPORT_ENV, RUN_DIR_ENV, RUN_ID_ENV
+from goreliable_lib.runner.shared import (
+    HTML_FILE,
+    NOTEBOOK_FILE,
+    PDF_FILE,
+    REPORT_ENV,
+    RUN_DIR_ENV,
+    RUN_ID_ENV,
+    SUMMARY_FILE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +83,10 @@ STAGES = ("goreliable_lib.runner.kernel", "goreliable_lib.runner.finalise")
 #: The modules a report's kernel loads at its start-up: the run context and the report's own module, and pandas'
 #: Parquet engine (pyarrow, loaded by pandas at the first read of a recorded or archived result otherwise).
 KERNEL_PRELOAD = ("goreliable_lib.runner.context", "pyarrow.parquet")
+
+
+#: Reports whose run always has its report.pdf (a postmortem travels as an attachment).
+ALWAYS_PDF = frozenset({"postmortem"})
 
 
 def load_stages() -> tuple[ModuleType, ...]:
@@ -104,6 +124,20 @@ def _where(writer: Any) -> str:
     return str(getattr(writer, "root", None) or getattr(writer, "url", None) or writer)
 
 
+def _notify(summary: dict[str, Any], values: Mapping[str, Any], writer: Any, staging: Path) -> dict[str, Any]:
+    """Send the run to the environment's destinations under its `notify` rule (runner/notify.py: never raises,
+    bounded in time) before it is published, and record the outcomes in summary.json `notifications`."""
+    run_id, report = str(summary.get("run_id")), str(summary.get("report"))
+    pdf = staging / PDF_FILE
+    outcomes = notify_run(summary, summary.get("changes") or [], values.get("notify") or DEFAULT_NOTIFY_RULE,
+                          headline=headline(summary), link=f"{writer.location(report, run_id).rstrip('/')}/{HTML_FILE}",
+                          pdf=pdf if pdf.is_file() else None, environ=os.environ,
+                          state_file=writer.notification_state())
+    summary = {**summary, "notifications": outcomes}
+    atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def _remove_staging(staging: Path) -> None:
     """Remove a run folder that was never run, and its parent when that is left empty (the report's folder made for
     it, or a writer's temporary folder)."""
@@ -126,12 +160,13 @@ def _write_failure(writer: Any, report: str, run_id: str, staging: Path, exc: OS
 def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str | Path | None = None,
                progress: bool | dict[str, Any] = True, *, files: Iterable[str | Path] = (),
                report: ReportSpec | None = None, timeout: float | None = None, start_timeout: float = 120,
-               sse: str | None = None, kms_key_id: str | None = None) -> RunResult:
+               sse: str | None = None, kms_key_id: str | None = None, pdf: str | None = None) -> RunResult:
     """Validate, execute and publish one report; returns the RunResult (exit_code 0 ok, 1 failed or interrupted).
     Bad parameters or destination raise BadInputError before any kernel starts; a destination that cannot be
     written while the run is finished raises GoReliableError (exit 1).
 
-    `report` overrides the registry entry (tests run their own notebooks); `timeout` limits each cell (s).
+    `report` overrides the registry entry (tests run their own notebooks); `timeout` limits each cell (s); `pdf`
+    (`A4` or `Letter`) prints report.pdf beside report.html on that paper (always for the postmortem: A4 by default).
     """
     spec = report or get_report(name)
     values = resolve_parameters(spec, parameters, files, check_files=False)
@@ -188,12 +223,17 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     try:
         clock = time.monotonic()
         summary = finalise_stage.finalise_run(
-            staging, spec, values, run_id, error, started, phases=phases,
+            staging, spec, values, run_id, error, started, phases=phases, writer=writer,
             notebook_masked=kernel_stage.NOTEBOOK_HANDLER.was_masked(staging / NOTEBOOK_FILE))
         if summary["status"] != "ok" and exit_code == EXIT_OK:
             exit_code = EXIT_FAILED
         error = summary.get("error") if summary["status"] != "ok" else None
         log.info("report %s: finalised in %.2f s", spec.name, time.monotonic() - clock)
+        if pdf or spec.name in ALWAYS_PDF:
+            clock = time.monotonic()
+            summary = finalise_stage.print_pdf(staging, summary, paper=pdf or "A4")
+            log.info("report %s: report.pdf printed in %.2f s", spec.name, time.monotonic() - clock)
+        summary = _notify(summary, values, writer, staging)
         clock = time.monotonic()
         location = writer.publish(staging, spec.name, run_id, ok=exit_code == EXIT_OK)
         log.info("report %s: published (and the index rebuilt) in %.2f s", spec.name, time.monotonic() - clock)

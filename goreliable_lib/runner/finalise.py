@@ -26,8 +26,12 @@ from papermill.exceptions import PapermillExecutionError
 
 from goreliable_lib.plots.format import format_time, md
 from goreliable_lib.reports.base import ReportSpec
+from goreliable_lib.runner.changes import is_compared, since_last_run_markdown
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import write_page
+from goreliable_lib.runner.pdf import PdfError, write_pdf
+from goreliable_lib.runner.previous import SinceLastRun, compare_with_previous
+from goreliable_lib.runner.publish import Writer
 from goreliable_lib.runner.scrub import (
     holds_credential,
     leaked_files,
@@ -40,6 +44,7 @@ from goreliable_lib.runner.shared import (
     HTML_FILE,
     KERNEL_LOG,
     NOTEBOOK_FILE,
+    PDF_FILE,
     SUMMARY_FILE,
     installed_kit_version,
     to_jsonable,
@@ -54,6 +59,8 @@ WARNINGS_TAG = "goreliable-warnings"
 MASKED_TAG = "goreliable-masked"
 #: The first-screen line of a run on recorded data (demo, snapshot), and the provenance footer of every page.
 DEMO_TAG = "goreliable-recorded-data"
+#: The first screen's "Since the last run" block (runner/changes.py).
+SINCE_TAG = "goreliable-since-last-run"
 PROVENANCE_TAG = "goreliable-provenance"
 MASKED_NOTICE = (
     "**Some text in this report is masked** as `[REDACTED]`: it matched the value of a credential set in the "
@@ -123,6 +130,20 @@ def notebook_phases(nb: nbformat.NotebookNode) -> dict[str, float]:
     return {"kernel_wait": max(wait, 0.0), "cells": sum(t.get("duration") or 0.0 for t in times)}
 
 
+def print_pdf(staging: Path, summary: dict[str, Any], paper: str = "A4") -> dict[str, Any]:
+    """report.pdf beside report.html (runner/pdf.py); a page that cannot be printed is a warning of the run (in
+    summary.json, rewritten before publishing), never a failure. Returns the summary."""
+    try:
+        printed = write_pdf(staging / HTML_FILE, staging / PDF_FILE, run_id=str(summary.get("run_id")),
+                            title=str((summary.get("parameters") or {}).get("title") or summary.get("report")),
+                            paper=paper)  # type: ignore[arg-type]
+        summary = {**summary, "runner": {**summary.get("runner", {}), "pdf": PDF_FILE, "pdf_paper": printed.paper}}
+    except PdfError as exc:
+        summary = {**summary, "warnings": [*summary.get("warnings", []), f"report.pdf was not printed: {exc}"]}
+    atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def describe_error(exc: BaseException) -> dict[str, Any]:
     """summary.json's `error` for what stopped the notebook: type, message (masked, bounded) and, when known, the
     cell."""
@@ -174,13 +195,14 @@ def _credential_error(files: list[str], earlier: dict[str, Any] | None) -> dict[
 
 def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], run_id: str,
                  error: dict[str, Any] | None, started: float, *, notebook_masked: bool = False,
-                 phases: Mapping[str, float] | None = None) -> dict[str, Any]:
+                 phases: Mapping[str, float] | None = None, writer: Writer | None = None) -> dict[str, Any]:
     """Prove the data free of credentials, write summary.json, put the error, warnings and masked-text notice on
     the first screen, export the HTML, mask what people read; returns the summary.
 
     `notebook_masked`: a save of the notebook already masked something (`kernel.NOTEBOOK_HANDLER.was_masked`);
     `phases`: seconds per phase of the run so far (summary.json `runner.phases`, with `kernel_wait` and `cells`
-    read from the notebook's papermill times)."""
+    read from the notebook's papermill times); `writer`: where the report's earlier runs are published, to say what
+    changed since the last good one (summary.json `previous_run`, `changes`; the first screen's block)."""
     context = _read_json(staging / CONTEXT_FILE) or {}
     if leaked := _remove_leaked_data(staging):
         error = _credential_error(leaked, error)
@@ -209,8 +231,14 @@ def finalise_run(staging: Path, report: ReportSpec, parameters: dict[str, Any], 
     if error is not None:
         summary["status"] = "failed"
         summary["error"] = error
+    since = compare_with_previous(summary, writer) if writer is not None else SinceLastRun(None, [])
+    summary.update(since.fields())
+    if since.warning:
+        summary["warnings"] = [*summary.get("warnings", []), since.warning]
     atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
+    if is_compared(summary.get("report")):
+        nb.cells.insert(0, _markdown_cell(since_last_run_markdown(summary), SINCE_TAG))
     if demo := recorded_data_line(summary.get("source") or {}):
         nb.cells.insert(0, _markdown_cell(demo, DEMO_TAG))
     if warnings := summary.get("warnings"):

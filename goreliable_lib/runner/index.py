@@ -32,6 +32,7 @@ from goreliable_lib.plots.table import CSS as TABLE_CSS
 from goreliable_lib.plots.trends import source_label, state_text
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE
+from goreliable_lib.runner.changes import is_compared, since_last_run_html
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.page import CSP, figure_div, plotly_script
 from goreliable_lib.runner.scrub import scrub_text
@@ -176,9 +177,13 @@ def _card(name: str, spec: ReportSpec | None, own: list[IndexEntry]) -> str:
         parts.append(f'<p class="alarm">The newest run failed{html.escape(when)}: {html.escape(newest.headline)} '
                      f'<a href="{html.escape(newest.link)}/report.html">what ran</a></p>')
     if good is not None:
+        pdf = (good.summary.get("runner") or {}).get("pdf")
+        pdf_link = f' · <a href="{html.escape(good.link)}/{html.escape(str(pdf))}">PDF</a>' if pdf else ""
         parts.append(f'<p class="headline">{html.escape(good.headline)}</p>'
                      f'<p class="meta">{html.escape(good.window)} · {html.escape(good.source)} · '
-                     f'<a href="{html.escape(good.link)}/report.html">open the report</a></p>')
+                     f'<a href="{html.escape(good.link)}/report.html">open the report</a>{pdf_link}</p>')
+        if "changes" in good.summary and is_compared(good.report):
+            parts.append(since_last_run_html(good.summary))
     else:
         parts.append('<p class="meta">No good run yet.</p>')
     failed = sum(e.status != "ok" for e in own)

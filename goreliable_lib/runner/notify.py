@@ -45,6 +45,7 @@ import requests
 
 from goreliable_lib.config import NotifySettings, SmtpRelay, load_notify_settings
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.reports.base import DEFAULT_NOTIFY_RULE, NOTIFY_RULES
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.scrub import scrub_text, secret_values
 from goreliable_lib.sources.http import (
@@ -57,9 +58,9 @@ from goreliable_lib.sources.http import (
 
 logger = logging.getLogger(__name__)
 
-#: The report parameter `notify`: when a run is sent.
-RULES = ("on-change", "always", "on-failure", "never")
-DEFAULT_RULE = "on-change"
+#: The report parameter `notify`: when a run is sent (declared with the parameter, in reports/base.py).
+RULES = NOTIFY_RULES
+DEFAULT_RULE = DEFAULT_NOTIFY_RULE
 #: Destination kinds, in the order their entries are returned.
 KINDS = ("slack", "webhook", "email")
 #: The variables that make each destination configured (a non-empty value).
@@ -71,8 +72,8 @@ KIND_VARIABLES = {
 
 #: The change kinds of the platform's two alerts (error budget below 10%, cost projected above its budget): listed
 #: first in every message, so a long list never hides them. The changes module owns the kind names.
-ERROR_BUDGET_THRESHOLD = "error_budget_threshold"
-COST_BUDGET = "cost_budget"
+ERROR_BUDGET_THRESHOLD = "error_budget"
+COST_BUDGET = "budget_status"
 ALERT_KINDS = frozenset({ERROR_BUDGET_THRESHOLD, COST_BUDGET})
 
 #: The whole run's notifications end within this many seconds (destinations are sent to at once).

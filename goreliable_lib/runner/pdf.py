@@ -42,9 +42,9 @@ from typing import Any, Literal
 
 from goreliable_lib.runner.files import atomic_write_bytes
 from goreliable_lib.runner.scrub import scrub_text
-from goreliable_lib.runner.shared import find_browser
+from goreliable_lib.runner.shared import PDF_FILE, find_browser
 
-PDF_FILE = "report.pdf"
+__all__ = ["PDF_FILE", "PDF_TIMEOUT_SECONDS", "Paper", "PdfError", "PdfTimeout", "PrintedPdf", "write_pdf"]
 #: The longest a PDF may take, Chromium's start-up included (a report prints in 2 to 5 s once Chromium runs).
 PDF_TIMEOUT_SECONDS = 120.0
 Paper = Literal["A4", "Letter"]

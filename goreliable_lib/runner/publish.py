@@ -33,6 +33,8 @@ from goreliable_lib.runner.index import (
 from goreliable_lib.runner.shared import SUMMARY_FILE
 
 SSE_CHOICES = ("AES256", "aws:kms")
+#: Which runs were notified, per destination kind (runner/notify.py), kept beside the runs.
+NOTIFICATION_STATE = ".notifications.json"
 #: S3 index refreshes before giving up on a listing that keeps changing (each round follows a new publication)
 _REFRESH_ROUNDS = 20
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".csv": "text/csv",
@@ -46,6 +48,8 @@ class Writer(Protocol):
     def check(self) -> None: ...
     def staging_dir(self, report: str, run_id: str) -> Path: ...
     def publish(self, staging: Path, report: str, run_id: str, ok: bool) -> str: ...
+    def location(self, report: str, run_id: str) -> str: ...
+    def notification_state(self) -> Path: ...
 
 
 class LocalWriter:
@@ -75,9 +79,17 @@ class LocalWriter:
         path.mkdir(parents=True)
         return path
 
+    def location(self, report: str, run_id: str) -> str:
+        """Where the run will be once published."""
+        return str(self.root / report / run_id)
+
+    def notification_state(self) -> Path:
+        """The file recording which runs were notified (runner/notify.py), beside the runs."""
+        return self.root / NOTIFICATION_STATE
+
     def publish(self, staging: Path, report: str, run_id: str, ok: bool) -> str:
         """Rename the staged run into place; move `latest` (good runs only) and rebuild the index."""
-        final = self.root / report / run_id
+        final = Path(self.location(report, run_id))
         with index_lock(self.root):
             os.rename(staging, final)
             if ok:
@@ -150,6 +162,15 @@ class S3Writer:
         self._staged.add(path)
         return path
 
+    def location(self, report: str, run_id: str) -> str:
+        """Where the run will be once published."""
+        return f"s3://{self.bucket}/{self._key(report, run_id)}/"
+
+    def notification_state(self) -> Path:
+        """The file recording which runs were notified: in the machine's temporary folder (an S3 destination keeps
+        no local folder; run ids are unique, so this only keeps one run from notifying twice in one process)."""
+        return Path(tempfile.gettempdir()) / f"goreliable-{NOTIFICATION_STATE.lstrip('.')}"
+
     def _put_text(self, key: str, text: str) -> None:
         extra = self._extra(key)
         kwargs: dict[str, Any] = {"ContentType": extra.pop("ContentType"), **extra}
@@ -172,7 +193,7 @@ class S3Writer:
         if staging in self._staged:  # only remove what staging_dir created
             shutil.rmtree(staging.parent, ignore_errors=True)
             self._staged.discard(staging)
-        return f"s3://{self.bucket}/{run_key}/"
+        return self.location(report, run_id)
 
     def _refresh_latest_and_index(self, report: str) -> None:
         """Write `report`'s `latest` (its newest good run) and index.html from the runs' summaries, then list

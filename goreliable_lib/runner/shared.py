@@ -34,6 +34,8 @@ RUN_ID_ENV = "GORELIABLE_RUN_ID"
 
 NOTEBOOK_FILE = "report.ipynb"
 HTML_FILE = "report.html"
+#: The page printed (`report run --pdf`; always for the postmortem).
+PDF_FILE = "report.pdf"
 SUMMARY_FILE = "summary.json"
 #: Written by the run context as it goes, read by the runner when the notebook fails before write_summary.
 CONTEXT_FILE = ".run-context.json"
