@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,8 +48,13 @@ class ReportOutcome(NamedTuple):
     error: str | None
 
 
-def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any], position: int) -> ReportOutcome:
-    """Worker-process entry."""
+def _run_in_worker(request: RunRequest, out: str | None, options: dict[str, Any], position: int,
+                   environ: dict[str, str], cwd: str) -> ReportOutcome:
+    """Worker-process entry. The worker takes the caller's environment and folder as they are now: it was forked
+    from a server started earlier, whose own may be older (a second suite in one process, a test's settings)."""
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)
     quiet = options.pop("quiet", False)
     progress: bool | dict[str, Any] = False if quiet else {"desc": request.name, "position": position, "leave": True}
     try:
@@ -75,7 +81,8 @@ def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: in
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=stop_on_sigterm) as pool:
-        futures = [pool.submit(_run_in_worker, r, out, options, i) for i, r in enumerate(requests)]
+        futures = [pool.submit(_run_in_worker, r, out, options, i, dict(os.environ), os.getcwd())
+                   for i, r in enumerate(requests)]
         try:
             concurrent.futures.wait(futures)
         except KeyboardInterrupt as exc:
