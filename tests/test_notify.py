@@ -339,6 +339,19 @@ def test_never_and_on_failure_send_nothing_for_an_ok_run(tmp_path: Path,
     assert receiver.requests == []
 
 
+def test_an_slo_newly_at_risk_is_the_platform_alert_and_comes_first() -> None:
+    # the budget falling below 10% changes the status to at_risk: the changes module writes `slo_status`, never
+    # `error_budget`, for that crossing; it must still lead the message like the other platform alert
+    policy = {"kind": "policy_decision", "subject": "error-budget policy", "before": "caution", "after": "reliability",
+              "text": "error-budget policy: caution -> reliability"}
+    recovered = {"kind": "slo_status", "subject": "a", "before": "at_risk", "after": "ok", "text": "a: at_risk -> ok"}
+    at_risk = {"kind": "slo_status", "subject": "b", "before": "ok", "after": "at_risk",
+               "text": "b: ok -> at_risk (error budget 12.0% -> 7.0%, below 10%)"}
+    crossed = {"kind": "error_budget", "subject": "c", "before": 0.3, "after": 0.15, "text": "c: below 20%"}
+    notice = build_notice(SUMMARY, [policy, recovered, at_risk, crossed], headline=HEADLINE, link=LINK)
+    assert [c["subject"] for c in notice.changes] == ["b", "c", "error-budget policy", "a"]
+
+
 # --- Slack and the generic webhook -------------------------------------------------------------------------------
 
 def test_slack_and_webhook_receive_the_run(tmp_path: Path, receiver_factory: Callable[..., Receiver]) -> None:
@@ -354,9 +367,9 @@ def test_slack_and_webhook_receive_the_run(tmp_path: Path, receiver_factory: Cal
     assert slack["blocks"][0]["text"]["text"] == "Monthly cost by team: 3 changes since the last run"
     text = slack_text(slack)
     assert "go-reliable-production projected $512.40/month (budget $500)" in text
-    # the platform's two alerts first, then the rest in the order given
-    assert text.index("go-reliable-production: projected") < text.index("order-success-rate") < text.index(
-        "api-gateway-availability")
+    # all three carry the platform's two alerts (an SLO newly at risk is its budget below 10%): the order given
+    assert text.index("api-gateway-availability") < text.index("go-reliable-production: projected") < text.index(
+        "order-success-rate")
     [button] = [b for b in slack["blocks"] if b["type"] == "actions"][0]["elements"]
     assert button["url"] == LINK
 

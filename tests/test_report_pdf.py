@@ -84,12 +84,12 @@ def raster_images(path: Path) -> int:
     return len(out.splitlines()[2:])
 
 
-def keep_pages_as_png(path: Path, label: str) -> list[Path]:
-    """The PDF's pages as PNG at 60 dpi in test-artifacts/pdf/LABEL/ (the folder replaced)."""
+def keep_pages_as_png(path: Path, label: str, dpi: int = 60) -> list[Path]:
+    """The PDF's pages as PNG at `dpi` in test-artifacts/pdf/LABEL/ (the folder replaced)."""
     folder = ARTIFACTS / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(folder / "page")], check=True)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(path), str(folder / "page")], check=True)
     return sorted(folder.glob("page-*.png"))
 
 

@@ -75,6 +75,9 @@ KIND_VARIABLES = {
 ERROR_BUDGET_THRESHOLD = "error_budget"
 COST_BUDGET = "budget_status"
 ALERT_KINDS = frozenset({ERROR_BUDGET_THRESHOLD, COST_BUDGET})
+#: An SLO's budget falling below the alert threshold (10%) changes its status to `at_risk` (or `breached` below 0):
+#: the changes module then writes one `slo_status` change, never an `error_budget` one, so that alert is these.
+SLO_STATUS, SLO_ALERT_STATUSES = "slo_status", frozenset({"at_risk", "breached"})
 
 #: The whole run's notifications end within this many seconds (destinations are sent to at once).
 BUDGET_SECONDS = 30.0
@@ -178,6 +181,13 @@ def change_text(change: Mapping[str, Any]) -> str:
     return _clip(" ".join(str(text).split()), CHANGE_LINE_MAX)
 
 
+def is_platform_alert(change: Mapping[str, Any]) -> bool:
+    """Whether a change carries one of the platform's two alerts: a cost budget's status, an error budget crossing
+    a threshold, or an SLO newly at risk or breached (its budget below 10%)."""
+    kind = change.get("kind")
+    return kind in ALERT_KINDS or (kind == SLO_STATUS and change.get("after") in SLO_ALERT_STATUSES)
+
+
 def build_notice(summary: Mapping[str, Any], changes: Sequence[Mapping[str, Any]], *, headline: str,
                  link: str | None) -> Notice:
     """The run as its messages tell it: a title, the headline, the changes (the platform's alerts first)."""
@@ -194,7 +204,7 @@ def build_notice(summary: Mapping[str, Any], changes: Sequence[Mapping[str, Any]
         title = f"{name}: first run, nothing to compare with"
     else:
         title = f"{name}: no change since the last run"
-    ordered = sorted(changes, key=lambda c: c.get("kind") not in ALERT_KINDS)  # stable: alerts first
+    ordered = sorted(changes, key=lambda c: not is_platform_alert(c))  # stable: the platform's alerts first
     return Notice(report=report, run_id=summary.get("run_id"), status=status, title=title,
                   headline=" ".join(str(headline).split()), changes=tuple(ordered), link=link or None, summary=summary)
 
