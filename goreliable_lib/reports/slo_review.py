@@ -73,7 +73,8 @@ MAX_MONTHS = 36
 # --------------------------------------------------------------------------------------------- data and fetch
 def period_bounds(period: str, end: pd.Timestamp, *, field_name: str = "period") -> tuple[pd.Timestamp, pd.Timestamp]:
     """The period (start, end] asked for, in UTC: `12M` the last 12 calendar months, the month holding `end` (to
-    date) the last of them; `2026-01..2026-11` those months whole (ending at `end` at the latest); `90d` the 90 days
+    date) the last of them, or, when `end` falls within a month's first day, the 12 whole months before it (ending
+    at its start); `2026-01..2026-11` those months whole (ending at `end` at the latest); `90d` the 90 days
     before `end`. BadInputError naming the field."""
     text = str(period).strip()
     end = pd.Timestamp(end).floor("min")
@@ -82,6 +83,9 @@ def period_bounds(period: str, end: pd.Timestamp, *, field_name: str = "period")
         if not 1 <= months <= MAX_MONTHS:
             raise BadInputError(f"{field_name}: {text!r}: between 1M and {MAX_MONTHS}M")
         month = (end - MINUTE).tz_convert("UTC").tz_localize(None).to_period("M")
+        month_start = month.start_time.tz_localize("UTC")
+        if end - month_start < DAY:  # run on a month's first day (the quarterly CronJob): the months just ended
+            month, end = month - 1, month_start
         return (month - (months - 1)).start_time.tz_localize("UTC"), end
     if match := _DAYS.match(text):
         days = int(match.group(1))
