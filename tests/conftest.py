@@ -53,7 +53,7 @@ def stack_env(local_stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The four reports run once on the bundled demo snapshot (what `make demo` does), in parallel, with
+    """The four reports of `make demo` and the SLO review run once on the bundled demo snapshot, in parallel, with
     sentinel secrets in the environment; shared by the ground-truth, secret-scan and browser tests. Under
     pytest-xdist the first worker runs them and the others reuse its results (a lock file in the shared
     base temp folder)."""
@@ -85,7 +85,8 @@ def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 patch.setenv("GORELIABLE_CONFIG", os.devnull)
                 patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
                 requests = [RunRequest("slo"), RunRequest("cost"), RunRequest("dr"),
-                            RunRequest("postmortem", files=(str(ROOT / "params" / "postmortem-demo.yaml"),))]
+                            RunRequest("postmortem", files=(str(ROOT / "params" / "postmortem-demo.yaml"),)),
+                            RunRequest("slo-review")]  # not in `report all`, but built from the demo's archive
                 results = run_many(requests, str(out), jobs=2, timeout=600)
             record.write_text(json.dumps(results))
     results = [tuple(r) for r in json.loads(record.read_text())]

@@ -32,7 +32,7 @@ from goreliable_lib.reports.registry import REPORTS
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "docs" / "schema"
 #: The reports with a schema of their own (docs/schema/<name>.json); `common.json` holds the fields of every one.
-REPORT_SCHEMAS = ("slo", "cost", "dr", "postmortem")
+REPORT_SCHEMAS = ("slo", "cost", "dr", "postmortem", "slo-review")
 COMMON = "common"
 SUMMARY_FILE = "summary.json"
 #: How a summary.json without a usable `report` field is counted among the skipped ones.

@@ -26,7 +26,7 @@ def demo_runs(demo_suite: dict[str, Any]) -> dict[str, Any]:
 
 def test_every_report_succeeds(demo_runs: dict[str, Any]) -> None:
     assert [(name, code) for name, code, _, _ in demo_runs["results"]] == [
-        ("slo", 0), ("cost", 0), ("dr", 0), ("postmortem", 0)], demo_runs["results"]
+        ("slo", 0), ("cost", 0), ("dr", 0), ("postmortem", 0), ("slo-review", 0)], demo_runs["results"]
     assert (demo_runs["out"] / "index.html").is_file()
 
 

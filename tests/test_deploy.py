@@ -30,7 +30,7 @@ BASE = DEPLOY / "base"
 #: Validate against the newest schemas shipped and the oldest Kubernetes we support (podFailurePolicy is
 #: GA in 1.31; CronJob timeZone in 1.27).
 K8S_VERSIONS = ("1.37.0", "1.31.0")
-SCHEDULES = {"slo": "0 6 * * 1", "cost": "30 6 1 * *", "dr": "0 7 1 1,4,7,10 *"}
+SCHEDULES = {"slo": "0 6 * * 1", "cost": "30 6 1 * *", "dr": "0 7 1 1,4,7,10 *", "slo-review": "30 7 1 1,4,7,10 *"}
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 PRIVATE_RANGES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}
 #: Directories the kernel, papermill, IPython, matplotlib and chromium write to: all on emptyDir volumes.
@@ -268,7 +268,7 @@ def test_production_overlay_sets_namespace_image_and_buckets(production: list[di
 def test_report_pods_meet_the_admission_policies(objects: str, request: pytest.FixtureRequest) -> None:
     rendered = request.getfixturevalue(objects)
     cronjobs = of_kind(rendered, "CronJob")
-    assert sorted(report_of(c) for c in cronjobs) == ["cost", "dr", "slo"]
+    assert sorted(report_of(c) for c in cronjobs) == ["cost", "dr", "slo", "slo-review"]
     uid = dockerfile_uid()
     for cronjob in cronjobs:
         assert pod_problems(pod_spec(cronjob), uid) == [], cronjob["metadata"]["name"]
@@ -333,6 +333,10 @@ def test_cronjob_arguments_are_the_runners_cli(production: list[dict[str, Any]])
         assert parsed.out == configmap["data"]["REPORTS_S3_URI"] and parsed.sse == "aws:kms"
         assert parsed.timeout < cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
         values = resolve_parameters(get_report(parsed.name), parse_assignments(parsed.param or []), parsed.file or [])
+        if parsed.name == "slo-review":  # quarterly, on the 1st: the 12 whole calendar months that just ended
+            from goreliable_lib.reports.slo_review import period_bounds
+            assert period_bounds(values["period"], pd.Timestamp("2027-01-01T07:30:00Z")) == (
+                pd.Timestamp("2026-01-01T00:00:00Z"), pd.Timestamp("2027-01-01T00:00:00Z"))
         if parsed.name == "cost":  # monthly, on the 1st: the whole calendar month that just ended
             assert parse_window(values["window"], pd.Timestamp("2026-12-01T06:30:00Z")) == (
                 pd.Timestamp("2026-11-01T00:00:00Z"), pd.Timestamp("2026-12-01T00:00:00Z"))

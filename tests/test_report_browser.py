@@ -502,8 +502,10 @@ def test_index_shows_each_reports_headline_and_trends_with_failed_runs_as_gaps(
                                            "Latest drill against its target"]
     assert headlines == [REPORTS[r].index_headline(index_with_history["history"][r][-1])
                          for r in ("slo", "cost", "dr")] + [REPORTS["postmortem"].index_headline(
-                             json.loads(next(index.parent.glob("postmortem/2*/summary.json")).read_text()))]
-    assert sorted(sources) == sorted(["demo data"] * 4 + [f"live:\n{LIVE_ENDPOINTS[k]}" for k in (
+                             json.loads(next(index.parent.glob("postmortem/2*/summary.json")).read_text()))] + [
+                             REPORTS["slo-review"].index_headline(json.loads(
+                                 next(index.parent.glob("slo-review/2*/summary.json")).read_text()))]
+    assert sorted(sources) == sorted(["demo data"] * 5 + [f"live:\n{LIVE_ENDPOINTS[k]}" for k in (
         "prometheus", "kubecost", "drills") for _ in LIVE_STEPS])
     for trend, report in zip(trends, ("slo", "cost", "dr"), strict=True):
         history = index_with_history["history"][report]
@@ -543,7 +545,7 @@ def test_index_fits_a_phone_and_keeps_its_screenshots(browser: Chromium, index_w
             page.session.drain(0.5)
             fit = page.evaluate(FIT_JS)
             page.screenshot(SCREENSHOTS / f"index-with-history-{device}.png")
-        assert len(fit["cards"]) == 7, device  # four report cards, three trend cards
+        assert len(fit["cards"]) == 8, device  # five report cards (the SLO review's too), three trend cards
         problems += [f"{device}: card {c['text']!r} is {c['scroll']} px wide in {c['client']} px"
                      for c in fit["cards"] if c["scroll"] > c["client"]]
         problems += [f"{device}: chart text runs past its chart: {text!r}" for text in fit["clipped"]]

@@ -43,6 +43,7 @@ CONTRACT = {
     "cost": ["total_cost", "teams", "namespaces", "budgets", "idle_cost", "unallocated_cost", "anomalies"],
     "dr": ["drills", "regressions", "missing_quarters"],
     "postmortem": ["incident", "slos", "cost_impact"],
+    "slo-review": ["period", "episodes", "backtest", "what_if"],
 }
 
 
