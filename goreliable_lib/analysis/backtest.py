@@ -312,12 +312,12 @@ def firing(grid: MinuteGrid, objective: float, rule_set: RuleSet, first: int, la
         if known_from is not None:
             evaluated_from = grid.index_from(pd.Timestamp(known_from) + window_length(rule.long_window))
             condition &= np.arange(lo, last) >= evaluated_from
-        held = condition if rule.for_minutes == 0 else _held_for(condition, rule.for_minutes)
+        held = condition if rule.for_minutes == 0 else held_for(condition, rule.for_minutes)
         masks[rule.severity] |= held[first - lo:]
     return masks
 
 
-def _held_for(condition: np.ndarray, minutes: int) -> np.ndarray:
+def held_for(condition: np.ndarray, minutes: int) -> np.ndarray:
     """True where `condition` held at this index and the `minutes` before it."""
     index = np.arange(len(condition))
     last_false = np.maximum.accumulate(np.where(condition, -1, index))

@@ -88,6 +88,14 @@ def alert_expression(objective: SLOObjective, rule: BurnRateRule) -> str:
             f"{_selected(objective, window_text(window_length(rule.short_window)))} > {threshold}")
 
 
+def inline_alert_expression(objective: SLOObjective, rule: BurnRateRule) -> str:
+    """The alert expression with the recorded ratios written out (for a server that does not run the recording
+    rules: the Prometheus view of `events.prometheus_view`)."""
+    threshold = f"({rule.burn_rate:g} * (1 - {objective.objective:g}))"
+    return " and ".join(f"({error_ratio(objective, window_text(window_length(w)))}) > {threshold}"
+                        for w in (rule.long_window, rule.short_window))
+
+
 def alerting_rule(objective: SLOObjective, rule: BurnRateRule, rule_set: str) -> dict[str, Any]:
     """One alerting rule of the rule set for the objective."""
     long, short = (window_text(window_length(w)) for w in (rule.long_window, rule.short_window))
