@@ -115,12 +115,27 @@ def test_what_the_rules_cannot_express_is_refused(capsys: pytest.CaptureFixture[
     code, out, err = rules(capsys, "--catalog", str(sliced))
     assert (code, out) == (2, "") and "SLO api-gateway-availability: budgetingMethod Timeslices" in err
     code, out, err = rules(capsys, "--catalog", "params/slos.yaml", "--rule-set", "fast")
-    assert code == 2 and "--rule-set fast: no such rule set (known: default" in err
+    assert code == 2 and "--rule-set fast: no such rule set (known: default, catalog" in err
     code, out, err = rules(capsys, "--catalog", "params/slos.yaml", "--rule-set", "catalog")
-    assert code == 2 and "--rule-set catalog" in err
+    assert code == 2 and "the catalog declares no alerting the kit reads" in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("slow:\n  - {severity: page, long: 5m, short: 1h, factor: 14.4}\n", encoding="utf-8")
     code, out, err = rules(capsys, "--catalog", "params/slos.yaml", "--rule-sets", str(bad), "--rule-set", "slow")
     assert code == 2 and "slow[0].short: '1h' is longer than long ('5m')" in err
     code, out, err = rules(capsys, "--catalog", str(tmp_path / "missing.yaml"))
     assert code == 2 and "missing.yaml" in err
+
+
+@needs_promtool
+@pytest.mark.parametrize("catalog", ["params/slos.pyrra.yaml", "params/slos.sloth.yaml"])
+@pytest.mark.parametrize("rule_format", ["prometheus", "prometheus-operator"])
+def test_the_catalogs_declared_alerting_passes_promtool(catalog: str, rule_format: str,
+                                                        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = rules(capsys, "--catalog", catalog, "--rule-set", "catalog", "--format", rule_format)
+    assert code == 0, err
+    document = yaml.safe_load(out)
+    if rule_format == "prometheus-operator":
+        assert document["metadata"]["name"] == "goreliable-slo-catalog"
+        document = document["spec"]
+    # Pyrra and Sloth both declare four rules on seven distinct windows for each of the six SLOs
+    assert "SUCCESS: 66 rules found" in promtool_check(document, tmp_path)

@@ -16,8 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", required=True, metavar="FILE",
                         help="the SLO catalog (OpenSLO, Pyrra, Sloth: a file, a folder or several, comma-separated)")
     parser.add_argument("--rule-set", default="default", metavar="NAME",
-                        help="`default` (the SRE workbook's multiwindow, multi-burn-rate rules), or a candidate "
-                             "named in --rule-sets (default: default)")
+                        help="`default` (the SRE workbook's multiwindow, multi-burn-rate rules), `catalog` (the "
+                             "alerting each SLO's catalog declares: Pyrra, Sloth), or a candidate named in "
+                             "--rule-sets (default: default)")
     parser.add_argument("--rule-sets", metavar="FILE",
                         help="candidate rule sets: YAML mapping names to lists of {severity, long, short, factor, "
                              "for} (or holding that mapping under `rule_sets:`)")

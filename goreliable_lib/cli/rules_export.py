@@ -1,7 +1,8 @@
 """`goreliable rules`: print the rules of a rule set for every SLO of a catalog (events/rules.py writes them).
 
 Exit 2, naming the problem, for a catalog whose SLO the rules cannot express (a thresholdMetric, a time-slice
-budget), an unknown rule set or a bad rule-sets file.
+budget; with `--rule-set catalog`, an SLO declaring no alerting the kit reads), an unknown rule set or a bad
+rule-sets file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from goreliable_lib.analysis.backtest import DEFAULT_RULE_SET, RuleSet, parse_rule_sets
+from goreliable_lib.analysis.backtest import CATALOG_RULE_SET, DEFAULT_RULE_SET, RuleSet, parse_rule_sets
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.events.rules import rules_document
 from goreliable_lib.inputs.catalog import read_catalog
@@ -31,17 +32,16 @@ def candidate_rule_sets(path: str | None) -> list[RuleSet]:
     return parse_rule_sets(document, field=path)
 
 
-def chosen_rule_set(name: str, candidates: list[RuleSet]) -> RuleSet:
-    """The rule set `--rule-set` names."""
+def chosen_rule_set(name: str, candidates: list[RuleSet]) -> RuleSet | None:
+    """The rule set `--rule-set` names (None: `catalog`, each SLO's declared alerting)."""
     if name == DEFAULT_RULE_SET.name:
         return DEFAULT_RULE_SET
-    if name == "catalog":
-        raise BadInputError("--rule-set catalog: the alerting a catalog declares is not exported yet; use default "
-                            "or a candidate from --rule-sets")
+    if name == CATALOG_RULE_SET:
+        return None
     for rule_set in candidates:
         if rule_set.name == name:
             return rule_set
-    known = ", ".join(["default", *(r.name for r in candidates)])
+    known = ", ".join(["default", "catalog", *(r.name for r in candidates)])
     raise BadInputError(f"--rule-set {name}: no such rule set (known: {known}"
                         f"{'' if candidates else '; candidates come from --rule-sets FILE'})")
 
@@ -57,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
     rule_set = chosen_rule_set(args.rule_set, candidate_rule_sets(args.rule_sets))
     catalog = read_catalog(args.catalog)
     document = rules_document(catalog.objectives, rule_set, args.format)
-    sys.stdout.write(rules_text(document, f"goreliable rules: rule set {rule_set.name}, catalog {args.catalog}"))
+    name = CATALOG_RULE_SET if rule_set is None else rule_set.name
+    sys.stdout.write(rules_text(document, f"goreliable rules: rule set {name}, catalog {args.catalog}"))
     return 0

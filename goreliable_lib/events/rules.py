@@ -13,6 +13,9 @@ as YAML by the CLI). Rules (what the export promises):
 - alerting rules, one per rule: `SLOErrorBudgetBurn` with
   `long_ratio > factor * (1 - objective) and short_ratio > factor * (1 - objective)`, `for:` when the rule has
   one, labels `severity`, `slo`, `long`, `short`, `rule_set`, and a summary and description;
+- the `catalog` rule set is, for each SLO, the alerting its catalog declares (`SLO.alerting`, Pyrra's and Sloth's:
+  `analysis.backtest.declared_rule_set`); an SLO that declares its alerts disabled gets no group, one that
+  declares none the kit reads is refused;
 - what cannot be written as such rules is refused (`BadInputError` naming the objective): a `thresholdMetric`
   indicator (a value compared per time slice: no events to take a ratio of) and a `Timeslices` budget (its budget
   is slices, not events: an event ratio's burn rate does not spend it).
@@ -27,7 +30,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from goreliable_lib.analysis.backtest import BurnRateRule, RuleSet, window_text
+from goreliable_lib.analysis.backtest import CATALOG_RULE_SET, BurnRateRule, RuleSet, declared_rule_set, window_text
 from goreliable_lib.analysis.slo import window_length
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.catalog import SLOObjective
@@ -124,14 +127,28 @@ def rule_group(objective: SLOObjective, rule_set: RuleSet) -> dict[str, Any]:
     return {"name": _group_name(rule_set.name, objective), "interval": INTERVAL, "rules": recording + alerting}
 
 
-def rule_groups(objectives: Sequence[SLOObjective], rule_set: RuleSet) -> list[dict[str, Any]]:
-    """The rule groups of every objective (each checked by `expressible` first: nothing is written for a catalog
-    with one objective the rules cannot express)."""
-    if not rule_set.rules:
-        raise BadInputError(f"rule set {rule_set.name}: it has no rules")
+def catalog_rule_sets(objectives: Sequence[SLOObjective]) -> list[tuple[SLOObjective, RuleSet]]:
+    """Each objective with the rule set of the alerting its catalog declares (`SLO.alerting`); an SLO that declares
+    its alerts disabled is left out; BadInputError naming the first that declares none the kit reads."""
+    pairs = []
     for objective in objectives:
+        alerting = objective.slo.alerting
+        if alerting is None:
+            raise BadInputError(f"SLO {objective.name}: the catalog declares no alerting the kit reads (Pyrra "
+                                "spec.alerting, Sloth alerting); export --rule-set default or a candidate instead")
+        if alerting:
+            pairs.append((objective, declared_rule_set(alerting)))
+    return pairs
+
+
+def rule_groups(pairs: Sequence[tuple[SLOObjective, RuleSet]]) -> list[dict[str, Any]]:
+    """The rule groups of every objective with its rule set (each checked by `expressible` first: nothing is
+    written for a catalog with one objective the rules cannot express)."""
+    for objective, rule_set in pairs:
         expressible(objective)
-    return [rule_group(objective, rule_set) for objective in objectives]
+        if not rule_set.rules:
+            raise BadInputError(f"rule set {rule_set.name}: it has no rules")
+    return [rule_group(objective, rule_set) for objective, rule_set in pairs]
 
 
 def prometheus_rule_file(groups: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,11 +169,13 @@ def prometheus_rule_object(groups: list[dict[str, Any]], rule_set: str) -> dict[
             "spec": prometheus_rule_file(groups)}
 
 
-def rules_document(objectives: Sequence[SLOObjective], rule_set: RuleSet, rule_format: str) -> dict[str, Any]:
-    """The rules of a rule set for the objectives in one of `FORMATS`."""
+def rules_document(objectives: Sequence[SLOObjective], rule_set: RuleSet | None, rule_format: str) -> dict[str, Any]:
+    """The rules of a rule set (None: the alerting the catalog declares, `catalog_rule_sets`) for the objectives,
+    in one of `FORMATS`."""
     if rule_format not in FORMATS:
         raise BadInputError(f"--format: {rule_format!r} is not one of {', '.join(FORMATS)}")
-    groups = rule_groups(objectives, rule_set)
+    pairs = catalog_rule_sets(objectives) if rule_set is None else [(o, rule_set) for o in objectives]
+    groups = rule_groups(pairs)
     if rule_format == "prometheus":
         return prometheus_rule_file(groups)
-    return prometheus_rule_object(groups, rule_set.name)
+    return prometheus_rule_object(groups, CATALOG_RULE_SET if rule_set is None else rule_set.name)

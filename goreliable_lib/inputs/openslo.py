@@ -19,6 +19,9 @@ What is read, following the v1 README and the Go SDK's validation (github.com/Op
 Refused, each with the reason: a precomputed `raw` ratio, `counter: false`, other metric source types, a
 `thresholdMetric` with Occurrences (a value is not a count of events) or with more than one objective (the
 README), time slices that are not whole minutes.
+
+An SLO's declared alerting (`SLO.alerting`, what the SLO review backtests as the `catalog` rule set) is kept as
+plain `DeclaredBurnRate`s: Pyrra's `alerting` and Sloth's `page_alert`/`ticket_alert` (their readers give them).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import datetime as dt
 import decimal
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -48,6 +52,18 @@ BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 #: The window of an SLO whose `timeWindow` is left out (optional in OpenSLO v1): the seed's 30 days rolling.
 DEFAULT_WINDOW = "30d"
 OPERATORS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+@dataclass(frozen=True)
+class DeclaredBurnRate:
+    """One burn-rate alert a catalog declares for an SLO, as its format writes it: it fires when the error ratio
+    over `long` and over `short` are both above `factor` x (1 - objective), once that held for `for_`."""
+
+    severity: str
+    long: pd.Timedelta
+    short: pd.Timedelta
+    factor: float
+    for_: pd.Timedelta = pd.Timedelta(0)
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
 
@@ -468,10 +484,17 @@ class SLO(SpecModel):
     spec: SLOSpec
     _source_format: str = PrivateAttr("OpenSLO v1")
     _grouping: tuple[str, ...] = PrivateAttr(())
+    _alerting: tuple[DeclaredBurnRate, ...] | None = PrivateAttr(None)
 
     @property
     def name(self) -> str:
         return self.metadata.name
+
+    @property
+    def alerting(self) -> tuple[DeclaredBurnRate, ...] | None:
+        """The burn-rate alerts the catalog declares for it (Pyrra `alerting`, Sloth `page_alert`/`ticket_alert`);
+        () when it declares its alerts disabled, None when it declares none the kit reads."""
+        return self._alerting
 
     @property
     def service(self) -> str:
