@@ -114,3 +114,32 @@ def test_goreliable_rules_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     assert yaml.safe_load(capsys.readouterr().out) == {"groups": []}  # every alert disabled: no rule
     assert main(["rules", "--catalog", "params/slos.yaml", "--rule-set", "catalog"]) == 2
     assert "SLO api-gateway-availability: the catalog declares no alerting the kit reads" in capsys.readouterr().err
+
+
+def test_openslo_alert_policies_inline_and_referenced() -> None:
+    """The go-sdk's inline example: a policy referring to `cpu-usage-breach` (op lte: not a fast-burn alert, left
+    out with a note) and a policy with an inline gt 2 over 1h after 5m, severity page."""
+    catalog = read_catalog(str(PUBLISHED / "openslo-go-sdk" / "inline-v1_slo.yaml"))
+    found = {o.name: o.slo.alerting for o in catalog.objectives}
+    assert found["my-slo-1"] is None
+    assert rules_of(found["my-slo-2"]) == [("page", 60, 60, 2, 5)]
+    assert any("alertPolicies[0].conditions[0]: op 'lte' does not alert on a fast burn" in n for n in catalog.notes)
+
+
+def test_openslo_alert_policy_ref_across_files(tmp_path: Path) -> None:
+    """sloctl's AlertPolicy `low-priority-2` refers to the AlertCondition `memory-usage-breach` (gte 4.0 over 1h,
+    severity High, no alertAfter); an SLO referring to the policy declares that one rule."""
+    slo = tmp_path / "slo.yaml"
+    first = Path("params/slos.yaml").read_text(encoding="utf-8").split("\n---\n")[0]  # api-gateway-availability
+    slo.write_text(first.replace("  budgetingMethod: Occurrences", "  budgetingMethod: Occurrences\n  alertPolicies:\n"
+                                 "    - alertPolicyRef: low-priority-2\n    - alertPolicyRef: nowhere"),
+                   encoding="utf-8")
+    sloctl = PUBLISHED / "sloctl"
+    files = ",".join([str(sloctl / "alert-condition.yaml"), str(sloctl / "alert-policy.yaml"), str(slo)])
+    catalog = read_catalog(files)
+    (objective,) = catalog.objectives
+    assert objective.name == "api-gateway-availability"
+    assert rules_of(objective.slo.alerting) == [("High", 60, 60, 4, 0)]
+    assert any("alertPolicyRef 'nowhere': no such AlertPolicy" in n for n in catalog.notes)
+    rule_set = declared_rule_set(objective.slo.alerting)
+    assert [(r.long_window, r.short_window, r.burn_rate) for r in rule_set.rules] == [("1h", "1h", 4.0)]

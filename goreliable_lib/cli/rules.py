@@ -17,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the SLO catalog (OpenSLO, Pyrra, Sloth: a file, a folder or several, comma-separated)")
     parser.add_argument("--rule-set", default="default", metavar="NAME",
                         help="`default` (the SRE workbook's multiwindow, multi-burn-rate rules), `catalog` (the "
-                             "alerting each SLO's catalog declares: Pyrra, Sloth), or a candidate named in "
+                             "alerting each SLO's catalog declares: Pyrra, Sloth, OpenSLO), or a candidate named in "
                              "--rule-sets (default: default)")
     parser.add_argument("--rule-sets", metavar="FILE",
                         help="candidate rule sets: YAML mapping names to lists of {severity, long, short, factor, "

@@ -135,7 +135,8 @@ def catalog_rule_sets(objectives: Sequence[SLOObjective]) -> list[tuple[SLOObjec
         alerting = objective.slo.alerting
         if alerting is None:
             raise BadInputError(f"SLO {objective.name}: the catalog declares no alerting the kit reads (Pyrra "
-                                "spec.alerting, Sloth alerting); export --rule-set default or a candidate instead")
+                                "spec.alerting, Sloth alerting, OpenSLO alertPolicies with a burnrate condition); "
+                                "export --rule-set default or a candidate instead")
         if alerting:
             pairs.append((objective, declared_rule_set(alerting)))
     return pairs

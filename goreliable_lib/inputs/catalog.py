@@ -64,6 +64,7 @@ from goreliable_lib.inputs.openslo import (
     RatioMetric,
     ThresholdMetric,
     TimeWindow,
+    declared_alerting,
 )
 from goreliable_lib.inputs.promql import Matcher, Selector, quote
 from goreliable_lib.inputs.yamlfile import line_of, validate_document
@@ -452,6 +453,8 @@ class _Reader:
         self.sli_objects: dict[str, _Object] = {}  # name -> the kind: SLI object
         self.used_slis: set[str] = set()
         self.corrections: list[_Object] = []
+        # OpenSLO AlertPolicy and AlertCondition objects by name (an SLO's declared alerting refers to them)
+        self.alert_objects: dict[str, dict[str, Any]] = {"AlertPolicy": {}, "AlertCondition": {}}
         # the SLOs in file order: (converted document, or None for an OpenSLO one, its format, object, location,
         # grouping labels); OpenSLO ones are validated once every SLI and DataSource of the file is known
         self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...], tuple[str, ...],
@@ -465,6 +468,10 @@ class _Reader:
         for document, source_format, obj, loc, grouping, alerting in self.entries:
             if document is None:
                 slo, name_loc = self._openslo_slo(obj), ("metadata", "name")
+                spec = obj.value.get("spec")
+                slo._alerting = declared_alerting(spec.get("alertPolicies") if isinstance(spec, dict) else None,
+                                                  slo.name, self.alert_objects["AlertPolicy"],
+                                                  self.alert_objects["AlertCondition"], self.notes)
             else:
                 model = sloth.SlothSLO if source_format == sloth.FORMAT else SLO  # Sloth's names are not DNS labels
                 slo = validate_document(model, document, obj.label, obj.node, prefix=loc)
@@ -553,6 +560,9 @@ class _Reader:
                                   "its connectionDetails are not used (the kit queries GORELIABLE_PROMETHEUS_URL)")
         elif kind in SKIPPED_KINDS:
             self.notes.append(f"{self._where(label)}: kind {kind} skipped (it holds no SLO)")
+            name = (value.get("metadata") or {}).get("name") if isinstance(value.get("metadata"), dict) else None
+            if kind in self.alert_objects and isinstance(name, str):
+                self.alert_objects[kind][name] = value  # an SLO's alertPolicies may refer to it
         else:
             raise BadInputError(f"{label}: kind: unknown kind {kind!r} (OpenSLO v1 kinds: {', '.join(KINDS)})"
                                 f"{line_of(obj.node, ('kind',))}")
