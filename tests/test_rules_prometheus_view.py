@@ -12,7 +12,7 @@ import pytest
 from sim_metrics_fixtures import metrics_stack_fixture  # noqa: F401  (fixture)
 from slo_fixtures import CATALOG
 
-from goreliable_lib.analysis.backtest import DEFAULT_RULE_SET
+from goreliable_lib.analysis.backtest import DEFAULT_RULE_SET, declared_rule_set
 from goreliable_lib.events import engine
 from goreliable_lib.events.prometheus_view import disagreements, exact_firing, prometheus_firing
 from goreliable_lib.inputs.catalog import read_catalog
@@ -71,3 +71,22 @@ def test_both_views_page_for_the_outage(views, metrics_stack) -> None:
 def test_the_other_incidents_page_alike_in_both_views(views, name: str) -> None:
     _, exact, seen = views[name]  # the LLM regression (11-04) and the notification backlog (11-12) both page
     assert exact["page"].any() and exact["page"].equals(seen["page"])
+
+
+PYRRA = {o.name: o for o in read_catalog("params/slos.pyrra.yaml").objectives}
+
+
+@pytest.mark.parametrize("name", ["api-gateway-availability", "llm-latency"])
+def test_pyrras_declared_rules_with_for_agree_too(source, name: str) -> None:
+    """Pyrra's own alerting for a 30d window (windows of 64m..6171m, `for` 2m..193m) on the two SLOs that page in
+    the span: `for` is applied to Prometheus' condition minutes as the backtest applies it."""
+    objective = PYRRA[name]
+    rule_set = declared_rule_set(objective.slo.alerting)
+    assert {r.for_minutes for r in rule_set.rules} == {2, 16, 64, 193}
+    data = engine.fetch_slo_events(source, objective, START - rule_set.lookback, END)
+    exact = exact_firing(data.events, objective.objective, rule_set, START, END)
+    seen = prometheus_firing(source, objective, rule_set, START, END)
+    assert exact["critical"].any()
+    differ = disagreements(exact, seen, rule_set, resets=data.resets["timestamp"], gaps=data.gaps)
+    assert differ[differ["reason"].isna()].empty, differ.head(20).to_string()
+    assert len(differ) <= 9 * 24 * 60 // 100
