@@ -11,6 +11,8 @@ import yaml
 
 from goreliable_lib.analysis.backtest import DEFAULT_RULE_SET
 from goreliable_lib.cli import main
+from goreliable_lib.cli import rules as cli_rules
+from goreliable_lib.events import rules as event_rules
 from goreliable_lib.events.rules import alert_expression, error_ratio, rule_group, windows_of
 from goreliable_lib.inputs.catalog import read_catalog
 
@@ -139,3 +141,7 @@ def test_the_catalogs_declared_alerting_passes_promtool(catalog: str, rule_forma
         document = document["spec"]
     # Pyrra and Sloth both declare four rules on seven distinct windows for each of the six SLOs
     assert "SUCCESS: 66 rules found" in promtool_check(document, tmp_path)
+
+
+def test_the_cli_offers_the_formats_the_rules_module_writes() -> None:
+    assert cli_rules.FORMATS == event_rules.FORMATS

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+#: events.rules.FORMATS, repeated so that parsing the arguments imports nothing heavy (a test holds them equal)
 FORMATS = ("prometheus", "prometheus-operator")
 
 
