@@ -16,7 +16,8 @@ Rules (the summary.json fields of `slo-review`):
   alert period is a run of minutes in which the severity fires: `start` = its first firing minute, `end` = the
   first minute it no longer fires (the period's end and `ongoing` when still firing). With `known_from` (the
   events are known only after it) a rule is evaluated only where its long window lies after it.
-  `default` is the SRE workbook's multiwindow, multi-burn-rate set (`slo.ALERT_RULES`, `for_ = 0`).
+  `default` is the SRE workbook's multiwindow, multi-burn-rate set (`slo.ALERT_RULES`, `for_ = 0`); `catalog`
+  the alerting the catalog declares for the SLO (`declared_rule_set` of `SLO.alerting`).
 - overspend of a minute = bad - burn_threshold x (1 - objective) x total events: positive exactly when the minute
   burns faster than `burn_threshold` times the rate the objective allows. It is counted in 1/1024ths of an event
   (exact integer sums: the same episodes whatever the order of addition).
@@ -70,6 +71,7 @@ import pandas as pd
 from goreliable_lib.analysis.runs import true_runs
 from goreliable_lib.analysis.slo import ALERT_RULES, AlertRule, error_budget_remaining, sli, window_length
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.openslo import DeclaredBurnRate
 from goreliable_lib.timeutil import MINUTE, parse_duration, to_rfc3339
 
 #: Episode defaults (see the module's rules).
@@ -139,6 +141,14 @@ def rule_set_of(name: str, rules: Iterable[AlertRule], for_: pd.Timedelta = AT_O
 
 #: The kit's default: the SRE workbook's multiwindow, multi-burn-rate rules, firing at once.
 DEFAULT_RULE_SET = rule_set_of("default", ALERT_RULES)
+#: The name of the rule set of the alerting a catalog declares for each SLO.
+CATALOG_RULE_SET = "catalog"
+
+
+def declared_rule_set(alerting: Iterable[DeclaredBurnRate], name: str = CATALOG_RULE_SET) -> RuleSet:
+    """The rule set of the burn-rate alerts a catalog declares for an SLO (`SLO.alerting`: Pyrra's, Sloth's)."""
+    return RuleSet(name, tuple(BurnRateRule(a.severity, window_text(a.long), window_text(a.short), float(a.factor),
+                                            a.for_) for a in alerting))
 
 
 def window_text(length: pd.Timedelta) -> str:
@@ -312,12 +322,12 @@ def firing(grid: MinuteGrid, objective: float, rule_set: RuleSet, first: int, la
         if known_from is not None:
             evaluated_from = grid.index_from(pd.Timestamp(known_from) + window_length(rule.long_window))
             condition &= np.arange(lo, last) >= evaluated_from
-        held = condition if rule.for_minutes == 0 else _held_for(condition, rule.for_minutes)
+        held = condition if rule.for_minutes == 0 else held_for(condition, rule.for_minutes)
         masks[rule.severity] |= held[first - lo:]
     return masks
 
 
-def _held_for(condition: np.ndarray, minutes: int) -> np.ndarray:
+def held_for(condition: np.ndarray, minutes: int) -> np.ndarray:
     """True where `condition` held at this index and the `minutes` before it."""
     index = np.arange(len(condition))
     last_false = np.maximum.accumulate(np.where(condition, -1, index))

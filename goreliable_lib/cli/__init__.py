@@ -58,6 +58,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(("drill",), "record disaster-recovery drill events", "goreliable_lib.cli.drill:configure"),
     Command(("demo",), "the bundled demo snapshot", "goreliable_lib.cli.demo:configure"),
     Command(("archive",), "the SLO event archive (days kept beyond retention)", "goreliable_lib.cli.archive:configure"),
+    Command(("rules",), "the Prometheus recording and alerting rules of a burn-rate rule set for a catalog's SLOs",
+            "goreliable_lib.cli.rules:configure",
+            description="Prints a Prometheus rule file or a PrometheusRule object to standard output. Exit codes: "
+                        "0 ok, 2 bad input (a catalog or rule set the rules cannot express)."),
 )
 
 

@@ -58,11 +58,13 @@ from goreliable_lib.inputs.openslo import (
     SLI,
     SLO,
     DataSource,
+    DeclaredBurnRate,
     IndicatorSpec,
     Objective,
     RatioMetric,
     ThresholdMetric,
     TimeWindow,
+    declared_alerting,
 )
 from goreliable_lib.inputs.promql import Matcher, Selector, quote
 from goreliable_lib.inputs.yamlfile import line_of, validate_document
@@ -451,23 +453,30 @@ class _Reader:
         self.sli_objects: dict[str, _Object] = {}  # name -> the kind: SLI object
         self.used_slis: set[str] = set()
         self.corrections: list[_Object] = []
+        # OpenSLO AlertPolicy and AlertCondition objects by name (an SLO's declared alerting refers to them)
+        self.alert_objects: dict[str, dict[str, Any]] = {"AlertPolicy": {}, "AlertCondition": {}}
         # the SLOs in file order: (converted document, or None for an OpenSLO one, its format, object, location,
         # grouping labels); OpenSLO ones are validated once every SLI and DataSource of the file is known
-        self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...], tuple[str, ...]]] = []
+        self.entries: list[tuple[dict[str, Any] | None, str, _Object, tuple[Any, ...], tuple[str, ...],
+                                 tuple[DeclaredBurnRate, ...] | None]] = []
 
     def read(self, objects: list[_Object]) -> Catalog:
         for obj in objects:
             self._dispatch(obj)
         slos: list[SLO] = []
         first_seen: dict[str, str] = {}
-        for document, source_format, obj, loc, grouping in self.entries:
+        for document, source_format, obj, loc, grouping, alerting in self.entries:
             if document is None:
                 slo, name_loc = self._openslo_slo(obj), ("metadata", "name")
+                spec = obj.value.get("spec")
+                slo._alerting = declared_alerting(spec.get("alertPolicies") if isinstance(spec, dict) else None,
+                                                  slo.name, self.alert_objects["AlertPolicy"],
+                                                  self.alert_objects["AlertCondition"], self.notes)
             else:
                 model = sloth.SlothSLO if source_format == sloth.FORMAT else SLO  # Sloth's names are not DNS labels
                 slo = validate_document(model, document, obj.label, obj.node, prefix=loc)
                 name_loc = (*loc, "name") if loc else ("metadata", "name")
-                slo._source_format, slo._grouping = source_format, grouping
+                slo._source_format, slo._grouping, slo._alerting = source_format, grouping, alerting
             self._unique(slo.name, obj, first_seen, name_loc)
             slos.append(slo)
         for name, obj in self.sli_objects.items():  # the SLIs no SLO uses: their references hold too
@@ -499,8 +508,9 @@ class _Reader:
                                 f"{type(value).__name__}{line_of(obj.node, ())}")
         api_version, kind = value.get("apiVersion"), value.get("kind")
         if api_version is None and value.get("version") == sloth.VERSION:
-            for document, entry_label, loc, grouping in sloth.to_openslo(value, label, obj.node):  # labelled by SLO
-                self.entries.append((document, sloth.FORMAT, _Object(value, obj.node, entry_label), loc, grouping))
+            for document, entry_label, loc, grouping, alerting in sloth.to_openslo(value, label, obj.node):
+                self.entries.append((document, sloth.FORMAT, _Object(value, obj.node, entry_label), loc, grouping,
+                                     alerting))  # labelled by SLO
             return
         if api_version == POLICY_API_VERSION and kind == "ErrorBudgetPolicy":
             if self.policy is not None:
@@ -515,8 +525,8 @@ class _Reader:
                               "applied when its figures are computed)")
             return
         if api_version == pyrra.API_VERSION:
-            document, grouping = pyrra.to_openslo(value, label, obj.node)
-            self.entries.append((document, pyrra.FORMAT, obj, (), grouping))
+            document, grouping, alerting = pyrra.to_openslo(value, label, obj.node)
+            self.entries.append((document, pyrra.FORMAT, obj, (), grouping, alerting))
             return
         if api_version == "sloth.slok.dev/v1" and kind == "AlertWindows":
             raise BadInputError(f"{label}: kind: Sloth's AlertWindows (its burn-rate alert windows) is not read: the "
@@ -529,7 +539,7 @@ class _Reader:
             raise BadInputError(f"{label}: apiVersion: expected {API_VERSION!r}, got {api_version!r} (also read: "
                                 f"{READ_FORMATS}){line_of(obj.node, ('apiVersion',))}")
         if kind == "SLO":
-            self.entries.append((None, "OpenSLO v1", obj, (), ()))
+            self.entries.append((None, "OpenSLO v1", obj, (), (), None))
         elif kind == "SLI":
             sli = validate_document(SLI, value, label, obj.node)
             if sli.metadata.name in self.indicators:
@@ -550,6 +560,9 @@ class _Reader:
                                   "its connectionDetails are not used (the kit queries GORELIABLE_PROMETHEUS_URL)")
         elif kind in SKIPPED_KINDS:
             self.notes.append(f"{self._where(label)}: kind {kind} skipped (it holds no SLO)")
+            name = (value.get("metadata") or {}).get("name") if isinstance(value.get("metadata"), dict) else None
+            if kind in self.alert_objects and isinstance(name, str):
+                self.alert_objects[kind][name] = value  # an SLO's alertPolicies may refer to it
         else:
             raise BadInputError(f"{label}: kind: unknown kind {kind!r} (OpenSLO v1 kinds: {', '.join(KINDS)})"
                                 f"{line_of(obj.node, ('kind',))}")

@@ -19,6 +19,16 @@ What is read, following the v1 README and the Go SDK's validation (github.com/Op
 Refused, each with the reason: a precomputed `raw` ratio, `counter: false`, other metric source types, a
 `thresholdMetric` with Occurrences (a value is not a count of events) or with more than one objective (the
 README), time slices that are not whole minutes.
+
+An SLO's declared alerting (`SLO.alerting`, what the SLO review backtests as the `catalog` rule set) is kept as
+plain `DeclaredBurnRate`s: Pyrra's `alerting` and Sloth's `page_alert`/`ticket_alert` (their readers give them),
+and OpenSLO's `alertPolicies` (`declared_alerting`): each policy inline or an `alertPolicyRef` to a
+`kind: AlertPolicy`, each of its `conditions` inline (`kind: AlertCondition`) or a `conditionRef`; a condition
+`kind: burnrate` with `op` gt or gte, a positive `threshold`, `lookbackWindow` and `alertAfter` (whole minutes) is
+one rule: the burn rate over `lookbackWindow` (one window: long = short) at or above `threshold`, for
+`alertAfter`, severity the condition's `severity` (else `page`). A condition of another kind or `op` (lt, lte: not
+an alert on a fast burn), with bad values, or a reference the catalog does not resolve is left out with a note
+(the catalog is still read: its SLOs do not depend on it).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import datetime as dt
 import decimal
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -48,6 +59,18 @@ BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 #: The window of an SLO whose `timeWindow` is left out (optional in OpenSLO v1): the seed's 30 days rolling.
 DEFAULT_WINDOW = "30d"
 OPERATORS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+@dataclass(frozen=True)
+class DeclaredBurnRate:
+    """One burn-rate alert a catalog declares for an SLO, as its format writes it: it fires when the error ratio
+    over `long` and over `short` are both above `factor` x (1 - objective), once that held for `for_`."""
+
+    severity: str
+    long: pd.Timedelta
+    short: pd.Timedelta
+    factor: float
+    for_: pd.Timedelta = pd.Timedelta(0)
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
 
@@ -456,6 +479,63 @@ class DataSource(SpecModel):
     spec: DataSourceSpec
 
 
+def _burn_rate(condition: Any, where: str, notes: list[str]) -> DeclaredBurnRate | None:
+    """One AlertCondition's spec as a rule, or None with a note saying why it is left out."""
+    spec = condition.get("spec") if isinstance(condition, dict) else None
+    body = spec.get("condition") if isinstance(spec, dict) else None
+    if not isinstance(body, dict) or body.get("kind") != "burnrate":
+        notes.append(f"{where}: not a burnrate condition, left out of the catalog's alerting")
+        return None
+    if body.get("op") not in ("gt", "gte"):
+        notes.append(f"{where}: op {body.get('op')!r} does not alert on a fast burn (gt or gte does), left out")
+        return None
+    threshold = body.get("threshold")
+    try:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < math.inf:
+            raise ValueError(f"threshold {threshold!r} is not a positive burn rate")
+        lookback = parse_duration(body.get("lookbackWindow"), field="lookbackWindow")
+        after = body.get("alertAfter")
+        alert_after = pd.Timedelta(0) if after in (None, 0, "0", "0s", "0m") else parse_duration(after,
+                                                                                              field="alertAfter")
+        if lookback % pd.Timedelta(minutes=1) or alert_after % pd.Timedelta(minutes=1):
+            raise ValueError("lookbackWindow and alertAfter must be whole minutes (rules are evaluated every minute)")
+    except (ValueError, BadInputError) as exc:
+        notes.append(f"{where}: {exc}, left out of the catalog's alerting")
+        return None
+    severity = spec.get("severity") if isinstance(spec.get("severity"), str) and spec.get("severity") else "page"
+    return DeclaredBurnRate(severity, lookback, lookback, float(threshold), alert_after)
+
+
+def declared_alerting(policies: Any, slo_name: str, policy_objects: dict[str, Any], condition_objects: dict[str, Any],
+                      notes: list[str]) -> tuple[DeclaredBurnRate, ...] | None:
+    """An OpenSLO SLO's `alertPolicies` as its declared alerting (see the module's docstring): None when it has
+    none, or none of its conditions is a burn-rate alert the kit reads; `notes` gets what was left out."""
+    if not isinstance(policies, list) or not policies:
+        return None
+    found: list[DeclaredBurnRate] = []
+    for i, policy in enumerate(policies):
+        where = f"SLO {slo_name}: alertPolicies[{i}]"
+        if isinstance(policy, dict) and "alertPolicyRef" in policy:
+            reference = policy["alertPolicyRef"]
+            if reference not in policy_objects:
+                notes.append(f"{where}: alertPolicyRef {reference!r}: no such AlertPolicy in the catalog, left out")
+                continue
+            policy = policy_objects[reference]
+        conditions = policy.get("spec", {}).get("conditions") if isinstance(policy, dict) else None
+        for j, condition in enumerate(conditions if isinstance(conditions, list) else []):
+            if isinstance(condition, dict) and "conditionRef" in condition:
+                reference = condition["conditionRef"]
+                if reference not in condition_objects:
+                    notes.append(f"{where}.conditions[{j}]: conditionRef {reference!r}: no such AlertCondition in the "
+                                 "catalog, left out")
+                    continue
+                condition = condition_objects[reference]
+            rule = _burn_rate(condition, f"{where}.conditions[{j}]", notes)
+            if rule is not None:
+                found.append(rule)
+    return tuple(found) or None
+
+
 class SLO(SpecModel):
     """One OpenSLO v1 SLO document (Pyrra and Sloth SLOs are read into this form too: `source_format` says which).
 
@@ -468,10 +548,17 @@ class SLO(SpecModel):
     spec: SLOSpec
     _source_format: str = PrivateAttr("OpenSLO v1")
     _grouping: tuple[str, ...] = PrivateAttr(())
+    _alerting: tuple[DeclaredBurnRate, ...] | None = PrivateAttr(None)
 
     @property
     def name(self) -> str:
         return self.metadata.name
+
+    @property
+    def alerting(self) -> tuple[DeclaredBurnRate, ...] | None:
+        """The burn-rate alerts the catalog declares for it (Pyrra `alerting`, Sloth `page_alert`/`ticket_alert`);
+        () when it declares its alerts disabled, None when it declares none the kit reads."""
+        return self._alerting
 
     @property
     def service(self) -> str:

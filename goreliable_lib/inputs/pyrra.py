@@ -12,8 +12,15 @@ kubernetes/api/v1alpha1/servicelevelobjective_types.go):
 `grouping` [labels] of `ratio` or `latency` makes a grouped SLO: one SLO per combination of the labels' values
 (Pyrra's "an SLO for many SLIs at once, like HTTP handlers"), found from the server's series when a report runs.
 Refused with the reason: `latencyNative` (native histograms: no bucket counter to count exactly), `bool_gauge` (a
-gauge's samples are not events), with or without their `grouping`. `alerting` and `partial_response_strategy` are
-Pyrra's own and ignored.
+gauge's samples are not events), with or without their `grouping`. `partial_response_strategy` is Pyrra's own
+and ignored.
+
+`spec.alerting` is kept as the SLO's declared alerting (`SLO.alerting`), as Pyrra generates it (slo/rules.go
+`Windows`): four multiwindow burn-rate alerts whose windows and `for` scale with the SLO's window (Go's duration
+division, rounded to the minute; for 28d: 1h/5m for 2m at 14 and 6h/30m for 15m at 7, severity critical; 1d/2h for
+1h at 2 and 4d/6h for 3h at 1, severity warning), `alerting.severities` {fastBurn, mediumBurn, slowBurn,
+longTermBurn} renaming the severities; none when `alerting.disabled` is true or `alerting.burnrates` false (Pyrra
+then writes no burn-rate alert). Pyrra's `absent` alerts are not burn-rate alerts and are not kept.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import Field, field_validator, model_validator
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.openslo import DeclaredBurnRate
 from goreliable_lib.inputs.promql import LABEL_NAME, parse_selector
 from goreliable_lib.inputs.yamlfile import SpecModel, validate_document
 from goreliable_lib.timeutil import parse_duration
@@ -100,11 +109,28 @@ class Indicator(SpecModel):
         return self
 
 
+class Severities(SpecModel):
+    absent: str | None = None
+    fastBurn: str | None = None
+    mediumBurn: str | None = None
+    slowBurn: str | None = None
+    longTermBurn: str | None = None
+
+
+class Alerting(SpecModel):
+    disabled: bool | None = None
+    burnrates: bool | None = None
+    absent: bool | None = None
+    name: str | None = None
+    severities: Severities | None = None
+
+
 class Spec(SpecModel):
     description: str | None = None
     target: str | float
     window: str
     indicator: Indicator
+    alerting: Alerting | None = None
 
     @field_validator("target")
     @classmethod
@@ -140,13 +166,42 @@ class ServiceLevelObjective(SpecModel):
     spec: Spec
 
 
+#: Pyrra's burn-rate windows (slo/rules.go `Windows`): (severity, severity override, SLO window divisors of `for`,
+#: long and short, factor).
+_WINDOWS = (("critical", "fastBurn", 28 * 24 * 30, 28 * 24, 28 * 24 * 12, 14.0),
+            ("critical", "mediumBurn", 28 * 24 * 4, 28 * 4, 28 * 24 * 2, 7.0),
+            ("warning", "slowBurn", 28 * 24, 28, 28 * 12, 2.0),
+            ("warning", "longTermBurn", 28 * 8, 7, 28 * 4, 1.0))
+_MINUTE_NS = 60_000_000_000
+
+
+def _go_scaled(window: pd.Timedelta, divisor: int) -> pd.Timedelta:
+    """Go's `(window / divisor).Round(time.Minute)`: integer nanoseconds, then the nearest minute (halves away from
+    zero)."""
+    ns = int(window.value) // divisor
+    return pd.Timedelta(minutes=(ns + _MINUTE_NS // 2) // _MINUTE_NS)
+
+
+def declared_alerting(spec: Spec) -> tuple[DeclaredBurnRate, ...]:
+    """The burn-rate alerts Pyrra generates for the spec (see the module's docstring)."""
+    alerting = spec.alerting or Alerting()
+    if alerting.disabled is True or alerting.burnrates is False:
+        return ()
+    window = parse_duration(spec.window, field="window")
+    severities = alerting.severities or Severities()
+    return tuple(DeclaredBurnRate(getattr(severities, override) or severity, _go_scaled(window, long),
+                                  _go_scaled(window, short), factor, _go_scaled(window, for_))
+                 for severity, override, for_, long, short, factor in _WINDOWS)
+
+
 def _metric(selector: str) -> dict[str, Any]:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": selector}}}
 
 
-def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The OpenSLO v1 SLO document of one Pyrra ServiceLevelObjective (BadInputError naming the Pyrra field), and
-    the labels it is grouped by (`grouping`; () when not grouped)."""
+def to_openslo(document: dict[str, Any], label: str,
+               node: yaml.Node) -> tuple[dict[str, Any], tuple[str, ...], tuple[DeclaredBurnRate, ...]]:
+    """The OpenSLO v1 SLO document of one Pyrra ServiceLevelObjective (BadInputError naming the Pyrra field), the
+    labels it is grouped by (`grouping`; () when not grouped) and its declared alerting (`declared_alerting`)."""
     slo = validate_document(ServiceLevelObjective, document, label, node)
     spec, indicator = slo.spec, slo.spec.indicator
     grouping = tuple((indicator.ratio or indicator.latency).grouping or ())  # type: ignore[union-attr]
@@ -166,4 +221,4 @@ def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> tuple[d
                  "timeWindow": [{"duration": spec.window, "isRolling": True}],
                  "budgetingMethod": "Occurrences",
                  "objectives": [{"displayName": f"{target:g}%", "targetPercent": target}]},
-    }, grouping
+    }, grouping, declared_alerting(spec)

@@ -23,6 +23,11 @@ label): both queries (and both sides of the latency idiom) must be grouped by th
 reason: `sli.raw` (a precomputed error ratio cannot be summed into events), `sli.plugin` (the query is made by
 code), `without`, any other expression (a ratio of arbitrary PromQL cannot be counted exactly: write the counter
 selectors).
+
+`alerting` is kept as the SLO's declared alerting (`SLO.alerting`), as Sloth generates it with its default windows
+(internal/alert/windows/google-30d.yaml, the SRE workbook's): `page` 1h/5m spending 2% of the budget (14.4x) and
+6h/30m spending 5% (6x), `ticket` 1d/2h and 3d/6h spending 10% (3x, 1x), no `for`; `page_alert.disable` or
+`ticket_alert.disable` leaves that severity out. Sloth's custom `AlertWindows` are refused by the catalog.
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ import math
 import re
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from goreliable_lib.inputs.openslo import SLO, Metadata
+from goreliable_lib.inputs.openslo import SLO, DeclaredBurnRate, Metadata
 from goreliable_lib.inputs.promql import (
     Selector,
     parse_counter_difference,
@@ -43,8 +49,13 @@ from goreliable_lib.inputs.promql import (
     split_grouping,
 )
 from goreliable_lib.inputs.yamlfile import SpecModel, validate_document
+from goreliable_lib.timeutil import parse_duration
 
 VERSION = "prometheus/v1"
+#: Sloth's default alert windows (internal/alert/windows/google-30d.yaml): per severity (error budget percent, long
+#: window, short window) for an SLO period of 30 days.
+SLOTH_WINDOWS = {"page": ((2, "1h", "5m"), (5, "6h", "30m")), "ticket": ((10, "1d", "2h"), (10, "3d", "6h"))}
+SLO_PERIOD = pd.Timedelta(days=30)
 FORMAT = "Sloth prometheus/v1"
 _COUNT = "sum(rate(COUNTER{...}[{{.window}}]))"
 _WHY = "a query of arbitrary PromQL cannot be counted exactly from the counters' raw samples"
@@ -140,11 +151,22 @@ class SLI(SpecModel):
         return self
 
 
+class Alert(SpecModel):
+    disable: bool = False
+
+
+class Alerting(SpecModel):
+    name: str | None = None
+    page_alert: Alert | None = None
+    ticket_alert: Alert | None = None
+
+
 class SLOEntry(SpecModel):
     name: str
     objective: float
     description: str | None = None
     sli: SLI
+    alerting: Alerting | None = None
 
     @field_validator("name")
     @classmethod
@@ -195,11 +217,29 @@ def _metric(selector: Selector) -> dict[str, Any]:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": selector.to_promql()}}}
 
 
-def to_openslo(document: dict[str, Any], label: str,
-               node: yaml.Node) -> list[tuple[dict[str, Any], str, tuple[Any, ...], tuple[str, ...]]]:
+def declared_alerting(alerting: Alerting | None) -> tuple[DeclaredBurnRate, ...] | None:
+    """The burn-rate alerts Sloth generates for an SLO's `alerting` (see the module's docstring); None without
+    `alerting`."""
+    if alerting is None:
+        return None
+    found = []
+    hour = pd.Timedelta(hours=1)
+    for severity, alert in (("page", alerting.page_alert), ("ticket", alerting.ticket_alert)):
+        if alert is not None and alert.disable:
+            continue
+        for budget_percent, long, short in SLOTH_WINDOWS[severity]:
+            long_length, short_length = parse_duration(long), parse_duration(short)
+            # Sloth's getBurnRateFactor: the hours that spend the share of the budget, over the long window's hours
+            factor = budget_percent * (SLO_PERIOD / hour) / 100 / (long_length / hour)
+            found.append(DeclaredBurnRate(severity, long_length, short_length, factor))
+    return tuple(found)
+
+
+def to_openslo(document: dict[str, Any], label: str, node: yaml.Node) -> list[
+        tuple[dict[str, Any], str, tuple[Any, ...], tuple[str, ...], tuple[DeclaredBurnRate, ...] | None]]:
     """The OpenSLO v1 SLO documents of one Sloth spec, each with its label (`slo_label`), where its entry sits
-    (`("slos", i)`) and the labels it is grouped by (`sum by (...)`; () when not grouped). A refusal names the SLO
-    as well as the field."""
+    (`("slos", i)`), the labels it is grouped by (`sum by (...)`; () when not grouped) and its declared alerting
+    (`declared_alerting`). A refusal names the SLO as well as the field."""
     spec = validate_document(Spec, document, label, node)
     found = []
     for i, raw in enumerate(spec.slos):
@@ -215,5 +255,6 @@ def to_openslo(document: dict[str, Any], label: str,
                                                             "total": _metric(total)}}},
                      "budgetingMethod": "Occurrences",
                      "objectives": [{"displayName": f"{entry.objective:g}%", "targetPercent": entry.objective}]},
-        }, entry_label, ("slos", i), entry.sli.events.grouping()))  # type: ignore[union-attr]
+        }, entry_label, ("slos", i), entry.sli.events.grouping(),  # type: ignore[union-attr]
+            declared_alerting(entry.alerting)))
     return found

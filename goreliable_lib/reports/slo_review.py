@@ -16,10 +16,10 @@ an SLO without any archived day asks the server for the whole range. Grouped SLO
 groups' events summed).
 
 The period covered is (start, end] of the `period` parameter, starting later when the data does: its figures are
-over the minutes known. Rule sets: `default` (the SRE workbook's rules), `catalog` (the alerting the catalog
-declares: not read from the catalog yet, so the first screen says so and it is left out), and the candidate sets
-of the `candidates` file (a YAML mapping name -> rules, `analysis.backtest.parse_rule_sets`); `rule_sets` names
-which of them run (`all`: every one). Correction windows of the catalog (`goreliable/v1 Correction`) apply to the
+over the minutes known. Rule sets: `default` (the SRE workbook's rules), `catalog` (per SLO, the burn-rate
+alerting its catalog declares, `catalog_rule_set`; the first screen names the SLOs declaring none), and the
+candidate sets of the `candidates` file (a YAML mapping name -> rules, `analysis.backtest.parse_rule_sets`);
+`rule_sets` names which of them run (`all`: every one). Correction windows of the catalog (`goreliable/v1 Correction`) apply to the
 events before the review, as in the SLO report. The what-if evaluates each SLO's own objective and the
 `objectives` asked for, over rolling 28 and 30 days, the calendar month and the calendar quarter.
 """
@@ -115,9 +115,17 @@ def read_candidates(path: str | None) -> list[backtest.RuleSet]:
                                     field=str(path))
 
 
-def chosen_rule_sets(names: Any, candidates: Sequence[backtest.RuleSet]) -> tuple[list[backtest.RuleSet], list[str]]:
-    """The rule sets `rule_sets` names, in the order default, candidates (`all`: every one), and the names asked
-    for that the report cannot evaluate (`catalog`). BadInputError for a name that is none of them."""
+def catalog_rule_set(objective: SLOObjective) -> backtest.RuleSet | None:
+    """The `catalog` rule set of one SLO: the burn-rate alerting its catalog declares (Pyrra, Sloth, OpenSLO
+    `alertPolicies`: `SLO.alerting`); None when it declares none the kit reads, or declares its alerts disabled."""
+    alerting = objective.slo.alerting
+    return backtest.declared_rule_set(alerting) if alerting else None
+
+
+def chosen_rule_sets(names: Any, candidates: Sequence[backtest.RuleSet]) -> tuple[list[backtest.RuleSet], bool]:
+    """The rule sets `rule_sets` names, in the order default, candidates (`all`: every one), and whether `catalog`
+    (each SLO's declared alerting, `catalog_rule_set`) was asked for. BadInputError for a name that is none of
+    them."""
     known = {DEFAULT: backtest.DEFAULT_RULE_SET, **{c.name: c for c in candidates}}
     wanted = [DEFAULT, CATALOG, *known] if names in (None, ALL) else list(names)
     unknown = [n for n in wanted if n not in known and n != CATALOG]
@@ -126,7 +134,7 @@ def chosen_rule_sets(names: Any, candidates: Sequence[backtest.RuleSet]) -> tupl
                             f"{', '.join([DEFAULT, CATALOG, *(c.name for c in candidates)])}; candidates come from the "
                             "`candidates` file)")
     chosen = [known[n] for n in dict.fromkeys(wanted) if n in known]
-    return chosen, [CATALOG] if CATALOG in wanted else []
+    return chosen, CATALOG in wanted
 
 
 @dataclass
@@ -154,7 +162,7 @@ class ReviewData:
     end: pd.Timestamp
     period: str
     rule_sets: list[backtest.RuleSet]
-    not_evaluated: list[str]  # rule-set names asked for that cannot be evaluated (`catalog`)
+    catalog_asked: bool  # the `catalog` rule set was asked for (each SLO's own: `catalog_rule_set`)
     objectives: list[float]
     slos: dict[str, SLOEventsFetched] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)  # thresholdMetric SLOs (no events)
@@ -196,9 +204,9 @@ def fetch(sources: Sources, params: Mapping[str, Any]) -> ReviewData:
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
     start, stop = period_bounds(params.get("period") or "12M", end)
-    rule_sets, not_evaluated = chosen_rule_sets(params.get("rule_sets"), read_candidates(params.get("candidates")))
+    rule_sets, catalog_asked = chosen_rule_sets(params.get("rule_sets"), read_candidates(params.get("candidates")))
     targets = backtest.parse_objectives(params.get("objectives") or [])
-    data = ReviewData(catalog, start, stop, str(params.get("period") or "12M"), rule_sets, not_evaluated, targets,
+    data = ReviewData(catalog, start, stop, str(params.get("period") or "12M"), rule_sets, catalog_asked, targets,
                       corrections=catalog_corrections(catalog))
     needed = backtest.events_needed_from(start, rule_sets)
     prometheus = Memo(sources.prometheus)
@@ -221,6 +229,7 @@ class SLOReviewReport:
     days: dict[str, dict[str, int]]  # per SLO: days with data in the period, from the archive, from the server
     title: str = "SLO review"
     warnings: list[str] = field(default_factory=list)
+    without_alerting: list[str] = field(default_factory=list)  # SLOs whose catalog declares no alerting the kit reads
 
     @property
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -296,9 +305,11 @@ class SLOReviewReport:
         lines.append(f"**Data**: the SLO event archive gave {plural(archive, 'day')}, the server "
                      f"{plural(server, 'day')} (exact per-minute events; a day in both counts once, the server's).")
         lines.append(f"**Rule sets**: {', '.join(f'`{md(rs.name)}`' for rs in self.data.rule_sets)}.")
-        if self.data.not_evaluated:
-            lines.append("**The catalog's alerting is not read yet** (Pyrra, Sloth and OpenSLO alerting): the "
-                         "`catalog` rule set is not evaluated; the default and candidate sets are.")
+        if self.without_alerting:
+            lines.append("**No alerting declared** (Pyrra `alerting`, Sloth `page_alert`/`ticket_alert`, OpenSLO "
+                         "`alertPolicies` with a burn-rate condition) for "
+                         f"{', '.join(md(n) for n in self.without_alerting)}: the `catalog` rule set is "
+                         "evaluated for the other SLOs only.")
         lines.append(f"**Episode**: a run of minutes burning faster than {backtest.BURN_THRESHOLD:g}x the objective's "
                      f"pace, pauses under {int(backtest.JOIN_GAP / MINUTE)} min joined, kept when it spends at least "
                      f"{backtest.MIN_BUDGET_SHARE:.0%} of the 30-day error budget (defined without any alert rule).")
@@ -323,7 +334,8 @@ class SLOReviewReport:
                 "rule_sets": [{"name": rs.name, "rules": [
                     {"severity": r.severity, "long": r.long_window, "short": r.short_window, "factor": r.burn_rate,
                      "for_seconds": int(r.for_.total_seconds())} for r in rs.rules]} for rs in self.data.rule_sets],
-                "not_evaluated": list(self.data.not_evaluated),
+                "not_evaluated": [CATALOG] if self.data.catalog_asked and len(self.without_alerting) == len(
+                    self.reviews) else [],
                 "episode_definition": {"burn_threshold": backtest.BURN_THRESHOLD,
                                        "join_gap_seconds": int(backtest.JOIN_GAP.total_seconds()),
                                        "min_budget_share": backtest.MIN_BUDGET_SHARE},
@@ -343,7 +355,7 @@ def _days(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> set[p
 def build(data: ReviewData, params: Mapping[str, Any]) -> SLOReviewReport:
     """The review from what `fetch` returned (pure): per SLO, its events corrected, `backtest.review_slo` over the
     part of the period its data covers."""
-    reviews, covered, days, warnings = [], {}, {}, []
+    reviews, covered, days, warnings, without_alerting = [], {}, {}, [], []
     for name, fetched in data.slos.items():
         objective = fetched.objective
         corrected = correction_windows.apply_corrections(
@@ -351,8 +363,11 @@ def build(data: ReviewData, params: Mapping[str, Any]) -> SLOReviewReport:
         start = max(data.start, fetched.data_from) if fetched.data_from is not None else data.start
         start = min(start.ceil("min"), data.end - MINUTE)
         covered[name] = (start, data.end)
+        declared = catalog_rule_set(objective) if data.catalog_asked else None
+        if data.catalog_asked and declared is None:
+            without_alerting.append(name)
         reviews.append(backtest.review_slo(corrected.events, slo=name, objective=objective.objective, start=start,
-                                           end=data.end, rule_sets=data.rule_sets,
+                                           end=data.end, rule_sets=[*data.rule_sets, *filter(None, [declared])],
                                            objectives=list(dict.fromkeys([objective.objective, *data.objectives])),
                                            known_from=fetched.data_from))
         all_days = _days(fetched.events, start, data.end)
@@ -365,7 +380,8 @@ def build(data: ReviewData, params: Mapping[str, Any]) -> SLOReviewReport:
     if data.start < min((s for s, _ in covered.values()), default=data.start):
         warnings.append(f"The period asked for starts {format_time(data.start)}; the data (archive and server) "
                         f"starts later: the review covers what is known.")
-    return SLOReviewReport(data, reviews, covered, days, title=params.get("title") or SPEC.title, warnings=warnings)
+    return SLOReviewReport(data, reviews, covered, days, title=params.get("title") or SPEC.title, warnings=warnings,
+                           without_alerting=without_alerting)
 
 
 # --------------------------------------------------------------------------------------------- check
