@@ -20,8 +20,8 @@ over the minutes known. Rule sets: `default` (the SRE workbook's rules), `catalo
 alerting its catalog declares, `catalog_rule_set`; the first screen names the SLOs declaring none), and the
 candidate sets of the `candidates` file (a YAML mapping name -> rules, `analysis.backtest.parse_rule_sets`);
 `rule_sets` names which of them run (`all`: every one). Correction windows of the catalog (`goreliable/v1
-Correction`) apply to the events before the review, as in the SLO report. The what-if evaluates each SLO's own objective and the
-`objectives` asked for, over rolling 28 and 30 days, the calendar month and the calendar quarter.
+Correction`) apply to the events before the review, as in the SLO report. The what-if evaluates each SLO's own
+objective and the `objectives` asked for, over rolling 28 and 30 days, the calendar month and the calendar quarter.
 """
 
 from __future__ import annotations
