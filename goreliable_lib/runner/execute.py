@@ -189,22 +189,27 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
            "GORELIABLE_ARCHIVE_URI": os.environ.get("GORELIABLE_ARCHIVE_URI") or writer.archive_uri()}
     kernel = start_kernel(env, kernel_preload(spec), cwd=project_root())
     phases: dict[str, float] = {}
+    interrupted: KeyboardInterrupt | None = None
     clock = time.monotonic()
     try:
         check_inputs(spec, values)
-    except BaseException:  # bad input files (or an interrupt while reading them): nothing executed, nothing kept
+    except BadInputError:  # bad input files: nothing executed, nothing kept
         stop_kernel(kernel)
         _remove_staging(staging)
         raise
+    except KeyboardInterrupt as exc:  # stopped while its kernel started: a run that failed while running
+        interrupted = exc
     phases["checks"] = time.monotonic() - clock
     error: dict[str, Any] | None = None
     exit_code = EXIT_OK
     clock = time.monotonic()
     try:
         kernel_stage, finalise_stage = load_stages()
-    except KeyboardInterrupt as exc:  # stopped while its kernel started: a run that failed while running
+    except KeyboardInterrupt as exc:
+        interrupted = exc
         kernel_stage, finalise_stage = load_stages()
-        error, exit_code = finalise_stage.describe_error(exc), EXIT_INTERRUPTED
+    if interrupted is not None:
+        error, exit_code = finalise_stage.describe_error(interrupted), EXIT_INTERRUPTED
     phases["load"] = time.monotonic() - clock
     if progress and error is None:
         print(f"report {spec.name}: running {notebook} as run {run_id}", file=sys.stderr, flush=True)
