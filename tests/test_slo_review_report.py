@@ -82,6 +82,10 @@ def test_the_period_is_what_the_archive_and_the_server_hold(review_run: dict[str
     assert period["days_with_data"] == 8 + 31 + 23
     assert any("starts later" in w for w in review_run["summary"]["warnings"])
     assert review_run["summary"]["not_evaluated"] == ["catalog"]
+    # the seed catalog declares no alerting: the first screen says the catalog set is not evaluated at all
+    page = (Path(review_run["result"].location) / "report.html").read_text()
+    assert "rule set is not evaluated (no SLO of the catalog declares any)" in page
+    assert "evaluated for the other SLOs only" not in page
 
 
 def _independent(simulation: Any, name: str, start: pd.Timestamp, end: pd.Timestamp) -> backtest.SLOReview:

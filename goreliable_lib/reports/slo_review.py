@@ -309,7 +309,8 @@ class SLOReviewReport:
             lines.append("**No alerting declared** (Pyrra `alerting`, Sloth `page_alert`/`ticket_alert`, OpenSLO "
                          "`alertPolicies` with a burn-rate condition) for "
                          f"{', '.join(md(n) for n in self.without_alerting)}: the `catalog` rule set is "
-                         "evaluated for the other SLOs only.")
+                         + ("evaluated for the other SLOs only." if len(self.without_alerting) < len(self.reviews)
+                            else "not evaluated (no SLO of the catalog declares any)."))
         lines.append(f"**Episode**: a run of minutes burning faster than {backtest.BURN_THRESHOLD:g}x the objective's "
                      f"pace, pauses under {int(backtest.JOIN_GAP / MINUTE)} min joined, kept when it spends at least "
                      f"{backtest.MIN_BUDGET_SHARE:.0%} of the 30-day error budget (defined without any alert rule).")
