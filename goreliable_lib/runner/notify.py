@@ -45,7 +45,7 @@ import requests
 
 from goreliable_lib.config import NotifySettings, SmtpRelay, load_notify_settings
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.reports.base import DEFAULT_NOTIFY_RULE, NOTIFY_RULES
+from goreliable_lib.reports.base import DEFAULT_NOTIFY_RULE, check_notify
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.scrub import scrub_text, secret_values
 from goreliable_lib.sources.http import (
@@ -58,9 +58,6 @@ from goreliable_lib.sources.http import (
 
 logger = logging.getLogger(__name__)
 
-#: The report parameter `notify`: when a run is sent (declared with the parameter, in reports/base.py).
-RULES = NOTIFY_RULES
-DEFAULT_RULE = DEFAULT_NOTIFY_RULE
 #: Destination kinds, in the order their entries are returned.
 KINDS = ("slack", "webhook", "email")
 #: The variables that make each destination configured (a non-empty value).
@@ -134,8 +131,7 @@ class Decision:
 def decide(rule: str, status: str, changes: Sequence[Mapping[str, Any]]) -> Decision:
     """The rule applied to a run: a failed run is sent under every rule but `never`; an ok run under `always`,
     and under `on-change` when it has changes. An unknown rule is bad input."""
-    if rule not in RULES:
-        raise BadInputError(f"notify: {rule!r} is not one of {', '.join(RULES)}")
+    check_notify(rule, "notify")  # the parameter's own check (reports/base.py)
     if rule == "never":
         return Decision(False, "rule never")
     if status == "failed":
@@ -632,7 +628,7 @@ def _run_jobs(jobs: Mapping[str, Callable[[], str]], deadline: float, secrets: l
     return {kind: results[kind] for kind in jobs}
 
 
-def notify_run(summary: Mapping[str, Any], changes: Sequence[Mapping[str, Any]], rule: str = DEFAULT_RULE, *,
+def notify_run(summary: Mapping[str, Any], changes: Sequence[Mapping[str, Any]], rule: str = DEFAULT_NOTIFY_RULE, *,
                headline: str, link: str | None, pdf: Path | None, environ: Mapping[str, str], state_file: Path,
                budget_seconds: float = BUDGET_SECONDS, timeout_seconds: float = TIMEOUT_SECONDS,
                pdf_limit_bytes: int = PDF_ATTACH_LIMIT_BYTES) -> list[dict[str, str]]:
