@@ -126,16 +126,14 @@ def _where(writer: Any) -> str:
 
 def _notify(summary: dict[str, Any], values: Mapping[str, Any], writer: Any, staging: Path) -> dict[str, Any]:
     """Send the run to the environment's destinations under its `notify` rule (runner/notify.py: never raises,
-    bounded in time) before it is published, and record the outcomes in summary.json `notifications`."""
+    bounded in time) before it is published; the summary with the outcomes (`notifications`)."""
     run_id, report = str(summary.get("run_id")), str(summary.get("report"))
     pdf = staging / PDF_FILE
     outcomes = notify_run(summary, summary.get("changes") or [], values.get("notify") or DEFAULT_NOTIFY_RULE,
                           headline=headline(summary), link=f"{writer.location(report, run_id).rstrip('/')}/{HTML_FILE}",
                           pdf=pdf if pdf.is_file() else None, environ=os.environ,
                           state_file=writer.notification_state())
-    summary = {**summary, "notifications": outcomes}
-    atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    return summary
+    return {**summary, "notifications": outcomes}
 
 
 def _remove_staging(staging: Path) -> None:
@@ -239,6 +237,8 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
             summary = finalise_stage.print_pdf(staging, summary, paper=pdf or "A4")
             log.info("report %s: report.pdf printed in %.2f s", spec.name, time.monotonic() - clock)
         summary = _notify(summary, values, writer, staging)
+        # summary.json once more, as finalised plus the PDF and the notifications (before publishing)
+        atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
         clock = time.monotonic()
         location = writer.publish(staging, spec.name, run_id, ok=exit_code == EXIT_OK)
         log.info("report %s: published (and the index rebuilt) in %.2f s", spec.name, time.monotonic() - clock)

@@ -131,8 +131,8 @@ def notebook_phases(nb: nbformat.NotebookNode) -> dict[str, float]:
 
 
 def print_pdf(staging: Path, summary: dict[str, Any], paper: str = "A4") -> dict[str, Any]:
-    """report.pdf beside report.html (runner/pdf.py); a page that cannot be printed is a warning of the run (in
-    summary.json, rewritten before publishing), never a failure. Returns the summary."""
+    """report.pdf beside report.html (runner/pdf.py); a page that cannot be printed is a warning of the run, never a
+    failure. Returns the summary with `runner.pdf` or the warning (the runner writes it once, before publishing)."""
     try:
         printed = write_pdf(staging / HTML_FILE, staging / PDF_FILE, run_id=str(summary.get("run_id")),
                             title=str((summary.get("parameters") or {}).get("title") or summary.get("report")),
@@ -140,7 +140,6 @@ def print_pdf(staging: Path, summary: dict[str, Any], paper: str = "A4") -> dict
         summary = {**summary, "runner": {**summary.get("runner", {}), "pdf": PDF_FILE, "pdf_paper": printed.paper}}
     except PdfError as exc:
         summary = {**summary, "warnings": [*summary.get("warnings", []), f"report.pdf was not printed: {exc}"]}
-    atomic_write_text(staging / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
