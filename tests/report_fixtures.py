@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,19 @@ def moto_endpoint() -> Iterator[str]:
         return
     with S3Server() as endpoint:
         yield endpoint
+
+
+@contextlib.contextmanager
+def demo_environment() -> Iterator[pytest.MonkeyPatch]:
+    """The environment of a run on the bundled demo: no GORELIABLE_* setting of the caller's, the demo profile, no
+    config file, this checkout as the project root (undone on exit)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
+            patch.delenv(name)
+        patch.setenv("GORELIABLE_PROFILE", "demo")
+        patch.setenv("GORELIABLE_CONFIG", os.devnull)
+        patch.setenv("GORELIABLE_PROJECT_ROOT", str(Path(__file__).resolve().parent.parent))
+        yield patch
 
 
 @contextlib.contextmanager

@@ -6,12 +6,12 @@ recurring correction across the end of summer time in Europe/Berlin, and the sch
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from report_fixtures import demo_environment
 from summary_schema import schema_errors
 
 from goreliable_lib.runner.execute import run_report
@@ -54,12 +54,7 @@ NIGHTLY = [(pd.Timestamp("2026-10-25T00:30Z"), pd.Timestamp("2026-10-25T01:00Z")
 def corrected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("slo-corrections")
     (folder / "corrections.yaml").write_text(CORRECTIONS)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
-            patch.delenv(name)
-        patch.setenv("GORELIABLE_PROFILE", "demo")
-        patch.setenv("GORELIABLE_CONFIG", os.devnull)
-        patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
+    with demo_environment():
         result = run_report("slo", {"corrections": str(folder / "corrections.yaml")}, folder / "reports",
                             progress=False)
     assert result.exit_code == 0 and result.status == "ok", result.error

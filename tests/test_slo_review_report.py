@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from report_fixtures import demo_environment
 from summary_schema import schema_errors
 
 from goreliable_lib.analysis import backtest
@@ -57,12 +58,7 @@ def candidates_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def review_run(tmp_path_factory: pytest.TempPathFactory, candidates_file: Path) -> dict[str, Any]:
     """One run of the review on the demo profile (12M asked; the demo holds about two months)."""
     out = tmp_path_factory.mktemp("slo-review-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("GORELIABLE_")]:
-            patch.delenv(name)
-        patch.setenv("GORELIABLE_PROFILE", "demo")
-        patch.setenv("GORELIABLE_CONFIG", os.devnull)
-        patch.setenv("GORELIABLE_PROJECT_ROOT", str(ROOT))
+    with demo_environment():
         result = run_report("slo-review", {"candidates": str(candidates_file), "objectives": ["99.95%", 0.98]},
                             str(out), progress=False, timeout=600)
     assert result.exit_code == 0, result.error
