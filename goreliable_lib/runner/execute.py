@@ -69,6 +69,7 @@ from goreliable_lib.runner.shared import (
     RUN_ID_ENV,
     SUMMARY_FILE,
 )
+from goreliable_lib.signals import deferred_interruption
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,9 @@ ALWAYS_PDF = frozenset({"postmortem"})
 
 
 def load_stages() -> tuple[ModuleType, ...]:
-    """The heavy stages of a run (`STAGES`), imported."""
-    return tuple(importlib.import_module(name) for name in STAGES)
+    """The heavy stages of a run (`STAGES`), imported whole: a SIGTERM or Ctrl-C meanwhile is raised after."""
+    with deferred_interruption():
+        return tuple(importlib.import_module(name) for name in STAGES)
 
 
 def kernel_preload(report: ReportSpec) -> tuple[str, ...]:
