@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -139,6 +140,24 @@ def test_a_replayed_run_records_too(tmp_path: Path) -> None:
     Counting(replayer=SnapshotReplayer(tmp_path / "a"), recorder=copy).series(3)
     pd.testing.assert_frame_equal(Counting(replayer=SnapshotReplayer(tmp_path / "b")).series(3),
                                   Counting(replayer=SnapshotReplayer(tmp_path / "a")).series(3))
+    # the replayed result's file is copied as it is, not encoded again: a snapshot written another way (snappy,
+    # as an older kit wrote them) is recorded with the same bytes, the same checksum
+    (tmp_path / "b").rename(tmp_path / "b-first")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    for entry in manifest["entries"]:
+        file = tmp_path / "a" / entry["file"]
+        pd.read_parquet(file).to_parquet(file, index=False, compression="snappy")
+        entry["sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    Counting(replayer=SnapshotReplayer(tmp_path / "a"), recorder=SnapshotRecorder(tmp_path / "b", as_of=AS_OF)
+             ).series(3)
+    files = {folder: {e["file"]: e for e in json.loads((tmp_path / folder / "manifest.json").read_text())["entries"]}
+             for folder in ("a", "b")}
+    assert files["a"].keys() == files["b"].keys()
+    for name, entry in files["a"].items():
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+        assert (files["b"][name]["sha256"], files["b"][name]["rows"], files["b"][name]["attrs"]) == (
+            entry["sha256"], entry["rows"], entry["attrs"])
 
 
 def _demo_drills_snapshot(folder: Path, uri: str) -> None:

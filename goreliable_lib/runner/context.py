@@ -254,8 +254,9 @@ class _RunRecorder(SnapshotRecorder):
         super().__init__(path, min_interval=MANIFEST_INTERVAL_SECONDS)
         self._run = run
 
-    def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame) -> None:
-        super().record(source, request, frame)
+    def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame, *,
+               encoded: Path | None = None) -> None:
+        super().record(source, request, frame, encoded=encoded)
         if source in WARNING_SOURCES:
             for message in frame.attrs.get("warnings") or []:
                 self._run.source_warning(source, request, str(message))

@@ -64,9 +64,12 @@ class Source:
         fetched (e.g. how a range query is cut into requests) and are passed to `_fetch`."""
         if self.replayer is not None:
             frame = self.replayer.lookup(self.name, request)
-        else:
-            frame = self._fetch(request, **options)
-        if self.recorder is not None:  # a replayed run records too, so every run folder holds its data
+            if self.recorder is not None:  # a replayed run records too (the file as it is), so every run folder
+                self.recorder.record(self.name, request, frame,  # holds its data
+                                     encoded=self.replayer.file_of(self.name, request))
+            return frame
+        frame = self._fetch(request, **options)
+        if self.recorder is not None:
             self.recorder.record(self.name, request, frame)
         return frame
 

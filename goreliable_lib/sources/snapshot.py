@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -47,6 +48,18 @@ SERVER_SETTINGS = {"prometheus": "GORELIABLE_PROMETHEUS_URL", "kubecost": "GOREL
 def request_key(source: str, request: dict[str, Any]) -> str:
     """The lookup key of a request: the source name and its canonical JSON."""
     return source + " " + json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    plain = frame.copy()
+    plain.attrs = {}
+    plain.to_parquet(  # lossless; ~7x smaller than snappy defaults on minute-grid counter samples
+        path, index=False, compression="zstd", compression_level=9,
+        use_dictionary=[c for c in plain.columns if pd.api.types.is_string_dtype(plain[c])],  # labels
+        column_encoding={  # floats: byte-stream split; times and ints: deltas (1-minute grids cost ~nothing)
+            **{c: "BYTE_STREAM_SPLIT" for c in plain.columns if pd.api.types.is_float_dtype(plain[c])},
+            **{c: "DELTA_BINARY_PACKED" for c in plain.columns if pd.api.types.is_datetime64_any_dtype(plain[c])
+               or (pd.api.types.is_integer_dtype(plain[c]) and not pd.api.types.is_bool_dtype(plain[c]))}})
 
 
 def _jsonable_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -90,22 +103,19 @@ class SnapshotRecorder:
             self._manifest["endpoints"] = dict(endpoints)
             self._write_manifest()
 
-    def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame) -> None:
-        """Store one result; recording the same request again replaces the earlier result."""
+    def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame, *,
+               encoded: Path | None = None) -> None:
+        """Store one result; recording the same request again replaces the earlier result. `encoded`: the result's
+        Parquet file as another snapshot holds it (a replay), copied as it is rather than encoded again."""
         key = request_key(source, request)
         digest = hashlib.sha256(key.encode()).hexdigest()[:20]
         name = f"{source}-{digest}.parquet"
         target = self.path / name
         tmp = target.with_suffix(".parquet.tmp")
-        plain = frame.copy()
-        plain.attrs = {}
-        plain.to_parquet(  # lossless; ~7x smaller than snappy defaults on minute-grid counter samples
-            tmp, index=False, compression="zstd", compression_level=9,
-            use_dictionary=[c for c in plain.columns if pd.api.types.is_string_dtype(plain[c])],  # labels
-            column_encoding={  # floats: byte-stream split; times and ints: deltas (1-minute grids cost ~nothing)
-                **{c: "BYTE_STREAM_SPLIT" for c in plain.columns if pd.api.types.is_float_dtype(plain[c])},
-                **{c: "DELTA_BINARY_PACKED" for c in plain.columns if pd.api.types.is_datetime64_any_dtype(plain[c])
-                   or (pd.api.types.is_integer_dtype(plain[c]) and not pd.api.types.is_bool_dtype(plain[c]))}})
+        if encoded is not None:
+            shutil.copyfile(encoded, tmp)
+        else:
+            _write_parquet(frame, tmp)
         os.replace(tmp, target)
         entry = {
             "source": source,
@@ -232,6 +242,10 @@ class SnapshotReplayer:
         what = "query" if source == "prometheus" else f"{source} request"
         return (f"{self.describe()}, which did not record this {what}: ad-hoc queries need a server (`make lab` "
                 f"starts the local stack and opens the lab on it; or set GORELIABLE_PROFILE=live and {setting})")
+
+    def file_of(self, source: str, request: dict[str, Any]) -> Path:
+        """The Parquet file of a recorded request (after `lookup` found it and checked its checksum)."""
+        return self.path / self._entries[request_key(source, request)]["file"]
 
     def lookup(self, source: str, request: dict[str, Any]) -> pd.DataFrame:
         """The recorded frame for a request, checked against its checksum."""
