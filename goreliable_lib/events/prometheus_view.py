@@ -15,6 +15,9 @@ Rules:
   from the samples it has, the exact events from the reset's own minute); `edge` when the exact view changes
   within `EDGE_MINUTES` of it (an alert starting or ending a minute apart: rate() extrapolates its window's first
   and last samples to the window's edges, the exact sum does not); None when none of these applies.
+- `agreement` counts, per severity, the minutes compared, those each view fires and the disagreeing ones by reason
+  (`UNEXPLAINED` for those without one).
+- A range query that fails raises `SourceError` naming the query.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pandas as pd
 
 from goreliable_lib.analysis.backtest import AT_ONCE, RuleSet, firing, held_for, minute_grid
 from goreliable_lib.analysis.slo import window_length
+from goreliable_lib.errors import SourceError
 from goreliable_lib.events.rules import inline_alert_expression
 from goreliable_lib.inputs.catalog import SLOObjective
 from goreliable_lib.sources.base import PrometheusAPI
@@ -35,6 +39,10 @@ from goreliable_lib.timeutil import MINUTE
 EDGE_MINUTES = 2
 STEP = MINUTE
 DISAGREEMENT_COLUMNS = ["severity", "minute", "exact", "prometheus", "reason"]
+#: The reasons `disagreements` names, and the key counting the minutes it explains by none.
+REASONS = ("edge", "reset", "gap")
+UNEXPLAINED = "unexplained"
+AGREEMENT_COLUMNS = ["severity", "minutes_compared", "minutes_exact", "minutes_prometheus", "disagreements"]
 
 
 def minutes_of(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -56,8 +64,13 @@ def exact_firing(events: pd.DataFrame, objective: float, rule_set: RuleSet, star
 
 
 def condition_minutes(source: PrometheusAPI, promql: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
-    """The minutes of (start, end] at which the expression has a value (any series)."""
-    answer = source.query_range(promql, start + MINUTE, end, STEP)
+    """The minutes of (start, end] at which the expression has a value (any series); SourceError naming the query
+    when the server does not answer it."""
+    try:
+        answer = source.query_range(promql, start + MINUTE, end, STEP)
+    except SourceError as exc:
+        raise SourceError(f"range query {promql} over {start + MINUTE:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC "
+                          f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     if answer.empty:
         return pd.DatetimeIndex([], tz="UTC")
     return pd.DatetimeIndex(pd.to_datetime(answer["timestamp"], utc=True)).unique().sort_values()
@@ -122,3 +135,19 @@ def disagreements(exact: Mapping[str, pd.Series], prometheus: Mapping[str, pd.Se
     if not frames:
         return pd.DataFrame(columns=DISAGREEMENT_COLUMNS)
     return pd.concat(frames, ignore_index=True)[DISAGREEMENT_COLUMNS]
+
+
+def agreement(exact: Mapping[str, pd.Series], prometheus: Mapping[str, pd.Series],
+              differ: pd.DataFrame) -> pd.DataFrame:
+    """Per severity: the minutes compared, the minutes each view fires, and the disagreeing minutes by reason
+    ({reason: minutes} over `REASONS` and `UNEXPLAINED`, every key present)."""
+    rows = []
+    for severity, exact_mask in exact.items():
+        seen = prometheus[severity].reindex(exact_mask.index, fill_value=False)
+        mine = differ[differ["severity"] == severity]
+        reasons = mine["reason"].fillna(UNEXPLAINED)
+        rows.append({"severity": severity, "minutes_compared": len(exact_mask),
+                     "minutes_exact": int(exact_mask.to_numpy(bool).sum()),
+                     "minutes_prometheus": int(seen.to_numpy(bool).sum()),
+                     "disagreements": {reason: int((reasons == reason).sum()) for reason in (*REASONS, UNEXPLAINED)}})
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)

@@ -101,6 +101,13 @@ TABLE_COLUMNS: Mapping[str, Column] = {
     "breached_months": Column("count", "Breached months"),
     "worst_sli": Column("percent", "Worst SLI", digits=3, note="no events"),
     "worst_error_budget_remaining": Column("percent", "Least budget left", digits=1, note="no events"),
+    "minutes_compared": Column("count", "Minutes compared"),
+    "minutes_exact": Column("count", "Firing (exact)"),
+    "minutes_prometheus": Column("count", "Firing (Prometheus)"),
+    "edge": Column("count", "Differ: edge"),
+    "reset": Column("count", "Differ: reset"),
+    "gap": Column("count", "Differ: gap"),
+    "unexplained": Column("count", "Differ: unexplained"),
     "start": Column("time", "Start"),
     "end": Column("time", "End"),
 }
