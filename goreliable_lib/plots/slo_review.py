@@ -105,6 +105,7 @@ TABLE_COLUMNS: Mapping[str, Column] = {
     "minutes_exact": Column("count", "Firing (exact)"),
     "minutes_prometheus": Column("count", "Firing (Prometheus)"),
     "edge": Column("count", "Differ: edge"),
+    "new_series": Column("count", "Differ: new series"),
     "reset": Column("count", "Differ: reset"),
     "gap": Column("count", "Differ: gap"),
     "unexplained": Column("count", "Differ: unexplained"),

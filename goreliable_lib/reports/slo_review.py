@@ -185,6 +185,7 @@ class SLOEventsFetched:
     server_ranges: list[tuple[pd.Timestamp, pd.Timestamp]]  # the server was asked for these (from, to]
     server_start: pd.Timestamp | None = None  # the server's oldest sample (None: before `first`)
     resets: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))  # the server's
+    births: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))  # new series, too
     warnings: list[str] = field(default_factory=list)
     views: list[PrometheusView] = field(default_factory=list)
 
@@ -256,12 +257,12 @@ def fetch_events(sources: Sources, prometheus: Memo, objective: SLOObjective, ne
     completed = with_archive(sources.archive, objective, fetched, first, end, reused_until=reuse)
     _, covered = known_from(fetched, completed)
     data_from: pd.Timestamp | None = max(first, covered) if covered is not None else first
-    events, ranges, resets = completed.events, [(server_from, end)], [fetched.resets["timestamp"]]
+    events, ranges, found = completed.events, [(server_from, end)], [fetched]
     if early is not None and _sampled(early.events):  # the server's days before the archive's first
         events = pd.concat([early.events, events], ignore_index=True)
         data_from = early.covered_from
         ranges.insert(0, (needed, first))
-        resets.insert(0, early.resets["timestamp"])
+        found.insert(0, early)
         server_start = early.data_starts_at
     elif fetched.data_starts_at is not None or server_from <= needed:
         server_start = fetched.data_starts_at
@@ -269,8 +270,10 @@ def fetch_events(sources: Sources, prometheus: Memo, objective: SLOObjective, ne
         server_start = server_data_start(prometheus, objective, needed, server_from)
     if data_from is not None and data_from <= needed:
         data_from = None
-    return SLOEventsFetched(objective, events, needed, data_from, ranges, server_start,
-                            pd.DatetimeIndex(pd.concat(resets).sort_values()), list(completed.warnings))
+    resets, births = (pd.DatetimeIndex(pd.concat([getattr(f, facts)["timestamp"] for f in found]).sort_values())
+                      for facts in ("resets", "new_series"))
+    return SLOEventsFetched(objective, events, needed, data_from, ranges, server_start, resets, births,
+                            list(completed.warnings))
 
 
 def fetch_views(prometheus: Memo, data: ReviewData, fetched: SLOEventsFetched) -> list[PrometheusView]:
@@ -414,6 +417,7 @@ class SLOReviewReport:
                 f"server holds)")
         if others:
             words = {"edge": "at an alert's edge (rate() extrapolates to its window's edges)",
+                     "new_series": "after a new series was born",
                      "reset": "after a counter reset", "gap": "after a scrape gap", UNEXPLAINED: "unexplained"}
             text += f"; the {others:,} others are " + ", ".join(f"{n:,} {words[r]}" for r, n in counts.items() if n)
         text += "."
@@ -530,7 +534,8 @@ def compare_views(fetched: SLOEventsFetched) -> tuple[pd.DataFrame, list[dict[st
             not_evaluated.append({"slo": objective.name, "rule_set": view.rule_set.name, "reason": view.reason})
             continue
         exact = exact_firing(events, objective.objective, view.rule_set, view.start, view.end, fetched.data_from)
-        differ = disagreements(exact, view.firing, view.rule_set, resets=fetched.resets, gaps=gaps)
+        differ = disagreements(exact, view.firing, view.rule_set, resets=fetched.resets, gaps=gaps,
+                                 births=fetched.births)
         frames.append(agreement(exact, view.firing, differ).assign(
             slo=objective.name, rule_set=view.rule_set.name, start=view.start, end=view.end))
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=VIEW_COLUMNS))[VIEW_COLUMNS], \
