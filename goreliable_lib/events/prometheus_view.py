@@ -56,7 +56,8 @@ def minutes_of(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 def exact_firing(events: pd.DataFrame, objective: float, rule_set: RuleSet, start: pd.Timestamp,
                  end: pd.Timestamp, known_from: pd.Timestamp | None = None) -> dict[str, pd.Series]:
     """severity -> bool Series over the minutes of (start, end]: the exact backtest's firing
-    (`analysis.backtest.firing`) on per-minute events reaching the longest window and the longest `for` before `start`."""
+    (`analysis.backtest.firing`) on per-minute events reaching the longest window and the longest `for` before
+    `start`."""
     minutes = minutes_of(start, end)
     start = minutes[0] - MINUTE if len(minutes) else pd.Timestamp(start).floor("min")
     # the burn rates start the longest `for` before `start`, each over up to the longest window before that
