@@ -448,7 +448,8 @@ class SLOReviewReport:
         return f"{file_stem(slo)}_timeline"
 
     def headline(self) -> str:
-        """The first screen: what the review covers, where its data comes from, the episode definition."""
+        """The first screen: what the review covers, what it found, how Prometheus' own evaluation compares, where
+        its data comes from, the episode definition."""
         asked, covered_from = self.data.start, self.start
         lines = [f"# {md(self.title)}", "",
                  f"**Period**: {format_time(covered_from)} to {format_time(self.data.end)} "
@@ -458,6 +459,10 @@ class SLOReviewReport:
                  f"**SLOs**: {len(self.reviews)}"
                  + (f" (left out, no events to count: {md(', '.join(self.data.left_out))})"
                     if self.data.left_out else "") + "."]
+        episodes = self.episodes_table()
+        lines.append(f"**Found**: {plural(len(episodes), 'episode')} across "
+                     f"{plural(episodes['slo'].nunique() if len(episodes) else 0, 'SLO')}.")
+        lines.append(self.prometheus_view_text())
         archive = max((d["archive"] for d in self.days.values()), default=0)
         server = max((d["server"] for d in self.days.values()), default=0)
         lines.append(f"**Data**: the SLO event archive gave {plural(archive, 'day')}, the server "
@@ -472,10 +477,6 @@ class SLOReviewReport:
         lines.append(f"**Episode**: a run of minutes burning faster than {backtest.BURN_THRESHOLD:g}x the objective's "
                      f"pace, pauses under {int(backtest.JOIN_GAP / MINUTE)} min joined, kept when it spends at least "
                      f"{backtest.MIN_BUDGET_SHARE:.0%} of the 30-day error budget (defined without any alert rule).")
-        episodes = self.episodes_table()
-        lines.append(f"**Found**: {plural(len(episodes), 'episode')} across "
-                     f"{plural(episodes['slo'].nunique() if len(episodes) else 0, 'SLO')}.")
-        lines.append(self.prometheus_view_text())
         if self.data.corrections:
             lines.append(f"**Corrections**: {plural(len(self.data.corrections), 'correction window')} of the catalog "
                          "applied (their minutes count no events).")
