@@ -243,3 +243,21 @@ def test_a_failed_range_query_leaves_the_view_unavailable_and_the_rest_intact(cr
     for key in ("episodes", "backtest", "what_if", "period"):
         assert summary[key] == whole.summary()[key], key
     assert "**Prometheus' view**: not evaluated (fast: unavailable: range query" in review.headline()
+
+
+def test_a_rule_set_the_export_cannot_write_is_named_with_its_reason(crash_loop_stack: WorldStack, source,
+                                                                     tmp_path: Path) -> None:
+    """A `Timeslices` budget: reviewed (its events are a ratio), but no burn-rate rule spends slices, so the export
+    refuses it and the view names why instead of sending a query."""
+    catalog = crash_loop_stack.world.openslo_catalog(objective=OBJECTIVE).replace(
+        "budgetingMethod: Occurrences\n  objectives:\n    - target: 0.999\n",
+        "budgetingMethod: Timeslices\n  objectives:\n    - target: 0.999\n      timeSliceTarget: 0.99\n"
+        "      timeSliceWindow: 5m\n")
+    assert "budgetingMethod: Timeslices" in catalog
+    data, review = review_of(source, tmp_path, catalog)
+    summary = review.summary()
+    assert summary["prometheus_view"] == [] and len(summary["backtest"]) == 2
+    (missing,) = summary["prometheus_view_not_evaluated"]
+    assert missing["rule_set"] == "fast"
+    assert "not exported as Prometheus rules" in missing["reason"] and "Timeslices" in missing["reason"]
+    assert "Timeslices" in review.views_not_evaluated_markdown()
