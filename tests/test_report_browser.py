@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pytest
 from browser import Chromium, Page, find_chromium
 from index_fixtures import LIVE_ENDPOINTS, publish_history
 from report_fixtures import NOTEBOOKS, SENTINELS, find_sentinels, stub_parameters
+from sim_metrics_fixtures import MetricsStack, metrics_stack_fixture  # noqa: F401  (fixture)
 
 import goreliable_lib
 from goreliable_lib.reports.registry import REPORTS
@@ -573,3 +577,45 @@ def test_the_checks_catch_broken_pages(browser: Chromium, test_runs: dict[str, P
         with browser.new_page() as page:
             problems = page_problems(page, path, 1, timeout=3)
         assert any(expected in p for p in problems), f"{name}: {problems}"
+
+
+#: Where the review's sentence on the Prometheus view is on the page: its element's top and the screen's height.
+VIEW_SENTENCE_JS = """(() => {
+  const el = [...document.querySelectorAll('p')].find(p => p.innerText.startsWith("Prometheus' view"));
+  return el ? {top: el.getBoundingClientRect().top, bottom: el.getBoundingClientRect().bottom,
+               screen: window.innerHeight, text: el.innerText} : null;
+})()"""
+
+
+@pytest.mark.stack
+def test_the_review_shows_the_prometheus_view_on_desktop_and_phone(browser: Chromium, metrics_stack: MetricsStack,
+                                                                   tmp_path: Path) -> None:
+    """`slo-review` on the local stack's Prometheus (a live profile, the simulator's last 30 days, every SLO): its
+    first screen says how Prometheus' own evaluation of the rules compares with the exact backtest, whole, at
+    1400 px and on a 390 px phone, without notebook noise; both first screens kept as screenshots."""
+    end = metrics_stack.simulation.as_of
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GORELIABLE_")}
+    env.update({"GORELIABLE_PROFILE": "live", "GORELIABLE_PROMETHEUS_URL": metrics_stack.url,
+                "GORELIABLE_CONFIG": os.devnull, "GORELIABLE_NOW": end.isoformat(),
+                "GORELIABLE_ARCHIVE_URI": str(tmp_path / "archive")})
+    command = [sys.executable, "-m", "goreliable_lib", "report", "run", "slo-review", "-p", "period=30d",
+               "-p", f"end={end.isoformat()}", "--out", str(tmp_path / "reports")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    compared = sum(row["minutes_compared"] for row in summary["prometheus_view"])
+    assert compared == 6 * 2 * 30 * 1440  # six SLOs, the default rules' two severities, the 30 days the server holds
+    for device, size in (("desktop", INDEX_DESKTOP), ("phone", PHONE)):
+        with browser.new_page(**size, mobile=device == "phone") as page:
+            page.open_offline((run_dir / "report.html").resolve().as_uri())
+            page.wait_until("[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector("
+                            "'svg.main-svg'))", timeout=30)
+            page.session.drain(0.5)
+            assert noise(page.evaluate("document.body.innerText")) == [], device
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], device
+            sentence = page.evaluate(VIEW_SENTENCE_JS)
+            assert sentence is not None, device
+            assert f"agree with the exact backtest on {compared:,} of {compared:,} minutes" in sentence["text"]
+            assert sentence["bottom"] <= sentence["screen"], (device, sentence)  # on the first screen, whole
+            page.screenshot(SCREENSHOTS / f"live-slo-review-first-screen-{device}.png", first_screen=True)

@@ -113,6 +113,20 @@ def _facts(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return frame.sort_values(["timestamp", "series"], ignore_index=True)
 
 
+def server_data_start(source: PrometheusAPI, slo: SLO, start: Any, end: Any) -> pd.Timestamp | None:
+    """The server's oldest sample of the SLO's series when it lies in (start, end], found as `fetch_slo_events`
+    finds `data_starts_at` (the series index, checked on the data) without fetching any event; None when the
+    server holds data from before `start` (or none in the range)."""
+    start, end = parse_time(start, field="start").floor("min"), parse_time(end, field="end").floor("min")
+    questions = Questions(source, start, end, range_is_closed(source, end))
+    part: Selector = slo.good_selector or slo.bad_selector  # type: ignore[assignment]
+    families = questions.families(slo.total_selector)
+    if part.extra_matchers(slo.total_selector) is None:
+        families += questions.families(part)
+    found = find_data_start(questions, _data_families(questions, slo) or families)
+    return found if found is not None and found > start else None
+
+
 def fetch_slo_events(source: PrometheusAPI, slo: SLO, start: Any, end: Any,
                      lookback: pd.Timedelta = DEFAULT_LOOKBACK) -> SLOEvents:
     """Per-minute good/total events of `slo` for the minutes of (start - lookback, end].

@@ -6,14 +6,22 @@ backtest) and what other objectives would have meant (the what-if); `analysis.ba
 data = slo_review.fetch(run.connect(), run.params)   # per SLO its exact per-minute events: archive + server
 review = slo_review.build(data, run.params)          # pure: analysis.backtest.review_slo per SLO
 ```
-Fetches, per ratio objective (thresholdMetric SLOs count no events and are left out, which the first screen says):
+Fetches, per ratio objective (thresholdMetric SLOs count no events and are left out, which the first screen says;
+a grouped SLO is one objective per group the server lists over the period, `events.groups`, named
+`slo{label="value"}` as the SLO report names them, more than `max_groups` groups refused before any event):
 the SLO event archive's complete days from the first one the review needs (`backtest.events_needed_from`: the
 period's start less the rules' lookback, the 30-day budget and the what-if windows) read once, and the server
-asked only for the minutes after them (`events.archive.reusable_until`, as the SLO report does: the same request,
+asked for the minutes after them (`events.archive.reusable_until`, as the SLO report does: the same request,
 so a snapshot made by the SLO report replays the review). When the archive does not hold the first day needed,
-its first complete day starts the review's data and the period covered starts there (said on the first screen);
-an SLO without any archived day asks the server for the whole range. Grouped SLOs are reviewed whole (their
-groups' events summed).
+the server is asked for the minutes from that one up to the archive's first complete day too: its data (from its
+oldest sample, `data_starts_at`) starts the review's, and where it holds none the archive's first day does (said
+on the first screen); an SLO without any archived day asks the server for the whole range.
+
+The Prometheus view (`events.prometheus_view`): for every SLO and every rule set `events.rules` can export, each
+alert expression is sent as a range query at a one-minute step over the minutes the server holds the rule set's
+whole lookback (from its oldest sample, `events.engine.server_data_start` when the archive gave the first days,
+plus `RuleSet.lookback`) to the period's end; `build` compares it with the exact backtest on the same minutes
+(`compare_views`). A failed query is a warning naming it and that view is not evaluated; the rest stands.
 
 The period covered is (start, end] of the `period` parameter, starting later when the data does: its figures are
 over the minutes known. Rule sets: `default` (the SRE workbook's rules), `catalog` (per SLO, the burn-rate
@@ -32,13 +40,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.analysis import backtest, correction_windows
+from goreliable_lib.analysis.runs import gap_periods
 from goreliable_lib.errors import BadInputError, SourceError
-from goreliable_lib.events.archive import WithArchive, archive_key, known_from, reusable_until, with_archive
-from goreliable_lib.events.engine import fetch_slo_events
+from goreliable_lib.events import rules
+from goreliable_lib.events.archive import archive_key, known_from, reusable_until, with_archive
+from goreliable_lib.events.engine import fetch_slo_events, server_data_start
+from goreliable_lib.events.groups import MAX_GROUPS, expand_groups
+from goreliable_lib.events.prometheus_view import (
+    REASONS,
+    UNEXPLAINED,
+    agreement,
+    disagreements,
+    exact_firing,
+    prometheus_firing,
+)
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
 from goreliable_lib.inputs.corrections import Correction, catalog_corrections
 from goreliable_lib.inputs.yamlfile import read_yaml
@@ -50,6 +70,7 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
+    check_int_range,
     check_names,
     check_optional_file,
     common_params,
@@ -66,6 +87,9 @@ ALL = "all"
 _MONTHS = re.compile(r"^(\d{1,2})M$")
 _DAYS = re.compile(r"^(\d{1,4})d$")
 _SPAN = re.compile(r"^(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})$")
+#: The Prometheus view's rows (`compare_views`).
+VIEW_COLUMNS = ["slo", "rule_set", "start", "end", "severity", "minutes_compared", "minutes_exact",
+                "minutes_prometheus", "disagreements"]
 #: The longest period a review takes (the archive's Parquet holds years; a review page reads best within three).
 MAX_MONTHS = 36
 
@@ -138,19 +162,40 @@ def chosen_rule_sets(names: Any, candidates: Sequence[backtest.RuleSet]) -> tupl
 
 
 @dataclass
+class PrometheusView:
+    """One rule set of one SLO as the server evaluates it (`events.prometheus_view.prometheus_firing`) over the
+    minutes (start, end], or why it was not evaluated (`firing` None, `reason`)."""
+
+    rule_set: backtest.RuleSet
+    start: pd.Timestamp
+    end: pd.Timestamp
+    firing: dict[str, pd.Series] | None = None
+    reason: str | None = None
+
+
+@dataclass
 class SLOEventsFetched:
-    """One SLO's events for the review: completed from the archive, where they are known from, and what each
-    source held."""
+    """One SLO's events for the review: completed from the archive, where they are known from, what each
+    source held, and the Prometheus view of its rule sets."""
 
     objective: SLOObjective
-    completed: WithArchive
+    events: pd.DataFrame  # the server's minutes and the archive's, over (first, end]
     first: pd.Timestamp  # the first minute the events were asked from (exclusive)
     data_from: pd.Timestamp | None  # after this minute the events are known (None: from `first`)
-    server_from: pd.Timestamp  # the server was asked for (server_from, end]
+    server_ranges: list[tuple[pd.Timestamp, pd.Timestamp]]  # the server was asked for these (from, to]
+    server_start: pd.Timestamp | None = None  # the server's oldest sample (None: before `first`)
+    resets: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))  # the server's
+    births: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC"))  # new series, too
+    warnings: list[str] = field(default_factory=list)
+    views: list[PrometheusView] = field(default_factory=list)
 
-    @property
-    def events(self) -> pd.DataFrame:
-        return self.completed.events
+    def server_minutes(self) -> pd.DataFrame:
+        """The events of the minutes the server was asked for."""
+        stamps = self.events["timestamp"]
+        inside = np.zeros(len(stamps), dtype=bool)
+        for low, high in self.server_ranges:
+            inside |= ((stamps > low) & (stamps <= high)).to_numpy()
+        return self.events[inside]
 
 
 @dataclass
@@ -168,6 +213,16 @@ class ReviewData:
     left_out: list[str] = field(default_factory=list)  # thresholdMetric SLOs (no events)
     corrections: list[Correction] = field(default_factory=list)
 
+    def rule_sets_of(self, objective: SLOObjective) -> list[backtest.RuleSet]:
+        """The rule sets evaluated for one SLO: those asked for, and its declared alerting when `catalog` was."""
+        declared = catalog_rule_set(objective) if self.catalog_asked else None
+        return [*self.rule_sets, *filter(None, [declared])]
+
+    def covered_start(self, fetched: SLOEventsFetched) -> pd.Timestamp:
+        """The start of the period one SLO's data covers: the period's, or later where its data starts later."""
+        start = max(self.start, fetched.data_from) if fetched.data_from is not None else self.start
+        return min(start.ceil("min"), self.end - MINUTE)
+
 
 def _first_archived_day(sources: Sources, objective: SLOObjective, after: pd.Timestamp) -> pd.Timestamp | None:
     """The first complete archived day of an SLO at or after `after`'s day (None: none, or no archive)."""
@@ -181,26 +236,83 @@ def _first_archived_day(sources: Sources, objective: SLOObjective, after: pd.Tim
     return days[0] if days else None
 
 
+def _sampled(events: pd.DataFrame) -> bool:
+    return bool(events["total"].notna().any())
+
+
 def fetch_events(sources: Sources, prometheus: Memo, objective: SLOObjective, needed: pd.Timestamp,
                  end: pd.Timestamp) -> SLOEventsFetched:
     """One SLO's per-minute events over (needed, end]: the archive's complete days read once, the server asked for
-    the minutes after them (see the module docstring)."""
-    first = needed
+    the minutes after them and, when the archive starts after `needed`, for the minutes before its first day too
+    (see the module docstring); and where the server's data starts."""
+    first, early = needed, None
     reuse = reusable_until(sources.archive, objective, first, end)
     if reuse is None and (archived := _first_archived_day(sources, objective, first)) is not None:
         reuse = reusable_until(sources.archive, objective, archived, end)
-        first = archived if reuse is not None else first
+        if reuse is not None:  # the archive starts late: the server may hold the days before its first one
+            first = archived
+            early = fetch_slo_events(prometheus, objective, needed, archived, lookback=pd.Timedelta(0))
     server_from = reuse or first
     fetched = fetch_slo_events(prometheus, objective, server_from, end, lookback=pd.Timedelta(0))
     completed = with_archive(sources.archive, objective, fetched, first, end, reused_until=reuse)
     _, covered = known_from(fetched, completed)
-    data_from = max(first, covered) if covered is not None else first
-    return SLOEventsFetched(objective, completed, first, data_from if data_from > needed else None, server_from)
+    data_from: pd.Timestamp | None = max(first, covered) if covered is not None else first
+    events, ranges, found = completed.events, [(server_from, end)], [fetched]
+    if early is not None and _sampled(early.events):  # the server's days before the archive's first
+        events = pd.concat([early.events, events], ignore_index=True)
+        data_from = early.covered_from
+        ranges.insert(0, (needed, first))
+        found.insert(0, early)
+        server_start = early.data_starts_at
+    elif fetched.data_starts_at is not None or server_from <= needed:
+        server_start = fetched.data_starts_at
+    else:  # the archive gave the first days: ask where the server's own data starts
+        server_start = server_data_start(prometheus, objective, needed, server_from)
+    if data_from is not None and data_from <= needed:
+        data_from = None
+    resets, births = (pd.DatetimeIndex(pd.concat([getattr(f, facts)["timestamp"] for f in found]).sort_values())
+                      for facts in ("resets", "new_series"))
+    return SLOEventsFetched(objective, events, needed, data_from, ranges, server_start, resets, births,
+                            list(completed.warnings))
+
+
+def fetch_views(prometheus: Memo, data: ReviewData, fetched: SLOEventsFetched) -> list[PrometheusView]:
+    """The Prometheus view of each rule set of one SLO (`events.prometheus_view.prometheus_firing`): over the
+    minutes of its period at which the server holds the rule set's longest window and `for` (`RuleSet.lookback`)
+    from its oldest sample on. A rule set `events.rules` cannot express, a server without any sample of the SLO
+    and a failed range query (a warning naming it) leave the view not evaluated, with the reason."""
+    objective, views = fetched.objective, []
+    held = _sampled(fetched.server_minutes())
+    for rule_set in data.rule_sets_of(objective):
+        start = data.covered_start(fetched)
+        if fetched.server_start is not None:
+            start = max(start, (fetched.server_start + rule_set.lookback).ceil("min"))
+        view = PrometheusView(rule_set, start, data.end)
+        views.append(view)
+        try:
+            rules.expressible(objective)
+        except BadInputError as exc:
+            view.reason = f"not exported as Prometheus rules: {exc}"
+            continue
+        if not held:
+            view.reason = "the server holds no sample of the SLO in the period"
+        elif start >= data.end:
+            view.reason = (f"the server's data (from {format_time(fetched.server_start)}) is shorter than the rule "
+                           f"set's longest window and for ({backtest.window_text(rule_set.lookback)})")
+        else:
+            try:
+                view.firing = prometheus_firing(prometheus, objective, rule_set, start, data.end)
+            except SourceError as exc:
+                view.reason = f"unavailable: {str(exc).splitlines()[0]}"
+                fetched.warnings.append(f"{objective.name}: the Prometheus view of rule set {rule_set.name} is "
+                                        f"unavailable: {exc}")
+    return views
 
 
 def fetch(sources: Sources, params: Mapping[str, Any]) -> ReviewData:
     """Every request of the review, through one `Memo` of `sources.prometheus` (`params`: catalog, period, services,
-    rule_sets, candidates, objectives, end)."""
+    rule_sets, candidates, objectives, max_groups, end): a grouped SLO's groups first (`events.groups`), then per
+    SLO (per group) its events and the Prometheus view of its rule sets."""
     catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default))
     end = parse_time(params.get("end", "now"), sources.now(), field="end").floor("min")
     start, stop = period_bounds(params.get("period") or "12M", end)
@@ -210,11 +322,17 @@ def fetch(sources: Sources, params: Mapping[str, Any]) -> ReviewData:
                       corrections=catalog_corrections(catalog))
     needed = backtest.events_needed_from(start, rule_sets)
     prometheus = Memo(sources.prometheus)
+    counted = []
     for objective in select_objectives(catalog.slos, params.get("services")):
         if objective.threshold is not None:
             data.left_out.append(objective.name)
-            continue
-        data.slos[objective.name] = fetch_events(sources, prometheus, objective, needed, stop)
+        else:
+            counted.append(objective)
+    counted = expand_groups(prometheus, counted, {o.name: (needed, stop) for o in counted},
+                            int(params.get("max_groups") or MAX_GROUPS))
+    for objective in counted:
+        fetched = data.slos[objective.name] = fetch_events(sources, prometheus, objective, needed, stop)
+        fetched.views = fetch_views(prometheus, data, fetched)
     return data
 
 
@@ -230,6 +348,8 @@ class SLOReviewReport:
     title: str = "SLO review"
     warnings: list[str] = field(default_factory=list)
     without_alerting: list[str] = field(default_factory=list)  # SLOs whose catalog declares no alerting the kit reads
+    views: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VIEW_COLUMNS))  # `compare_views`
+    views_not_evaluated: list[dict[str, Any]] = field(default_factory=list)  # {slo, rule_set, reason}
 
     @property
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -274,6 +394,44 @@ class SLOReviewReport:
         frames = [r.what_if for r in self.reviews if len(r.what_if)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=backtest.WHAT_IF_COLUMNS)
 
+    def prometheus_view_table(self) -> pd.DataFrame:
+        """Per SLO, rule set and severity: the minutes compared (from `start`), those each view fires, and the
+        disagreeing ones by reason (one column each)."""
+        counts = pd.DataFrame([dict(d) for d in self.views["disagreements"]],
+                              columns=[*REASONS, UNEXPLAINED], index=self.views.index).fillna(0).astype(int)
+        return pd.concat([self.views.drop(columns=["disagreements", "end"]), counts], axis=1)
+
+    def prometheus_view_text(self) -> str:
+        """The first screen's sentence on the Prometheus view: how many minutes agree, and why the others do not."""
+        if not len(self.views):
+            reasons = sorted({f"{md(n['rule_set'])}: {md(str(n['reason']))}" for n in self.views_not_evaluated})
+            return ("**Prometheus' view**: not evaluated" + (f" ({'; '.join(reasons[:3])}"
+                                                             f"{'; ...' if len(reasons) > 3 else ''})" if reasons
+                                                             else "") + ".")
+        compared = int(self.views["minutes_compared"].sum())
+        counts = {reason: sum(int(d[reason]) for d in self.views["disagreements"]) for reason in (*REASONS,
+                                                                                                   UNEXPLAINED)}
+        others = sum(counts.values())
+        text = (f"**Prometheus' view**: Prometheus' rate()-based rules agree with the exact backtest on "
+                f"{compared - others:,} of {compared:,} minutes (each SLO, rule set and severity over the days the "
+                f"server holds)")
+        if others:
+            words = {"edge": "at an alert's edge (rate() extrapolates to its window's edges)",
+                     "new_series": "after a new series was born",
+                     "reset": "after a counter reset", "gap": "after a scrape gap", UNEXPLAINED: "unexplained"}
+            text += f"; the {others:,} others are " + ", ".join(f"{n:,} {words[r]}" for r, n in counts.items() if n)
+        text += "."
+        if self.views_not_evaluated:
+            text += (f" Not evaluated: {plural(len(self.views_not_evaluated), 'SLO rule set')} "
+                     f"({', '.join(sorted({md(n['rule_set']) for n in self.views_not_evaluated}))}: see the table's "
+                     "notes).")
+        return text
+
+    def views_not_evaluated_markdown(self) -> str:
+        """The rule sets the Prometheus view left out, per SLO, and why."""
+        return "\n".join(f"- {md(n['slo'])}, `{md(n['rule_set'])}`: {md(str(n['reason']))}"
+                         for n in self.views_not_evaluated)
+
     def what_if_markdown(self, slo: str) -> str:
         """One SLO's what-if in sentences, its own objective first."""
         review = self.review(slo)
@@ -290,7 +448,8 @@ class SLOReviewReport:
         return f"{file_stem(slo)}_timeline"
 
     def headline(self) -> str:
-        """The first screen: what the review covers, where its data comes from, the episode definition."""
+        """The first screen: what the review covers, what it found, how Prometheus' own evaluation compares, where
+        its data comes from, the episode definition."""
         asked, covered_from = self.data.start, self.start
         lines = [f"# {md(self.title)}", "",
                  f"**Period**: {format_time(covered_from)} to {format_time(self.data.end)} "
@@ -300,6 +459,10 @@ class SLOReviewReport:
                  f"**SLOs**: {len(self.reviews)}"
                  + (f" (left out, no events to count: {md(', '.join(self.data.left_out))})"
                     if self.data.left_out else "") + "."]
+        episodes = self.episodes_table()
+        lines.append(f"**Found**: {plural(len(episodes), 'episode')} across "
+                     f"{plural(episodes['slo'].nunique() if len(episodes) else 0, 'SLO')}.")
+        lines.append(self.prometheus_view_text())
         archive = max((d["archive"] for d in self.days.values()), default=0)
         server = max((d["server"] for d in self.days.values()), default=0)
         lines.append(f"**Data**: the SLO event archive gave {plural(archive, 'day')}, the server "
@@ -314,9 +477,6 @@ class SLOReviewReport:
         lines.append(f"**Episode**: a run of minutes burning faster than {backtest.BURN_THRESHOLD:g}x the objective's "
                      f"pace, pauses under {int(backtest.JOIN_GAP / MINUTE)} min joined, kept when it spends at least "
                      f"{backtest.MIN_BUDGET_SHARE:.0%} of the 30-day error budget (defined without any alert rule).")
-        episodes = self.episodes_table()
-        lines.append(f"**Found**: {plural(len(episodes), 'episode')} across "
-                     f"{plural(episodes['slo'].nunique() if len(episodes) else 0, 'SLO')}.")
         if self.data.corrections:
             lines.append(f"**Corrections**: {plural(len(self.data.corrections), 'correction window')} of the catalog "
                          "applied (their minutes count no events).")
@@ -340,6 +500,13 @@ class SLOReviewReport:
                 "episode_definition": {"burn_threshold": backtest.BURN_THRESHOLD,
                                        "join_gap_seconds": int(backtest.JOIN_GAP.total_seconds()),
                                        "min_budget_share": backtest.MIN_BUDGET_SHARE},
+                "prometheus_view": [
+                    {"slo": row["slo"], "rule_set": row["rule_set"], "severity": row["severity"],
+                     "start": to_rfc3339(row["start"]), "end": to_rfc3339(row["end"]),
+                     **{k: int(row[k]) for k in ("minutes_compared", "minutes_exact", "minutes_prometheus")},
+                     "disagreements": {k: int(v) for k, v in row["disagreements"].items()}}
+                    for row in self.views.to_dict("records")],
+                "prometheus_view_not_evaluated": list(self.views_not_evaluated),
                 "slos": [{"name": r.slo, "objective": r.objective, "start": to_rfc3339(r.start),
                           "end": to_rfc3339(r.end), **self.days[r.slo]} for r in self.reviews],
                 "warnings": list(self.warnings)}
@@ -353,36 +520,62 @@ def _days(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> set[p
     return set((minutes - MINUTE).dt.floor("D"))
 
 
+def compare_views(fetched: SLOEventsFetched) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """One SLO's Prometheus views beside the exact backtest on the same (uncorrected: Prometheus does not know the
+    corrections) events and minutes: per rule set and severity, `events.prometheus_view.agreement`'s row with
+    `slo`, `rule_set`, `start`, `end`; and the rule sets not evaluated, with the reason."""
+    objective, events = fetched.objective, fetched.events
+    minutes = pd.date_range(fetched.first + MINUTE, events["timestamp"].max(), freq="min") if len(events) else \
+        pd.DatetimeIndex([], tz="UTC")
+    total = events.drop_duplicates("timestamp").set_index("timestamp")["total"].reindex(minutes)
+    gaps = gap_periods(total, not_before=fetched.data_from)  # where rate() has no sample (the archive's days too)
+    frames, not_evaluated = [], []
+    for view in fetched.views:
+        if view.firing is None:
+            not_evaluated.append({"slo": objective.name, "rule_set": view.rule_set.name, "reason": view.reason})
+            continue
+        exact = exact_firing(events, objective.objective, view.rule_set, view.start, view.end, fetched.data_from)
+        differ = disagreements(exact, view.firing, view.rule_set, resets=fetched.resets, gaps=gaps,
+                                 births=fetched.births)
+        frames.append(agreement(exact, view.firing, differ).assign(
+            slo=objective.name, rule_set=view.rule_set.name, start=view.start, end=view.end))
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=VIEW_COLUMNS))[VIEW_COLUMNS], \
+        not_evaluated
+
+
 def build(data: ReviewData, params: Mapping[str, Any]) -> SLOReviewReport:
     """The review from what `fetch` returned (pure): per SLO, its events corrected, `backtest.review_slo` over the
-    part of the period its data covers."""
+    part of the period its data covers, and its Prometheus views beside the exact backtest (`compare_views`)."""
     reviews, covered, days, warnings, without_alerting = [], {}, {}, [], []
+    view_frames, views_not_evaluated = [], []
     for name, fetched in data.slos.items():
         objective = fetched.objective
         corrected = correction_windows.apply_corrections(
             fetched.events, [c for c in data.corrections if c.applies_to(objective)])
-        start = max(data.start, fetched.data_from) if fetched.data_from is not None else data.start
-        start = min(start.ceil("min"), data.end - MINUTE)
+        start = data.covered_start(fetched)
         covered[name] = (start, data.end)
-        declared = catalog_rule_set(objective) if data.catalog_asked else None
-        if data.catalog_asked and declared is None:
+        if data.catalog_asked and catalog_rule_set(objective) is None:
             without_alerting.append(name)
         reviews.append(backtest.review_slo(corrected.events, slo=name, objective=objective.objective, start=start,
-                                           end=data.end, rule_sets=[*data.rule_sets, *filter(None, [declared])],
+                                           end=data.end, rule_sets=data.rule_sets_of(objective),
                                            objectives=list(dict.fromkeys([objective.objective, *data.objectives])),
                                            known_from=fetched.data_from))
         all_days = _days(fetched.events, start, data.end)
-        server_days = _days(fetched.completed.events[fetched.completed.events["timestamp"] > fetched.server_from]
-                            if fetched.server_from else fetched.events, start, data.end)
+        server_days = _days(fetched.server_minutes(), start, data.end)
         days[name] = {"days": len(all_days), "archive": len(all_days - server_days), "server": len(server_days)}
-        warnings.extend(fetched.completed.warnings)
+        warnings.extend(fetched.warnings)
         if not all_days:
             warnings.append(f"{name}: no events in the period")
+        compared, not_evaluated = compare_views(fetched)
+        view_frames.append(compared)
+        views_not_evaluated.extend(not_evaluated)
     if data.start < min((s for s, _ in covered.values()), default=data.start):
         warnings.append(f"The period asked for starts {format_time(data.start)}; the data (archive and server) "
                         f"starts later: the review covers what is known.")
+    views = pd.concat([f for f in view_frames if len(f)], ignore_index=True) if any(len(f) for f in view_frames) \
+        else pd.DataFrame(columns=VIEW_COLUMNS)
     return SLOReviewReport(data, reviews, covered, days, title=params.get("title") or SPEC.title, warnings=warnings,
-                           without_alerting=without_alerting)
+                           without_alerting=without_alerting, views=views, views_not_evaluated=views_not_evaluated)
 
 
 # --------------------------------------------------------------------------------------------- check
@@ -442,6 +635,8 @@ SPEC = ReportSpec(
               "2026-01..2026-11 (months), or 90d; it starts later when the archive and the server hold less",
               check_period),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
+        Param("max_groups", "int", MAX_GROUPS, "the most groups one grouped SLO (Pyrra grouping, Sloth sum by) may "
+              "have over the period; more is refused, naming the SLO and the count", check_int_range(1, 100_000)),
         Param("rule_sets", "names", ALL, "rule sets to backtest: all, or a list of default, catalog and the names "
               "of the candidates file", check_names),
         Param("candidates", "file", None, "a YAML file of candidate rule sets: name -> list of {severity, long, "
