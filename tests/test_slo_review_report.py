@@ -33,9 +33,11 @@ fast-page:
   - {severity: page, long: 30m, short: 2m, factor: 20, for: 5m}
   - {severity: page, long: 2h, short: 10m, factor: 8}
 """
-#: The demo archive's first day (goreliable_lib/data/demo: days 2026-09-23..2026-10-21) and the snapshot's clock.
-ARCHIVE_FROM = pd.Timestamp("2026-09-23T00:00:00Z")
+#: The snapshot's clock, and where the review's data starts: the recording server's oldest sample, 62 days of history
+#: before it (devstack/sim/timeline.py HISTORY_DAYS), before the demo archive's first day (2026-09-23): the review asks
+#: the server for the days before the archive's first.
 AS_OF = pd.Timestamp("2026-11-23T06:00:00Z")
+DATA_FROM = AS_OF - pd.Timedelta(days=62)
 
 
 @pytest.fixture(autouse=True)
@@ -71,11 +73,11 @@ def test_the_summary_follows_the_schema(review_run: dict[str, Any]) -> None:
 
 def test_the_period_is_what_the_archive_and_the_server_hold(review_run: dict[str, Any]) -> None:
     period = review_run["summary"]["period"]
-    # 12M at 2026-11-23 06:00: December 2025 to November 2026 (to date); the archive starts 2026-09-23
+    # 12M at 2026-11-23 06:00: December 2025 to November 2026 (to date); the server's data starts 2026-09-22 06:00
     assert period["asked_start"] == "2025-12-01T00:00:00Z"
-    assert (period["start"], period["end"]) == ("2026-09-23T00:00:00Z", "2026-11-23T06:00:00Z")
-    # 2026-09-23 .. 2026-11-23: 8 + 31 + 23 days, the last one partial (00:00-06:00)
-    assert period["days_with_data"] == 8 + 31 + 23
+    assert (period["start"], period["end"]) == ("2026-09-22T06:00:00Z", "2026-11-23T06:00:00Z")
+    # 2026-09-22 .. 2026-11-23: 9 + 31 + 23 days, the first (06:00-24:00) and the last (00:00-06:00) partial
+    assert period["days_with_data"] == 9 + 31 + 23
     assert any("starts later" in w for w in review_run["summary"]["warnings"])
     assert review_run["summary"]["not_evaluated"] == ["catalog"]
     # the seed catalog declares no alerting: the first screen says the catalog set is not evaluated at all
@@ -85,15 +87,15 @@ def test_the_period_is_what_the_archive_and_the_server_hold(review_run: dict[str
 
 
 def _independent(simulation: Any, name: str, start: pd.Timestamp, end: pd.Timestamp) -> backtest.SLOReview:
-    """review_slo on the simulator's exact events, cut where the report's data starts (the archive's first day)."""
+    """review_slo on the simulator's exact events, cut where the report's data starts (the server's oldest sample)."""
     events = simulation.metrics.slo_minutes(name)
-    events = events[events["timestamp"] > ARCHIVE_FROM]
+    events = events[events["timestamp"] > DATA_FROM]
     candidate = backtest.parse_rule_sets({"fast-page": [
         {"severity": "page", "long": "30m", "short": "2m", "factor": 20, "for": "5m"},
         {"severity": "page", "long": "2h", "short": "10m", "factor": 8}]})
     return backtest.review_slo(events, slo=name, objective=OBJECTIVES[name], start=start, end=end,
                                rule_sets=[backtest.DEFAULT_RULE_SET, *candidate],
-                               objectives=[OBJECTIVES[name], 0.9995, 0.98], known_from=ARCHIVE_FROM)
+                               objectives=[OBJECTIVES[name], 0.9995, 0.98], known_from=DATA_FROM)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -40,6 +40,7 @@ DEMO_RUNS: tuple[tuple[str, dict[str, str]], ...] = (
     ("cost", {}),
     ("dr", {}),
     ("postmortem", {}),
+    ("slo-review", {}),
 )
 EXPLORE_NOTEBOOK = "notebooks/explore.ipynb"
 
