@@ -6,7 +6,10 @@ truth to the cent, the drills before the cost data with their message, never a 0
 
 from __future__ import annotations
 
+import html
+import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,11 @@ from goreliable_lib.devstack.sim.timeline import COST_HISTORY_DAYS, EARLIER_COST
 from goreliable_lib.errors import KubecostError
 from goreliable_lib.inputs.dr_targets import load_dr_targets
 from goreliable_lib.reports import dr as dr_report
-from goreliable_lib.sources.connect import MissingSource
+from goreliable_lib.runner.execute import run_report
+from goreliable_lib.sources.connect import MissingSource, connect
 from goreliable_lib.sources.drills import DrillSource
 from goreliable_lib.sources.kubecost import KubecostSource
+from goreliable_lib.timeutil import to_rfc3339
 
 CENT = 0.005
 
@@ -243,3 +248,53 @@ def test_a_drill_across_the_start_of_the_cost_data_has_no_part_cost(
         "understate the cost")
     truth = sum(cost_sim.truth_totals(first, first + pd.Timedelta(hours=1), "cluster").values())
     assert abs(table.loc["inside", "cost"] - truth) < CENT
+
+
+# --------------------------------------------------------------------------------------------- the report run
+@pytest.fixture(scope="module")
+def kubecost_run(kubecost_url: str, drill_folder: Path, drill_sim: DrillSimulation,
+                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """notebooks/dr_trends.ipynb through the runner, profile live: the drill logs in a folder, Kubecost's server."""
+    out = tmp_path_factory.mktemp("dr-costs-out")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in ("GORELIABLE_PROMETHEUS_URL", "GORELIABLE_RECORD", "GORELIABLE_ARCHIVE_URI"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {"GORELIABLE_PROFILE": "live", "GORELIABLE_CONFIG": "/dev/null",
+                            "GORELIABLE_NOW": to_rfc3339(drill_sim.as_of), "GORELIABLE_KUBECOST_URL": kubecost_url,
+                            "GORELIABLE_DRILLS_URI": str(drill_folder)}.items():
+            monkeypatch.setenv(name, value)
+        result = run_report("dr", {}, out=out, progress=False)
+    run_dir = Path(result.location)
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", re.sub(
+        r"<script\b.*?</script\s*>|<style\b.*?</style\s*>", " ", page, flags=re.S | re.I))))
+    return {"result": result, "dir": run_dir, "summary": json.loads((run_dir / "summary.json").read_text()),
+            "text": text}
+
+
+@pytest.mark.stack
+@pytest.mark.slow
+def test_the_report_shows_each_drills_cost_and_replays_it(kubecost_run: dict[str, Any], cost_sim: CostSimulation,
+                                                          drill_sim: DrillSimulation) -> None:
+    assert kubecost_run["result"].exit_code == 0, kubecost_run["result"].error
+    summary = kubecost_run["summary"]
+    truth = cost_sim.truth_drill_costs(drill_sim.truth_drills()).set_index("drill_id")
+    costs = {d["drill_id"]: d["cost"] for d in summary["drills"]}
+    assert {d for d, c in costs.items() if c is not None} == set(truth.index[truth["cost"].notna()])
+    for drill, cost in costs.items():
+        assert cost is None or abs(cost - truth.loc[drill, "cost"]) < CENT, drill
+    assert summary["drill_costs"] == {"rule": summary["drill_costs"]["rule"], "known": 3, "unavailable": None}
+    assert not any("cost" in w for w in summary["warnings"])
+    table = pd.read_csv(kubecost_run["dir"] / "drill_costs.csv")
+    assert len(table) == 8 and table["cost"].notna().sum() == 3
+    assert table.loc[table["cost"].isna(), "cost_note"].str.startswith("Kubecost holds no allocation for").all()
+    text = kubecost_run["text"]
+    latest = truth.loc[drill_sim.latest_drill_id, "cost"]
+    first_section = text.index("How to read this report")
+    assert text.index(f"Drill cost ${latest:,.2f} for {drill_sim.latest_drill_id} (1 hour of the whole cluster); "
+                      "known for 3 of 8 drills") < first_section
+    assert "What each drill cost" in text and "Kubecost holds no allocation for 2026-02-12 10:00..11:00 UTC" in text
+    # the run's own snapshot gives the same costs, no server involved
+    replayed = dr_report.fetch(connect(f"snapshot:{kubecost_run['dir'] / 'data'}"), {"quarters": 8})
+    report = dr_report.build(replayed, {"quarters": 8})
+    assert {d["drill_id"]: d["cost"] for d in report.dr_summary["drills"]} == costs

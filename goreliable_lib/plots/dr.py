@@ -327,12 +327,13 @@ def drill_durations(drills: pd.DataFrame, *, title: str | None = None) -> go.Fig
 
 def drill_cost_trend(costs: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Each drill's cost per quarter, oldest on the left, from `reports.dr.DRReport.cost_table()` (drill_id,
-    quarter, status, cost_start, cost_hours, cost, cost_note): a bar per drill with a cost (grey when it was
-    aborted), a grey `unknown` marker at 0 where the cost is unknown (the hover says why: before Kubecost's data,
-    Kubecost not configured ...)."""
-    frame = costs.assign(started_at=costs["cost_start"]).sort_values(["started_at", "drill_id"], na_position="first")
-    labels = drill_labels(frame)
-    x = [labels[d] for d in frame["drill_id"]]
+    quarter, status, cost_start, cost_hours, cost, cost_note), one category per drill named by its quarter (with
+    the day when a quarter has two): a bar per drill with a cost (grey when it was aborted), a grey cross at 0
+    where the cost is unknown (the hover says why: before Kubecost's data, Kubecost not configured ...)."""
+    frame = costs.sort_values(["cost_start", "drill_id"], na_position="first")
+    repeated = frame["quarter"].duplicated(keep=False)
+    x = [f"{q} {s:%m-%d}" if r and pd.notna(s) else str(q if q else d)
+         for q, s, r, d in zip(frame["quarter"], frame["cost_start"], repeated, frame["drill_id"], strict=True)]
     known = frame["cost"].notna().to_numpy()
     aborted = (frame["status"] == "aborted").to_numpy()
     fig = go.Figure()
@@ -347,14 +348,14 @@ def drill_cost_trend(costs: pd.DataFrame, *, title: str | None = None) -> go.Fig
         hovertemplate="%{customdata[0]}: %{text} over %{customdata[1]} h from %{customdata[2]} UTC<extra></extra>"))
     if (~known).any():
         fig.add_trace(go.Scatter(
-            x=[v for v, k in zip(x, known, strict=True) if not k], y=[0.0] * int((~known).sum()), mode="markers+text",
-            name="cost unknown", marker={"color": STATUS_COLOURS["unknown"], "size": 11, "symbol": "x"},
-            text=["unknown"] * int((~known).sum()), textposition="top center",
+            x=[v for v, k in zip(x, known, strict=True) if not k], y=[0.0] * int((~known).sum()), mode="markers",
+            name="cost unknown (hover: why)", marker={"color": STATUS_COLOURS["unknown"], "size": 11, "symbol": "x"},
             hovertext=[f"{d}: {html.escape(str(n))}" for d, n in zip(frame.loc[~known, "drill_id"],
                                                                   frame.loc[~known, "cost_note"], strict=True)],
             hoverinfo="text"))
     style(fig, title, y_title="cost")
     top = float(frame["cost"].max()) if known.any() else 1.0
     fig.update_yaxes(range=[0, top * 1.3], tickprefix="$")
-    fig.update_layout(hovermode="closest", xaxis={"type": "category"})
+    fig.update_layout(hovermode="closest", xaxis={"type": "category", "categoryorder": "array", "categoryarray": x},
+                      legend={"y": -0.3})  # below the labels a phone tilts
     return fig

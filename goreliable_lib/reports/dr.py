@@ -185,8 +185,8 @@ class DRReport:
     def cost_table(self) -> pd.DataFrame:
         """One row per drill: its cost hours, the cluster's cost over them, and why it is unknown."""
         costs = self.costs.merge(self.drills[["drill_id", "quarter", "status"]], on="drill_id", how="left")
-        return costs[["drill_id", "quarter", "status", "cost_start", "cost_end", "cost_hours", "cost",
-                      "cost_note"]].reset_index(drop=True)
+        columns = ["drill_id", "quarter", "status", "cost_start", "cost_end", "cost_hours", "cost", "cost_note"]
+        return costs.sort_values(["cost_start", "drill_id"], na_position="last")[columns].reset_index(drop=True)
 
     def aborted_table(self) -> pd.DataFrame:
         """The aborted drills: when, how long they ran, which components had recovered."""
@@ -398,7 +398,7 @@ TABLE_COLUMNS = {
     "reason": Column("text", note="passed"),
     "location": Column("text", "File"),
     "problem": Column("text"),
-    "cost": Column("money", "Cost (cluster)", note="unknown: see What each drill cost"),
+    "cost": Column("money", "Cost (cluster)", note="unknown: the reason is in the table of What each drill cost"),
     "cost_start": Column("time", "Cost hours from", note="the log has no end"),
     "cost_end": Column("time", "to", note="the log has no end"),
     "cost_hours": Column("count", "Hours"),
