@@ -228,7 +228,7 @@ def _unknown_rpo(evaluated: pd.DataFrame) -> list[str]:
             f"as not passed" for r in rows.itertuples(index=False)]
 
 
-def cost_caveats(costs: DrillCosts, table: pd.DataFrame) -> list[str]:
+def cost_caveats(costs: DrillCosts) -> list[str]:
     """The warnings of the drill costs: Kubecost failing. Drills before Kubecost's data, or Kubecost not
     configured, are said in the cost section and the `cost_note`s, not warned about (expected, not a fault)."""
     return [f"drill costs unavailable: {costs.unavailable}"] if costs.failed and costs.unavailable else []
@@ -266,7 +266,7 @@ def build_tables(components: pd.DataFrame, targets: DRTargets, *, end: Any, quar
     drills = drills.merge(cost_table[["drill_id", "cost", "cost_hours"]], on="drill_id", how="left")
     _with_costs(summary, cost_table, costs.unavailable)
     problems = list(components.attrs.get("warnings", []))
-    caveats = [*problems, *_unknown_rpo(evaluated), *cost_caveats(costs, cost_table)]
+    caveats = [*problems, *_unknown_rpo(evaluated), *cost_caveats(costs)]
     if missing := summary["missing_quarters"]:
         caveats.append(f"no drill at all in {', '.join(missing)} (quarter{'s' if len(missing) > 1 else ''} "
                        "without a DR drill)")
@@ -319,7 +319,7 @@ def cost_headline(report: DRReport) -> str:
     """The first screen's cost cell: the latest drill with a cost and how many drills have one (Markdown)."""
     if report.cost_unavailable:
         return "unavailable: " + md(report.cost_unavailable)
-    known = report.costs[report.costs["cost"].notna()]
+    known = report.costs[report.costs["cost"].notna()].sort_values("cost_start")
     if not len(known):
         return f"unknown for all {plural(len(report.costs), 'drill')} (see What each drill cost)"
     latest = known.iloc[-1]
