@@ -23,7 +23,7 @@ def test_deterministic_from_seed(cost_sim: CostSimulation) -> None:
         np.testing.assert_array_equal(matrix, again.matrices[name], err_msg=name)
     other = CostSimulation(seed=cost_sim.seed + 1, as_of=cost_sim.as_of)
     assert not np.array_equal(other.matrices["cpu_cost"], cost_sim.matrices["cpu_cost"])
-    assert len(cost_sim.hours) == 92 * 24 and cost_sim.hours[-1] + pd.Timedelta(hours=1) == cost_sim.as_of
+    assert len(cost_sim.hours) == (92 + 120) * 24 and cost_sim.hours[-1] + pd.Timedelta(hours=1) == cost_sim.as_of
 
 
 def test_teams_namespaces_and_unallocated(cost_sim: CostSimulation) -> None:

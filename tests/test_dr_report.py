@@ -21,6 +21,7 @@ from goreliable_lib.inputs.dr_targets import load_dr_targets
 from goreliable_lib.reports import dr as dr_report
 from goreliable_lib.reports.registry import get_report
 from goreliable_lib.runner.execute import run_report
+from goreliable_lib.sources.connect import MissingSource
 from goreliable_lib.sources.drills import DrillSource
 from goreliable_lib.sources.snapshot import SnapshotReplayer
 from goreliable_lib.timeutil import to_rfc3339
@@ -159,13 +160,15 @@ def test_run_folder_layout_and_offline_html(folder_run: dict[str, Any]) -> None:
         assert (run_dir / name).is_file(), name
     assert (run_dir / "data" / "manifest.json").is_file() and list((run_dir / "data").glob("drills-*.parquet"))
     figures = {p.stem for p in (run_dir / "figures").glob("*.json")}
-    assert figures == {"pass_fail_matrix", "rto_trend", "rpo_trend", "latest_drill_timeline", "drill_durations"}
-    for table in ("components", "drills", "regressions", "missing_quarters", "aborted_drills", "data_quality"):
+    assert figures == {"pass_fail_matrix", "rto_trend", "rpo_trend", "latest_drill_timeline", "drill_durations",
+                       "drill_costs"}
+    for table in ("components", "drills", "regressions", "missing_quarters", "aborted_drills", "data_quality",
+                  "drill_costs"):
         assert (run_dir / f"{table}.csv").is_file(), table
     page = folder_run["html"]
     assert not re.search(r"<script\b[^>]*\bsrc\s*=", page, flags=re.I)  # plotly.js inline, nothing fetched
     assert not re.search(r"<link\b[^>]*\bhref\s*=\s*[\"']?\s*(https?:)?//", page, flags=re.I)
-    # four charts; the pass/fail matrix is an HTML table (figures/pass_fail_matrix.json keeps it as a chart)
+    # five charts; the pass/fail matrix is an HTML table (figures/pass_fail_matrix.json keeps it as a chart)
     assert page.count("plotly-graph-div") >= 4 and page.count("<!-- goreliable: plotly.js -->") == 1
     assert 'class="gr-table gr-matrix"' in page and "RPO " in page
     template = nbformat.read(NOTEBOOK, as_version=4)
@@ -178,6 +181,17 @@ def test_run_folder_layout_and_offline_html(folder_run: dict[str, Any]) -> None:
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error" or o.get("name") == "stderr"]
     assert errors == []
+
+
+def test_without_kubecost_the_costs_say_why_and_nothing_else_changes(folder_run: dict[str, Any]) -> None:
+    summary = folder_run["summary"]
+    assert folder_run["result"].exit_code == 0 and summary["status"] == "ok"
+    note = "no Kubecost configured: set GORELIABLE_KUBECOST_URL (or use GORELIABLE_PROFILE=demo)"
+    assert summary["drill_costs"]["unavailable"] == note and summary["drill_costs"]["known"] == 0
+    assert all(d["cost"] is None and d["cost_note"] == note for d in summary["drills"])
+    assert not any("cost" in w for w in summary["warnings"])  # a DR report without Kubecost is no fault
+    text = folder_run["text"]
+    assert f"Drill cost unavailable: {note}" in text and f"Drill costs unavailable: {note}" in text
 
 
 def test_s3_run_matches_the_truth_and_replays_from_its_own_data(
@@ -195,8 +209,11 @@ def test_s3_run_matches_the_truth_and_replays_from_its_own_data(
     replayer = SnapshotReplayer(s3_run["dir"] / "data")  # what connect("snapshot:<run>/data") builds for drills
     assert replayer.as_of == drill_sim.as_of and replayer.endpoints["drills"] == drill_s3["uri"]
     drills = DrillSource(replayer.endpoints["drills"], replayer=replayer)
-    replayed = dr_report.build_tables(dr_report.fetch_components(drills),
-                                      load_dr_targets("params/dr_targets.yaml"), end=drills.now())
+    components = dr_report.fetch_components(drills)
+    no_kubecost = dr_report.fetch_drill_costs(MissingSource("Kubecost", "GORELIABLE_KUBECOST_URL"),
+                                              dr_report.drills_in_window(components, drills.now(), 8))
+    replayed = dr_report.build_tables(components, load_dr_targets("params/dr_targets.yaml"), end=drills.now(),
+                                      costs=no_kubecost)
     for key in ("drills", "regressions", "missing_quarters"):
         assert json.loads(json.dumps(replayed.dr_summary[key])) == summary[key], key
 

@@ -14,6 +14,7 @@ line, read as dates, and fit their cards on a 390 px phone (screenshots at 1400 
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -28,15 +29,20 @@ import nbformat
 import pandas as pd
 import pytest
 from browser import Chromium, Page, find_chromium
+from cost_fixtures import cost_sim, kubecost_url  # noqa: F401 - fixtures
+from drill_fixtures import drill_folder, drill_sim  # noqa: F401 - fixtures
 from index_fixtures import LIVE_ENDPOINTS, publish_history
 from report_fixtures import NOTEBOOKS, SENTINELS, find_sentinels, stub_parameters
 from sim_metrics_fixtures import MetricsStack, metrics_stack_fixture  # noqa: F401  (fixture)
 
 import goreliable_lib
+from goreliable_lib.devstack.sim.drills import DrillSimulation
 from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.runner.execute import run_report
 from goreliable_lib.runner.index import write_local_index
 from goreliable_lib.runner.page import PLOTLY_MARKER
 from goreliable_lib.runner.suite import RunRequest, run_many
+from goreliable_lib.timeutil import to_rfc3339
 
 pytestmark = [
     pytest.mark.slow,
@@ -439,6 +445,52 @@ def test_dr_matrix_shows_rto_and_rpo_in_every_cell(browser: Chromium, demo_suite
     facts = page_facts(browser, demo_suite["runs"]["dr"] / "report.html")
     assert re.search(r"failed\s+RTO 6 min 45 s ok\s+RPO 6 min 52 s over", facts["text"]), "postgresql 2026-Q3"
     assert re.search(r"failed\s+RTO 5 min 18 s over\s+RPO 0 s ok", facts["text"]), "model-artifacts 2026-Q2"
+
+
+@pytest.fixture(scope="module")
+def dr_with_costs(kubecost_url: str, drill_folder: Path, drill_sim: DrillSimulation,  # noqa: F811
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DR report with its drills' costs (profile live: the simulated logs in a folder, the Kubecost server)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("GORELIABLE_PROMETHEUS_URL", "GORELIABLE_RECORD", "GORELIABLE_ARCHIVE_URI"):
+            patch.delenv(name, raising=False)
+        for name, value in {"GORELIABLE_PROFILE": "live", "GORELIABLE_CONFIG": "/dev/null",
+                            "GORELIABLE_NOW": to_rfc3339(drill_sim.as_of), "GORELIABLE_KUBECOST_URL": kubecost_url,
+                            "GORELIABLE_DRILLS_URI": str(drill_folder)}.items():
+            patch.setenv(name, value)
+        result = run_report("dr", {}, out=tmp_path_factory.mktemp("dr-costs"), progress=False)
+    assert result.exit_code == 0, result.error
+    return Path(result.location)
+
+
+@pytest.mark.stack
+def test_dr_costs_read_on_desktop_and_phone(browser: Chromium, dr_with_costs: Path) -> None:
+    """The DR page with drill costs at 1400 px and 390 px: no noise, nothing wider than a phone, the cost chart
+    drawn with its bars and `unknown` markers; the first screen and the cost section kept as screenshots."""
+    html = dr_with_costs / "report.html"
+    check_report(browser, dr_with_costs, "dr-costs", expected_figures(dr_with_costs))
+    for device, size in (("desktop", INDEX_DESKTOP), ("phone", PHONE)):
+        with browser.new_page(**size, mobile=device == "phone") as page:
+            page.open_offline(html.resolve().as_uri())
+            page.wait_until("[...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector("
+                            "'svg.main-svg'))", timeout=30)
+            text = page.evaluate("document.body.innerText")
+            assert noise(text) == [], device
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], device
+            assert "Drill cost" in text and "known for 3 of 8 drills" in text
+            page.screenshot(SCREENSHOTS / f"dr-costs-first-screen-{device}.png", first_screen=True)
+            top = page.evaluate("(() => { const h = [...document.querySelectorAll('h2')].find(e => "
+                                "e.textContent.startsWith('What each drill cost')); return h.getBoundingClientRect()"
+                                ".top + window.scrollY; })()")
+            chart = page.evaluate("(() => { const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => "
+                                  "(g.data || []).some(t => t.name.startsWith('cost unknown'))); return gd ? "
+                                  "[gd.data.map(t => t.x.length), gd.getBoundingClientRect().width] : null; })()")
+            assert chart == [[3, 5], chart[1]] and chart[1] <= size["width"], chart  # 3 bars, 5 unknown
+            shot = page.session.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": top, "width": size["width"], "height": 1.4 * size["height"], "scale": 1}},
+                timeout=60)["data"]
+            (SCREENSHOTS / f"dr-costs-section-{device}.png").write_bytes(base64.b64decode(shot))
 
 
 def test_the_noise_scan_finds_what_the_pages_showed() -> None:

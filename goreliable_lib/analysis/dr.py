@@ -14,12 +14,19 @@ Input: `DrillSource.components()` (one row per drill and component) and a `DRTar
   max(`ratio` x median, `seconds`)), OR a target breach. Default tolerance: 25% or 60 s, window 4;
 - missing quarters: calendar quarters of the report window with no drill log at all (an aborted drill counts as
   a drill held; it is listed under `aborted_drills`). The quarter holding `end` is not reported missing while it
-  is still in progress.
+  is still in progress;
+- a drill's cost is the whole cluster's cost (every allocation and idle, from Kubecost/OpenCost at an hourly
+  step) over the hours its window touches: the drill's window runs from `disaster_declared` to its end (the last
+  `recovered`, or the `aborted` event of an aborted drill); its cost hours from that start floored to the hour to
+  that end raised to the hour (at least one hour). The cluster keeps running while it is rebuilt, so this is what
+  the platform cost during the drill, not the drill's extra cost. A cost is given only when Kubecost holds every
+  one of those hours; otherwise it is unknown with the reason (never 0).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -204,6 +211,85 @@ def missing_quarters(components: pd.DataFrame, end: object, quarters: int = 8) -
             if ts <= parse_time(end, field="end")}
     window = report_quarters(end, quarters)
     return [quarter for quarter in window[:-1] if quarter not in held]
+
+
+HOUR = pd.Timedelta(hours=1)
+COST_WINDOW_COLUMNS = ["drill_id", "quarter", "started_at", "ended_at", "cost_start", "cost_end", "cost_hours"]
+COST_COLUMNS = ["drill_id", "cost_start", "cost_end", "cost_hours", "cost", "cost_note"]
+
+
+def cost_hours(started_at: pd.Timestamp, ended_at: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The whole hours a drill's window [started_at, ended_at] touches: started_at floored to the hour, ended_at
+    raised to the hour, at least one hour (a window ending on the hour stops there)."""
+    start = started_at.floor("h")
+    return start, max(ended_at.ceil("h"), start + HOUR)
+
+
+def drill_windows(components: pd.DataFrame) -> pd.DataFrame:
+    """One row per drill of `components` (DrillSource.components()): drill_id, quarter, started_at
+    (`disaster_declared`), ended_at (the last `recovered`; the `aborted` event for an aborted drill; NaT when
+    neither is known), cost_start, cost_end, cost_hours (`cost_hours`; NaT and 0 without both ends)."""
+    rows = []
+    for drill_id, drill in components.groupby("drill_id", sort=True):
+        started_at = drill["disaster_declared_at"].min()
+        if bool(drill["aborted"].any()):
+            ended_at = drill["aborted_at"].min()
+        else:
+            duration = float(drill["drill_duration_seconds"].iloc[0])
+            ended_at = started_at + pd.Timedelta(seconds=duration) if not math.isnan(duration) else pd.NaT
+        known = pd.notna(started_at) and pd.notna(ended_at)
+        start, end = cost_hours(started_at, ended_at) if known else (pd.NaT, pd.NaT)
+        rows.append({"drill_id": drill_id, "quarter": quarter_label(started_at) if pd.notna(started_at) else None,
+                     "started_at": started_at, "ended_at": ended_at, "cost_start": start, "cost_end": end,
+                     "cost_hours": int((end - start) / HOUR) if known else 0})
+    return pd.DataFrame(rows, columns=COST_WINDOW_COLUMNS)
+
+
+def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    return f"{start:%Y-%m-%d %H:%M}..{end:%H:%M} UTC" if end - start < pd.Timedelta(days=1) else (
+        f"{start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC")
+
+
+def drill_cost(window: Any, allocations: pd.DataFrame) -> tuple[float, str]:
+    """(cost, note) of one drill from Kubecost's hourly allocations over its cost hours (`start` of each row is
+    its hour): the sum of every row's `total_cost` when every hour is there, else NaN and why ('' when known)."""
+    span = _span(window.cost_start, window.cost_end)
+    held = set(pd.DatetimeIndex(allocations["start"]).unique()) if len(allocations) else set()
+    hours = pd.date_range(window.cost_start, window.cost_end, freq="h", inclusive="left")
+    missing = [hour for hour in hours if hour not in held]
+    if not held:
+        return math.nan, (f"Kubecost holds no allocation for {span}: the hours are outside its data (before it "
+                          "starts, or past its retention)")
+    if missing:
+        return math.nan, (f"Kubecost holds {len(hours) - len(missing)} of the {len(hours)} hours of {span} (none for "
+                          + ", ".join(f"{hour:%H:%M}" for hour in missing) + "): a part would understate the cost")
+    if allocations["total_cost"].isna().any():
+        return math.nan, f"Kubecost sent no totalCost for part of {span}"
+    return float(allocations["total_cost"].sum()), ""
+
+
+def drill_costs(windows: pd.DataFrame, allocations: Mapping[str, pd.DataFrame],
+                reasons: Mapping[str, str]) -> pd.DataFrame:
+    """Each drill's cost (the rule in the module doc): `windows` from `drill_windows`, `allocations` Kubecost's
+    hourly frames by drill_id (aggregated by cluster, idle kept apart), `reasons` why a drill has no frame.
+    Columns: drill_id, cost_start, cost_end, cost_hours, cost (NaN when unknown), cost_note (why; '' known)."""
+    rows = []
+    for window in windows.itertuples(index=False):
+        if pd.isna(window.cost_start):
+            cost, note = math.nan, "the drill's log has no end (no component recovered, no aborted event)"
+        elif window.drill_id in allocations:
+            cost, note = drill_cost(window, allocations[window.drill_id])
+        else:
+            cost, note = math.nan, reasons.get(window.drill_id, "Kubecost was not asked")
+        rows.append({"drill_id": window.drill_id, "cost_start": window.cost_start, "cost_end": window.cost_end,
+                     "cost_hours": window.cost_hours, "cost": cost, "cost_note": note})
+    return pd.DataFrame(rows, columns=COST_COLUMNS)
+
+
+def cost_fields(row: Any) -> dict[str, Any]:
+    """A drill's cost fields of summary.json (`drills[]`) from a `drill_costs` row."""
+    return {"cost": _number(row.cost), "cost_start": _time(row.cost_start), "cost_end": _time(row.cost_end),
+            "cost_hours": int(row.cost_hours), "cost_note": row.cost_note or None}
 
 
 def _number(value: Any) -> float | None:

@@ -7,7 +7,9 @@
   regressions marked, quarters without a drill shaded;
 - `drill_timeline(components, evaluated, drill_id, duration_target_seconds)`: Gantt-style chart of one drill,
   from `disaster_declared` to each component's `recovered`, with the whole-drill target marked;
-- `drill_durations(drills)`: each drill's duration against the whole-drill target.
+- `drill_durations(drills)`: each drill's duration against the whole-drill target;
+- `drill_cost_trend(costs)`: each drill's cost (the cluster over its cost hours) per quarter; a drill without a
+  cost is a grey `unknown` marker whose hover says why, never a bar of 0.
 Durations are drawn in minutes (the unit of the DR table); hovers give the exact seconds.
 """
 
@@ -24,7 +26,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from goreliable_lib.plots import STATUS_COLOURS, style, target_line
-from goreliable_lib.plots.format import format_seconds
+from goreliable_lib.plots.format import format_seconds, money
 from goreliable_lib.plots.table import CSS, status_style
 
 #: Matrix labels, in the order of their colour codes.
@@ -320,4 +322,40 @@ def drill_durations(drills: pd.DataFrame, *, title: str | None = None) -> go.Fig
         top = float(np.nanmax([minutes(target), values.max() if values.notna().any() else 0.0]))
         fig.update_yaxes(range=[0, top * 1.25])
     fig.update_layout(hovermode="closest", showlegend=False, xaxis={"type": "category"})
+    return fig
+
+
+def drill_cost_trend(costs: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Each drill's cost per quarter, oldest on the left, from `reports.dr.DRReport.cost_table()` (drill_id,
+    quarter, status, cost_start, cost_hours, cost, cost_note), one category per drill named by its quarter (with
+    the day when a quarter has two): a bar per drill with a cost (grey when it was aborted), a grey cross at 0
+    where the cost is unknown (the hover says why: before Kubecost's data, Kubecost not configured ...)."""
+    frame = costs.sort_values(["cost_start", "drill_id"], na_position="first")
+    repeated = frame["quarter"].duplicated(keep=False)
+    x = [f"{q} {s:%m-%d}" if r and pd.notna(s) else str(q if q else d)
+         for q, s, r, d in zip(frame["quarter"], frame["cost_start"], repeated, frame["drill_id"], strict=True)]
+    known = frame["cost"].notna().to_numpy()
+    aborted = (frame["status"] == "aborted").to_numpy()
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=[v for v, k in zip(x, known, strict=True) if k], y=frame.loc[known, "cost"], name="cost of the drill's hours",
+        marker_color=[STATUS_COLOURS["aborted"] if a else "#1f77b4" for a in aborted[known]],
+        text=[money(c) + (" (aborted)" if a else "") for c, a in zip(frame.loc[known, "cost"], aborted[known],
+                                                                      strict=True)],
+        textposition="outside",
+        customdata=[[d, int(h), f"{s:%Y-%m-%d %H:%M}"] for d, h, s in zip(
+            frame.loc[known, "drill_id"], frame.loc[known, "cost_hours"], frame.loc[known, "cost_start"], strict=True)],
+        hovertemplate="%{customdata[0]}: %{text} over %{customdata[1]} h from %{customdata[2]} UTC<extra></extra>"))
+    if (~known).any():
+        fig.add_trace(go.Scatter(
+            x=[v for v, k in zip(x, known, strict=True) if not k], y=[0.0] * int((~known).sum()), mode="markers",
+            name="cost unknown (hover: why)", marker={"color": STATUS_COLOURS["unknown"], "size": 11, "symbol": "x"},
+            hovertext=[f"{d}: {html.escape(str(n))}" for d, n in zip(frame.loc[~known, "drill_id"],
+                                                                  frame.loc[~known, "cost_note"], strict=True)],
+            hoverinfo="text"))
+    style(fig, title, y_title="cost")
+    top = float(frame["cost"].max()) if known.any() else 1.0
+    fig.update_yaxes(range=[0, top * 1.3], tickprefix="$")
+    fig.update_layout(hovermode="closest", xaxis={"type": "category", "categoryorder": "array", "categoryarray": x},
+                      legend={"y": -0.3})  # below the labels a phone tilts
     return fig

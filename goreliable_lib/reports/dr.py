@@ -1,10 +1,15 @@
 """The DR trend report (notebooks/dr_trends.ipynb): every drill of the last quarters against the RTO/RPO targets,
-regressions, quarters without a drill, aborted drills and the drill logs' problems.
+regressions, quarters without a drill, aborted drills, the drill logs' problems, and what each drill cost.
 
 ```python
-data = dr.fetch(run.connect(), run.params)   # the targets file and the drill logs (the profile's, or drills_uri)
+data = dr.fetch(run.connect(), run.params)   # the targets file, the drill logs (the profile's, or drills_uri),
+                                             # and per drill of the window Kubecost's hourly allocations
 report = dr.build(data, run.params)          # pure: analysis.dr
 ```
+Costs: one Kubecost request per drill of the window, aggregated by cluster at a 1-hour step with idle kept apart
+(`analysis.dr` states the rule). Kubecost is optional here: not configured, the cost column says so (a note);
+failing (or a snapshot without those requests), the costs are unavailable with a warning naming the error; the
+rest of the report and its exit code stay as they are.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.analysis import dr
+from goreliable_lib.errors import SourceError
 from goreliable_lib.inputs.dr_targets import DRTargets, load_dr_targets
-from goreliable_lib.plots.format import format_seconds, md
+from goreliable_lib.plots.format import format_seconds, md, md_money, plural
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend
 from goreliable_lib.reports.base import (
@@ -37,6 +43,7 @@ from goreliable_lib.reports.base import (
 )
 from goreliable_lib.sources.connect import MissingSource, Sources
 from goreliable_lib.sources.drills import DrillLogWarning, DrillSource
+from goreliable_lib.sources.kubecost import KubecostSource
 from goreliable_lib.timeutil import parse_time
 
 _LOCATED = re.compile(r"^(?P<location>.+?) line (?P<line>\d+): (?P<problem>.*)$", re.DOTALL)
@@ -51,21 +58,68 @@ def fetch_components(source: DrillSource | MissingSource) -> pd.DataFrame:
 
 
 @dataclass
+class DrillCosts:
+    """Kubecost's hourly allocations over each drill's cost hours (by drill_id), why a drill has none, and why
+    there are no costs at all (`unavailable`: a warning when Kubecost failed, a note when it is not configured)."""
+
+    allocations: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    unavailable: str | None = None
+    failed: bool = False
+
+
+def drills_in_window(components: pd.DataFrame, end: pd.Timestamp, quarters: int) -> pd.DataFrame:
+    """`analysis.dr.drill_windows` of the drills declared up to `end` in the report's `quarters` quarters."""
+    held = components[components["disaster_declared_at"].notna() & (components["disaster_declared_at"] <= end)]
+    windows = dr.drill_windows(held)
+    return windows[windows["quarter"].isin(dr.report_quarters(end, quarters))].reset_index(drop=True)
+
+
+def fetch_drill_costs(kubecost: KubecostSource | MissingSource, windows: pd.DataFrame) -> DrillCosts:
+    """One request per drill: the cluster's allocations (aggregate `cluster`, idle apart, shareIdle off) over its
+    cost hours at a 1-hour step. Never fatal: Kubecost not configured or failing makes every cost unavailable with
+    the reason; a drill whose hours are not over on Kubecost's clock is not asked."""
+    try:
+        now = kubecost.now()  # a MissingSource says which variable to set
+    except SourceError as exc:
+        return DrillCosts(unavailable=exc.summary, failed=not isinstance(kubecost, MissingSource))
+    costs = DrillCosts()
+    for window in windows.itertuples(index=False):
+        if pd.isna(window.cost_start):
+            continue
+        if window.cost_end > now:
+            costs.reasons[window.drill_id] = (f"its hours run to {window.cost_end:%Y-%m-%d %H:%M} UTC, after the "
+                                              f"data's clock ({now:%Y-%m-%d %H:%M} UTC)")
+            continue
+        try:
+            costs.allocations[window.drill_id] = kubecost.allocation(
+                (window.cost_start, window.cost_end), aggregate="cluster", step="1h", idle=True, share_idle=False)
+        except SourceError as exc:
+            return DrillCosts(unavailable=f"Kubecost failed: {exc.summary}", failed=True)
+    return costs
+
+
+@dataclass
 class DRData:
-    """What the DR report fetched: the targets, every drill's components, and the report's end on the clock."""
+    """What the DR report fetched: the targets, every drill's components, the report's end on the clock, and
+    Kubecost's allocations over the drills' hours."""
 
     targets: DRTargets
     components: pd.DataFrame
     end: pd.Timestamp
+    costs: DrillCosts = field(default_factory=DrillCosts)
 
 
 def fetch(sources: Sources, params: Mapping[str, Any]) -> DRData:
     """The targets file and the drill logs: `drills_uri` when given (read live, recorded into the run's snapshot
-    like every other fetch), else the profile's drill source; components outside the targets are flagged."""
+    like every other fetch), else the profile's drill source; components outside the targets are flagged. Then
+    each drill's cost hours from Kubecost (`fetch_drill_costs`)."""
     targets = load_dr_targets(params.get("targets", "params/dr_targets.yaml"))
     source = sources.drill_source(params.get("drills_uri"), known_components=targets.component_names())
     end = parse_time(params.get("end", "now"), now=sources.now(), field="end")
-    return DRData(targets, fetch_components(source), end)
+    components = fetch_components(source)
+    windows = drills_in_window(components, end, int(params.get("quarters", 8)))
+    return DRData(targets, components, end, fetch_drill_costs(sources.kubecost, windows))
 
 
 @dataclass
@@ -79,7 +133,9 @@ class DRReport:
     evaluated: pd.DataFrame  # analysis.dr.evaluate_components, drills of the window
     drills: pd.DataFrame  # analysis.dr.evaluate_drills, drills of the window
     trends: pd.DataFrame  # analysis.dr.component_trends (history from every drill), drills of the window
-    dr_summary: dict[str, Any]  # analysis.dr.dr_summary + warnings: the dr block of summary.json
+    dr_summary: dict[str, Any]  # analysis.dr.dr_summary + costs + warnings: the dr block of summary.json
+    costs: pd.DataFrame  # analysis.dr.drill_costs, drills of the window
+    cost_unavailable: str | None = None  # why no drill has a cost (Kubecost not configured or failing)
     data_problems: list[str] = field(default_factory=list)  # from the logs: invalid lines, duplicates, ...
     warnings: list[str] = field(default_factory=list)  # every caveat for the first screen and summary.json
     title: str = "Disaster-recovery trends"
@@ -121,10 +177,16 @@ class DRReport:
         return self.evaluated[columns].reset_index(drop=True)
 
     def drill_table(self) -> pd.DataFrame:
-        """One row per drill: duration against the whole-drill target, status, reason."""
+        """One row per drill: duration against the whole-drill target, status, reason, cost."""
         columns = ["drill_id", "quarter", "started_at", "duration_seconds", "duration_target_seconds", "status",
-                   "components_passed", "components_failed", "reason"]
+                   "components_passed", "components_failed", "reason", "cost"]
         return self.drills[columns].reset_index(drop=True)
+
+    def cost_table(self) -> pd.DataFrame:
+        """One row per drill: its cost hours, the cluster's cost over them, and why it is unknown."""
+        costs = self.costs.merge(self.drills[["drill_id", "quarter", "status"]], on="drill_id", how="left")
+        columns = ["drill_id", "quarter", "status", "cost_start", "cost_end", "cost_hours", "cost", "cost_note"]
+        return costs.sort_values(["cost_start", "drill_id"], na_position="last")[columns].reset_index(drop=True)
 
     def aborted_table(self) -> pd.DataFrame:
         """The aborted drills: when, how long they ran, which components had recovered."""
@@ -166,8 +228,28 @@ def _unknown_rpo(evaluated: pd.DataFrame) -> list[str]:
             f"as not passed" for r in rows.itertuples(index=False)]
 
 
-def build_tables(components: pd.DataFrame, targets: DRTargets, *, end: Any, quarters: int = 8) -> DRReport:
-    """Evaluate the drills up to `end` against `targets` and keep the last `quarters` quarters."""
+def cost_caveats(costs: DrillCosts) -> list[str]:
+    """The warnings of the drill costs: Kubecost failing. Drills before Kubecost's data, or Kubecost not
+    configured, are said in the cost section and the `cost_note`s, not warned about (expected, not a fault)."""
+    return [f"drill costs unavailable: {costs.unavailable}"] if costs.failed and costs.unavailable else []
+
+
+def _with_costs(summary: dict[str, Any], table: pd.DataFrame, unavailable: str | None) -> None:
+    """Add each drill's cost fields and the `drill_costs` block to the dr block of summary.json (in place)."""
+    by_drill = {row.drill_id: row for row in table.itertuples(index=False)}
+    for drill in summary["drills"]:
+        drill.update(dr.cost_fields(by_drill[drill["drill_id"]]))
+    summary["drill_costs"] = {
+        "rule": "the whole cluster's cost (every allocation and idle) over the hours the drill touches: "
+                "disaster_declared floored to the hour .. the last recovered (or aborted) raised to the hour",
+        "known": int(table["cost"].notna().sum()), "unavailable": unavailable}
+
+
+def build_tables(components: pd.DataFrame, targets: DRTargets, *, end: Any, quarters: int = 8,
+                 costs: DrillCosts | None = None) -> DRReport:
+    """Evaluate the drills up to `end` against `targets` and keep the last `quarters` quarters; each drill's cost
+    from `costs` (none given: every cost unknown, "not fetched")."""
+    costs = costs if costs is not None else DrillCosts(unavailable="drill costs were not fetched")
     end_ts = parse_time(end, field="end")
     window = dr.report_quarters(end_ts, quarters)
     held = components[components["disaster_declared_at"].isna() | (components["disaster_declared_at"] <= end_ts)]
@@ -178,15 +260,21 @@ def build_tables(components: pd.DataFrame, targets: DRTargets, *, end: Any, quar
     trends = dr.component_trends(held, targets)
     trends = trends[trends["quarter"].isin(window)].reset_index(drop=True)
     summary = dr.dr_summary(held, targets, end=end_ts, quarters=quarters)
+    windows = drills_in_window(components, end_ts, quarters)
+    reasons = {w: costs.unavailable for w in windows["drill_id"]} if costs.unavailable else costs.reasons
+    cost_table = dr.drill_costs(windows, costs.allocations, reasons)
+    drills = drills.merge(cost_table[["drill_id", "cost", "cost_hours"]], on="drill_id", how="left")
+    _with_costs(summary, cost_table, costs.unavailable)
     problems = list(components.attrs.get("warnings", []))
-    caveats = [*problems, *_unknown_rpo(evaluated)]
+    caveats = [*problems, *_unknown_rpo(evaluated), *cost_caveats(costs)]
     if missing := summary["missing_quarters"]:
         caveats.append(f"no drill at all in {', '.join(missing)} (quarter{'s' if len(missing) > 1 else ''} "
                        "without a DR drill)")
     if not len(drills):
         caveats.append(f"no drill in the window {window[0]} .. {window[-1]}")
     summary["warnings"] = caveats
-    return DRReport(end_ts, window, targets, held, evaluated, drills, trends, summary, problems, caveats)
+    return DRReport(end_ts, window, targets, held, evaluated, drills, trends, summary, cost_table, costs.unavailable,
+                    problems, caveats)
 
 
 def headline_markdown(report: DRReport, title: str | None = None) -> str:
@@ -222,13 +310,27 @@ def headline_markdown(report: DRReport, title: str | None = None) -> str:
                                                  or "none") + " |",
               "| Aborted drills | " + (", ".join(f"`{a['drill_id']}`" for a in aborted) or "none") + " |",
               "| Problems in the drill logs | " + (f"**{len(report.data_problems)}** (see Data quality below)"
-                                                  if report.data_problems else "none") + " |"]
+                                                  if report.data_problems else "none") + " |",
+              f"| Drill cost | {cost_headline(report)} |"]
     return "\n".join(lines)
+
+
+def cost_headline(report: DRReport) -> str:
+    """The first screen's cost cell: the latest drill with a cost and how many drills have one (Markdown)."""
+    if report.cost_unavailable:
+        return "unavailable: " + md(report.cost_unavailable)
+    known = report.costs[report.costs["cost"].notna()].sort_values("cost_start")
+    if not len(known):
+        return f"unknown for all {plural(len(report.costs), 'drill')} (see What each drill cost)"
+    latest = known.iloc[-1]
+    return (f"**{md_money(latest['cost'])}** for `{latest['drill_id']}` ({plural(int(latest['cost_hours']), 'hour')}"
+            f" of the whole cluster); known for {len(known)} of {plural(len(report.costs), 'drill')}")
 
 
 def build(data: DRData, params: Mapping[str, Any]) -> DRReport:
     """The report over the last `quarters` quarters before `end` (pure)."""
-    report = build_tables(data.components, data.targets, end=data.end, quarters=int(params.get("quarters", 8)))
+    report = build_tables(data.components, data.targets, end=data.end, quarters=int(params.get("quarters", 8)),
+                          costs=data.costs)
     report.title = params.get("title") or SPEC.title
     return report
 
@@ -296,6 +398,11 @@ TABLE_COLUMNS = {
     "reason": Column("text", note="passed"),
     "location": Column("text", "File"),
     "problem": Column("text"),
+    "cost": Column("money", "Cost (cluster)", note="unknown: the reason is in the table of What each drill cost"),
+    "cost_start": Column("time", "Cost hours from", note="the log has no end"),
+    "cost_end": Column("time", "to", note="the log has no end"),
+    "cost_hours": Column("count", "Hours"),
+    "cost_note": Column("text", "Why unknown", note="known"),
 }
 
 

@@ -40,6 +40,11 @@ class Simulation:
         """DR drill logs and their ground truth."""
         return _drills.DrillSimulation(seed=self.seed, as_of=self.as_of)
 
+    def truth_drill_costs(self) -> pd.DataFrame:
+        """Each simulated drill's cost from the cost data (`CostSimulation.truth_drill_costs`): the ground truth of
+        the DR report's `drills[].cost`."""
+        return self.costs.truth_drill_costs(self.drills.truth_drills())
+
     @property
     def version(self) -> str:
         """Data version: the facade's and each part's `VERSION`."""

@@ -8,7 +8,13 @@ The world (deterministic from `seed` and `as_of`):
 - teams by the `cost-team` label: app-platform (namespace go-reliable-production), ml-platform (ml-serving,
   kserve, kubeflow, mlflow), observability, platform; kube-system, cert-manager, the kubeflow Katib controller
   and a bare debug pod in `default` carry no `cost-team` label (they land in `__unallocated__`);
-- hourly allocations per container for COST_HISTORY_DAYS days ending at `as_of`.
+- hourly allocations per container for COST_HISTORY_DAYS days ending at `as_of`, and before them
+  EARLIER_COST_DAYS more days built apart by the same rules (the same pods; see `_prepend_earlier_history`): the
+  cost data holds the hours of the latest three DR drills (`sim.drills`), the older drills fall before it.
+
+DR drills (`truth_drill_costs`): a drill's cost is the whole cluster's cost (every allocation and idle) over the
+hours its window touches: from `disaster_declared` floored to the hour to its end (the last `recovered`, or the
+`aborted` event) raised to the hour; none (NaN) when an hour of it is not in the cost data.
 
 Cost rules (hour by hour, per container):
 - cpu_cost = max(request, usage) cores x node CPU price; ram_cost likewise per GiB; gpu_cost = GPUs x GPU price;
@@ -45,9 +51,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from goreliable_lib.devstack.sim.timeline import COST_HISTORY_DAYS, DEFAULT_AS_OF, DEFAULT_SEED, HISTORY_DAYS
+from goreliable_lib.devstack.sim.timeline import (
+    COST_HISTORY_DAYS,
+    DEFAULT_AS_OF,
+    DEFAULT_SEED,
+    EARLIER_COST_DAYS,
+    HISTORY_DAYS,
+)
 
-VERSION = "1"  # bump when the generated costs change (keys the stack cache)
+VERSION = "2"  # bump when the generated costs change (keys the stack cache)
 CLUSTER = "go-reliable-eks"
 REGION = "us-east-1"
 CPU_HOURLY_COST = 0.031611  # per core-hour
@@ -198,6 +210,7 @@ class CostSimulation:
         day = self.as_of.floor("D") - pd.Timedelta(days=CRASH_LOOP_DAYS_BEFORE_AS_OF)
         self.crash_loop_window: tuple[pd.Timestamp, pd.Timestamp] = (day, day + pd.Timedelta(days=CRASH_LOOP_DAYS))
         self._build()
+        self._prepend_earlier_history()
 
     # ------------------------------------------------------------------ world
     def _build(self) -> None:
@@ -378,6 +391,38 @@ class CostSimulation:
             h[f"{resource}_idle_share"] = weights * idle[f"{resource}_cost"][None, :]
         self.matrices = {k: np.ascontiguousarray(v, dtype=float) for k, v in h.items()}
 
+    # ------------------------------------------------------------------ the earlier history (the drills' hours)
+    def _prepend_earlier_history(self) -> None:
+        """Put EARLIER_COST_DAYS of hours in front of the history: a world built apart over those hours by the
+        same `_build` (the same seeded pods; its own training Jobs), so the COST_HISTORY_DAYS keep exactly the
+        values they had. Every hour's costs depend on that hour alone (shared and idle costs are split per hour),
+        so the two parts join without a seam: containers are matched by pod, the earlier-only ones (training
+        Jobs) appended after the others."""
+        earlier = object.__new__(CostSimulation)
+        earlier.seed, earlier.as_of, earlier.crash_loop_window = self.seed, self.as_of, self.crash_loop_window
+        earlier.hours = pd.date_range(self.hours[0] - pd.Timedelta(days=EARLIER_COST_DAYS), self.hours[0], freq="h",
+                                      inclusive="left").as_unit("ns")
+        earlier._build()
+        index_of_pod = {pod: i for i, pod in enumerate(self.containers["pod"])}
+        new = ~earlier.containers["pod"].isin(index_of_pod).to_numpy()
+        rows = np.array([index_of_pod.get(pod, -1) for pod in earlier.containers["pod"]])
+        rows[new] = len(self.containers) + np.arange(int(new.sum()))
+        n_containers, n_earlier = len(self.containers) + int(new.sum()), len(earlier.hours)
+
+        def joined(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+            out = np.zeros((n_containers, n_earlier + after.shape[1]), dtype=after.dtype)
+            out[rows, :n_earlier] = before
+            out[:after.shape[0], n_earlier:] = after
+            return out
+
+        self.active = joined(earlier.active, self.active)
+        self.matrices = {k: np.ascontiguousarray(joined(earlier.matrices[k], v)) for k, v in self.matrices.items()}
+        self.containers = pd.concat([self.containers, earlier.containers[new]], ignore_index=True)
+        self.hours = earlier.hours.append(self.hours)
+        self.traffic = np.concatenate([earlier.traffic, self.traffic])
+        self.node_active = np.concatenate([earlier.node_active, self.node_active], axis=1)
+        self.idle_hourly = pd.concat([earlier.idle_hourly, self.idle_hourly])
+
     @property
     def crash_loop_pod(self) -> str:
         """The notification-worker pod that crash-loops."""
@@ -474,6 +519,24 @@ class CostSimulation:
             frame.insert(0, "day", day)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def truth_drill_costs(self, drills: pd.DataFrame) -> pd.DataFrame:
+        """Each drill's cost (the rule in the module doc) from `DrillSimulation.truth_drills()` (`drill_id`,
+        `started_at`, `ended_at`): columns drill_id, cost_start, cost_end, cost_hours, hours_in_data and cost (the
+        sum of every container's cost columns and the idle cost of those whole hours; NaN when an hour is missing)."""
+        totals = sum(self.matrices[k] for k in COST_COLUMNS).sum(axis=0) + self.idle_hourly[
+            ["cpu_cost", "ram_cost", "gpu_cost"]].to_numpy().sum(axis=1)
+        rows = []
+        for drill in drills.itertuples(index=False):
+            start = drill.started_at.floor("h")
+            end = max(drill.ended_at.ceil("h"), start + HOUR)
+            held = (self.hours >= start) & (self.hours < end)
+            hours = int(round((end - start) / HOUR))
+            rows.append({"drill_id": drill.drill_id, "cost_start": start, "cost_end": end, "cost_hours": hours,
+                         "hours_in_data": int(held.sum()),
+                         "cost": float(totals[held].sum()) if held.sum() == hours else float("nan")})
+        return pd.DataFrame(rows, columns=["drill_id", "cost_start", "cost_end", "cost_hours", "hours_in_data",
+                                           "cost"])
 
     def monthly_budget_namespace_cost(self, month: str) -> float:
         """Cost of go-reliable-production in a calendar month like '2026-10' (the seed's $500 budget scope)."""

@@ -8,6 +8,10 @@ DEFAULT_SEED = 20261123
 DEFAULT_AS_OF = pd.Timestamp("2026-11-23T06:00:00Z")
 HISTORY_DAYS = 62
 COST_HISTORY_DAYS = 92
+#: Days of cost data before the COST_HISTORY_DAYS, built apart and put in front (sim.costs): they hold the hours of
+#: the DR drills of the two quarters before the latest (2026-05-14 and 2026-08-13 by default), so a trend of three
+#: drills has costs while the older drills fall before the cost data.
+EARLIER_COST_DAYS = 120
 SCRAPE_INTERVAL_SECONDS = 60
 #: The backfill's block length (promtool --max-block-duration): the history is written one file per block window.
 BLOCK_DURATION = pd.Timedelta(hours=486)
