@@ -193,3 +193,28 @@ def fetch_slo_events(source: PrometheusAPI, slo: SLO, start: Any, end: Any,
         data_starts_at=data_start if data_start is not None and data_start > first else None,
         covered_from=covered_from if covered_from is not None and covered_from > first else None,
         scrape_interval_seconds=questions.interval, stats=dict(questions.stats), backend=endpoint_of(source))
+
+
+# --------------------------------------------------------------------------------------------- one counter
+@dataclass(frozen=True)
+class CounterQuestion:
+    """One counter selector asked as an SLO whose good and total are both it (what `fetch_slo_events` reads)."""
+
+    name: str
+    total_selector: Selector
+
+    @property
+    def good_selector(self) -> Selector:
+        return self.total_selector
+
+    @property
+    def bad_selector(self) -> None:
+        return None
+
+
+def fetch_counter_increase(source: PrometheusAPI, name: str, selector: Selector, start: Any, end: Any) -> SLOEvents:
+    """The exact per-minute increase of the counters `selector` selects over the minutes of (start, end] (e.g.
+    vLLM's `vllm:prompt_tokens_total`), by the SLO engine's maths (resets, gaps, series born or gone); the result's
+    `events` hold it as `total` (and `good`, equal). No series: every minute NaN."""
+    return fetch_slo_events(source, CounterQuestion(name, selector), start, end,  # type: ignore[arg-type]
+                            lookback=pd.Timedelta(0))
