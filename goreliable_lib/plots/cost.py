@@ -112,5 +112,5 @@ def unit_cost_daily(daily: pd.DataFrame, title: str = "Cost per million good req
         fig.add_trace(go.Scatter(x=rows["day"], y=values, name=str(service), mode="lines+markers",
                                  line={"color": PALETTE[i % len(PALETTE)]}, connectgaps=False,
                                  hovertemplate=f"{service}<br>%{{x|%a %Y-%m-%d}}: $%{{y:,.4f}} per million good"))
-    fig.update_yaxes(tickprefix="$", type="log")
+    fig.update_yaxes(tickprefix="$", type="log", dtick=1)  # $1, $10, $100: powers of ten only
     return style(fig, title, y_title="per million good requests (log)", height=420)

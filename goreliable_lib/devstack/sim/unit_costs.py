@@ -66,27 +66,31 @@ def _slope(days: list[float], values: list[float | None]) -> float | None:
     return (sum((d - mean_d) * (v - mean_v) for d, v in pairs) / sum((d - mean_d) ** 2 for d, _ in pairs))
 
 
-def truth(sim: Simulation, start: Any, end: Any) -> dict[str, Any]:
+def truth(sim: Simulation, start: Any, end: Any, *, decimals: int | None = None) -> dict[str, Any]:
     """Every unit-cost figure of [start, end): `unit_costs` (per service, with `daily`), `teams`, `ml_unit_costs`
-    (the summary.json fields' names; money in USD)."""
+    (the summary.json fields' names; money in USD). `decimals=5` is what an OpenCost client sees: each allocation
+    (an `app` of a namespace, per period) rounded to 5 decimals before it is added up."""
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     costs, metrics = sim.costs, sim.metrics
     containers = costs.containers
     periods = _periods(start, end)
-    period_costs = [costs.truth_costs(lo, hi, None, share_idle=True, idle=False) for lo, hi in periods]
-    container_keys = costs.keys(None)
+    period_costs = [costs.truth_costs(lo, hi, "namespace,label:app", share_idle=True, idle=False)
+                    for lo, hi in periods]
     tokens = metrics.token_minutes()
     services, ml_parts = [], []
     for name, mapped in SERVICES.items():
         members = containers["labels"].map(lambda labels: labels.get("app")).isin(mapped.apps).to_numpy().copy()
         if mapped.namespace is not None:
             members &= (containers["namespace"] == mapped.namespace).to_numpy()
-        keys = set(container_keys[members])
+        keys = {f"{ns}/{labels['app']}" for ns, labels in zip(containers.loc[members, "namespace"],
+                                                             containers.loc[members, "labels"], strict=True)}
         teams = {labels.get("cost-team") for labels in containers.loc[members, "labels"]}
         events = metrics.slo_minutes(mapped.slo)
         daily = []
         for (lo, hi), frame in zip(periods, period_costs, strict=True):
-            mine = frame[frame.index.isin(keys)]
+            mine = frame[frame.index.isin(keys)][["total_cost", "gpu_cost"]]
+            if decimals is not None:
+                mine = mine.map(lambda value: round(float(value), decimals))
             in_period = (events["timestamp"] > lo) & (events["timestamp"] <= hi)
             own_tokens = (tokens["timestamp"] > lo) & (tokens["timestamp"] <= hi)
             good, total = float(events.loc[in_period, "good"].sum()), float(events.loc[in_period, "total"].sum())
