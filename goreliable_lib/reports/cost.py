@@ -204,8 +204,13 @@ def fetch_unit_costs(sources: Sources, data: CostData, services_map: Any = DEFAU
     try:
         prometheus = Memo(sources.prometheus)  # type: ignore[arg-type]
         for name in dict.fromkeys(s.requests for s in services.services):
-            requests[name] = _events(fetch_slo_events(prometheus, objectives[name], lo, hi,
-                                                      lookback=pd.Timedelta(0)), ("good", "total"))
+            found = fetch_slo_events(prometheus, objectives[name], lo, hi, lookback=pd.Timedelta(0))
+            if not found.series.get("total"):
+                notes.append(f"SLO {name}: Prometheus holds no series of {objectives[name].total_selector.to_promql()}"
+                             f" in the window: the requests of "
+                             f"{', '.join(s.name for s in services.services if s.requests == name)} are not counted")
+                continue
+            requests[name] = _events(found, ("good", "total"))
         for service in services.services:
             if service.kind != "llm":
                 continue
