@@ -94,7 +94,11 @@ def test_live_run_equals_the_ground_truth(runs: dict[str, Any], cost_sim: CostSi
     summary = _summary(result.location)
     start, end = cost_sim.as_of - pd.Timedelta(days=30), cost_sim.as_of
     assert summary["window"] == {"start": "2026-10-24T06:00:00Z", "end": "2026-11-23T06:00:00Z"}
-    assert summary["source"]["kind"] == "live" and summary["warnings"] == []
+    assert summary["source"]["kind"] == "live"
+    # this Prometheus holds the cost metrics only: the unit costs say so for each service's SLO and the tokens
+    assert all(("Prometheus holds no series of" in w and "are not counted" in w) or "no token counter" in w
+               for w in summary["warnings"]) and len(summary["warnings"]) == 6, summary["warnings"]
+    assert all(u["requests"] is None and u["cost"] > 0 for u in summary["unit_costs"])
     teams = cost_sim.truth_totals(start, end, "label:cost-team")
     namespaces = cost_sim.truth_totals(start, end, "namespace")
     assert summary["total_cost"] == pytest.approx(sum(teams.values()), abs=CENT)
@@ -153,8 +157,11 @@ def test_live_run_tables_figures_and_cross_check(runs: dict[str, Any]) -> None:
     assert page.index("ML infrastructure") < page.index("plotly-graph-div")  # the headline comes first
     assert "730 h" in page and "cost.fetch(" not in page
     manifest = json.loads((folder / "data" / "manifest.json").read_text())
-    # 4 cross-check queries and 4 probes of their metrics' scrape intervals
-    assert sorted(e["source"] for e in manifest["entries"]) == ["kubecost"] * 2 + ["prometheus"] * 8
+    # Kubecost: the daily and window requests, and the unit costs' 2 (aggregate, filter) x (partial first day, then
+    # days); Prometheus: 4 cross-check queries, 4 probes of their metrics' scrape intervals, and the unit costs'
+    # series look-ups (that find nothing here)
+    sources = [e["source"] for e in manifest["entries"]]
+    assert sources.count("kubecost") == 2 + 4 and sources.count("prometheus") >= 8
 
 
 def test_replay_of_the_run_snapshot_gives_the_same_numbers(runs: dict[str, Any]) -> None:

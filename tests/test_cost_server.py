@@ -144,7 +144,8 @@ def test_filters(kubecost_url: str, cost_sim: CostSimulation) -> None:
              filter='label[cost_team]:"ml-platform"+namespace!:"kubeflow"').json()["data"][0]
     assert IDLE in ml  # idle is only filtered by cluster
     assert set(ml) - {IDLE} == {"deployment:vllm-mistral-7b", "deployment:recommendation-predictor",
-                                 "deployment:kserve-controller-manager", "deployment:mlflow"}
+                                 "deployment:kserve-controller-manager", "deployment:mlflow",
+                                 "deployment:ml-inference-gateway", "deployment:llm-gateway"}
     prefix = get(kubecost_url, window=window, aggregate="namespace", idle="false",
                  filter='namespace<~:"ml"').json()["data"][0]
     assert set(prefix) == {"ml-serving", "mlflow"}

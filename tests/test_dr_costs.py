@@ -167,10 +167,8 @@ def test_the_earlier_cost_history_leaves_the_recent_days_as_they_were(cost_sim: 
     assert len(cost_sim.hours) == (COST_HISTORY_DAYS + EARLIER_COST_DAYS) * 24
     assert cost_sim.hours[-1] + pd.Timedelta(hours=1) == cost_sim.as_of
     assert (np.diff(cost_sim.hours.asi8) == 3600 * 10**9).all()  # one hour after the other, no seam
-    recent = object.__new__(CostSimulation)  # the recent days alone, built as before the earlier history
-    recent.seed, recent.as_of, recent.crash_loop_window = cost_sim.seed, cost_sim.as_of, cost_sim.crash_loop_window
-    recent.hours = cost_sim.hours[-COST_HISTORY_DAYS * 24:]
-    recent._build()
+    # the recent days alone, built as before the earlier history
+    recent = cost_sim.built_over(cost_sim.hours[-COST_HISTORY_DAYS * 24:])
     n, k = len(recent.containers), EARLIER_COST_DAYS * 24
     assert list(cost_sim.containers["pod"][:n]) == list(recent.containers["pod"])
     for name, matrix in recent.matrices.items():

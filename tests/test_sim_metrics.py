@@ -51,7 +51,8 @@ def test_shape_and_cardinality(sim: MetricsSimulation) -> None:
     assert len(sim.minutes) == HISTORY_DAYS * 1440
     assert (sim.timestamps.second == 0).all()
     assert set(series["family"]) == {"http_requests", "http_request_duration_seconds", "orders", "notifications",
-                                     "inference_requests", "model_drift_detected", "up"}
+                                     "inference_requests", "model_drift_detected", "up", "vllm:prompt_tokens",
+                                     "vllm:generation_tokens"}
     assert series["job"].notna().all() and series["instance"].notna().all()
     assert set(_rows(sim, name="http_requests_total")["service"]) == {
         "api-gateway", "order-service", "ml-inference-gateway", "llm-gateway"}
@@ -191,10 +192,10 @@ def test_openmetrics_follows_the_backfill_rules(sim: MetricsSimulation, tmp_path
     lines = text.split("\n")
     assert lines[-1] == "" and lines[-2] == "# EOF" and "" not in lines[:-1]
     families, last_time = [], {}
-    sample = re.compile(r'^([a-z_]+)\{(.*)\} (-?[0-9.e+]+) ([0-9]+)$')
+    sample = re.compile(r'^([a-z_:]+)\{(.*)\} (-?[0-9.e+]+) ([0-9]+)$')
     for line in lines[:-2]:
         if line.startswith("#"):
-            match = re.fullmatch(r"# TYPE ([a-z_]+) (counter|gauge|histogram)", line)
+            match = re.fullmatch(r"# TYPE ([a-z_:]+) (counter|gauge|histogram)", line)
             assert match, line
             assert match[1] not in families, f"family {match[1]} is not contiguous"
             families.append(match[1])

@@ -144,8 +144,11 @@ def fetch_slo_events(source: PrometheusAPI, slo: SLO, start: Any, end: Any,
     part_role = "good" if slo.good_selector is not None else "bad"
     part_selector: Selector = slo.good_selector or slo.bad_selector  # type: ignore[assignment]
     extra = part_selector.extra_matchers(total_selector)
+    same = extra == ()  # the part selects the very series of the total (a lone counter): its events are the total's
+    if same:
+        extra = None
     total_families = questions.families(total_selector)
-    part_families = [] if extra is not None else questions.families(part_selector)
+    part_families = [] if extra is not None or same else questions.families(part_selector)
     questions.set_window(questions.measure_interval(total_families + part_families))
     questions.data_start = find_data_start(questions, _data_families(questions, slo) or total_families + part_families)
 
@@ -183,6 +186,8 @@ def fetch_slo_events(source: PrometheusAPI, slo: SLO, start: Any, end: Any,
         has_data &= minutes > covered_from
     total = role_events(totals).where(has_data)
     part = role_events(parts).where(has_data)
+    if same:
+        part = total if part_role == "good" else total * 0.0
     good = part if part_role == "good" else total - part
     events = pd.DataFrame({"timestamp": minutes, "good": good.to_numpy(), "total": total.to_numpy()})
     resets = _facts([r for c in seen for r in c.resets if r["timestamp"] in minutes],
@@ -196,14 +201,41 @@ def fetch_slo_events(source: PrometheusAPI, slo: SLO, start: Any, end: Any,
     gaps["restarts"] = [int(restarts.get(g_end + MINUTE, 0)) for g_end in gaps["end"]] if len(gaps) else \
         pd.Series([], dtype=int)
     series = {"total": sum(len(s.family.keys) for s in states)}
-    if extra is not None:
+    if same:
+        series[part_role] = series["total"]
+    elif extra is not None:
         series[part_role] = int(sum(s.part_keys.sum() for s in states))
     else:
         series[part_role] = sum(len(s.family.keys) for s in part_states)
     data_start = questions.data_start
     return SLOEvents(
         name=slo.name, events=events, resets=resets, new_series=new_series, gaps=gaps, queries=questions.queries,
-        series=series, fetched_series=series["total"] + (0 if extra is not None else series[part_role]),
+        series=series, fetched_series=series["total"] + (0 if extra is not None or same else series[part_role]),
         data_starts_at=data_start if data_start is not None and data_start > first else None,
         covered_from=covered_from if covered_from is not None and covered_from > first else None,
         scrape_interval_seconds=questions.interval, stats=dict(questions.stats), backend=endpoint_of(source))
+
+
+# --------------------------------------------------------------------------------------------- one counter
+@dataclass(frozen=True)
+class CounterQuestion:
+    """One counter selector asked as an SLO whose good and total are both it (what `fetch_slo_events` reads)."""
+
+    name: str
+    total_selector: Selector
+
+    @property
+    def good_selector(self) -> Selector:
+        return self.total_selector
+
+    @property
+    def bad_selector(self) -> None:
+        return None
+
+
+def fetch_counter_increase(source: PrometheusAPI, name: str, selector: Selector, start: Any, end: Any) -> SLOEvents:
+    """The exact per-minute increase of the counters `selector` selects over the minutes of (start, end] (e.g.
+    vLLM's `vllm:prompt_tokens_total`), by the SLO engine's maths (resets, gaps, series born or gone); the result's
+    `events` hold it as `total` (and `good`, equal). No series: every minute NaN."""
+    return fetch_slo_events(source, CounterQuestion(name, selector), start, end,  # type: ignore[arg-type]
+                            lookback=pd.Timedelta(0))

@@ -101,3 +101,16 @@ def resource_breakdown(table: pd.DataFrame, key: str) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickprefix="$")
     return style(fig, "Cost by resource", height=120 + 40 * len(table))
+
+
+def unit_cost_daily(daily: pd.DataFrame, title: str = "Cost per million good requests, per day") -> go.Figure:
+    """One line per service: each UTC day's cost per million good requests (`analysis.unit_costs.daily`); a day
+    without cost data or good requests is a gap."""
+    fig = go.Figure()
+    for i, (service, rows) in enumerate(daily.groupby("service", sort=False)):
+        values = pd.to_numeric(rows["cost_per_million_good_requests"], errors="coerce")
+        fig.add_trace(go.Scatter(x=rows["day"], y=values, name=str(service), mode="lines+markers",
+                                 line={"color": PALETTE[i % len(PALETTE)]}, connectgaps=False,
+                                 hovertemplate=f"{service}<br>%{{x|%a %Y-%m-%d}}: $%{{y:,.4f}} per million good"))
+    fig.update_yaxes(tickprefix="$", type="log", dtick=1)  # $1, $10, $100: powers of ten only
+    return style(fig, title, y_title="per million good requests (log)", height=420)

@@ -9,7 +9,10 @@ Fetches: (1) daily costs per `namespace,<team aggregate>` on UTC days from 4 wee
 day (the anomaly baseline; also the month-to-date and run-rate days) to the end; (2) the window's totals per
 `namespace,controller,<team aggregate>` (accumulated), from which the team, namespace and label-hygiene tables
 are rolled up. Idle stays a separate row (`shareIdle=false`). (3) The cross-check's Prometheus queries for the
-last whole UTC day (never fatal: a failure or missing metrics is a warning).
+last whole UTC day (never fatal: a failure or missing metrics is a warning). (4) Unit costs (`fetch_unit_costs`):
+per (aggregate, filter) of the services map, the window's allocations with idle shared (`shareIdle=true`) per UTC
+day, by `<aggregate>,<team aggregate>`; each mapped SLO's exact per-minute events and the LLM services' token
+counters from Prometheus (never fatal: unit costs are then shown as unavailable, with the reason).
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.analysis import cost, crosscheck
+from goreliable_lib.analysis import unit_costs as units
 from goreliable_lib.errors import BadInputError, KubecostError, SourceError
+from goreliable_lib.events.engine import SLOEvents, fetch_counter_increase, fetch_slo_events
 from goreliable_lib.inputs.budgets import Budgets, load_budgets
+from goreliable_lib.inputs.catalog import read_catalog
+from goreliable_lib.inputs.services_map import DEFAULT_SERVICES_MAP, ServicesMap, load_services_map
 from goreliable_lib.plots.cost import SPECIAL_NAMES
-from goreliable_lib.plots.format import format_day, md, md_money, money, plural
+from goreliable_lib.plots.format import count, format_day, md, md_money, money, percent, plural
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend, series_name
 from goreliable_lib.reports.base import (
+    CATALOG_PARAM,
     Param,
     ReportSpec,
     check_aggregate,
@@ -44,6 +52,7 @@ from goreliable_lib.reports.base import (
 from goreliable_lib.sources.base import PrometheusAPI
 from goreliable_lib.sources.connect import MissingSource, Sources
 from goreliable_lib.sources.kubecost import KubecostSource, key_column
+from goreliable_lib.sources.memo import Memo
 from goreliable_lib.timeutil import parse_time
 
 BASELINE_WEEKS = 4
@@ -143,12 +152,97 @@ def fetch_cross_check(prometheus: PrometheusAPI | MissingSource, data: CostData,
 
 
 @dataclass
+class UnitCostData:
+    """What the unit costs need: the services map, the window's periods, the allocations per (aggregate, filter)
+    with idle shared, each SLO's per-minute events and the LLM services' token counters (None: not counted)."""
+
+    services: ServicesMap
+    team_key: str
+    periods: list[tuple[pd.Timestamp, pd.Timestamp]]
+    allocations: dict[tuple[str, str | None], pd.DataFrame]
+    requests: dict[str, pd.DataFrame] | None  # SLO name -> timestamp, good, total
+    tokens: dict[str, pd.DataFrame]  # llm service -> timestamp, prompt, generated
+    notes: list[str] = field(default_factory=list)
+
+
+def _allocation_by_day(kubecost: KubecostSource | MissingSource, start: pd.Timestamp, end: pd.Timestamp,
+                       aggregate: str, filter_text: str | None) -> pd.DataFrame:
+    """[start, end) by UTC day with idle shared: the partial first day on its own, then days from midnight."""
+    midnight = min(start.ceil("D"), end)
+    frames = []
+    if midnight > start:
+        frames.append(kubecost.allocation((start, midnight), aggregate=aggregate, idle=True, share_idle=True,
+                                          filter=filter_text))
+    if end > midnight:
+        frames.append(kubecost.allocation((midnight, end), aggregate=aggregate, step="1d", idle=True,
+                                          share_idle=True, filter=filter_text))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _events(found: SLOEvents, columns: tuple[str, str]) -> pd.DataFrame:
+    good, total = columns
+    return found.events.rename(columns={"good": good, "total": total})[["timestamp", good, total]]
+
+
+def fetch_unit_costs(sources: Sources, data: CostData, services_map: Any = DEFAULT_SERVICES_MAP,
+                     catalog: Any = "params/slos.yaml") -> UnitCostData:
+    """The unit costs' requests (see the module docstring): Kubecost failing fails the report like its other
+    requests; Prometheus missing or failing is a note, and the unit costs are shown without requests."""
+    services = load_services_map(services_map)
+    objectives = {o.name: o for o in read_catalog(catalog).objectives}
+    services.check_slos(objectives, str(catalog))
+    start, end = data.start, data.end
+    team = _parts(data.aggregate)[0]
+    allocations = {}
+    for agg, filter_text in dict.fromkeys(s.allocations.request_key for s in services.services):
+        aggregate = agg if agg == team else f"{agg},{team}"
+        allocations[(agg, filter_text)] = _allocation_by_day(sources.kubecost, start, end, aggregate, filter_text)
+    notes: list[str] = []
+    requests: dict[str, pd.DataFrame] | None = {}
+    tokens: dict[str, pd.DataFrame] = {}
+    lo, hi = start.ceil("min"), end.floor("min")
+    try:
+        prometheus = Memo(sources.prometheus)  # type: ignore[arg-type]
+        for name in dict.fromkeys(s.requests for s in services.services):
+            found = fetch_slo_events(prometheus, objectives[name], lo, hi, lookback=pd.Timedelta(0))
+            if not found.series.get("total"):
+                notes.append(f"SLO {name}: Prometheus holds no series of {objectives[name].total_selector.to_promql()}"
+                             f" in the window: the requests of "
+                             f"{', '.join(s.name for s in services.services if s.requests == name)} are not counted")
+                continue
+            requests[name] = _events(found, ("good", "total"))
+        for service in services.services:
+            if service.kind != "llm":
+                continue
+            counters = service.token_counters
+            prompt = fetch_counter_increase(prometheus, "prompt tokens", service.prompt_selector,  # type: ignore[arg-type]
+                                            lo, hi)
+            generated = fetch_counter_increase(prometheus, "generated tokens",
+                                               service.generated_selector, lo, hi)  # type: ignore[arg-type]
+            if not prompt.series.get("total") or not generated.series.get("total"):
+                notes.append(f"service {service.name}: Prometheus holds no token counter "
+                             f"({counters.prompt}, {counters.generated}): "  # type: ignore[union-attr]
+                             "its cost per million tokens is not available")
+                continue
+            tokens[service.name] = pd.DataFrame({"timestamp": prompt.events["timestamp"],
+                                                 "prompt": prompt.events["total"],
+                                                 "generated": generated.events["total"]})
+    except SourceError as exc:
+        requests, tokens = None, {}
+        notes.append(f"unit costs without requests: Prometheus could not count them ({exc})")
+    return UnitCostData(services, key_column(team), units.day_periods(start, end), allocations, requests, tokens,
+                        notes)
+
+
+@dataclass
 class CostInputs:
-    """What the cost report fetched: the allocations, the budgets file and the cross-check's Prometheus side."""
+    """What the cost report fetched: the allocations, the budgets file, the cross-check's Prometheus side and the
+    unit costs' inputs."""
 
     allocations: CostData
     budgets: Budgets
     cross_check: CrossCheckData
+    unit_costs: UnitCostData | None = None
 
 
 def fetch(sources: Sources, params: Mapping[str, Any]) -> CostInputs:
@@ -157,7 +251,10 @@ def fetch(sources: Sources, params: Mapping[str, Any]) -> CostInputs:
     window = window_from_end(params, sources.kubecost.now())
     allocations = fetch_allocations(sources.kubecost, window, params.get("aggregate", "label:cost-team"))
     teams = params.get("teams", "all")
-    return CostInputs(allocations, budgets, fetch_cross_check(sources.prometheus, allocations, teams))
+    cross_check = fetch_cross_check(sources.prometheus, allocations, teams)
+    unit_data = fetch_unit_costs(sources, allocations, params.get("services_map", DEFAULT_SERVICES_MAP),
+                                 params.get("catalog", CATALOG_PARAM.default))
+    return CostInputs(allocations, budgets, cross_check, unit_data)
 
 
 # --------------------------------------------------------------------------------------------- the report
@@ -186,6 +283,7 @@ class CostReport:
     title: str = "Cost by team"
     cross_check: pd.DataFrame | None = None  # analysis.crosscheck.cross_check, None when not available
     cross_check_notes: list[str] = field(default_factory=list)  # why the cross-check is not available
+    unit_costs: UnitCosts | None = None  # None: not computed (a report built without its unit-cost inputs)
 
     @property
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -267,8 +365,104 @@ class CostReport:
             "anomalies": [{"scope": f"{r.kind}:{r.name}", "day": r.day.strftime("%Y-%m-%d"), "cost": r.cost,
                            "expected": r.expected} for r in self.anomalies.itertuples(index=False)],
             "conventions": {"hours_per_month": cost.HOURS_PER_MONTH, "run_rate_days": cost.RUN_RATE_DAYS,
-                            "projection": "month-to-date actual + run rate x hours left in the calendar month"},
+                            "projection": "month-to-date actual + run rate x hours left in the calendar month",
+                            "unit_costs": UNIT_COST_RULE},
+            **(self.unit_costs.summary() if self.unit_costs is not None else {"unit_costs": [],
+                                                                               "ml_unit_costs": None}),
         }
+
+
+#: How unit costs treat idle and shared cost (summary.json `conventions.unit_costs`, and the page).
+UNIT_COST_RULE = ("a service's cost = its mapped allocations' total cost with idle shared (Kubecost shareIdle: each "
+                  "hour's idle CPU, RAM and GPU shared by each allocation's cost of that resource) and the cluster's "
+                  "shared tenancy cost (sharedCost) included; cost no service maps is shown apart (not_mapped_cost); "
+                  "requests and good requests = the mapped SLO's exact events of the same minutes; failed requests "
+                  "cost = cost x bad / total; trend = least-squares slope of the daily cost per million good "
+                  "requests, per day")
+
+
+def _value(value: Any) -> float | None:
+    """A figure for summary.json: None for None/NaN."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+@dataclass
+class UnitCosts:
+    """The unit costs of the report: per service and period, per service and team over the window, the ML figures,
+    what no service maps, and the notes (warnings) on what is missing."""
+
+    daily: pd.DataFrame  # analysis.unit_costs.daily
+    services: pd.DataFrame  # analysis.unit_costs.window
+    teams: pd.DataFrame  # analysis.unit_costs.teams
+    ml: dict[str, float | None] | None
+    not_mapped_cost: float | None
+    no_allocation: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        return bool(self.services["cost"].notna().any())
+
+    def table(self) -> pd.DataFrame:
+        """The unit-cost table people read: one row per service."""
+        columns = ["service", "team", "requests", "good_requests", "cost", "cost_per_million_requests",
+                   "cost_per_million_good_requests", "failed_requests_cost", "gpu_share", "trend_per_day"]
+        return self.services[columns]
+
+    def summary(self) -> dict[str, Any]:
+        """summary.json `unit_costs`, `unit_cost_teams`, `ml_unit_costs`, `not_mapped_cost`."""
+        daily = self.daily
+        entries = []
+        for row in self.services.itertuples(index=False):
+            own = daily[daily["service"] == row.service]
+            entries.append({
+                "service": row.service, "team": row.team, "kind": row.kind,
+                **{k: _value(getattr(row, k)) for k in ("requests", "good_requests", "cost", "gpu_cost",
+                                                       "cost_per_million_requests", "cost_per_million_good_requests",
+                                                       "failed_requests_cost", "gpu_share", "trend_per_day")},
+                "maps_to_allocation": row.service not in self.no_allocation,
+                "daily": [{"day": d.day.strftime("%Y-%m-%d"), "requests": _value(d.requests),
+                           "good_requests": _value(d.good_requests), "cost": _value(d.cost),
+                           "cost_per_million_good_requests": _value(d.cost_per_million_good_requests)}
+                          for d in own.itertuples(index=False)]})
+        teams = [{"team": r.team, "services": int(r.services),
+                  **{k: _value(getattr(r, k)) for k in ("requests", "good_requests", "cost",
+                                                       "cost_per_million_requests", "cost_per_million_good_requests",
+                                                       "failed_requests_cost")}}
+                 for r in self.teams.itertuples(index=False)]
+        return {"unit_costs": entries, "unit_cost_teams": teams,
+                "ml_unit_costs": {k: _value(v) for k, v in self.ml.items()} if self.ml is not None else None,
+                "not_mapped_cost": _value(self.not_mapped_cost)}
+
+
+def build_unit_costs(data: UnitCostData, cluster_cost: float | None) -> UnitCosts:
+    """The unit costs from their inputs (pure); `cluster_cost` = the window's whole cost (None when the report shows
+    some teams only: what no service maps is then not computed)."""
+    covered = units.has_cost_data(list(data.allocations.values()), data.periods)
+    notes = list(data.notes)
+    frames, nothing = [], []
+    for service in data.services.services:
+        rows = units.service_periods(
+            service, data.allocations[service.allocations.request_key], key_column(service.allocations.aggregate),
+            data.team_key, data.periods, covered,
+            data.requests.get(service.requests) if data.requests is not None else None, data.tokens.get(service.name))
+        if rows.attrs["maps_to_nothing"] and any(covered.values()):
+            nothing.append(service.name)
+            notes.append(f"service {service.name}: its mapping ({service.mapping_text()}) in {data.services.path} "
+                         "maps to no allocation in the window: its unit costs are not available (check the values "
+                         "against the allocations' keys)")
+        frames.append(rows)
+    periods = pd.concat(frames, ignore_index=True)
+    missing = [lo for lo, ok in covered.items() if not ok]
+    if missing and len(missing) == len(covered):
+        notes.append("Kubecost has no allocation in the window: no unit cost is available")
+    elif missing:
+        notes.append(f"Kubecost has no allocation for {', '.join(format_day(d) for d in missing)}: "
+                     "those days are left out of the unit costs, their requests too")
+    by_service = units.window(periods, nothing)
+    return UnitCosts(units.daily(periods), by_service, units.teams(by_service), units.ml(by_service),
+                     units.not_mapped_cost(cluster_cost, by_service) if cluster_cost is not None else None, nothing,
+                     notes)
 
 
 def build_tables(data: CostData, budgets: Budgets, *, teams: str | list[str] = "all") -> CostReport:
@@ -362,6 +556,7 @@ def headline_markdown(report: CostReport, title: str | None = None) -> str:
         every = "all " if len(report.budgets) > 1 else ""
         lines += ["", f"**Budgets:** {every}{plural(len(report.budgets), 'budget')} within the monthly limit at the "
                   "current run rate."]
+    lines += ["", *unit_cost_markdown(report)]
     if len(report.anomalies):
         shown = report.anomalies_shown()
         lines += ["", f"**Anomalies** ({plural(len(shown), 'day')}): " + "; ".join(
@@ -370,6 +565,52 @@ def headline_markdown(report: CostReport, title: str | None = None) -> str:
     else:
         lines += ["", "**Anomalies:** none (no day above its same-weekday baseline)."]
     return "\n".join(lines)
+
+
+def _per(value: Any, digits: int = 2) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else md_money_digits(value, digits)
+
+
+def md_money_digits(value: float, digits: int) -> str:
+    """Money with more decimals (a unit cost of a few cents per 1,000 inferences)."""
+    return md(money(value, digits=digits))
+
+
+def unit_cost_markdown(report: CostReport) -> list[str]:
+    """The first screen's unit costs: per service (and team), the ML platform's units, the rule; or why none."""
+    unit = report.unit_costs
+    if unit is None:
+        return []
+    if not unit.available:
+        return ["**Unit costs:** not available (" + md("; ".join(unit.notes) or "no mapped service") + ")."]
+    lines = ["**Unit costs** (idle and the shared control plane spread by Kubecost's shareIdle; requests = each "
+             "service's SLO events; per million = per 1,000,000 requests):", "",
+             "| service | team | requests | good | cost | per million | per million good | failed requests' cost |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in unit.services.itertuples(index=False):
+        lines.append(f"| {md(row.service)} | {md(row.team or '-')} | {count(row.requests)} | {count(row.good_requests)}"
+                     f" | {_per(row.cost)} | {_per(row.cost_per_million_requests)} | "
+                     f"{_per(row.cost_per_million_good_requests)} | {_per(row.failed_requests_cost)} |")
+    for row in unit.teams.itertuples(index=False):
+        lines.append(f"| **team {md(row.team)}** | | {count(row.requests)} | {count(row.good_requests)} | "
+                     f"{_per(row.cost)} | {_per(row.cost_per_million_requests)} | "
+                     f"{_per(row.cost_per_million_good_requests)} | {_per(row.failed_requests_cost)} |")
+    ml = unit.ml
+    if ml is not None:
+        parts = []
+        if ml["cost_per_1k_inferences"] is not None:
+            parts.append(f"{_per(ml['cost_per_1k_inferences'], 4)} per 1,000 inferences "
+                         f"({count(ml['inference_requests'])} inferences, GPU {percent(ml['inference_gpu_share'], 0)})")
+        if ml["cost_per_million_tokens"] is not None:
+            parts.append(f"{_per(ml['cost_per_million_tokens'], 4)} per million tokens ({count(ml['prompt_tokens'])} "
+                         f"prompt + {count(ml['generated_tokens'])} generated, GPU {percent(ml['llm_gpu_share'], 0)})")
+        if parts:
+            lines += ["", "**ML platform:** " + "; ".join(parts) + f"; GPU share of the ML services' cost "
+                      f"{percent(ml['gpu_share'], 0)}."]
+    if unit.not_mapped_cost is not None:
+        lines += ["", f"Cost no service maps (shared state, platform, observability, idle's share of them): "
+                  f"{md_money(unit.not_mapped_cost)}."]
+    return lines
 
 
 def cross_check_note(report: CostReport) -> str:
@@ -385,13 +626,21 @@ def build(data: CostInputs, params: Mapping[str, Any]) -> CostReport:
     report.cross_check = cross_check_table(data.allocations, data.cross_check)
     report.cross_check_notes = list(data.cross_check.notes)
     report.warnings.extend(report.cross_check_notes)
+    if data.unit_costs is not None:
+        teams = params.get("teams", "all")
+        report.unit_costs = build_unit_costs(data.unit_costs, report.total_cost if teams == "all" else None)
+        report.warnings.extend(report.unit_costs.notes)
     return report
 
 
 # --------------------------------------------------------------------------------------------- check
 def check(values: dict[str, Any]) -> None:
-    """The budgets file parses and validates (exit 2 before any kernel)."""
+    """The budgets file, the SLO catalog and the services map parse and validate, and every service counts its
+    requests with an SLO of the catalog (exit 2 before any kernel)."""
     read_file_param("budgets", load_budgets, values["budgets"])
+    catalog = read_file_param("catalog", read_catalog, values["catalog"])
+    read_file_param("services_map", lambda path: load_services_map(path).check_slos(
+        [o.name for o in catalog.objectives], str(values["catalog"])), values["services_map"])
 
 
 # --------------------------------------------------------------------------------------------- index
@@ -408,7 +657,8 @@ def index_headline(summary: Mapping[str, Any]) -> str:
 def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
     """The cost of each team across the published runs (the monthly runs: each point is the team's cost over its
     run's window), from each summary.json's `teams`: one line per team, window (`ml-platform (30d)`) and source;
-    idle and unallocated are lines of their own; a failed run is a gap."""
+    idle and unallocated are lines of their own; a failed run is a gap. Then, when runs hold `unit_costs`, each
+    service's cost per million good requests across the runs, the same way."""
     runs = trend_runs(summaries)
     points = []
     for run in runs:
@@ -423,8 +673,23 @@ def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
             name = series_name(SPECIAL_NAMES.get(str(entry["team"]), str(entry["team"])), run.window)
             points.append({"end": run.end, "series": name, "value": value, "source": run.source_label,
                            "text": f"{name}: {money(value)} ({span})"})
-    return [run_trend(points, runs, published=len(summaries), title="Cost per team (each run's window)",
-                      y_title="cost", tickprefix="$")]
+    units = []
+    for run in runs:
+        for entry in (run.summary or {}).get("unit_costs") or []:
+            if not isinstance(entry, Mapping) or entry.get("service") is None:
+                continue
+            value = entry.get("cost_per_million_good_requests")
+            value = float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+            name = series_name(str(entry["service"]), run.window)
+            units.append({"end": run.end, "series": name, "value": value, "source": run.source_label,
+                          "text": f"{name}: {money(value)} per million good requests"})
+    figures = [run_trend(points, runs, published=len(summaries), title="Cost per team (each run's window)",
+                         y_title="cost", tickprefix="$")]
+    if units:
+        figures.append(run_trend(units, runs, published=len(summaries),
+                                 title="Cost per million good requests (each run's window)",
+                                 y_title="per million good requests", tickprefix="$"))
+    return figures
 
 
 #: How the cost report's tables read (over plots.table.COMMON): money, differences and shares.
@@ -477,5 +742,8 @@ SPEC = ReportSpec(
         Param("aggregate", "text", "label:cost-team", "Kubecost aggregation for teams", check_aggregate),
         Param("budgets", "file", "params/budgets.yaml", "budgets per team / namespace", check_file),
         Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
+        Param("services_map", "file", DEFAULT_SERVICES_MAP, "which allocations are which service, and the SLO "
+              "counting its requests (unit costs)", check_file),
+        CATALOG_PARAM,
     ), "params/cost.yaml", check=check, index_headline=index_headline, index_trends=index_trends,
     columns=TABLE_COLUMNS, suite_position=1)

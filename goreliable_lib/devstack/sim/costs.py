@@ -6,7 +6,8 @@ The world (deterministic from `seed` and `as_of`):
   g4dn.xlarge for KServe, and a g5.2xlarge training node that the autoscaler adds for KubeFlow training Jobs
   (Mondays and Thursdays, node up 00:00-08:00 UTC, Job running 01:00-07:00 UTC);
 - teams by the `cost-team` label: app-platform (namespace go-reliable-production), ml-platform (ml-serving,
-  kserve, kubeflow, mlflow), observability, platform; kube-system, cert-manager, the kubeflow Katib controller
+  kserve, kubeflow, mlflow, and the ML inference and LLM gateways in go-reliable-production, as the seed labels
+  them), observability, platform; kube-system, cert-manager, the kubeflow Katib controller
   and a bare debug pod in `default` carry no `cost-team` label (they land in `__unallocated__`);
 - hourly allocations per container for COST_HISTORY_DAYS days ending at `as_of`, and before them
   EARLIER_COST_DAYS more days built apart by the same rules (the same pods; see `_prepend_earlier_history`): the
@@ -15,6 +16,11 @@ The world (deterministic from `seed` and `as_of`):
 DR drills (`truth_drill_costs`): a drill's cost is the whole cluster's cost (every allocation and idle) over the
 hours its window touches: from `disaster_declared` floored to the hour to its end (the last `recovered`, or the
 `aborted` event) raised to the hour; none (NaN) when an hour of it is not in the cost data.
+
+Usage follows traffic: a workload serving one of the metrics simulation's services (`Workload.traffic`: the
+gateways, order-service, notification-worker, vLLM behind the LLM gateway, the KServe predictor behind the
+inference gateway) follows that service's request shape (`timeline.traffic_load`, hourly means), the others the
+cluster's diurnal shape; `traffic_sensitivity` says how much.
 
 Cost rules (hour by hour, per container):
 - cpu_cost = max(request, usage) cores x node CPU price; ram_cost likewise per GiB; gpu_cost = GPUs x GPU price;
@@ -57,9 +63,10 @@ from goreliable_lib.devstack.sim.timeline import (
     DEFAULT_SEED,
     EARLIER_COST_DAYS,
     HISTORY_DAYS,
+    traffic_load,
 )
 
-VERSION = "2"  # bump when the generated costs change (keys the stack cache)
+VERSION = "3"  # bump when the generated costs change (keys the stack cache)
 CLUSTER = "go-reliable-eks"
 REGION = "us-east-1"
 CPU_HOURLY_COST = 0.031611  # per core-hour
@@ -117,29 +124,33 @@ class Workload:
     external_hourly: float = 0.0  # per pod
     service: str = ""
     node: str | None = None  # pinned node (GPU workloads)
+    traffic: str = ""  # the metrics simulation's traffic component its usage follows ("" = the cluster's shape)
 
 
 WORKLOADS: list[Workload] = [
     # app-platform: the Go services and their state
     Workload("go-reliable-production", "deployment", "api-gateway", "app-platform", 3, 1.0, 2.0, 0.8, 0.6, 1.0,
-             egress_gb_per_hour=0.35, service="api-gateway"),
+             egress_gb_per_hour=0.35, service="api-gateway", traffic="api-gateway"),
     Workload("go-reliable-production", "deployment", "order-service", "app-platform", 3, 1.0, 2.0, 0.7, 0.55, 1.0,
-             egress_gb_per_hour=0.05, service="order-service"),
+             egress_gb_per_hour=0.05, service="order-service", traffic="orders/order-service"),
     Workload("go-reliable-production", "deployment", CRASH_LOOP_CONTROLLER, "app-platform", 2, 0.5, 1.0, 0.5, 0.5,
-             0.8, egress_gb_per_hour=0.02, service="notification-worker"),
-    Workload("go-reliable-production", "deployment", "ml-inference-gateway", "app-platform", 2, 0.5, 1.0, 0.6, 0.5,
-             1.0, egress_gb_per_hour=0.05, service="ml-inference-gateway"),
-    Workload("go-reliable-production", "deployment", "llm-gateway", "app-platform", 2, 0.5, 1.0, 0.6, 0.5, 1.0,
-             egress_gb_per_hour=0.08, service="llm-gateway"),
+             0.8, egress_gb_per_hour=0.02, service="notification-worker",
+             traffic="notifications/notification-worker"),
+    # the ML and LLM gateways carry `cost-team: ml-platform` (the seed), in the application's namespace
+    Workload("go-reliable-production", "deployment", "ml-inference-gateway", "ml-platform", 2, 0.5, 1.0, 0.6, 0.5,
+             1.0, egress_gb_per_hour=0.05, service="ml-inference-gateway",
+             traffic="inference_requests/ml-inference-gateway"),
+    Workload("go-reliable-production", "deployment", "llm-gateway", "ml-platform", 2, 0.5, 1.0, 0.6, 0.5, 1.0,
+             egress_gb_per_hour=0.08, service="llm-gateway", traffic="llm-gateway"),
     Workload("go-reliable-production", "statefulset", "postgres", "app-platform", 1, 2.0, 8.0, 0.55, 0.8, 0.6,
              pv_gib=200, service="postgres"),
     Workload("go-reliable-production", "statefulset", "nats", "app-platform", 3, 0.5, 1.0, 0.4, 0.6, 0.7,
              pv_gib=20, service="nats"),
     # ml-platform
     Workload("ml-serving", "deployment", "vllm-mistral-7b", "ml-platform", 1, 3.0, 12.0, 0.7, 0.85, 0.5, gpu=1,
-             egress_gb_per_hour=0.02, service="vllm", node=VLLM_NODE),
+             egress_gb_per_hour=0.02, service="vllm", node=VLLM_NODE, traffic="llm-gateway"),
     Workload("ml-serving", "deployment", "recommendation-predictor", "ml-platform", 1, 2.0, 6.0, 0.6, 0.7, 0.6,
-             gpu=1, service="recommendation", node=KSERVE_NODE),
+             gpu=1, service="recommendation", node=KSERVE_NODE, traffic="inference_requests/ml-inference-gateway"),
     Workload("kserve", "deployment", "kserve-controller-manager", "ml-platform", 1, 0.2, 0.5, 0.3, 0.6),
     Workload("kubeflow", "deployment", "ml-pipeline", "ml-platform", 1, 0.5, 1.0, 0.3, 0.6, 0.2),
     Workload("kubeflow", "deployment", "katib-controller", None, 1, 0.2, 0.5, 0.2, 0.5),
@@ -204,7 +215,9 @@ class CostSimulation:
     def __init__(self, seed: int = DEFAULT_SEED, as_of: pd.Timestamp | str = DEFAULT_AS_OF) -> None:
         self.seed = int(seed)
         as_of = pd.Timestamp(as_of)
-        self.as_of = (as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")).floor("h")
+        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+        self.traffic_as_of = as_of.floor("min")  # the metrics simulation's clock, for the traffic shape
+        self.as_of = as_of.floor("h")
         self.hours = pd.date_range(self.as_of - pd.Timedelta(days=COST_HISTORY_DAYS), self.as_of, freq="h",
                                    inclusive="left").as_unit("ns")
         day = self.as_of.floor("D") - pd.Timedelta(days=CRASH_LOOP_DAYS_BEFORE_AS_OF)
@@ -297,7 +310,7 @@ class CostSimulation:
             "gpu": wl.gpu, "pv_bytes": wl.pv_gib * GIB,
             "pv": f"pvc-{rng.integers(0, 2**63):016x}"[:20] if wl.pv_gib else "",
             "egress_gb": wl.egress_gb_per_hour, "load_balancer": wl.load_balancer,
-            "external_hourly": wl.external_hourly,
+            "external_hourly": wl.external_hourly, "traffic": wl.traffic,
         }
 
     def _compute_costs(self, rng: np.random.Generator) -> None:
@@ -305,7 +318,9 @@ class CostSimulation:
         act = self.active
         shape = act.shape
         col = lambda name: c[name].to_numpy(float)[:, None]  # noqa: E731
-        traffic = self.traffic[None, :]
+        traffic = np.repeat(self.traffic[None, :], len(c), axis=0)
+        for component in sorted(set(c["traffic"]) - {""}):
+            traffic[(c["traffic"] == component).to_numpy()] = self.hourly_load(component)[None, :]
         sens = col("traffic_sensitivity")
         load = 1.0 + sens * (traffic - 1.0)
         cpu_usage = col("cpu_request") * np.clip(col("cpu_util") * load + rng.normal(0, 0.04, shape), 0.01, None)
@@ -391,6 +406,14 @@ class CostSimulation:
             h[f"{resource}_idle_share"] = weights * idle[f"{resource}_cost"][None, :]
         self.matrices = {k: np.ascontiguousarray(v, dtype=float) for k, v in h.items()}
 
+    def built_over(self, hours: pd.DatetimeIndex) -> CostSimulation:
+        """A world of this seed and clock built by `_build` over `hours` alone (no earlier history prepended)."""
+        part = object.__new__(CostSimulation)
+        part.seed, part.as_of, part.traffic_as_of = self.seed, self.as_of, self.traffic_as_of
+        part.crash_loop_window, part.hours = self.crash_loop_window, hours
+        part._build()
+        return part
+
     # ------------------------------------------------------------------ the earlier history (the drills' hours)
     def _prepend_earlier_history(self) -> None:
         """Put EARLIER_COST_DAYS of hours in front of the history: a world built apart over those hours by the
@@ -398,11 +421,8 @@ class CostSimulation:
         values they had. Every hour's costs depend on that hour alone (shared and idle costs are split per hour),
         so the two parts join without a seam: containers are matched by pod, the earlier-only ones (training
         Jobs) appended after the others."""
-        earlier = object.__new__(CostSimulation)
-        earlier.seed, earlier.as_of, earlier.crash_loop_window = self.seed, self.as_of, self.crash_loop_window
-        earlier.hours = pd.date_range(self.hours[0] - pd.Timedelta(days=EARLIER_COST_DAYS), self.hours[0], freq="h",
-                                      inclusive="left").as_unit("ns")
-        earlier._build()
+        earlier = self.built_over(pd.date_range(self.hours[0] - pd.Timedelta(days=EARLIER_COST_DAYS), self.hours[0],
+                                                freq="h", inclusive="left").as_unit("ns"))
         index_of_pod = {pod: i for i, pod in enumerate(self.containers["pod"])}
         new = ~earlier.containers["pod"].isin(index_of_pod).to_numpy()
         rows = np.array([index_of_pod.get(pod, -1) for pod in earlier.containers["pod"]])
@@ -422,6 +442,13 @@ class CostSimulation:
         self.traffic = np.concatenate([earlier.traffic, self.traffic])
         self.node_active = np.concatenate([earlier.node_active, self.node_active], axis=1)
         self.idle_hourly = pd.concat([earlier.idle_hourly, self.idle_hourly])
+
+    def hourly_load(self, component: str) -> np.ndarray:
+        """A metrics traffic component's mean load per simulated hour [H, H+1h): the minutes H+1m .. H+1h, whose
+        requests a scraper counts in that hour (`timeline.traffic_load`, the metrics simulation's shape)."""
+        minutes = pd.date_range(self.hours[0] + pd.Timedelta(minutes=1), periods=len(self.hours) * 60, freq="min")
+        load = traffic_load(self.seed, self.traffic_as_of, component, minutes)
+        return load.reshape(len(self.hours), 60).mean(axis=1)
 
     @property
     def crash_loop_pod(self) -> str:

@@ -9,8 +9,12 @@ The world (deterministic from `seed` and `as_of`; every series carries the scrap
 - `orders_total{status}` (order-service), `notifications_total{result}` (notification-worker),
   `inference_requests_total{model,outcome}` (ml-inference-gateway), `model_drift_detected{model}` (gauge,
   model-monitor) and `up{job,instance}`;
+- vLLM behind the llm-gateway (job `vllm`, one pod): `vllm:prompt_tokens_total` and `vllm:generation_tokens_total`
+  `{model_name="mistral-7b-instruct",engine="0"}` (colons, as vLLM names them), each minute the llm-gateway's
+  requests x tokens per request (VLLM_TOKENS_PER_REQUEST) x a lognormal factor; truth `token_minutes()`;
 - traffic with a diurnal (peak ~15:00 UTC) and weekly (quieter weekends) shape, day-to-day noise and a slow
-  growth; counts are Poisson draws; baseline error rates burn roughly a third of each error budget.
+  growth (`timeline.traffic_load`, which the cost simulation's usage follows too); counts are Poisson draws;
+  baseline error rates burn roughly a third of each error budget.
 
 Scripted events (`scripted_events()`; offsets from `as_of`, values below for the default 2026-11-23T06:00Z).
 An event's effect applies to what happens in [start, end), hence to the samples in (start, end]:
@@ -61,11 +65,12 @@ from goreliable_lib.devstack.sim.timeline import (
     DEFAULT_SEED,
     HISTORY_DAYS,
     SCRAPE_INTERVAL_SECONDS,
+    traffic_load,
 )
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.timeutil import parse_duration, parse_time
 
-VERSION = "1"
+VERSION = "2"
 """Bump when the generated metrics change (it keys the stack's cache through `sim.Simulation.version`)."""
 
 MINUTE = pd.Timedelta(seconds=SCRAPE_INTERVAL_SECONDS)
@@ -102,6 +107,11 @@ NOTIFICATION_INSTANCES = ("10.0.1.51:9090", "10.0.2.52:9090")
 INFERENCE_INSTANCES = SERVICES[2].instances
 MODEL_MONITOR_INSTANCE = "10.0.6.20:9100"
 MODELS = {"fraud-detector": 500.0, "demand-forecast": 120.0}  # inference requests per minute
+VLLM_JOB = "vllm"
+VLLM_INSTANCE = "10.0.4.30:8000"
+VLLM_LABELS = {"model_name": "mistral-7b-instruct", "engine": "0"}
+#: vLLM's token counters (colons in the names, as vLLM exposes them) -> mean tokens per llm-gateway request
+VLLM_TOKENS_PER_REQUEST = {"vllm:prompt_tokens_total": 412.0, "vllm:generation_tokens_total": 187.0}
 
 BASE_CODE_SHARE = {"404": 0.003, "500": 0.0002, "503": 0.0001}
 ORDER_STATUS_SHARE = {"success": None, "failed": 0.0015, "timeout": 0.0005}
@@ -176,7 +186,8 @@ SLOS: dict[str, tuple[str, dict[str, object], dict[str, object]]] = {
         "llm-gateway", {"name": "http_request_duration_seconds_bucket", "service": "llm-gateway", "le": "0.5"},
         {"name": "http_request_duration_seconds_count", "service": "llm-gateway"}),
 }
-LABEL_COLUMNS = ("job", "instance", "service", "route", "code", "le", "status", "result", "model", "outcome")
+LABEL_COLUMNS = ("job", "instance", "service", "route", "code", "le", "status", "result", "model", "outcome",
+                 "model_name", "engine")
 
 
 def scripted_events(as_of: pd.Timestamp | str = DEFAULT_AS_OF) -> pd.DataFrame:
@@ -245,15 +256,8 @@ class MetricsSimulation:
         return np.random.default_rng([self.seed, zlib.crc32(component.encode())])
 
     def _load(self, component: str) -> np.ndarray:
-        """Traffic shape per minute (mean ~1): diurnal, weekly, growth and day-to-day noise."""
-        minutes = self.minutes
-        hour = minutes.hour + minutes.minute / 60.0
-        diurnal = 1.0 + 0.45 * np.sin(2 * np.pi * (np.asarray(hour) - 9.0) / 24.0)
-        weekly = np.where(np.asarray(minutes.day_of_week) >= 5, 0.75, 1.07)
-        growth = np.linspace(0.95, 1.05, len(minutes))
-        day = np.asarray((minutes - minutes[0]) // pd.Timedelta(days=1))
-        noise = self._rng(f"daily-noise/{component}").lognormal(0.0, 0.05, day.max() + 1)[day]
-        return diurnal * weekly * growth * noise
+        """Traffic shape per minute (mean ~1): `timeline.traffic_load`, shared with the cost simulation."""
+        return traffic_load(self.seed, self.as_of, component, self.minutes)
 
     def _build(self) -> None:
         restarts = self._restarts()
@@ -296,6 +300,7 @@ class MetricsSimulation:
             blocks.append(self._shared_counter(rows, "inference_requests", "ml-inference-gateway",
                                                INFERENCE_INSTANCES, "outcome", INFERENCE_OUTCOME_SHARE, per_minute,
                                                overrides, extra={"model": model}))
+        blocks.append(self._vllm_tokens(rows, http_blocks["llm-gateway"].sum(axis=0)))
         events = np.concatenate(blocks).astype(np.int64)
         series = pd.DataFrame(rows)
         # -- the scrape view: restarts thin their minute, the gap folds into the next sample
@@ -316,6 +321,20 @@ class MetricsSimulation:
         counter_events = np.concatenate([events, hist_events])
         self._capped_events = capped
         self._slo_minutes = {name: self._slo_frame(name, counter_events) for name in SLOS}
+        self._token_minutes = pd.DataFrame({"timestamp": self.timestamps, **{
+            name: counter_events[self._rows(self._series, {"name": name})].sum(axis=0)
+            for name in VLLM_TOKENS_PER_REQUEST}})
+
+    def _vllm_tokens(self, rows: list[dict[str, object]], requests: np.ndarray) -> np.ndarray:
+        """vLLM's token counters on its pod's target: per minute, the llm-gateway's requests x tokens per request
+        (a lognormal factor a minute: prompts and answers vary)."""
+        rng = self._rng("vllm/tokens")
+        out = []
+        for name, per_request in VLLM_TOKENS_PER_REQUEST.items():
+            rows.append({"family": name.removesuffix("_total"), "name": name, "kind": "counter", "job": VLLM_JOB,
+                         "instance": VLLM_INSTANCE, **VLLM_LABELS})
+            out.append(np.rint(requests * per_request * rng.lognormal(0.0, 0.08, len(requests))).astype(np.int64))
+        return np.stack(out)
 
     def _shared_counter(self, rows: list[dict[str, object]], family: str, job: str, instances: Iterable[str],
                         label: str, shares: dict[str, float | None], per_minute: float,
@@ -438,7 +457,7 @@ class MetricsSimulation:
                           else np.zeros(len(times), np.int64))
         targets = [(s.name, i) for s in SERVICES for i in s.instances]
         targets += [("notification-worker", i) for i in NOTIFICATION_INSTANCES]
-        targets += [("model-monitor", MODEL_MONITOR_INSTANCE)]
+        targets += [("model-monitor", MODEL_MONITOR_INSTANCE), (VLLM_JOB, VLLM_INSTANCE)]
         for job, instance in sorted(targets):
             rows.append({"family": "up", "name": "up", "kind": "gauge", "job": job, "instance": instance})
             values.append(np.ones(len(times), np.int64))
@@ -484,6 +503,11 @@ class MetricsSimulation:
         mask = ((frame["timestamp"] > start_ts) & (frame["timestamp"] <= end_ts)).to_numpy()
         return int(frame["good"].to_numpy()[mask].sum()), int(frame["total"].to_numpy()[mask].sum())
 
+    def token_minutes(self) -> pd.DataFrame:
+        """Per sample: timestamp and the increase of each vLLM token counter (`vllm:prompt_tokens_total`,
+        `vllm:generation_tokens_total`) a scraper attributes to it."""
+        return self._token_minutes.copy()
+
     def drift_periods(self) -> pd.DataFrame:
         """model, start, end: model_drift_detected == 1 on the samples in [start, end)."""
         events = self._events[self._events["kind"] == "model_drift"]
@@ -520,16 +544,29 @@ class MetricsSimulation:
         return pc.binary_join_element_wise(" ", pc.cast(seconds, pa.string()), "\n", "")
 
     def write_openmetrics(self, path: Path, start: pd.Timestamp | None = None,
-                          end: pd.Timestamp | None = None) -> None:
+                          end: pd.Timestamp | None = None, *, scrape_seconds: int = SCRAPE_INTERVAL_SECONDS) -> None:
         """Write the samples with timestamp in [start, end) (default: all) as one OpenMetrics file.
 
         Timestamps in seconds, each series' samples contiguous and in time order, families contiguous
         with their `# TYPE`, `# EOF` last, no blank lines. Built with Arrow string kernels, series by series.
+        `scrape_seconds=30` adds a sample half a minute before each one whose previous sample is a minute earlier: a
+        counter holds half of the minute's increase there (its value before when the minute holds a reset), a gauge
+        its previous value. The events of every minute (t - 1m, t] are unchanged, so is the ground truth.
         """
+        if scrape_seconds not in (30, 60):
+            raise ValueError("scrape_seconds: 30 or 60")
         stamps = self.timestamps
         low = 0 if start is None else int(stamps.searchsorted(parse_time(start), side="left"))
         high = len(stamps) if end is None else int(stamps.searchsorted(parse_time(end), side="left"))
         timestamp_text = self._timestamp_text[low:high]
+        half: np.ndarray | None = None
+        if scrape_seconds == 30 and high > low:
+            seconds = stamps.as_unit("s").asi8
+            before = np.concatenate([[seconds[low] - 120] if low == 0 else seconds[low - 1:low], seconds[low:high - 1]])
+            half = seconds[low:high] - before == 60  # which samples get one 30 s before them
+            both = np.column_stack([seconds[low:high] - 30, seconds[low:high]]).ravel()
+            keep = np.column_stack([half, np.ones(high - low, bool)]).ravel()
+            timestamp_text = pc.binary_join_element_wise(" ", pc.cast(pa.array(both[keep]), pa.string()), "\n", "")
         series = self._series
         with open(path, "wb") as out:
             for family, members in series.groupby("family", sort=False):
@@ -539,6 +576,13 @@ class MetricsSimulation:
                     continue
                 for row in members.index:
                     values = self._values[row, low:high]
+                    if half is not None:
+                        previous = np.concatenate([values[:1] if low == 0 else self._values[row, low - 1:low],
+                                                   values[:-1]])
+                        middle = previous
+                        if series["kind"].iat[row] == "counter":
+                            middle = np.where(values >= previous, previous + (values - previous) // 2, previous)
+                        values = np.column_stack([middle, values]).ravel()[keep]
                     scale = int(series["scale"].iat[row])
                     numbers = pa.array(values if scale == 1 else values / scale)
                     lines = pc.binary_join_element_wise(self._prefix(row), pc.cast(numbers, pa.string()),
