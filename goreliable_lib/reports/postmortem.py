@@ -460,10 +460,11 @@ class PostmortemReport:
         failed = self.failed
         if failed.total is None:
             return f"Failed requests' cost: unknown ({md(failed.note or 'not assessed')})."
-        shares = "; ".join(f"{md(r.service)} {r.requests - r.good_requests:,.0f} of {r.requests:,.0f} requests failed"
+        shares = "; ".join(f"{md(r.service)}: {r.requests - r.good_requests:,.0f} of {r.requests:,.0f} requests "
+                           f"failed, of its {md_money(r.cost)} (idle shared)"
                            for r in failed.services.itertuples(index=False) if r.failed_requests_cost is not None)
-        return (f"Failed requests' cost: **{md_money(failed.total)}** (the services' cost of those hours, idle "
-                f"shared, x failed / all requests: {shares}" + (f"; {md(failed.note)}" if failed.note else "") + ").")
+        return (f"Failed requests' cost: **{md_money(failed.total)}** ({shares}"
+                + (f"; {md(failed.note)}" if failed.note else "") + ").")
 
     def cost_note(self) -> str:
         """Why the cost is not shown (Markdown)."""
