@@ -112,8 +112,8 @@ def no_data_sentence(names: Sequence[str]) -> str:
 def cost_sentence(services_map: str, notes: dict[str, str | None], *, fetched: bool) -> str:
     """What the table's cost per million good requests is, and the rows without one and why (`notes`: row -> why
     it has none, None when it has one)."""
-    text = (f"**Cost per million good requests**: the window's cost of the SLO's service (its allocations in "
-            f"{md(services_map)}, idle shared) over the SLO's good events x 1,000,000.")
+    text = (f"**Cost per million good requests**: the window's cost of the SLO's service ({md(services_map)}, idle "
+            "shared) / its good events x 1,000,000.")
     if not fetched:
         return text + " Not available: no cost data (see the warnings)."
     reasons: dict[str, list[str]] = {}
