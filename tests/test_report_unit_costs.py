@@ -153,7 +153,7 @@ def test_a_day_without_cost_data_is_left_out_with_its_events() -> None:
      "namespace:\"go-reliable-production\") selects no allocation in the window"),
     (_services(), {KEY: _allocations([])}, True,
      "Kubecost has no allocation for 2026-11-20 12:00 - 2026-11-22 00:00 UTC"),
-    (_services(), None, False, "no cost data: "),
+    (_services(), None, False, "no cost data (Kubecost not configured or failed: see the warnings)"),
 ])
 def test_no_figure_says_why_never_zero(services: Any, frames: Any, fetched: bool, note: str) -> None:
     cost = slo.slo_cost(_slo_data(services, frames, fetched), OBJECTIVES["api-gateway-availability"])
@@ -171,7 +171,7 @@ def test_a_mapping_selecting_nothing_is_a_warning_and_the_first_screen_names_the
     sentence = slo.slo_text.cost_sentence("services.yaml", {
         "api-gateway-availability": "why [a]", "order-success-rate": None, "api-gateway-latency": "why [a]",
         "llm-latency": "service llm-gateway is not in services.yaml"}, fetched=True)
-    assert sentence.endswith(" x 1,000,000. None for api-gateway-availability, api-gateway-latency (why \\[a\\]); "
+    assert sentence.endswith(" x 1,000,000. Not shown for api-gateway-availability, api-gateway-latency (why \\[a\\]); "
                              "llm-latency (service llm-gateway is not in services.yaml).")
     assert slo.slo_text.cost_sentence("services.yaml", {"order-success-rate": None}, fetched=False).endswith(
         "Not available: no cost data (see the warnings).")

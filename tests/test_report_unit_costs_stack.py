@@ -112,7 +112,7 @@ def test_slo_cost_per_million_good_equals_the_truth(slo_data: dict[str, slo.SLOD
     availability = entries["api-gateway-availability"]["cost_per_million_good_requests"]
     assert availability == pytest.approx(week_truth["api-gateway"]["cost_per_million_good_requests"], rel=1e-6)
     assert not [w for w in report.warnings if w.startswith("cost")]
-    assert "**Cost per million good requests**" in report.headline() and "None for" not in report.headline()
+    assert "**Cost per million good requests**" in report.headline() and "Not shown for" not in report.headline()
     table = slo.slo_plots.status_frame(report.summary_entries()).set_index("slo")
     assert table.loc["llm-latency", "cost_per_million_good_requests"] == entries["llm-latency"][
         "cost_per_million_good_requests"]
@@ -135,8 +135,8 @@ def test_an_slo_whose_service_is_not_mapped_is_null_with_the_reason(slo_data: di
     assert entries["llm-latency"]["cost_note"] == f"service llm-gateway is not in {path}"
     assert entries["api-gateway-latency"]["cost_per_million_good_requests"] is not None
     headline = report.headline()
-    assert "None for llm-latency (service llm-gateway is not in" in headline
-    assert headline.index("None for llm-latency") < headline.index("page:")  # the first screen, before the alerts
+    assert "Not shown for llm-latency (service llm-gateway is not in" in headline
+    assert headline.index("Not shown for llm-latency") < headline.index("page:")  # the first screen, before the alerts
 
 
 def test_a_window_kubecost_has_no_data_for_is_null_with_the_message(sim: Simulation,

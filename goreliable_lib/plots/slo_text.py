@@ -122,7 +122,7 @@ def cost_sentence(services_map: str, notes: dict[str, str | None], *, fetched: b
             reasons.setdefault(note, []).append(name)
     if not reasons:
         return text
-    return text + " None for " + "; ".join(f"{md(', '.join(names))} ({md(note)})"
+    return text + " Not shown for " + "; ".join(f"{md(', '.join(names))} ({md(note)})"
                                           for note, names in reasons.items()) + "."
 
 

@@ -284,7 +284,7 @@ def slo_cost(data: SLOData, objective: SLOObjective) -> SLOCost:
     if service is None:
         return SLOCost(note=f"service {objective.service} is not in {costs.services.path}")
     if not costs.fetched:
-        return SLOCost(note="no cost data: " + "; ".join(costs.notes))
+        return SLOCost(note="no cost data (Kubecost not configured or failed: see the warnings)")
     start, end = data.windows[objective.name]
     frames = costs.allocations[(start, end)]
     periods = units.day_periods(start, end)
