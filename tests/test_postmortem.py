@@ -21,7 +21,9 @@ from cost_fixtures import cost_sim, kubecost_url  # noqa: F401 - fixtures
 from sim_metrics_fixtures import MetricsStack, metrics_stack_fixture  # noqa: F401 - fixture
 
 from goreliable_lib import cli
+from goreliable_lib.devstack.sim.unit_costs import truth as unit_cost_truth
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.plots.format import money
 from goreliable_lib.reports import postmortem
 from goreliable_lib.runner.execute import run_report
 from goreliable_lib.sources.connect import connect
@@ -149,6 +151,22 @@ def test_cost_impact_matches_the_cost_ground_truth(runs: dict[str, Any], cost_si
     assert cost["scope"] == "controllers api-gateway" and cost["baseline_weeks"] == 4
 
 
+def test_failed_requests_cost_matches_the_unit_cost_truth(runs: dict[str, Any], metrics_stack: MetricsStack) -> None:
+    """api-gateway (params/services.yaml: its pods in go-reliable-production, idle shared) over 14:00-15:00, x the
+    share of api-gateway-availability's events of those minutes that failed."""
+    cost = _summary(runs["live"].location)["cost_impact"]
+    hours = (OUTAGE_START.floor("h"), OUTAGE_END.ceil("h"))
+    expected = next(s for s in unit_cost_truth(metrics_stack.simulation, *hours)["unit_costs"]
+                    if s["service"] == "api-gateway")
+    assert cost["failed_requests_cost"] == pytest.approx(expected["failed_requests_cost"], abs=0.005)
+    assert cost["failed_requests_note"] is None and [r["service"] for r in cost["failed_requests"]] == ["api-gateway"]
+    page = (Path(runs["live"].location) / "report.html").read_text()
+    failed = expected["requests"] - expected["good_requests"]
+    assert (f"Failed requests' cost: <strong>{money(expected['failed_requests_cost'])}</strong> (api-gateway: "
+            f"{failed:,.0f} of {expected['requests']:,.0f} requests failed, of its {money(expected['cost'])} (idle "
+            "shared)).") in page
+
+
 def test_timeline_is_built_from_the_data(runs: dict[str, Any], metrics_stack: MetricsStack) -> None:
     timeline = pd.read_csv(Path(runs["live"].location) / "timeline.csv")
     events = list(timeline["event"])
@@ -192,7 +210,9 @@ def test_without_kubecost_the_cost_is_a_warning(live_env: dict[str, str], monkey
     assert report.cost is None
     assert any("no Kubecost configured" in w and "GORELIABLE_KUBECOST_URL" in w for w in report.warnings)
     summary = report.summary()
-    assert summary["cost_impact"] == {"cost": None, "usual_cost": None}
+    assert summary["cost_impact"] == {
+        "cost": None, "usual_cost": None, "failed_requests_cost": None, "failed_requests": [],
+        "failed_requests_note": "no cost data (Kubecost not configured or failed: see the warnings)"}
     assert [s["name"] for s in summary["slos"]] == ["api-gateway-availability"]
     assert "Cost impact:** not assessed" in report.headline()
 

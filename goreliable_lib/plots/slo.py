@@ -45,6 +45,7 @@ STATUS_COLUMNS: dict[str, Column] = {
     "burn_rate_1h": Column("rate", "Burn 1h", note="no events in the last hour"),
     "burn_rate_3d": Column("rate", "Burn 3d", note="no events in the last 3 days"),
     "alerts": Column("text", "Alerts page / ticket"), "coverage": Column("percent", "Coverage", digits=2),
+    "cost_per_million_good_requests": Column("money", "Cost per million good", note="no cost (see above)"),
     "service": Column("text", "Service"),
 }
 
@@ -52,7 +53,8 @@ STATUS_COLUMNS: dict[str, Column] = {
 # --------------------------------------------------------------------------------------------- first screen
 def status_frame(slos: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per SLO from summary.json `slos` entries (the machine values; `STATUS_COLUMNS` says how they read):
-    objective, SLI, budget left, burn 1h / 3d, alert periods (page / ticket), coverage and the status."""
+    objective, SLI, budget left, burn 1h / 3d, alert periods (page / ticket), coverage, the status and the cost per
+    million good requests."""
     rows = []
     for entry in slos:
         alerts = entry.get("alerts") or []
@@ -62,9 +64,11 @@ def status_frame(slos: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                      "burn_rate_1h": rates.get("1h"), "burn_rate_3d": rates.get("3d"),
                      "alerts": f"{sum(a['severity'] == 'page' for a in alerts)} / "
                                f"{sum(a['severity'] == 'ticket' for a in alerts)}",
-                     "coverage": entry["coverage"], "status": entry["status"]})
+                     "coverage": entry["coverage"], "status": entry["status"],
+                     "cost_per_million_good_requests": entry.get("cost_per_million_good_requests")})
     frame = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
-    for column in ("objective", "sli", "error_budget_remaining", "burn_rate_1h", "burn_rate_3d", "coverage"):
+    for column in ("objective", "sli", "error_budget_remaining", "burn_rate_1h", "burn_rate_3d", "coverage",
+                   "cost_per_million_good_requests"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 

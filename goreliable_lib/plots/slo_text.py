@@ -109,6 +109,23 @@ def no_data_sentence(names: Sequence[str]) -> str:
             "and left out of the policy decision.")
 
 
+def cost_sentence(services_map: str, notes: dict[str, str | None], *, fetched: bool) -> str:
+    """What the table's cost per million good requests is, and the rows without one and why (`notes`: row -> why
+    it has none, None when it has one)."""
+    text = (f"**Cost per million good requests**: the window's cost of the SLO's service ({md(services_map)}, idle "
+            "shared) / its good events x 1,000,000.")
+    if not fetched:
+        return text + " Not available: no cost data (see the warnings)."
+    reasons: dict[str, list[str]] = {}
+    for name, note in notes.items():
+        if note is not None:
+            reasons.setdefault(note, []).append(name)
+    if not reasons:
+        return text
+    return text + " Not shown for " + "; ".join(f"{md(', '.join(names))} ({md(note)})"
+                                          for note, names in reasons.items()) + "."
+
+
 def alert_sentence(alerts: pd.DataFrame) -> str:
     """`page: api-gateway-availability 2 periods from 2026-11-11 14:24 UTC (peak 167x); ticket: ...`."""
     parts = []

@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 
 from goreliable_lib.errors import BadInputError
+from goreliable_lib.inputs.services_map import DEFAULT_SERVICES_MAP
 from goreliable_lib.paths import project_root, resolve
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import NO_SOURCE, source_kind, source_label, window_label
@@ -287,6 +288,11 @@ def common_params(title: str) -> tuple[Param, ...]:
 CATALOG_PARAM = Param("catalog", "file, folder or list", "params/slos.yaml",
                       "SLO catalog: OpenSLO v1, Pyrra or Sloth; a file, a folder of *.yaml/*.yml files, or several "
                       "(a list or comma-separated) (docs/slo-catalog.md)", check_catalog)
+
+
+SERVICES_MAP_PARAM = Param("services_map", "file", DEFAULT_SERVICES_MAP,
+                          "which Kubecost/OpenCost allocations are which service, for the unit costs (a services "
+                          "map, docs/summary.md); none: no unit cost", check_optional_file)
 
 
 def bad_file_input(name: str, exc: BadInputError) -> BadInputError:

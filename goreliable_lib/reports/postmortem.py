@@ -10,17 +10,31 @@ What is fetched (one pass, recorded, so the run replays offline with `GORELIABLE
   incident's end (the error budget the incident is charged to) and (b) 3 days (the slowest alert's window)
   before the view's start, to the view's end;
 - Kubecost hourly allocations per `namespace,controller` over the view's whole hours, and over the same hours
-  of each of the BASELINE_WEEKS (4) previous weeks (same weekday, same time of day): 5 small requests.
-The definitions of the figures are in `analysis.incident`. Each *objective* of the chosen SLOs is one row (an
-SLO with several objectives gives `SLO/objective` rows, each charged to its own target; a grouped SLO one row per
-group with series in the incident's view, `events.groups`, as in the SLO report, at most
-`events.groups.MAX_GROUPS`); a time-slice objective is charged in slices and a thresholdMetric's values are
-fetched per slice (`events.threshold`), both aligned to the 30-day budget window's start.
+  of each of the BASELINE_WEEKS (4) previous weeks (same weekday, same time of day): 5 small requests;
+- for the failed requests' cost: per affected service the services map (`services_map`) names, its allocations with
+  idle shared per hour of the incident's whole hours (`sources.service_costs`, one request per distinct aggregate
+  and filter), and the events of the SLO counting its requests (the map's `requests`: the assessed SLO's events
+  when it is one of the report's, else fetched over those hours).
+
+The definitions of the figures are in `analysis.incident`. The failed requests' cost
+(`cost_impact.failed_requests_cost`) follows `analysis.unit_costs`: per service, the cost of the incident's whole
+hours (`cost_impact.hours`: its start rounded down to the hour to its end rounded up, cut at the clock's last whole
+hour) x bad / total of its requests in the same minutes (hours_start < t <= hours_end); hours Kubecost has no
+allocation for are left out, their requests too; summed over the services. None, with the reason in
+`failed_requests_note`, when no affected service is mapped, a mapping selects nothing, Kubecost is not there or has
+no allocation for the hours.
+
+Each *objective* of the chosen SLOs is one row (an SLO with several objectives gives `SLO/objective` rows, each
+charged to its own target; a grouped SLO one row per group with series in the incident's view, `events.groups`, as
+in the SLO report, at most `events.groups.MAX_GROUPS`); a time-slice objective is charged in slices and a
+thresholdMetric's values are fetched per slice (`events.threshold`), both aligned to the 30-day budget window's
+start.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +43,7 @@ from typing import Any
 import pandas as pd
 
 from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.analysis import unit_costs as units
 from goreliable_lib.analysis.incident import (
     AFTER,
     BASELINE_WEEKS,
@@ -51,11 +66,13 @@ from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
 from goreliable_lib.events.groups import expand_groups
 from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import SLOObjective, objectives_of, read_catalog, select_slos
+from goreliable_lib.inputs.services_map import ServiceMapping, ServicesMap, load_services_map
 from goreliable_lib.plots.format import format_duration, md, md_money, money_difference
 from goreliable_lib.plots.table import Column
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
     CHECK_NOW,
+    SERVICES_MAP_PARAM,
     Param,
     ReportSpec,
     Window,
@@ -63,11 +80,13 @@ from goreliable_lib.reports.base import (
     check_names,
     check_time,
     common_params,
+    read_file_param,
 )
 from goreliable_lib.sources.base import PrometheusAPI
 from goreliable_lib.sources.connect import Sources
-from goreliable_lib.sources.kubecost import KubecostSource
+from goreliable_lib.sources.kubecost import KubecostSource, key_column
 from goreliable_lib.sources.memo import Memo
+from goreliable_lib.sources.service_costs import RequestKey, service_allocations
 from goreliable_lib.timeutil import parse_time, to_rfc3339
 
 COST_AGGREGATE = "namespace,controller"
@@ -124,6 +143,74 @@ def fetch_costs(kubecost: KubecostSource, incident: Incident, now: pd.Timestamp,
             for week in range(weeks + 1)}
 
 
+def failed_cost_hours(incident: Incident, now: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The incident's whole hours (its start's hour to the end of the hour its end falls in), cut at the clock's
+    last whole hour (Kubecost's resolution is one hour)."""
+    return incident.start.floor("h"), min(incident.end.ceil("h"), now.floor("h"))
+
+
+@dataclass
+class FailedCostData:
+    """What the failed requests' cost needs: the services map, the incident's hours, the affected services it maps,
+    their allocations (hourly, idle shared) and per SLO counting their requests its events; `notes` say what is
+    missing (None allocations: Kubecost not there or failed)."""
+
+    services: ServicesMap
+    hours: tuple[pd.Timestamp, pd.Timestamp]
+    mapped: list[ServiceMapping]
+    allocations: dict[RequestKey, pd.DataFrame] | None
+    requests: dict[str, pd.DataFrame]  # SLO name -> timestamp, good, total
+    notes: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)  # affected services the map does not name
+
+
+def _requests_events(prometheus: PrometheusAPI, name: str, catalog_objectives: list[SLOObjective],
+                     fetched: Mapping[str, pd.DataFrame], hours: tuple[pd.Timestamp, pd.Timestamp],
+                     view_end: pd.Timestamp) -> pd.DataFrame | None:
+    """The events of the SLO (objective) `name` over the hours: the assessed one's when they cover the hours, else
+    fetched; None when the catalog has no such ratio SLO."""
+    if name in fetched and view_end >= hours[1]:
+        return fetched[name]
+    objective = next((o for o in catalog_objectives if o.name == name and o.threshold is None), None)
+    if objective is None:
+        return None
+    return fetch_slo_events(prometheus, objective, hours[0], hours[1], lookback=pd.Timedelta(0)).events
+
+
+def fetch_failed_costs(sources: Sources, prometheus: PrometheusAPI, params: Mapping[str, Any], incident: Incident,
+                       chosen: list[SLOObjective], fetched: Mapping[str, pd.DataFrame],
+                       kubecost_failed: bool) -> FailedCostData | None:
+    """The failed requests' cost's inputs (see the module docstring); None without a services map. Kubecost not
+    configured or failing is a note, never fatal (`kubecost_failed`: the cost impact's own requests failed already:
+    not asked again)."""
+    path = params.get("services_map", SERVICES_MAP_PARAM.default)
+    if not path:
+        return None
+    services = load_services_map(path)
+    hours = failed_cost_hours(incident, sources.now())
+    affected = list(dict.fromkeys(o.service for o in chosen))
+    mapped = [m for m in (services.for_service(name) for name in affected) if m is not None]
+    data = FailedCostData(services, hours, mapped, None, {},
+                          unmapped=[name for name in affected if services.for_service(name) is None])
+    if not mapped or hours[1] <= hours[0] or not sources.endpoints.get("kubecost") or kubecost_failed:
+        return data
+    catalog = read_catalog(params.get("catalog", CATALOG_PARAM.default)).objectives
+    try:
+        data.allocations = service_allocations(sources.kubecost, mapped, hours[0], hours[1], step="1h")
+    except SourceError as exc:
+        data.notes.append(f"cost: Kubecost failed, the failed requests' cost is not assessed: {exc}")
+        return data
+    for name in dict.fromkeys(m.requests for m in mapped):
+        events = _requests_events(prometheus, name, catalog, fetched, hours, incident.view_end)
+        if events is None:
+            data.notes.append(f"cost: SLO {name!r} (the requests of "
+                              f"{', '.join(m.name for m in mapped if m.requests == name)} in {services.path}) is not "
+                              "in the catalog: its failed requests' cost is not assessed")
+        else:
+            data.requests[name] = events
+    return data
+
+
 @dataclass
 class PostmortemData:
     """What the postmortem fetched: the incident, its SLOs and their events, and the costs (or why not)."""
@@ -138,6 +225,8 @@ class PostmortemData:
     thresholds: dict[str, ThresholdValues] = field(default_factory=dict)  # thresholdMetric objectives
     #: per ratio objective: its events completed from the SLO event archive (days its source no longer holds)
     archived: dict[str, WithArchive] = field(default_factory=dict)
+    #: the failed requests' cost's inputs (None: no services map)
+    failed_costs: FailedCostData | None = None
 
     def events_of(self, name: str) -> pd.DataFrame:
         """The per-minute events of a ratio objective: the source's, completed from the archive."""
@@ -179,7 +268,87 @@ def fetch(sources: Sources, params: Mapping[str, Any], *, before: Any = BEFORE, 
         events[slo.name] = dataclasses.replace(shared[key], name=slo.name)
         archived[slo.name] = completed[key]
     costs, notes = fetch_costs_or_why(sources, incident)
-    return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after), thresholds, archived)
+    assessed = {slo.name: archived[slo.name].events for slo in chosen if slo.name in archived and not slo.group_labels}
+    failed = fetch_failed_costs(sources, prometheus, params, incident, chosen, assessed,
+                                kubecost_failed=costs is None and bool(sources.endpoints.get("kubecost")))
+    return PostmortemData(incident, chosen, events, now, costs, notes, pd.Timedelta(after), thresholds, archived,
+                          failed)
+
+
+# --------------------------------------------------------------------------------------------- failed requests' cost
+FAILED_COLUMNS = ["service", "requests_slo", "cost", "requests", "good_requests", "failed_requests_cost"]
+
+
+@dataclass
+class FailedRequestsCost:
+    """The cost of the incident's failed requests: in all (None: `note` says why), per service (FAILED_COLUMNS), what
+    was left out (`note`), and the warnings."""
+
+    total: float | None
+    services: pd.DataFrame
+    note: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """summary.json `cost_impact`: `failed_requests_cost`, `failed_requests_note`, `failed_requests` (per
+        service)."""
+        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+                for row in self.services.to_dict("records")]
+        return {"failed_requests_cost": self.total, "failed_requests_note": self.note, "failed_requests": rows}
+
+
+def _hour_periods(hours: tuple[pd.Timestamp, pd.Timestamp]) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    starts = pd.date_range(hours[0], hours[1], freq="h", inclusive="left")
+    return [(lo, min(lo + pd.Timedelta(hours=1), hours[1])) for lo in starts]
+
+
+def failed_requests_cost(data: FailedCostData | None) -> FailedRequestsCost:
+    """The failed requests' cost from its inputs (pure; the rule: the module docstring)."""
+    empty = pd.DataFrame(columns=FAILED_COLUMNS)
+    if data is None:
+        return FailedRequestsCost(None, empty, "no services map (services_map: none)")
+    path = data.services.path
+    if not data.mapped:
+        return FailedRequestsCost(None, empty, f"no affected service ({', '.join(data.unmapped)}) is in {path}")
+    span = f"{data.hours[0]:%Y-%m-%d %H:%M} .. {data.hours[1]:%H:%M} UTC"
+    if data.hours[1] <= data.hours[0]:
+        return FailedRequestsCost(None, empty, f"Kubecost has no whole hour of the incident yet ({span})",
+                                  list(data.notes))
+    if data.allocations is None:
+        return FailedRequestsCost(None, empty, "no cost data (Kubecost not configured or failed: see the warnings)",
+                                  list(data.notes))
+    periods = _hour_periods(data.hours)
+    covered = units.has_cost_data(list(data.allocations.values()), periods)
+    if not any(covered.values()):
+        note = f"Kubecost has no allocation for {span}"
+        return FailedRequestsCost(None, empty, note, [*data.notes, f"cost: {note}: the failed requests' cost is "
+                                                                     "not assessed"])
+    found, rows, left_out = list(data.notes), [], [f"{name} (not in {path})" for name in data.unmapped]
+    for service in data.mapped:
+        events = data.requests.get(service.requests)
+        if events is None:
+            left_out.append(f"{service.name} (its requests' SLO {service.requests} is not in the catalog)")
+            continue
+        periods_rows = units.service_periods(service, data.allocations[service.allocations.request_key],
+                                             key_column(service.allocations.aggregate), "", periods, covered, events)
+        if periods_rows.attrs["maps_to_nothing"]:
+            left_out.append(f"{service.name} (its mapping selects no allocation)")
+            found.append(f"cost: service {service.name}'s mapping in {path} ({service.mapping_text()}) selects no "
+                         f"allocation in {span}: its failed requests' cost is not assessed")
+            continue
+        row = units.window(periods_rows).iloc[0]
+        rows.append({"service": service.name, "requests_slo": service.requests, "cost": float(row["cost"]),
+                     "requests": float(row["requests"]), "good_requests": float(row["good_requests"]),
+                     "failed_requests_cost": row["failed_requests_cost"]})
+    if missing := [lo for lo, ok in covered.items() if not ok]:
+        found.append(f"cost: Kubecost has no allocation for {', '.join(f'{h:%H:%M}' for h in missing)} UTC: the "
+                     "failed requests' cost leaves those hours out, their requests too")
+    table = pd.DataFrame(rows, columns=FAILED_COLUMNS)
+    known = [v for v in table["failed_requests_cost"] if v is not None and not pd.isna(v)]
+    note = ("not counted: " + "; ".join(left_out)) if left_out else None
+    if not known:
+        note = "no service with requests and cost" + (f"; {note}" if note else "")
+    return FailedRequestsCost(float(sum(known)) if known else None, table, note, found)
 
 
 # --------------------------------------------------------------------------------------------- the report
@@ -194,6 +363,7 @@ class PostmortemReport:
     data: dict[str, SLOEvents] = field(repr=False)
     warnings: list[str] = field(default_factory=list)
     title: str = "Incident postmortem"
+    failed: FailedRequestsCost = field(default_factory=lambda: failed_requests_cost(None))
 
     @property
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -230,7 +400,8 @@ class PostmortemReport:
 
     def summary(self) -> dict[str, Any]:
         """The postmortem block of summary.json (DESIGN.md) plus the view and the conventions."""
-        cost = self.cost.summary() if self.cost is not None else {"cost": None, "usual_cost": None}
+        cost = {**(self.cost.summary() if self.cost is not None else {"cost": None, "usual_cost": None}),
+                **self.failed.summary()}
         return {
             "incident": {"start": to_rfc3339(self.incident.start), "end": to_rfc3339(self.incident.end),
                          "duration_seconds": self.incident.duration_seconds},
@@ -268,6 +439,7 @@ class PostmortemReport:
         lines.append("")
         if self.cost is None:
             lines.append("**Cost impact:** not assessed (see the warnings).")
+            return "\n".join(lines)
         else:
             cost = self.cost
             span = f"{cost.hours_start:%H:%M}–{cost.hours_end:%H:%M} UTC"
@@ -280,7 +452,19 @@ class PostmortemReport:
                              + (md_money(cost.cost) if cost.cost is not None else "unknown")
                              + ", usual " + (md_money(cost.usual_cost) if cost.usual_cost is not None else "unknown")
                              + ".")
+        lines[-1] += " " + self.failed_sentence()
         return "\n".join(lines)
+
+    def failed_sentence(self) -> str:
+        """The failed requests' cost, on the cost-impact line (Markdown)."""
+        failed = self.failed
+        if failed.total is None:
+            return f"Failed requests' cost: unknown ({md(failed.note or 'not assessed')})."
+        shares = "; ".join(f"{md(r.service)}: {r.requests - r.good_requests:,.0f} of {r.requests:,.0f} requests "
+                           f"failed, of its {md_money(r.cost)} (idle shared)"
+                           for r in failed.services.itertuples(index=False) if r.failed_requests_cost is not None)
+        return (f"Failed requests' cost: **{md_money(failed.total)}** ({shares}"
+                + (f"; {md(failed.note)}" if failed.note else "") + ").")
 
     def cost_note(self) -> str:
         """Why the cost is not shown (Markdown)."""
@@ -316,13 +500,16 @@ def build(data: PostmortemData, params: Mapping[str, Any]) -> PostmortemReport:
     if data.costs is not None:
         cost = cost_impact(data.costs, incident, list(dict.fromkeys(s.service for s in data.slos)))
         found.extend(cost.warnings)
+    failed = failed_requests_cost(data.failed_costs)
+    found.extend(failed.warnings)
     return PostmortemReport(incident, impacts, cost, timeline(impacts, incident), data.events, found,
-                            title=params.get("title") or SPEC.title)
+                            title=params.get("title") or SPEC.title, failed=failed)
 
 
 # --------------------------------------------------------------------------------------------- check
 def check(values: dict[str, Any]) -> None:
-    """The incident is a positive interval and the services/SLOs named exist in the catalog (exit 2)."""
+    """The incident is a positive interval, the services/SLOs named exist in the catalog and the services map
+    validates (exit 2)."""
     start = parse_time(values["incident_start"], now=CHECK_NOW, field="incident_start")
     end = parse_time(values["incident_end"], now=CHECK_NOW, field="incident_end")
     if end <= start:
@@ -334,6 +521,8 @@ def check(values: dict[str, Any]) -> None:
         if str(exc).startswith(("services", "slos")):
             raise
         raise bad_file_input("catalog", exc) from None
+    if values.get("services_map"):
+        read_file_param("services_map", load_services_map, values["services_map"])
 
 
 # --------------------------------------------------------------------------------------------- window and index
@@ -360,6 +549,10 @@ TABLE_COLUMNS = {
     "high": Column("money", "Highest usual"),
     "slo": Column(note="about the whole incident"),
     "detail": Column("text"),
+    "requests_slo": Column("text", "Requests counted by"),
+    "requests": Column("count", "Requests"),
+    "good_requests": Column("count", "Good requests"),
+    "failed_requests_cost": Column("money", "Failed requests' cost", note="no requests"),
 }
 
 
@@ -372,5 +565,6 @@ SPEC = ReportSpec(
         Param("services", "names", "all", "services affected (all, or a list)", check_names),
         Param("slos", "names", "all", "SLOs to assess (all, or a list of SLO names)", check_names),
         CATALOG_PARAM,
+        SERVICES_MAP_PARAM,
     ), "params/postmortem.yaml", check=check, window=window, index_headline=index_headline,
     columns=TABLE_COLUMNS, png_figures=True)

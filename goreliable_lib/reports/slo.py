@@ -21,6 +21,16 @@ window (`events.groups`: `SLO{label="value"}`; more than `max_groups` groups is 
 fetched). The `window` parameter applies to every objective (calendar forms in each SLO's
 calendar time zone); `window=catalog` uses each SLO's own `timeWindow` (30 days rolling, the kit's default, for
 an SLO without one, which the first screen says).
+
+Cost per million good requests (`slos[].cost_per_million_good_requests`, the table's last figure): an SLO's service
+is the entry of the services map (`services_map`, `inputs.services_map`) whose `name` is the SLO's `service`; its cost
+is its mapping's allocations over the objective's window with idle shared (`sources.service_costs`, one Kubecost
+request per distinct aggregate and filter, by UTC day), and the figure is that cost over the SLO's own good events of
+the same window x 1e6 (`analysis.unit_costs`: days Kubecost has no allocation for are left out, their events too;
+good events as served, before correction windows). None, with the reason in `cost_note`, for an SLO whose service
+the map does not name or whose mapping selects no allocation, a thresholdMetric (no events), a group of a grouped SLO
+(the service's cost is not split by group), and, with a warning, when no Kubecost is configured or it fails (the rest
+of the report unchanged).
 """
 
 from __future__ import annotations
@@ -36,8 +46,10 @@ import plotly.graph_objects as go
 
 from goreliable_lib.analysis import correction_windows, counters
 from goreliable_lib.analysis import slo as analysis
+from goreliable_lib.analysis import unit_costs as units
 from goreliable_lib.analysis.history import month_starts, monthly_history
 from goreliable_lib.analysis.runs import gap_periods
+from goreliable_lib.errors import SourceError
 from goreliable_lib.events import promql
 from goreliable_lib.events.archive import (
     WithArchive,
@@ -50,6 +62,7 @@ from goreliable_lib.events.groups import MAX_GROUPS, expand_groups
 from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
 from goreliable_lib.inputs.catalog import Catalog, SLOObjective, read_catalog, select_objectives
 from goreliable_lib.inputs.corrections import Correction, catalog_corrections, load_corrections
+from goreliable_lib.inputs.services_map import ServicesMap, load_services_map
 from goreliable_lib.plots import slo as slo_plots
 from goreliable_lib.plots import slo_text
 from goreliable_lib.plots.format import format_time, percent
@@ -58,6 +71,7 @@ from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend, series_name, window_label
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
+    SERVICES_MAP_PARAM,
     Param,
     ReportSpec,
     Window,
@@ -73,7 +87,9 @@ from goreliable_lib.reports.base import (
 )
 from goreliable_lib.sources.base import PrometheusAPI
 from goreliable_lib.sources.connect import Sources
+from goreliable_lib.sources.kubecost import key_column
 from goreliable_lib.sources.memo import Memo
+from goreliable_lib.sources.service_costs import DAY_STEP, RequestKey, service_allocations
 from goreliable_lib.timeutil import MINUTE, parse_time, parse_window
 
 #: Drift points per model in one fetch (Prometheus allows 11,000; fewer keeps snapshots small).
@@ -103,6 +119,19 @@ def fetch_model_drift(prometheus: PrometheusAPI, start: pd.Timestamp, end: pd.Ti
 
 
 @dataclass
+class SLOCostData:
+    """What the cost per million good requests needs: the services map and, per distinct objective window, the
+    allocations of the services the report's SLOs belong to (by UTC day, idle shared; empty when there is nothing to
+    fetch, or Kubecost is not there: `notes` says why)."""
+
+    services: ServicesMap
+    allocations: dict[tuple[pd.Timestamp, pd.Timestamp], dict[RequestKey, pd.DataFrame]]
+    notes: list[str] = field(default_factory=list)
+    #: False when no Kubecost is configured or it failed (every figure None, `notes` says why)
+    fetched: bool = True
+
+
+@dataclass
 class SLOData:
     """What the SLO report fetched: the catalog, the selected objectives with their windows and events (or, for a
     thresholdMetric, values per slice), and drift; keyed by objective name (`SLO` or `SLO/objective`)."""
@@ -118,6 +147,8 @@ class SLOData:
     archived: dict[str, WithArchive] = field(default_factory=dict)
     #: the correction windows read (the catalog's, then the `corrections` file's), applied in `build`
     corrections: list[Correction] = field(default_factory=list)
+    #: what the cost per million good requests needs (None: no services map)
+    costs: SLOCostData | None = None
 
     def corrections_for(self, objective: SLOObjective) -> list[Correction]:
         """The corrections that cover an objective, in the order read."""
@@ -184,7 +215,109 @@ def fetch(sources: Sources, params: Mapping[str, Any]) -> SLOData:
         archived[objective.name] = completed[key]
     data = SLOData(catalog, objectives, windows, events, pd.DataFrame(), thresholds, window, archived, corrections)
     data.drift = fetch_model_drift(prometheus, data.start, data.end)
+    data.costs = fetch_costs(sources, params.get("services_map", SERVICES_MAP_PARAM.default), objectives, windows)
     return data
+
+
+def costed(objective: SLOObjective) -> bool:
+    """Whether an objective's row can carry a cost per million good requests: a ratio objective, not one group of a
+    grouped SLO."""
+    return objective.threshold is None and not objective.group_labels
+
+
+def fetch_costs(sources: Sources, services_map: Any, objectives: Sequence[SLOObjective],
+                windows: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]]) -> SLOCostData | None:
+    """The allocations of the services the objectives belong to (those the map names), over each distinct window by
+    UTC day with idle shared (`sources.service_costs`); None without a services map. No Kubecost configured, or
+    Kubecost failing, is a note (a warning), never fatal."""
+    if not services_map:
+        return None
+    services = load_services_map(services_map)
+    wanted: dict[tuple[pd.Timestamp, pd.Timestamp], list[str]] = {}
+    for objective in objectives:
+        if costed(objective) and services.for_service(objective.service) is not None:
+            wanted.setdefault(windows[objective.name], []).append(objective.service)
+    if not wanted:
+        return SLOCostData(services, {})
+    if not sources.endpoints.get("kubecost"):
+        return SLOCostData(services, {}, ["cost: no Kubecost configured (set GORELIABLE_KUBECOST_URL): no cost per "
+                                          "million good requests"], fetched=False)
+    allocations = {}
+    try:
+        for (start, stop), names in wanted.items():
+            allocations[(start, stop)] = service_allocations(sources.kubecost, services.select(names), start, stop,
+                                                             step=DAY_STEP)
+    except SourceError as exc:
+        return SLOCostData(services, {}, [f"cost: Kubecost failed, no cost per million good requests: {exc}"],
+                           fetched=False)
+    return SLOCostData(services, allocations)
+
+
+# --------------------------------------------------------------------------------------------- cost per million good
+@dataclass(frozen=True)
+class SLOCost:
+    """One row's cost per million good requests (None: `note` says why), with the service's cost and the good events
+    it is divided by (over the window's days with cost data) and the days left out (Kubecost had none)."""
+
+    value: float | None = None
+    cost: float | None = None
+    good_requests: float | None = None
+    note: str | None = None
+    days_without_cost: tuple[pd.Timestamp, ...] = ()
+    maps_to_nothing: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """summary.json `slos[]`: `cost_per_million_good_requests`, `service_cost`, `cost_note`."""
+        return {"cost_per_million_good_requests": self.value, "service_cost": self.cost, "cost_note": self.note}
+
+
+def slo_cost(data: SLOData, objective: SLOObjective) -> SLOCost:
+    """The cost per million good requests of one objective's row (pure; the rules: the module docstring)."""
+    costs = data.costs
+    if costs is None:
+        return SLOCost(note="no services map (services_map: none)")
+    if objective.threshold is not None:
+        return SLOCost(note="a thresholdMetric counts no requests")
+    if objective.group_labels:
+        return SLOCost(note="one group of a grouped SLO: the service's cost is not split by group")
+    service = costs.services.for_service(objective.service)
+    if service is None:
+        return SLOCost(note=f"service {objective.service} is not in {costs.services.path}")
+    if not costs.fetched:
+        return SLOCost(note="no cost data (Kubecost not configured or failed: see the warnings)")
+    start, end = data.windows[objective.name]
+    frames = costs.allocations[(start, end)]
+    periods = units.day_periods(start, end)
+    covered = units.has_cost_data(list(frames.values()), periods)
+    if not any(covered.values()):
+        return SLOCost(note=f"Kubecost has no allocation for {slo_text.when_text(start, end)}")
+    rows = units.service_periods(service, frames[service.allocations.request_key],
+                                 key_column(service.allocations.aggregate), "", periods, covered,
+                                 data.events_of(objective.name))
+    if rows.attrs["maps_to_nothing"]:
+        return SLOCost(note=f"service {service.name}'s mapping in {costs.services.path} ({service.mapping_text()}) "
+                            "selects no allocation in the window", maps_to_nothing=True)
+    row = units.window(rows).iloc[0]
+    value = row["cost_per_million_good_requests"]
+    return SLOCost(value, float(row["cost"]), float(row["good_requests"]),
+                   None if value is not None else "no good request in the window",
+                   tuple(lo for lo, ok in covered.items() if not ok))
+
+
+def _cost_warnings(data: SLOData, costs: Mapping[str, SLOCost]) -> list[str]:
+    """Kubecost missing or failing, a mapping selecting nothing (once per service), days without cost data (once
+    per window)."""
+    found = list(data.costs.notes) if data.costs is not None else []
+    for name, cost in costs.items():
+        if cost.maps_to_nothing and cost.note:
+            found.append(f"cost: {cost.note}: no cost per million good requests for its SLOs (check the mapping's "
+                         "values against the allocations' keys)")
+        if cost.days_without_cost:
+            days = ", ".join(f"{day:%Y-%m-%d}" for day in cost.days_without_cost)
+            found.append(f"cost: Kubecost has no allocation for {days} (UTC): the cost per million good requests "
+                         f"of {data.windows[name][0]:%Y-%m-%d %H:%M} .. {data.windows[name][1]:%Y-%m-%d %H:%M} UTC "
+                         "leaves those days out, their good requests too")
+    return list(dict.fromkeys(found))
 
 
 # --------------------------------------------------------------------------------------------- the report
@@ -199,6 +332,8 @@ class SLOReport:
     drift_periods: pd.DataFrame  # model, start, end
     title: str = "SLO report"
     warnings: list[str] = field(default_factory=list)
+    #: per row: its cost per million good requests, or why none (`slo_cost`)
+    costs: dict[str, SLOCost] = field(default_factory=dict)
     #: `history()` and `archive_summary()` as first computed (the notebook and summary.json ask for them again)
     _history: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
     _archive_summary: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
@@ -271,8 +406,13 @@ class SLOReport:
             entry.update(facts.summary() if facts is not None else {"data_starts_at": None, "partial": False})
             if result.name in self.data.archived:
                 entry["archive_days"] = self.data.archived[result.name].archived.summary()["days"]
+            entry.update(self.cost_of(result.name).summary())
             entries.append(entry)
         return entries
+
+    def cost_of(self, name: str) -> SLOCost:
+        """A row's cost per million good requests (`slo_cost`), or why none."""
+        return self.costs.get(name) or SLOCost(note="not computed")
 
     def window_facts(self, name: str) -> counters.WindowData | None:
         """What data an objective's window has (analysis.counters.WindowData): where the source's data starts
@@ -342,6 +482,7 @@ class SLOReport:
                          "page_alerts": int((r.alerts["severity"] == "page").sum()),
                          "ticket_alerts": int((r.alerts["severity"] == "ticket").sum()),
                          "good_events": r.good_events, "total_events": r.total_events, "coverage": r.coverage,
+                         "cost_per_million_good_requests": self.cost_of(r.name).value,
                          "status": r.status, "budgeting_method": r.budgeting_method,
                          "good_slices": r.slices.good if r.slices else math.nan,
                          "slices_with_events": r.slices.with_events if r.slices else math.nan,
@@ -438,6 +579,10 @@ class SLOReport:
             lines += ["", slo_text.corrections_sentence(self.corrections_applied())]
         if no_data := [r.name for r in self.results if r.status == "no_data"]:
             lines += ["", slo_text.no_data_sentence(no_data)]
+        if self.data.costs is not None:
+            lines += ["", slo_text.cost_sentence(self.data.costs.services.path,
+                                                 {r.name: self.cost_of(r.name).note for r in self.results},
+                                                 fetched=self.data.costs.fetched)]
         lines += ["", slo_text.alert_sentence(self.alerts_table())]
         lines += ["", slo_text.drift_sentence(self.drift_periods,
                                               [d["model"] for d in self.model_drift if d["detected_now"]])]
@@ -582,8 +727,10 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
     policy = analysis.budget_policy(results, **policy_thresholds.model_dump())
     drift = analysis.model_drift(data.drift, data.start, data.end)
     warnings.extend(slo_text.drifting_now_warning(d["model"]) for d in drift if d["detected_now"])
+    costs = {slo.name: slo_cost(data, slo) for slo in data.slos}
+    warnings.extend(_cost_warnings(data, costs))
     report = SLOReport(data, results, policy, drift, analysis.drift_periods(data.drift, data.start, data.end),
-                       title=params.get("title") or SPEC.title, warnings=warnings)
+                       title=params.get("title") or SPEC.title, warnings=warnings, costs=costs)
     report.warnings.extend(_coverage_warnings(report))
     report.warnings.extend(_gap_warnings(report))
     return report
@@ -591,13 +738,16 @@ def build(data: SLOData, params: Mapping[str, Any]) -> SLOReport:
 
 # --------------------------------------------------------------------------------------------- check
 def check(values: dict[str, Any]) -> None:
-    """The catalog parses and validates, the services / SLO names exist in it, and the correction windows (the
-    catalog's and the `corrections` file's) validate against it (exit 2 before any kernel)."""
+    """The catalog parses and validates, the services / SLO names exist in it, the correction windows (the
+    catalog's and the `corrections` file's) validate against it, and the services map validates (exit 2 before any
+    kernel)."""
     catalog = read_file_param("catalog", read_catalog, values["catalog"])
     select_objectives(catalog.slos, values.get("services"))
     read_file_param("catalog", catalog_corrections, catalog)
     if values.get("corrections"):
         read_file_param("corrections", lambda path: load_corrections(catalog, path), values["corrections"])
+    if values.get("services_map"):
+        read_file_param("services_map", load_services_map, values["services_map"])
 
 
 def check_slo_window(value: Any, field_name: str) -> str:
@@ -680,5 +830,6 @@ SPEC = ReportSpec(
               "have over the window; more is refused, naming the SLO and the count", check_int_range(1, 100_000)),
         Param("corrections", "file", None, "a file of goreliable/v1 Correction documents (correction windows; "
               "docs/slo-catalog.md), or none", check_optional_file),
+        SERVICES_MAP_PARAM,
     ), "params/slo.yaml", check=check, window=report_window, index_headline=index_headline,
     index_trends=index_trends, columns=TABLE_COLUMNS, suite_position=0)
