@@ -53,6 +53,7 @@ from goreliable_lib.sources.base import PrometheusAPI
 from goreliable_lib.sources.connect import MissingSource, Sources
 from goreliable_lib.sources.kubecost import KubecostSource, key_column
 from goreliable_lib.sources.memo import Memo
+from goreliable_lib.sources.service_costs import DAY_STEP, service_allocations
 from goreliable_lib.timeutil import parse_time
 
 BASELINE_WEEKS = 4
@@ -165,20 +166,6 @@ class UnitCostData:
     notes: list[str] = field(default_factory=list)
 
 
-def _allocation_by_day(kubecost: KubecostSource | MissingSource, start: pd.Timestamp, end: pd.Timestamp,
-                       aggregate: str, filter_text: str | None) -> pd.DataFrame:
-    """[start, end) by UTC day with idle shared: the partial first day on its own, then days from midnight."""
-    midnight = min(start.ceil("D"), end)
-    frames = []
-    if midnight > start:
-        frames.append(kubecost.allocation((start, midnight), aggregate=aggregate, idle=True, share_idle=True,
-                                          filter=filter_text))
-    if end > midnight:
-        frames.append(kubecost.allocation((midnight, end), aggregate=aggregate, step="1d", idle=True,
-                                          share_idle=True, filter=filter_text))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
-
 def _events(found: SLOEvents, columns: tuple[str, str]) -> pd.DataFrame:
     good, total = columns
     return found.events.rename(columns={"good": good, "total": total})[["timestamp", good, total]]
@@ -193,10 +180,8 @@ def fetch_unit_costs(sources: Sources, data: CostData, services_map: Any = DEFAU
     services.check_slos(objectives, str(catalog))
     start, end = data.start, data.end
     team = _parts(data.aggregate)[0]
-    allocations = {}
-    for agg, filter_text in dict.fromkeys(s.allocations.request_key for s in services.services):
-        aggregate = agg if agg == team else f"{agg},{team}"
-        allocations[(agg, filter_text)] = _allocation_by_day(sources.kubecost, start, end, aggregate, filter_text)
+    allocations = service_allocations(sources.kubecost, services.services, start, end,  # type: ignore[arg-type]
+                                      step=DAY_STEP, team=team)
     notes: list[str] = []
     requests: dict[str, pd.DataFrame] | None = {}
     tokens: dict[str, pd.DataFrame] = {}
