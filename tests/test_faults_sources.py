@@ -294,12 +294,13 @@ def test_kubecost_1_76_schema_is_not_said_to_make_totals_too_low(tmp_path: Path,
 def test_kubecost_without_any_data_fails_clearly() -> None:
     """Kubecost answering an empty `data` for the whole window (before its retention, the wrong cluster): the cost
     report fails naming the window instead of publishing a report of zeros ("we spent nothing")."""
+    # (the simulated cost data starts 2026-04-25 06:00: March holds nothing)
     with serve(MutatingKubecost(lambda a: None)) as url:
         source = KubecostSource(url, clock=lambda: AS_OF)
-        assert source.allocation("2026-05", aggregate="namespace").empty
+        assert source.allocation("2026-03", aggregate="namespace").empty
         with pytest.raises(KubecostError) as caught:
-            cost_report.fetch_allocations(source, ("2026-05-01T00:00:00Z", "2026-05-31T00:00:00Z"))
-    assert "Kubecost returned no allocation at all for 2026-05-01 00:00 .. 2026-05-31 00:00 UTC" in str(caught.value)
+            cost_report.fetch_allocations(source, ("2026-03-01T00:00:00Z", "2026-03-31T00:00:00Z"))
+    assert "Kubecost returned no allocation at all for 2026-03-01 00:00 .. 2026-03-31 00:00 UTC" in str(caught.value)
     assert caught.value.exit_code == 1
 
 

@@ -419,11 +419,15 @@ def test_cost_page_lists_each_anomaly_once_and_counts_in_words(browser: Chromium
     said `1 budgets over`; `+ run rate` at a line start of "How to read" became a bullet cutting a formula."""
     facts = page_facts(browser, demo_suite["runs"]["cost"] / "report.html")
     rows = facts["anomalyRows"]
-    assert rows and len(rows) == len(set(rows)) == 2, rows
-    assert all("namespace go-reliable-production (all of team app-platform)" in r for r in rows)
-    assert [t for t in facts["titles"] if t.startswith("Daily cost of ")] == [
-        "Daily cost of namespace go-reliable-production (all of team app-platform)"]
-    assert "Anomalies (2 days)" in facts["text"]
+    # the crash loop's two days, once per scope: the namespace go-reliable-production and the team app-platform
+    # (no longer one scope: the namespace also runs ml-platform's two gateways, as the seed labels them)
+    assert rows and len(rows) == len(set(rows)) == 4, rows
+    assert sorted(r.split("\t")[:2] for r in rows) == [
+        ["namespace go-reliable-production", "2026-11-04"], ["namespace go-reliable-production", "2026-11-05"],
+        ["team app-platform", "2026-11-04"], ["team app-platform", "2026-11-05"]]
+    assert sorted(t for t in facts["titles"] if t.startswith("Daily cost of ")) == [
+        "Daily cost of namespace go-reliable-production", "Daily cost of team app-platform"]
+    assert "Anomalies (2 days, 2 scopes)" in facts["text"]
     assert "Budgets: 1 over and 1 at risk of 5 budgets" in facts["text"]
     assert not re.search(r"\b1 budgets\b|\b1 days\b", facts["text"])
     projected = [i for i in facts["items"] if "Projected month" in i]
@@ -548,13 +552,14 @@ def test_index_shows_each_reports_headline_and_trends_with_failed_runs_as_gaps(
         browser: Chromium, index_with_history: dict[str, Any]) -> None:
     index: Path = index_with_history["index"]
     with browser.new_page(**INDEX_DESKTOP) as page:
-        problems = page_problems(page, index, 3)
+        problems = page_problems(page, index, 4)
         trends = page.evaluate(TRENDS_JS)
         headlines = page.evaluate("[...document.querySelectorAll('.card .headline')].map(p => p.innerText)")
         sources = page.evaluate("[...document.querySelectorAll('.runs td.source')].map(td => td.innerText)")
         page.screenshot(SCREENSHOTS / "index-with-history.png")
     assert problems == [], "\n".join(problems)
     assert [t["title"] for t in trends] == ["Error budget left per SLO", "Cost per team (each run's window)",
+                                           "Cost per million good requests",
                                            "Latest drill against its target"]
     assert headlines == [REPORTS[r].index_headline(index_with_history["history"][r][-1])
                          for r in ("slo", "cost", "dr")] + [REPORTS["postmortem"].index_headline(
@@ -563,7 +568,7 @@ def test_index_shows_each_reports_headline_and_trends_with_failed_runs_as_gaps(
                                  next(index.parent.glob("slo-review/2*/summary.json")).read_text()))]
     assert sorted(sources) == sorted(["demo data"] * 5 + [f"live:\n{LIVE_ENDPOINTS[k]}" for k in (
         "prometheus", "kubecost", "drills") for _ in LIVE_STEPS])
-    for trend, report in zip(trends, ("slo", "cost", "dr"), strict=True):
+    for trend, report in zip(trends, ("slo", "cost", "cost", "dr"), strict=True):
         history = index_with_history["history"][report]
         failed = [pd.Timestamp(s["window"]["end"]) for s in history if s["status"] == "failed"]
         assert len(failed) == 1 and [pd.Timestamp(x, tz="UTC") for x in trend["failed"]] == failed, report
@@ -601,7 +606,7 @@ def test_index_fits_a_phone_and_keeps_its_screenshots(browser: Chromium, index_w
             page.session.drain(0.5)
             fit = page.evaluate(FIT_JS)
             page.screenshot(SCREENSHOTS / f"index-with-history-{device}.png")
-        assert len(fit["cards"]) == 8, device  # five report cards (the SLO review's too), three trend cards
+        assert len(fit["cards"]) == 9, device  # five report cards (the SLO review's too), four trend cards
         problems += [f"{device}: card {c['text']!r} is {c['scroll']} px wide in {c['client']} px"
                      for c in fit["cards"] if c["scroll"] > c["client"]]
         problems += [f"{device}: chart text runs past its chart: {text!r}" for text in fit["clipped"]]

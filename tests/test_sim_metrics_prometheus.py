@@ -39,7 +39,8 @@ def test_report_timings(metrics_stack: MetricsStack, record_property: pytest.Rec
 def test_newest_sample_is_at_as_of(metrics_stack: MetricsStack) -> None:
     as_of = metrics_stack.simulation.as_of
     result = _instant(metrics_stack, "timestamp(up)", as_of)
-    assert len(result) == 11
+    # 12 targets: 4 HTTP services x 2 pods, 2 notification-worker pods, model-monitor, and vLLM (job vllm)
+    assert len(result) == 12
     assert {float(row["value"][1]) for row in result} == {as_of.timestamp()}
 
 

@@ -166,7 +166,7 @@ def test_the_local_stack_on_victoriametrics(tmp_path: Path) -> None:
     try:
         assert state.tsdb == "victoriametrics" and set(state.pids) == {"victoriametrics", "s3", "kubecost", "opencost"}
         result = _query(state.prometheus_url, "count(up)", 1_795_413_600)  # the standard dataset's as_of
-        assert float(result[0]["value"][1]) == 11
+        assert float(result[0]["value"][1]) == 12  # the targets' `up`: 4 services x 2, 2 workers, monitor, vLLM
     finally:
         stack.stop()
     assert not any(alive(pid) for pid in state.pids.values())

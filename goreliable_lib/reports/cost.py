@@ -544,7 +544,9 @@ def headline_markdown(report: CostReport, title: str | None = None) -> str:
     lines += ["", *unit_cost_markdown(report)]
     if len(report.anomalies):
         shown = report.anomalies_shown()
-        lines += ["", f"**Anomalies** ({plural(len(shown), 'day')}): " + "; ".join(
+        count = plural(shown["day"].nunique(), "day") + (f", {shown['scope'].nunique()} scopes"
+                                                         if shown["scope"].nunique() > 1 else "")
+        lines += ["", f"**Anomalies** ({count}): " + "; ".join(
             f"{md(r.scope)} on {r.day:%Y-%m-%d}: {md_money(r.cost)} against {md_money(r.expected)} usual"
             for r in shown.itertuples(index=False))]
     else:
@@ -672,7 +674,7 @@ def index_trends(summaries: Sequence[Mapping[str, Any]]) -> list[go.Figure]:
                          y_title="cost", tickprefix="$")]
     if units:
         figures.append(run_trend(units, runs, published=len(summaries),
-                                 title="Cost per million good requests (each run's window)",
+                                 title="Cost per million good requests",
                                  y_title="per million good requests", tickprefix="$"))
     return figures
 
