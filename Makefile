@@ -55,6 +55,7 @@ system-deps:
 demo: venv
 	$(BIN)/goreliable report all
 	$(BIN)/goreliable report run postmortem -f params/postmortem-demo.yaml
+	$(BIN)/goreliable report run slo-review
 	@echo "open reports/index.html"
 
 lint: venv

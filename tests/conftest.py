@@ -53,7 +53,7 @@ def stack_env(local_stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The four reports of `make demo` and the SLO review run once on the bundled demo snapshot, in parallel, with
+    """The five reports of `make demo` run once on the bundled demo snapshot, in parallel, with
     sentinel secrets in the environment; shared by the ground-truth, secret-scan and browser tests. Under
     pytest-xdist the first worker runs them and the others reuse its results (a lock file in the shared
     base temp folder)."""
