@@ -5,17 +5,20 @@ naming the parameter and the file. Expected values are worked out in the comment
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 import pytest
+from report_fixtures import demo_environment
 
 from goreliable_lib import cli
 from goreliable_lib.inputs.catalog import read_catalog
 from goreliable_lib.inputs.services_map import parse_services_map
 from goreliable_lib.reports import postmortem, slo
+from goreliable_lib.runner.execute import run_report
 from goreliable_lib.sources.service_costs import DAY_STEP, service_allocations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,3 +294,16 @@ def test_a_missing_services_map_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     code = cli.main(["report", "run", "slo", "-p", f"services_map={tmp_path / 'nope.yaml'}",
                      "--out", str(tmp_path / "out")])
     assert code == 2 and "services_map: file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_cost_report_without_a_services_map_shows_no_unit_cost(tmp_path: Path) -> None:
+    """`services_map=none` (a catalog the default map does not fit): the cost report runs on the demo without any
+    unit-cost request, its summary without unit costs, the rest as usual; the default map still gives them."""
+    with demo_environment():
+        result = run_report("cost", {"services_map": "none"}, str(tmp_path), progress=False, timeout=600)
+    assert result.exit_code == 0, result.error
+    summary = json.loads((Path(result.location) / "summary.json").read_text())
+    assert summary["parameters"]["services_map"] is None
+    assert not summary.get("unit_costs") and not summary.get("ml_unit_costs")
+    assert summary["total_cost"] > 0

@@ -31,7 +31,9 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 
 from goreliable_lib.errors import BadInputError
-from goreliable_lib.inputs.services_map import DEFAULT_SERVICES_MAP
+from goreliable_lib.events.groups import MAX_GROUPS
+from goreliable_lib.inputs.catalog import Catalog
+from goreliable_lib.inputs.services_map import DEFAULT_SERVICES_MAP, load_services_map
 from goreliable_lib.paths import project_root, resolve
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import NO_SOURCE, source_kind, source_label, window_label
@@ -293,6 +295,25 @@ CATALOG_PARAM = Param("catalog", "file, folder or list", "params/slos.yaml",
 SERVICES_MAP_PARAM = Param("services_map", "file", DEFAULT_SERVICES_MAP,
                           "which Kubecost/OpenCost allocations are which service, for the unit costs (a services "
                           "map, docs/summary.md); none: no unit cost", check_optional_file)
+
+
+def max_groups_param(span: str) -> Param:
+    """The `max_groups` parameter of a report reading grouped SLOs over its `span` (window, period)."""
+    return Param("max_groups", "int", MAX_GROUPS, "the most groups one grouped SLO (Pyrra grouping, Sloth sum by) may "
+                 f"have over the {span}; more is refused, naming the SLO and the count", check_int_range(1, 100_000))
+
+
+def check_services_map(value: Any, catalog: Catalog | None = None, catalog_shown: Any = None) -> None:
+    """The `services_map` parameter (none: no unit cost) validates (exit 2 before any kernel); given the `catalog`
+    (a report counting the services' requests with it: the cost report), each service's `requests` is one of its
+    SLOs. The SLO report and the postmortem do not ask it: the default map names the default catalog's SLOs, and a
+    report on another catalog says per service what it could not count."""
+    if not value:
+        return
+    services = read_file_param("services_map", load_services_map, value)
+    if catalog is not None:
+        read_file_param("services_map", lambda _: services.check_slos([o.name for o in catalog.objectives],
+                                                                      str(catalog_shown)), value)
 
 
 def bad_file_input(name: str, exc: BadInputError) -> BadInputError:

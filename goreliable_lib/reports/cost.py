@@ -31,18 +31,20 @@ from goreliable_lib.errors import BadInputError, KubecostError, SourceError
 from goreliable_lib.events.engine import SLOEvents, fetch_counter_increase, fetch_slo_events
 from goreliable_lib.inputs.budgets import Budgets, load_budgets
 from goreliable_lib.inputs.catalog import read_catalog
-from goreliable_lib.inputs.services_map import DEFAULT_SERVICES_MAP, ServicesMap, load_services_map
+from goreliable_lib.inputs.services_map import ServicesMap, load_services_map
 from goreliable_lib.plots.cost import SPECIAL_NAMES
 from goreliable_lib.plots.format import count, format_day, md, md_money, money, percent, plural
 from goreliable_lib.plots.table import Column
 from goreliable_lib.plots.trends import run_trend, series_name
 from goreliable_lib.reports.base import (
     CATALOG_PARAM,
+    SERVICES_MAP_PARAM,
     Param,
     ReportSpec,
     check_aggregate,
     check_file,
     check_names,
+    check_services_map,
     check_window,
     common_params,
     read_file_param,
@@ -171,8 +173,8 @@ def _events(found: SLOEvents, columns: tuple[str, str]) -> pd.DataFrame:
     return found.events.rename(columns={"good": good, "total": total})[["timestamp", good, total]]
 
 
-def fetch_unit_costs(sources: Sources, data: CostData, services_map: Any = DEFAULT_SERVICES_MAP,
-                     catalog: Any = "params/slos.yaml") -> UnitCostData:
+def fetch_unit_costs(sources: Sources, data: CostData, services_map: Any = SERVICES_MAP_PARAM.default,
+                     catalog: Any = CATALOG_PARAM.default) -> UnitCostData:
     """The unit costs' requests (see the module docstring): Kubecost failing fails the report like its other
     requests; Prometheus missing or failing is a note, and the unit costs are shown without requests."""
     services = load_services_map(services_map)
@@ -237,8 +239,9 @@ def fetch(sources: Sources, params: Mapping[str, Any]) -> CostInputs:
     allocations = fetch_allocations(sources.kubecost, window, params.get("aggregate", "label:cost-team"))
     teams = params.get("teams", "all")
     cross_check = fetch_cross_check(sources.prometheus, allocations, teams)
-    unit_data = fetch_unit_costs(sources, allocations, params.get("services_map", DEFAULT_SERVICES_MAP),
-                                 params.get("catalog", CATALOG_PARAM.default))
+    services_map = params.get("services_map", SERVICES_MAP_PARAM.default)
+    unit_data = (fetch_unit_costs(sources, allocations, services_map, params.get("catalog", CATALOG_PARAM.default))
+                 if services_map else None)  # services_map: none: no unit cost
     return CostInputs(allocations, budgets, cross_check, unit_data)
 
 
@@ -627,8 +630,7 @@ def check(values: dict[str, Any]) -> None:
     requests with an SLO of the catalog (exit 2 before any kernel)."""
     read_file_param("budgets", load_budgets, values["budgets"])
     catalog = read_file_param("catalog", read_catalog, values["catalog"])
-    read_file_param("services_map", lambda path: load_services_map(path).check_slos(
-        [o.name for o in catalog.objectives], str(values["catalog"])), values["services_map"])
+    check_services_map(values.get("services_map"), catalog, values["catalog"])
 
 
 # --------------------------------------------------------------------------------------------- index
@@ -730,8 +732,7 @@ SPEC = ReportSpec(
         Param("aggregate", "text", "label:cost-team", "Kubecost aggregation for teams", check_aggregate),
         Param("budgets", "file", "params/budgets.yaml", "budgets per team / namespace", check_file),
         Param("teams", "names", "all", "teams to include (all, or a list)", check_names),
-        Param("services_map", "file", DEFAULT_SERVICES_MAP, "which allocations are which service, and the SLO "
-              "counting its requests (unit costs)", check_file),
+        SERVICES_MAP_PARAM,
         CATALOG_PARAM,
     ), "params/cost.yaml", check=check, index_headline=index_headline, index_trends=index_trends,
     columns=TABLE_COLUMNS, suite_position=1)

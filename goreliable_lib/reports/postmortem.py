@@ -65,7 +65,7 @@ from goreliable_lib.events.archive import WithArchive, known_from, with_archive
 from goreliable_lib.events.engine import SLOEvents, fetch_slo_events
 from goreliable_lib.events.groups import expand_groups
 from goreliable_lib.events.threshold import ThresholdValues, fetch_threshold_values
-from goreliable_lib.inputs.catalog import SLOObjective, objectives_of, read_catalog, select_slos
+from goreliable_lib.inputs.catalog import Catalog, SLOObjective, objectives_of, read_catalog, select_slos
 from goreliable_lib.inputs.services_map import ServiceMapping, ServicesMap, load_services_map
 from goreliable_lib.plots.format import format_duration, md, md_money, money_difference
 from goreliable_lib.plots.table import Column
@@ -76,8 +76,8 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
-    bad_file_input,
     check_names,
+    check_services_map,
     check_time,
     common_params,
     read_file_param,
@@ -93,10 +93,10 @@ COST_AGGREGATE = "namespace,controller"
 
 
 # --------------------------------------------------------------------------------------------- data and fetch
-def select_incident_slos(catalog: str | Path, services: Any = "all", slos: Any = "all") -> list[SLOObjective]:
-    """The objectives of the catalog's SLOs of the given services and SLO names (both filters apply; `all` keeps
-    every one)."""
-    loaded = read_catalog(catalog)
+def select_incident_slos(catalog: Catalog | str | Path, services: Any = "all", slos: Any = "all") -> list[SLOObjective]:
+    """The objectives of the catalog's SLOs (a catalog, or the path(s) to read it from) of the given services and SLO
+    names (both filters apply; `all` keeps every one)."""
+    loaded = catalog if isinstance(catalog, Catalog) else read_catalog(catalog)
     chosen = loaded.slos
     if services not in (None, "all", []):
         wanted = [services] if isinstance(services, str) else list(services)
@@ -515,14 +515,9 @@ def check(values: dict[str, Any]) -> None:
     if end <= start:
         raise BadInputError(f"incident_end: {values['incident_end']!r} must be after incident_start "
                             f"{values['incident_start']!r}")
-    try:
-        select_incident_slos(values["catalog"], values["services"], values["slos"])
-    except BadInputError as exc:
-        if str(exc).startswith(("services", "slos")):
-            raise
-        raise bad_file_input("catalog", exc) from None
-    if values.get("services_map"):
-        read_file_param("services_map", load_services_map, values["services_map"])
+    catalog = read_file_param("catalog", read_catalog, values["catalog"])
+    select_incident_slos(catalog, values["services"], values["slos"])
+    check_services_map(values.get("services_map"))
 
 
 # --------------------------------------------------------------------------------------------- window and index

@@ -75,12 +75,13 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
-    check_int_range,
     check_names,
     check_optional_file,
+    check_services_map,
     check_window,
     common_params,
     file_stem,
+    max_groups_param,
     read_file_param,
     trend_runs,
     window_from_end,
@@ -746,8 +747,7 @@ def check(values: dict[str, Any]) -> None:
     read_file_param("catalog", catalog_corrections, catalog)
     if values.get("corrections"):
         read_file_param("corrections", lambda path: load_corrections(catalog, path), values["corrections"])
-    if values.get("services_map"):
-        read_file_param("services_map", load_services_map, values["services_map"])
+    check_services_map(values.get("services_map"))
 
 
 def check_slo_window(value: Any, field_name: str) -> str:
@@ -826,8 +826,7 @@ SPEC = ReportSpec(
         Param("window", "window", "30d", "SLO window: 30d (rolling), 1M (month to date), 2026-10 (a month), or "
               "catalog (each SLO's own timeWindow)", check_slo_window),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
-        Param("max_groups", "int", MAX_GROUPS, "the most groups one grouped SLO (Pyrra grouping, Sloth sum by) may "
-              "have over the window; more is refused, naming the SLO and the count", check_int_range(1, 100_000)),
+        max_groups_param("window"),
         Param("corrections", "file", None, "a file of goreliable/v1 Correction documents (correction windows; "
               "docs/slo-catalog.md), or none", check_optional_file),
         SERVICES_MAP_PARAM,

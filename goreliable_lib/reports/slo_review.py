@@ -70,11 +70,11 @@ from goreliable_lib.reports.base import (
     Param,
     ReportSpec,
     Window,
-    check_int_range,
     check_names,
     check_optional_file,
     common_params,
     file_stem,
+    max_groups_param,
     read_file_param,
 )
 from goreliable_lib.sources.connect import Sources
@@ -635,8 +635,7 @@ SPEC = ReportSpec(
               "2026-01..2026-11 (months), or 90d; it starts later when the archive and the server hold less",
               check_period),
         Param("services", "names", "all", "services or SLO names to include (all, or a list)", check_names),
-        Param("max_groups", "int", MAX_GROUPS, "the most groups one grouped SLO (Pyrra grouping, Sloth sum by) may "
-              "have over the period; more is refused, naming the SLO and the count", check_int_range(1, 100_000)),
+        max_groups_param("period"),
         Param("rule_sets", "names", ALL, "rule sets to backtest: all, or a list of default, catalog and the names "
               "of the candidates file", check_names),
         Param("candidates", "file", None, "a YAML file of candidate rule sets: name -> list of {severity, long, "
