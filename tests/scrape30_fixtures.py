@@ -7,16 +7,15 @@ events of every minute (t - 1m, t] are unchanged, so the simulation's ground tru
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sim_metrics_fixtures import start_trimmed_prometheus
 
 from goreliable_lib.devstack.sim import Simulation
-from goreliable_lib.devstack.sim.timeline import block_windows
-from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
+from goreliable_lib.devstack.stack.prometheus import PrometheusServer
 
 #: The days held: a 7-day SLO window with its 3-day alert lookback, and the api-gateway outage of 2026-11-11.
 HELD_30S = pd.Timedelta(days=14)
@@ -25,16 +24,7 @@ HELD_30S = pd.Timedelta(days=14)
 def start_30s_prometheus(workdir: Path, simulation: Simulation | None = None,
                          held: pd.Timedelta = HELD_30S) -> PrometheusServer:
     """The default history's last `held`, 30 s between samples, in a real Prometheus. Caller stops it."""
-    simulation = simulation or Simulation()
-    metrics = simulation.metrics
-    held_from = metrics.as_of - held
-    writers = [functools.partial(metrics.write_openmetrics, start=max(low, held_from), end=high, scrape_seconds=30)
-               for low, high in block_windows(held_from, metrics.timestamps[-1])]
-    days = int(held / pd.Timedelta(days=1))
-    blocks = build_tsdb(default_cache_root(), f"{simulation.cache_key}-metrics-30s-held{days}d", writers)
-    server = PrometheusServer(blocks, workdir=workdir, stop_at_exit=True)
-    server.start(timeout=120)
-    return server
+    return start_trimmed_prometheus(workdir, simulation, held, scrape_seconds=30)
 
 
 @pytest.fixture(scope="module", name="prometheus_30s")

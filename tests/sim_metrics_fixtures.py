@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from goreliable_lib.devstack.sim import Simulation
-from goreliable_lib.devstack.sim.timeline import block_windows
+from goreliable_lib.devstack.sim.timeline import SCRAPE_INTERVAL_SECONDS, block_windows
 from goreliable_lib.devstack.stack.backends import TSDBS, build_simulation
 from goreliable_lib.devstack.stack.prometheus import PrometheusServer, build_tsdb, default_cache_root
 from goreliable_lib.devstack.stack.victoriametrics import VictoriaMetricsServer
@@ -135,17 +135,19 @@ def raw_counter_increase(url: str, selector: str, start: pd.Timestamp, end: pd.T
 HELD = pd.Timedelta(days=15)
 
 
-def start_trimmed_prometheus(workdir: Path, simulation: Simulation | None = None,
-                             held: pd.Timedelta = HELD) -> PrometheusServer:
+def start_trimmed_prometheus(workdir: Path, simulation: Simulation | None = None, held: pd.Timedelta = HELD, *,
+                             scrape_seconds: int = SCRAPE_INTERVAL_SECONDS) -> PrometheusServer:
     """The default history trimmed to its last `held` (the counters ran long before the server's oldest sample),
-    in a real Prometheus (its blocks cached). Caller stops it."""
+    scraped every `scrape_seconds`, in a real Prometheus (its blocks cached). Caller stops it."""
     simulation = simulation or Simulation()
     metrics = simulation.metrics
     held_from = metrics.as_of - held
-    writers = [functools.partial(metrics.write_openmetrics, start=max(low, held_from), end=high)
+    writers = [functools.partial(metrics.write_openmetrics, start=max(low, held_from), end=high,
+                                 scrape_seconds=scrape_seconds)
                for low, high in block_windows(held_from, metrics.timestamps[-1])]
     days = int(held / pd.Timedelta(days=1))
-    blocks = build_tsdb(default_cache_root(), f"{simulation.cache_key}-metrics-held{days}d", writers)
+    scrape = "" if scrape_seconds == SCRAPE_INTERVAL_SECONDS else f"-{scrape_seconds}s"
+    blocks = build_tsdb(default_cache_root(), f"{simulation.cache_key}-metrics{scrape}-held{days}d", writers)
     server = PrometheusServer(blocks, workdir=workdir, stop_at_exit=True)
     server.start(timeout=120)
     return server
