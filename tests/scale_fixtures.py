@@ -48,6 +48,19 @@ class WorldStack:
 
 
 WORLDS = {"crash_loop": CRASH_LOOP, "trimmed": TRIMMED}
+#: A Pyrra SLO of the worlds' `checkout` service grouped by pod (one SLO per pod: `checkout-errors{pod="..."}`).
+GROUPED_PYRRA = """apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: checkout-errors, labels: {service: checkout}}
+spec:
+  target: "99"
+  window: 2d
+  indicator:
+    ratio:
+      errors: {metric: 'http_requests_total{service="checkout",code=~"5.."}'}
+      total: {metric: 'http_requests_total{service="checkout"}'}
+      grouping: [pod]
+"""
 
 
 class WorldServers:

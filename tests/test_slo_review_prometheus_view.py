@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import requests
 import yaml
+from scale_fixtures import GROUPED_PYRRA as PYRRA
 from scale_fixtures import (  # noqa: F401  (fixtures)
     WorldStack,
     crash_loop_stack_fixture,
@@ -51,18 +52,6 @@ fast:
 RULES = [  # the same rules, written out: (severity, long minutes, short minutes, factor, for minutes)
     ("page", 60, 5, 14.4, 0), ("page", 360, 30, 6.0, 0), ("ticket", 120, 10, 3.0, 5)]
 LONGEST = pd.Timedelta(hours=6)
-PYRRA = """apiVersion: pyrra.dev/v1alpha1
-kind: ServiceLevelObjective
-metadata: {name: checkout-errors, labels: {service: checkout}}
-spec:
-  target: "99"
-  window: 2d
-  indicator:
-    ratio:
-      errors: {metric: 'http_requests_total{service="checkout",code=~"5.."}'}
-      total: {metric: 'http_requests_total{service="checkout"}'}
-      grouping: [pod]
-"""
 
 
 @pytest.fixture(name="source")

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
+from scale_fixtures import GROUPED_PYRRA as PYRRA
 from scale_fixtures import (  # noqa: F401  (fixtures)
     WorldStack,
     crash_loop_stack_fixture,
@@ -37,18 +38,6 @@ from goreliable_lib.sources.snapshot import SnapshotRecorder, SnapshotReplayer
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
 WINDOW = pd.Timedelta(days=2)
-PYRRA = """apiVersion: pyrra.dev/v1alpha1
-kind: ServiceLevelObjective
-metadata: {name: checkout-errors, labels: {service: checkout}}
-spec:
-  target: "99"
-  window: 2d
-  indicator:
-    ratio:
-      errors: {metric: 'http_requests_total{service="checkout",code=~"5.."}'}
-      total: {metric: 'http_requests_total{service="checkout"}'}
-      grouping: [pod]
-"""
 SLOTH = """version: prometheus/v1
 service: checkout
 slos:
