@@ -24,7 +24,6 @@ import email.policy
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,13 +34,14 @@ from typing import Any
 import pandas as pd
 import pytest
 from aiosmtpd.controller import Controller
-from test_notify import (
+from test_notify import (  # noqa: F401  (the certificate fixture: 127.0.0.1's, trusted through SSL_CERT_FILE)
     USER,
     Inbox,
     Login,
     Receiver,
     assert_valid_slack,
     by_kind,
+    certificate_fixture,
     closed_port,
     free_port,
     self_signed_certificate,
@@ -93,15 +93,6 @@ def prometheus(world: ScaleWorld, tmp_path_factory: pytest.TempPathFactory) -> I
         yield server.url
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
-    """A certificate for 127.0.0.1 (the client trusts it through SSL_CERT_FILE) and the server's context."""
-    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return cert, context
 
 
 @pytest.fixture(scope="module")
