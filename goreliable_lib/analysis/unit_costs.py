@@ -170,7 +170,8 @@ def service_periods(service: ServiceMapping, allocations: pd.DataFrame, key: str
 
 # --------------------------------------------------------------------------------------------- figures
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` (cost, gpu_cost, requests, good_requests per row) with the unit-cost columns added."""
+    """`frame` (cost, gpu_cost, requests, good_requests per row; e.g. a service's periods, whose days without cost
+    data get None ratios) with the unit-cost columns added."""
     out = frame.copy()
     out["cost_per_million_requests"] = [cost_per_million(c, r) for c, r in zip(out["cost"], out["requests"],
                                                                                  strict=True)]
@@ -181,11 +182,6 @@ def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
                                        zip(out["cost"], out["good_requests"], out["requests"], strict=True)]
     out["gpu_share"] = [share(g, c) for g, c in zip(out["gpu_cost"], out["cost"], strict=True)]
     return out
-
-
-def daily(periods: pd.DataFrame) -> pd.DataFrame:
-    """Per service and period: the tidy rows with their ratios (periods without cost data have None ratios)."""
-    return with_ratios(periods)
 
 
 def _sum(values: pd.Series) -> float:

@@ -104,8 +104,8 @@ def resource_breakdown(table: pd.DataFrame, key: str) -> go.Figure:
 
 
 def unit_cost_daily(daily: pd.DataFrame, title: str = "Cost per million good requests, per day") -> go.Figure:
-    """One line per service: each UTC day's cost per million good requests (`analysis.unit_costs.daily`); a day
-    without cost data or good requests is a gap."""
+    """One line per service: each UTC day's cost per million good requests (`analysis.unit_costs.with_ratios` of
+    the periods); a day without cost data or good requests is a gap."""
     fig = go.Figure()
     for i, (service, rows) in enumerate(daily.groupby("service", sort=False)):
         values = pd.to_numeric(rows["cost_per_million_good_requests"], errors="coerce")

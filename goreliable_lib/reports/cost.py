@@ -379,7 +379,7 @@ class UnitCosts:
     """The unit costs of the report: per service and period, per service and team over the window, the ML figures,
     what no service maps, and the notes (warnings) on what is missing."""
 
-    daily: pd.DataFrame  # analysis.unit_costs.daily
+    daily: pd.DataFrame  # analysis.unit_costs.with_ratios of the periods
     services: pd.DataFrame  # analysis.unit_costs.window
     teams: pd.DataFrame  # analysis.unit_costs.teams
     ml: dict[str, float | None] | None
@@ -448,7 +448,7 @@ def build_unit_costs(data: UnitCostData, cluster_cost: float | None) -> UnitCost
         notes.append(f"Kubecost has no allocation for {', '.join(format_day(d) for d in missing)}: "
                      "those days are left out of the unit costs, their requests too")
     by_service = units.window(periods, nothing)
-    return UnitCosts(units.daily(periods), by_service, units.teams(by_service), units.ml(by_service),
+    return UnitCosts(units.with_ratios(periods), by_service, units.teams(by_service), units.ml(by_service),
                      units.not_mapped_cost(cluster_cost, by_service) if cluster_cost is not None else None, nothing,
                      notes)
 
