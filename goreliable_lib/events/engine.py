@@ -21,7 +21,9 @@ grouped SLO's selectors (without the group's matchers): a group born inside the 
 whose data starts earlier, not a new server.
 
 Every request goes through the source (`query`, `query_range`, `series`), so a snapshot records and replays them;
-they are all small (one value a minute per role, sparse flags, sparse raw corrections). The layer's modules:
+they are all small (one value a minute per role, sparse flags, sparse raw corrections). A step's requests that do not
+depend on each other are sent side by side (`questions.side_by_side`; the raw samples a few requests ahead of the
+corrections computed from them, `questions.in_order`); the source caps what is in flight. The layer's modules:
 `promql` writes every expression, `questions.Questions` sends every request and asks the questions of steps 1,
 2, 6 and 7, `series.Family` is what the server lists, `family` runs steps 3-7 for one family (its state and one
 function per step), and this module puts the families together into an SLO's events and data facts.

@@ -9,6 +9,7 @@ new series seen on the way).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from goreliable_lib.analysis import counters
 from goreliable_lib.analysis.counters import matches, series_name
 from goreliable_lib.events import promql
 from goreliable_lib.events.lookups import first_samples_after, previous_raw, previous_values
-from goreliable_lib.events.questions import FIRST_EVER, Previous, Questions
+from goreliable_lib.events.questions import FIRST_EVER, Previous, Questions, in_order, side_by_side
 from goreliable_lib.events.series import Family
 from goreliable_lib.inputs.promql import Matcher, Selector
 from goreliable_lib.timeutil import MILLISECOND, MINUTE, from_ns, to_ns
@@ -231,30 +232,37 @@ def plan(state: FamilyState, found: Sums) -> Plan:
         low = max(to_ns(at) - RESET_BLOCK.value + MINUTE.value, first_ns + MINUTE.value)
         if low <= top:
             units.append(Unit(int(key), low, top))
-    q.stats["reset_blocks"] += len(flags)
-    # Silences: minutes where B > A (a counter stopped being held), then which counters, with their value.
+    q.count("reset_blocks", len(flags))
+    # Silences: minutes where B > A (a counter stopped being held), then which counters, with their value; asked
+    # side by side with which counters are held at the range's start.
     left = (found.b - found.a.reindex(found.b.index).fillna(0.0)) > 0
     leave_minutes = list(found.b.index[left.to_numpy()])
     leaves: dict[tuple[int, int], pd.Timestamp] = {}
     leave_value: dict[tuple[int, int], float] = {}
-    for low, high in minute_runs(leave_minutes, SILENCE_JOIN):
-        frame = q.query_range(promql.left_last_minute(selector, q.span(q.window)), low, high, MINUTE, len(f.keys))
+    span = q.span(q.window)
+    held_frame, *silence_frames = side_by_side(
+        [functools.partial(q.query, promql.held(selector, span), q.first)]
+        + [functools.partial(q.query_range, promql.left_last_minute(selector, span), low, high, MINUTE, len(f.keys))
+           for low, high in minute_runs(leave_minutes, SILENCE_JOIN)])
+    for frame in silence_frames:
         for key, at, value in zip(f.key_of(frame), frame["timestamp"] if len(frame) else [],
                                   frame["value"].to_numpy() if len(frame) else [], strict=True):
             if key >= 0 and key not in f.raw_mode and value > 0:
                 leaves[(int(key), to_ns(at))] = at
                 leave_value[(int(key), to_ns(at))] = float(value)
-    q.stats["silences"] += len(leaves)
-    # Counters not held at the range's start: when they first appear, and their value before it.
-    held_keys = set(f.key_of(q.query(promql.held(selector, q.span(q.window)), q.first)).tolist())
+    q.count("silences", len(leaves))
+    # Counters not held at the range's start: when they first appear, and their value before it (the look-ups of
+    # the values before and of the returns run side by side).
+    held_keys = set(f.key_of(held_frame).tolist())
     absent = [k for k in range(len(f.keys)) if k not in held_keys and k not in f.raw_mode]
-    before = previous_values(q, f, {k: q.first - q.window for k in absent}) if absent else {}
     searches = {**leaves, **{(k, -1): q.first for k in absent}}
-    returns = first_samples_after(q, f, searches) if searches else {}
+    before, returns = side_by_side([
+        lambda: previous_values(q, f, {k: q.first - q.window for k in absent}) if absent else {},
+        lambda: first_samples_after(q, f, searches) if searches else {}])
     for (key, tag), at in returns.items():
         previous = Previous(leave_value[(key, tag)]) if tag >= 0 else before.get(key, FIRST_EVER)
         units.append(Unit(key, to_ns(at), to_ns(at), previous))
-    q.stats["returns"] += len(returns)
+    q.count("returns", len(returns))
     previous_of = {(u.key, u.first): u.previous for u in units if u.previous is not None}
     for key in sorted(f.raw_mode):
         units.append(Unit(key, first_ns + MINUTE.value, end_ns))
@@ -292,26 +300,9 @@ def correct(state: FamilyState, planned: Plan) -> Corrections:
             segments.append((unit, start, stop, chained))
             start, chained = stop + MINUTE.value, True
     segments.sort(key=lambda s: (s[1], s[0].key))
-    carry: dict[int, tuple[int, float]] = {}
-    deferred: list[tuple[Unit, int, int, Samples]] = []
-    piece: list[tuple[Unit, int, int, bool]] = []
-
-    def flush() -> None:
-        if not piece:
-            return
-        low = min(s[1] for s in piece) - state.context_ns
-        high = max(s[2] for s in piece)
-        keys = sorted({s[0].key for s in piece})
-        frame = q.query(promql.raw_samples(f.narrow(keys), q.span(pd.Timedelta(high - low, unit="ns"))),
-                        from_ns(high))
-        samples = _by_key(state, frame, low)
-        q.stats["raw_samples"] += len(frame)
-        for unit, first, last, chained in piece:
-            kept = [(t[t <= last], v[t <= last]) for t, v in samples.get(unit.key, [])]
-            _segment(state, planned, out, unit, first, last, chained, kept, carry, deferred)
-        piece.clear()
-
+    pieces: list[list[tuple[Unit, int, int, bool]]] = [[]]  # the segments of each request
     for segment in segments:
+        piece = pieces[-1]
         if piece:
             low = min(min(s[1] for s in piece), segment[1]) - state.context_ns
             high = max(max(s[2] for s in piece), segment[2])
@@ -319,9 +310,28 @@ def correct(state: FamilyState, planned: Plan) -> Corrections:
             estimate = len(keys) * (high - low) / MINUTE.value * rate
             if high - low > PIECE_SPAN.value or estimate > PIECE_SAMPLES or \
                     any(s[0].key == segment[0].key for s in piece):
-                flush()
+                pieces.append(piece := [])
         piece.append(segment)
-    flush()
+    pieces = [piece for piece in pieces if piece]
+
+    def fetch(piece: list[tuple[Unit, int, int, bool]]) -> tuple[dict[int, Samples], int]:
+        low = min(s[1] for s in piece) - state.context_ns
+        high = max(s[2] for s in piece)
+        keys = sorted({s[0].key for s in piece})
+        frame = q.query(promql.raw_samples(f.narrow(keys), q.span(pd.Timedelta(high - low, unit="ns"))),
+                        from_ns(high))
+        return _by_key(state, frame, low), len(frame)
+
+    # The requests go out a few ahead of the corrections, which are computed in order (a chained segment
+    # continues from the last sample of the one before: `carry`).
+    carry: dict[int, tuple[int, float]] = {}
+    deferred: list[tuple[Unit, int, int, Samples]] = []
+    for piece, (samples, fetched) in zip(pieces, in_order(functools.partial(fetch, piece) for piece in pieces),
+                                         strict=True):
+        q.count("raw_samples", fetched)
+        for unit, first, last, chained in piece:
+            kept = [(t[t <= last], v[t <= last]) for t, v in samples.get(unit.key, [])]
+            _segment(state, planned, out, unit, first, last, chained, kept, carry, deferred)
     if deferred:
         _resolve(state, out, deferred)
     return out

@@ -4,6 +4,7 @@ ways), each many at once in one request (`promql.terms`)."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 
 import pandas as pd
@@ -19,6 +20,7 @@ from goreliable_lib.events.questions import (
     SEARCH_WINDOWS,
     Previous,
     Questions,
+    side_by_side,
 )
 from goreliable_lib.events.series import Family
 from goreliable_lib.timeutil import MINUTE
@@ -27,14 +29,14 @@ from goreliable_lib.timeutil import MINUTE
 def _terms(q: Questions, family: Family, terms: list[tuple[list[int], pd.Timedelta, pd.Timestamp]],
            function: str) -> list[dict[int, float]]:
     """For each term (counters, window, at): `function(narrowed[window] @ at)` per counter, batched with
-    `or` (a term label keeps the terms apart). Returns {counter: value} per term."""
+    `or` (a term label keeps the terms apart; the batches are sent side by side). Returns {counter: value} per
+    term."""
     out: list[dict[int, float]] = [{} for _ in terms]
     asked = [set(keys) for keys, _, _ in terms]
-    for batch in range(0, len(terms), MAX_TERMS):
-        chunk = terms[batch:batch + MAX_TERMS]
-        expression = promql.terms(function, [(family.narrow(keys), q.span(window), at)
-                                             for keys, window, at in chunk], first_index=batch)
-        frame = q.query(expression, q.end)
+    expressions = [promql.terms(function, [(family.narrow(keys), q.span(window), at)
+                                           for keys, window, at in terms[batch:batch + MAX_TERMS]], first_index=batch)
+                   for batch in range(0, len(terms), MAX_TERMS)]
+    for frame in side_by_side([functools.partial(q.query, expression, q.end) for expression in expressions]):
         if frame.empty:
             continue
         term = frame[promql.TERM_LABEL].astype(int).to_numpy()

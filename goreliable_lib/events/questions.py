@@ -10,8 +10,12 @@ expressions are `events.promql`'s; the maths is in `analysis.counters`.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
@@ -38,6 +42,43 @@ SEARCH_WINDOWS = (pd.Timedelta(minutes=10), pd.Timedelta(hours=1), pd.Timedelta(
 INDEX_WINDOW = pd.Timedelta(days=39)
 #: How far back the look-back for a counter's previous sample may go when the data's start is not known.
 MAX_HISTORY = pd.Timedelta(days=5 * 366)
+#: Requests of one step the engine sends side by side (`side_by_side`, `in_order`); the source itself caps what is
+#: in flight (`max_concurrency`), so this only lets the waits overlap.
+SIDE_BY_SIDE = 4
+
+T = TypeVar("T")
+
+
+def side_by_side(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run independent calls (each sending its requests) at once; their results in the calls' order. The first
+    failure is raised once the calls not yet started are cancelled."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=min(SIDE_BY_SIDE, len(calls)), thread_name_prefix="slo-engine") as pool:
+        futures = [pool.submit(call) for call in calls]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def in_order(calls: Iterable[Callable[[], T]], ahead: int = SIDE_BY_SIDE) -> Iterator[T]:
+    """The calls' results in order, with at most `ahead` calls started and not yet consumed (what is held in memory
+    stays bounded while the next requests are already on their way)."""
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="slo-engine") as pool:
+        pending: list[Future[T]] = []
+        try:
+            for call in calls:
+                pending.append(pool.submit(call))
+                if len(pending) >= ahead:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 @dataclass(frozen=True)
@@ -71,6 +112,7 @@ class Questions:
         self.closed = closed
         self.queries: list[str] = []
         self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()  # requests are sent from several threads (`side_by_side`)
         self.window = MINUTE  # G, set once the interval is measured
         self.interval: float | None = None
         self.data_start: pd.Timestamp | None = None
@@ -83,25 +125,32 @@ class Questions:
         """A range selector's duration covering exactly (t - length, t] on this server (`promql.range_text`)."""
         return promql.range_text(length, closed=self.closed)
 
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to `stats[name]` (thread-safe)."""
+        with self._lock:
+            self.stats[name] += n
+
+    def _asking(self, what: str) -> None:
+        with self._lock:
+            self.queries.append(what)
+            self.stats["requests"] += 1
+
     def query(self, expression: str, at: pd.Timestamp) -> pd.DataFrame:
         """An instant query; a raw answer's dropped staleness markers and non-finite values are counted in
         `stats["dropped_samples"]` (the source drops them; `counters` ignores any left by a source that does not)."""
-        self.queries.append(expression)
-        self.stats["requests"] += 1
+        self._asking(expression)
         frame = self.source.query(expression, at)
-        self.stats["dropped_samples"] += int(frame.attrs.get(DROPPED_SAMPLES, 0))
+        self.count("dropped_samples", int(frame.attrs.get(DROPPED_SAMPLES, 0)))
         return frame
 
     def query_range(self, expression: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta,
                     series: int) -> pd.DataFrame:
         """A range query on the step's grid; the source cuts it so that `series` x points stays bounded."""
-        self.queries.append(expression)
-        self.stats["requests"] += 1
+        self._asking(expression)
         return self.source.query_range(expression, start, end, step, series=series)
 
     def series(self, match: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        self.queries.append(f"series({match})")
-        self.stats["requests"] += 1
+        self._asking(f"series({match})")
         return self.source.series(match, start, end)
 
     # -- what exists ---------------------------------------------------------------------------------------
