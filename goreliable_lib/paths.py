@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT_ENV = "GORELIABLE_PROJECT_ROOT"
+#: Where the kit keeps what it can always rebuild (the stack's TSDBs, the report list).
+CACHE_DIR_ENV = "GORELIABLE_CACHE_DIR"
 
 
 def project_root() -> Path:
@@ -30,6 +32,13 @@ def resolve(path: str | Path) -> Path:
     """A path a user gave: absolute as it is, relative from the project root."""
     given = Path(path)
     return given if given.is_absolute() else project_root() / given
+
+
+def cache_dir() -> Path:
+    """The kit's cache folder: $GORELIABLE_CACHE_DIR, else $XDG_CACHE_HOME/goreliable, else ~/.cache/goreliable."""
+    if explicit := os.environ.get(CACHE_DIR_ENV):
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "goreliable"
 
 
 def reports_dir() -> Path:

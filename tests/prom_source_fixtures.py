@@ -12,7 +12,6 @@ repeated test runs start Prometheus in about a second.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -20,6 +19,8 @@ from typing import IO
 import numpy as np
 import pandas as pd
 import pytest
+
+from goreliable_lib import paths
 
 #: The last sample of every generated dataset (whole minute, far enough in the past for backfilling).
 DATA_END = pd.Timestamp("2026-11-23T03:00:00Z")
@@ -98,10 +99,8 @@ DATASETS: dict[str, Callable[[IO[str]], None]] = {"test": write_odd_and_long, "b
 
 
 def cache_root() -> Path:
-    """Where the generated datasets' TSDB blocks are cached (GORELIABLE_CACHE_DIR or ~/.cache/goreliable)."""
-    root = os.environ.get("GORELIABLE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "goreliable")
-    return Path(root) / "prom-source"
+    """Where the generated datasets' TSDB blocks are cached (the kit's cache folder, `paths.cache_dir`)."""
+    return paths.cache_dir() / "prom-source"
 
 
 def dataset_key(name: str) -> str:

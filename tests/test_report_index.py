@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from goreliable_lib.plots.trends import source_label, window_label
-from goreliable_lib.reports import cost, dr, slo
+from goreliable_lib.reports import cost, dr, registry, slo
 from goreliable_lib.reports.base import trend_runs
 from goreliable_lib.runner import index as report_index
 from goreliable_lib.runner.page import CSP, PLOTLY_MARKER
@@ -216,8 +216,10 @@ def test_a_summary_the_trend_cannot_read_is_said_not_hidden(tmp_path: Path, monk
     def broken(summaries: Any) -> list[Any]:
         raise KeyError("slos")
 
-    spec = report_index.REPORTS["slo"]
-    monkeypatch.setitem(report_index.REPORTS, "slo", type(spec)(**{**spec.__dict__, "index_trends": broken}))
+    spec = registry.get_report("slo")
+    found = registry.find_report
+    broken_slo = type(spec)(**{**spec.__dict__, "index_trends": broken})
+    monkeypatch.setattr(registry, "find_report", lambda name: broken_slo if name == "slo" else found(name))
     _publish(tmp_path, _weeks()[0])
     page = report_index.write_local_index(tmp_path).read_text()
     assert "SLO report: trends not drawn: KeyError: &#x27;slos&#x27;" in page

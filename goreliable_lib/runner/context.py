@@ -40,7 +40,7 @@ from goreliable_lib.plots import FIGURE_CONFIG
 from goreliable_lib.plots.format import md
 from goreliable_lib.plots.table import ColumnSpec, people_frame, table_html
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
-from goreliable_lib.reports.registry import REPORTS
+from goreliable_lib.reports.registry import find_report
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png, start_browser
 from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
@@ -54,7 +54,7 @@ class Run:
 
     def __init__(self, report: str, parameters: Mapping[str, Any], run_dir: Path, *, scratch: bool) -> None:
         self.report = safe_name(report, "report")
-        self.spec: ReportSpec | None = REPORTS.get(self.report)
+        self.spec: ReportSpec | None = find_report(self.report)
         self.parameters = dict(parameters)
         #: The parameters as the report's code reads them: the report's defaults, then the values given (the
         #: runner validated those before the kernel started; in JupyterLab they are the notebook's own).

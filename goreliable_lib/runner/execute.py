@@ -53,7 +53,7 @@ from typing import Any
 from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.paths import PROJECT_ROOT_ENV, project_root
 from goreliable_lib.reports.base import DEFAULT_NOTIFY_RULE, ReportSpec
-from goreliable_lib.reports.registry import get_report, require_notebook
+from goreliable_lib.reports.registry import all_reports, get_report, require_notebook
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.index import headline
 from goreliable_lib.runner.launch import start_kernel, stop_kernel
@@ -90,10 +90,24 @@ KERNEL_PRELOAD = ("goreliable_lib.runner.context", "pyarrow.parquet")
 ALWAYS_PDF = frozenset({"postmortem"})
 
 
+#: Optional modules a run's process does without. jsonschema (imported by nbformat, under papermill and nbconvert)
+#: imports rfc3987-syntax when it is installed (jupyterlab's `jsonschema[format-nongpl]` brings it) to check the
+#: `iri` formats, and that import builds some 35 Earley parsers: 1.6 s of the 2.5 s the stages took to load on a
+#: 2-core machine (python-jsonschema/jsonschema#1428). No schema a run validates (nbformat's notebook schema) uses
+#: those formats; without the module jsonschema leaves them unchecked, as it documents for optional checkers.
+DECLINED_IMPORTS = ("rfc3987_syntax",)
+
+
 def load_stages() -> tuple[ModuleType, ...]:
-    """The heavy stages of a run (`STAGES`), imported whole: a SIGTERM or Ctrl-C meanwhile is raised after."""
+    """The heavy stages of a run (`STAGES`) and every report's spec (the index reads them), imported whole: a
+    SIGTERM or Ctrl-C meanwhile is raised after. The `DECLINED_IMPORTS` not already loaded are marked absent first
+    (`sys.modules[name] = None`: importing them raises ImportError, which their importers expect)."""
+    for name in DECLINED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
     with deferred_interruption():
-        return tuple(importlib.import_module(name) for name in STAGES)
+        stages = tuple(importlib.import_module(name) for name in STAGES)
+        all_reports()  # the index, rebuilt when the run is published, reads every report's spec
+        return stages
 
 
 def kernel_preload(report: ReportSpec) -> tuple[str, ...]:

@@ -30,8 +30,8 @@ from goreliable_lib.plots import FONT, STATUS_COLOURS
 from goreliable_lib.plots.format import format_time
 from goreliable_lib.plots.table import CSS as TABLE_CSS
 from goreliable_lib.plots.trends import source_label, state_text
+from goreliable_lib.reports import registry
 from goreliable_lib.reports.base import ReportSpec
-from goreliable_lib.reports.registry import REPORTS, STANDARD_SUITE
 from goreliable_lib.runner.changes import is_compared, since_last_run_html
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.page import CSP, figure_div, plotly_script
@@ -72,7 +72,7 @@ def headline(summary: Mapping[str, Any]) -> str:
         error = summary.get("error") or {}
         text = f"{error.get('type', 'error')}: {error.get('message', '')}" if isinstance(error, dict) else str(error)
         return "failed: " + text.strip().splitlines()[0][:200] if text.strip() else "failed"
-    spec = REPORTS.get(str(summary.get("report")))
+    spec = registry.find_report(str(summary.get("report")))
     if spec is not None and spec.index_headline is not None:
         try:
             return spec.index_headline(summary)
@@ -145,7 +145,7 @@ def scan_local(root: Path) -> list[IndexEntry]:
 def _report_order(names: Iterable[str]) -> list[str]:
     """The suite's reports in suite order, then the others (postmortems, reports of other versions) by name."""
     def key(name: str) -> tuple[int, int, str]:
-        spec = REPORTS.get(name)
+        spec = registry.find_report(name)
         position = spec.suite_position if spec is not None else None
         return (position is None, position or 0, name)
     return sorted(set(names), key=key)
@@ -250,10 +250,10 @@ def render_index(entries: Iterable[IndexEntry]) -> str:
     writer publishes it."""
     ordered = sorted(entries, key=lambda e: e.sort_key, reverse=True)
     by_report = {name: [e for e in ordered if e.report == name]
-                 for name in _report_order([*STANDARD_SUITE, *(e.report for e in ordered)])}
+                 for name in _report_order([*registry.STANDARD_SUITE, *(e.report for e in ordered)])}
     cards, trends = [], []
     for name, own in by_report.items():
-        spec = REPORTS.get(name)
+        spec = registry.find_report(name)
         cards.append(_card(name, spec, own))
         figures, problem = trend_figures(spec, list(reversed(own)))
         trends += [f'<div class="trend">{figure_div(fig)}</div>' for fig in figures]

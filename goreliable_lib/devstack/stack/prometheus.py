@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 
+from goreliable_lib import paths
 from goreliable_lib.devstack.sim.timeline import BLOCK_DURATION
 from goreliable_lib.devstack.stack.process import LoopbackServer, tail
 from goreliable_lib.errors import StackError
@@ -98,14 +99,9 @@ def backfill(openmetrics_files: list[Path], tsdb_dir: Path, *, jobs: int | None 
             future.result()
 
 
-CACHE_DIR_ENV = "GORELIABLE_CACHE_DIR"
-
-
 def default_cache_root() -> Path:
-    """Where the stack keeps its built TSDBs: $GORELIABLE_CACHE_DIR/tsdb, else ~/.cache/goreliable/tsdb."""
-    root = os.environ.get(CACHE_DIR_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "goreliable")
-    return Path(root) / "tsdb"
+    """Where the stack keeps its built TSDBs: the kit's cache folder's tsdb/ (`paths.cache_dir`)."""
+    return paths.cache_dir() / "tsdb"
 
 
 def cache_dir(cache_root: Path, key: str) -> Path:
