@@ -28,8 +28,9 @@ from goreliable_lib.runner.scrub import write_masked_text
 SCRUB_SCHEME = "goreliable-scrubbed://"
 #: The papermill engine runs use (`ThrottledSaves`), registered by name as papermill registers its own.
 ENGINE_NAME = "goreliable"
-#: Seconds between two saves of the executing notebook (papermill saves at every cell's start and end).
-SAVE_EVERY_SECONDS = 2.0
+#: Seconds between two saves of the executing notebook (papermill saves at every cell's start and end; each save
+#: copies, validates and serialises the whole notebook, figures and all: 0.1-0.3 s for a report with charts).
+SAVE_EVERY_SECONDS = 10.0
 
 
 class ScrubbingHandler:
@@ -72,16 +73,24 @@ papermill_io.register(SCRUB_SCHEME, NOTEBOOK_HANDLER)
 
 
 class ThrottledSaves(NotebookExecutionManager):
-    """papermill's execution manager, saving the notebook at most every `SAVE_EVERY_SECONDS` and always at its end.
+    """papermill's execution manager, saving the notebook at most every `SAVE_EVERY_SECONDS`, and at its end only
+    when papermill will not.
 
-    papermill serialises and writes the whole notebook at each cell's start and end (about 0.06 s each for a report
-    with charts: a second per run); a run that fails or is interrupted still ends with `notebook_complete`, which
-    saves. Only a runner killed outright (SIGKILL) keeps a notebook up to `SAVE_EVERY_SECONDS` older than the kernel.
+    papermill serialises and writes the whole notebook at each cell's start and end (a second or more per run for a
+    report with charts). When the engine returns, papermill writes the final notebook itself (a failed cell's with
+    its error marker), so `notebook_complete` saves only when the engine raised (an interrupt, a dead kernel, a
+    kernel that never started): `final_save`. Only a runner killed outright (SIGKILL) keeps a notebook up to
+    `SAVE_EVERY_SECONDS` older than the kernel.
     """
 
+    final_save = True
+
     def save(self, **kwargs: Any) -> None:
-        due = self.last_save_time is None or (self.now() - self.last_save_time).total_seconds() >= SAVE_EVERY_SECONDS
-        if self.end_time is not None or due:
+        if self.end_time is not None:
+            if self.final_save:
+                super().save(**kwargs)
+            return
+        if self.last_save_time is None or (self.now() - self.last_save_time).total_seconds() >= SAVE_EVERY_SECONDS:
             super().save(**kwargs)
 
 
@@ -98,9 +107,13 @@ class ThrottledSavesEngine(NBClientEngine):
         nb_man.notebook_start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
-        finally:
+        except BaseException:
             nb_man.cleanup_pbar()
-            nb_man.notebook_complete()
+            nb_man.notebook_complete()  # saves: papermill writes nothing after an engine that raised
+            raise
+        nb_man.cleanup_pbar()
+        nb_man.final_save = False  # papermill writes the final notebook as the engine returns
+        nb_man.notebook_complete()
         return nb_man.nb
 
 
