@@ -10,7 +10,9 @@ keeps it as wide as the screen (a phone's 390 px included): wide tables and code
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 from pathlib import Path
 
 import jinja2
@@ -36,11 +38,20 @@ class KeptTemplates(jinja2.FileSystemBytecodeCache):
     """jinja's compiled templates, kept in the kit's cache folder (`paths.cache_dir`): nbconvert compiles its lab
     templates anew for every page, 0.25 s of a report's finalising on a 2-core machine. jinja checks each template's
     source against what it compiled, so a kept one is never stale; a folder that cannot be read or written is
-    skipped."""
+    skipped, and one that is not the user's own, or that others may write in, is never read."""
+
+    def trusted(self) -> bool:
+        """The folder is this user's and nobody else may write in it (what is read from it runs as code)."""
+        try:
+            folder = os.stat(self.directory)
+        except OSError:
+            return False
+        return folder.st_uid == os.getuid() and not folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().load_bytecode(bucket)
+        if self.trusted():
+            with contextlib.suppress(OSError):
+                super().load_bytecode(bucket)
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         with contextlib.suppress(OSError):
