@@ -97,9 +97,10 @@ def listing(report: ReportSpec) -> dict[str, Any]:
             "parameters": describe(report)}
 
 
+@functools.cache
 def source_digest() -> str:
     """The digest of the package's source (every Python file's path and content) and of the interpreter's
-    version: what the report list is made from."""
+    version: what the report list is made from (read once a process)."""
     digest = hashlib.sha256(sys.version.encode())
     package = Path(__file__).parents[1]
     for path in sorted(package.rglob("*.py")):
@@ -112,8 +113,11 @@ def _list_file() -> Path:
 
 
 def _keep_list(listed: Mapping[str, Any]) -> None:
-    """Write the report list to the cache (whole or not at all; a cache that cannot be written is skipped)."""
+    """Write the report list to the cache unless it is there (whole or not at all; a cache that cannot be written
+    is skipped)."""
     path = _list_file()
+    if path.is_file():
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
