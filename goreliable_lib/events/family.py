@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,13 +144,13 @@ def sums(state: FamilyState) -> Sums:
     block_first = (q.first + MINUTE).ceil(RESET_BLOCK)
     block_last = q.end.ceil(RESET_BLOCK)
     flags_query = promql.reset_flags(selector, q.span(RESET_BLOCK + MINUTE + q.window))
-    with ThreadPoolExecutor(max_workers=len(queries) + 1, thread_name_prefix="slo-sums") as pool:
-        futures = {name: pool.submit(q.query_range, expression, minutes[0], minutes[-1], MINUTE, n)
-                   for name, (expression, minutes) in queries.items()}
-        flags_future = pool.submit(q.query_range, flags_query, block_first, block_last, RESET_BLOCK, 1) \
-            if f.keys else None
-        frames = {name: future.result() for name, future in futures.items()}
-        flags = flags_future.result() if flags_future is not None else pd.DataFrame()
+    calls = [functools.partial(q.query_range, expression, minutes[0], minutes[-1], MINUTE, n)
+             for expression, minutes in queries.values()]
+    if f.keys:
+        calls.append(functools.partial(q.query_range, flags_query, block_first, block_last, RESET_BLOCK, 1))
+    answers = side_by_side(calls, at_most=len(calls))  # every one at once: each is cut into chunks itself
+    frames = dict(zip(queries, answers[:len(queries)], strict=True))
+    flags = answers[len(queries)] if f.keys else pd.DataFrame()
     table_a, groups_a = _pivot(frames["a"], groups, state.minutes_a)
     table_b, groups_b = _pivot(frames["b"], groups, state.minutes)
     a, b = _total(table_a, state.minutes_a), _total(table_b, state.minutes)

@@ -49,12 +49,12 @@ SIDE_BY_SIDE = 4
 T = TypeVar("T")
 
 
-def side_by_side(calls: Sequence[Callable[[], T]]) -> list[T]:
-    """Run independent calls (each sending its requests) at once; their results in the calls' order. The first
-    failure is raised once the calls not yet started are cancelled."""
+def side_by_side(calls: Sequence[Callable[[], T]], at_most: int = SIDE_BY_SIDE) -> list[T]:
+    """Run independent calls (each sending its requests), `at_most` at once; their results in the calls' order.
+    The first failure is raised once the calls not yet started are cancelled."""
     if len(calls) <= 1:
         return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=min(SIDE_BY_SIDE, len(calls)), thread_name_prefix="slo-engine") as pool:
+    with ThreadPoolExecutor(max_workers=min(at_most, len(calls)), thread_name_prefix="slo-engine") as pool:
         futures = [pool.submit(call) for call in calls]
         try:
             return [future.result() for future in futures]
