@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 #: Status colours used in every table and chart (colour-blind-safe pairs with text labels always shown).
 STATUS_COLOURS = {"ok": "#1a9850", "at_risk": "#fdae61", "breached": "#d73027", "no_data": "#9e9e9e",
@@ -17,6 +18,19 @@ FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 #: hover (the page's style also moves it under the chart and hides it on a phone: it never covers a title), no
 #: plotly logo, and the chart resizes to the width it gets.
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": "hover"}
+#: The kinds of trace the kit draws (tests/test_plots_template.py checks the plots' code for others).
+TRACE_KINDS = ("scatter", "bar", "heatmap", "table")
+
+
+def house_template() -> go.layout.Template:
+    """plotly_white's layout, and its defaults for the traces the kit draws (`TRACE_KINDS`) only: what plotly_white
+    whole would draw. Each figure validates and embeds its template; plotly_white carries defaults for 24 kinds of
+    trace (7 KB, about 10 ms a figure), this one for 4 (3 KB, 4 ms)."""
+    white = pio.templates["plotly_white"]
+    return go.layout.Template(layout=white.layout, data={kind: white.data[kind] for kind in TRACE_KINDS})
+
+
+HOUSE_TEMPLATE = house_template()
 
 
 def short_label(text: str, limit: int = 24) -> str:
@@ -38,7 +52,7 @@ def log_ticks(low: float, top: float, *, suffix: str = "") -> tuple[list[float],
 def style(fig: go.Figure, title: str | None = None, *, y_title: str | None = None, height: int = 380) -> go.Figure:
     """Apply the house style: white background, light grid, legend below, UTC time axis."""
     fig.update_layout(
-        template="plotly_white", title=title, height=height, font={"family": FONT, "size": 13},
+        template=HOUSE_TEMPLATE, title=title, height=height, font={"family": FONT, "size": 13},
         margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 40}, colorway=PALETTE,
         legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
         hovermode="x unified",

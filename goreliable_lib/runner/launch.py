@@ -8,6 +8,12 @@ and shuts it down at the end as it would its own.
 
 The kernel is ipykernel of *this* interpreter (sys.executable), whatever kernelspecs are installed, on local
 sockets, with the run's environment; its own stdout/stderr go to the run folder's `KERNEL_LOG`.
+
+Its end: when papermill asks for the usual graceful shutdown, the kernel is first asked to do its exit work
+(`END_OF_RUN`: the snapshot manifest written, Chromium stopped, runner/context.py `end_of_run`) and, once it has
+answered, is ended at once: the interpreter's own teardown (IPython's reset with a full garbage collection, then
+pandas, pyarrow and zmq taken down) cost 0.4 s a run with nothing left to do. A kernel that does not answer within
+`END_OF_RUN_SECONDS` (still busy, dead, or its exit work failed) gets jupyter_client's graceful shutdown as before.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from jupyter_core.utils import run_sync
 from traitlets import default
 
 from goreliable_lib.runner.shared import KERNEL_LOG, RUN_DIR_ENV
+
+#: What the kernel runs before it is ended (its exit work: runner/context.py `end_of_run`), binding no name.
+END_OF_RUN = "__import__('goreliable_lib.runner.context', fromlist=['end_of_run']).end_of_run()"
+#: How long the kernel has to answer `END_OF_RUN` before it is shut down the slow way.
+END_OF_RUN_SECONDS = 5.0
 
 
 def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> type[AsyncKernelManager]:
@@ -54,6 +65,27 @@ def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> t
             finally:
                 if log is not None:
                     handle.close()
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:  # type: ignore[override]
+            if not now and not restart and await self._ran_end_of_run():
+                now = True  # its exit work is done: ended at once, not after the interpreter's teardown
+            await super().shutdown_kernel(now=now, restart=restart)
+
+        async def _ran_end_of_run(self) -> bool:
+            """Ask the kernel to do its exit work now (`END_OF_RUN`); True when it did so within
+            `END_OF_RUN_SECONDS`."""
+            if not self.has_kernel or not await self.is_alive():
+                return False
+            client = self.client()
+            client.start_channels()
+            try:
+                reply = await client.execute(END_OF_RUN, silent=True, store_history=False, reply=True,
+                                             timeout=END_OF_RUN_SECONDS)
+            except (TimeoutError, RuntimeError):
+                return False
+            finally:
+                client.stop_channels()
+            return reply.get("content", {}).get("status") == "ok"
 
         @property
         def kernel_spec(self) -> KernelSpec:

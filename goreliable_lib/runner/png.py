@@ -2,11 +2,12 @@
 
 One Chromium serves every PNG of a run (kaleido's sync server: about 0.5 s a figure instead of about 5 s with a
 browser per figure); it starts with the first PNG, or earlier with `start_browser` (a report whose notebook writes
-PNGs: its run calls it as it begins, and Chromium starts while the data is fetched), and stops when the process
-exits. The browser is runner/shared.py's `find_browser` (the one report.pdf is printed with, runner/pdf.py); kaleido
-runs it headless with --no-sandbox (choreographer's default), so it works as root in a container. kaleido bounds a
-render but not Chromium's start-up, and an unattended report must not hang on a picture: a render gets `timeout`
-seconds, then it is given up (the caller says so as a warning).
+PNGs: its run calls it as it begins, and Chromium starts while the data is fetched), and stops at the run's end
+(`stop_browser`, runner/context.py `end_of_run`) or when the process exits. The browser is runner/shared.py's
+`find_browser` (the one report.pdf is printed with, runner/pdf.py); kaleido runs it headless with --no-sandbox
+(choreographer's default), so it works as root in a container. kaleido bounds a render but not Chromium's start-up,
+and an unattended report must not hang on a picture: a render gets `timeout` seconds, then it is given up (the
+caller says so as a warning).
 """
 
 from __future__ import annotations
@@ -32,9 +33,15 @@ class PngTimeout(TimeoutError):
     """No image from kaleido/Chromium within the time allowed."""
 
 
-def _stop_server() -> None:
-    with contextlib.suppress(Exception):  # already stopped, or never started
-        kaleido.stop_sync_server(silence_warnings=True)
+def stop_browser() -> None:
+    """Stop the run's Chromium, if it runs (also done at the process's exit); a later PNG starts it again."""
+    global _server_started
+    with _server_lock:
+        if not _server_started:
+            return
+        _server_started = False
+        with contextlib.suppress(Exception):  # already stopped, or never started (no browser found)
+            kaleido.stop_sync_server(silence_warnings=True)
 
 
 def _ensure_server() -> None:
@@ -53,7 +60,9 @@ def _ensure_server() -> None:
             kaleido.start_sync_server(path=browser, silence_warnings=True)
         except Exception:  # a broken browser: write_image reports it per figure
             return
-        atexit.register(_stop_server)
+
+
+atexit.register(stop_browser)
 
 
 def start_browser() -> None:

@@ -13,9 +13,10 @@ field, a file outside the folder) is a `SourceError` naming the manifest and the
 The manifest lists its entries sorted by request key (the same run gives the same bytes, whatever order concurrent
 fetches finished in). A recorder rewrites it after every result unless it is given `min_interval` (the run's
 recorder, runner.context: 0.5 s): then it is rewritten at most that often while results arrive, and always by
-`flush()` (the run calls it when it writes its summary) and when the process exits (an `atexit` flush: a kernel
-whose cell failed still leaves a complete manifest). A process killed outright (SIGKILL, an out-of-memory kill)
-may leave the last `min_interval` of entries out of the manifest; their Parquet files are there, unlisted.
+`flush()` (the run calls it when it writes its summary), by `flush_all()` (the run's kernel calls it before the
+runner stops it: runner/context.py `end_of_run`) and when the process exits (an `atexit` flush: a kernel whose cell
+failed still leaves a complete manifest). A process killed outright (SIGKILL, an out-of-memory kill) may leave the
+last `min_interval` of entries out of the manifest; their Parquet files are there, unlisted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import shutil
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +91,7 @@ class SnapshotRecorder:
             self._manifest["as_of"] = to_rfc3339(as_of)
         self._keys = {request_key(e["source"], e["request"]): e for e in self._manifest["entries"]}
         if min_interval > 0:
-            atexit.register(self._flush_at_exit)
+            _THROTTLED.add(self)
 
     def set_as_of(self, as_of: pd.Timestamp | str) -> None:
         """Set the clock a replay of this snapshot will use as `now`."""
@@ -144,10 +146,6 @@ class SnapshotRecorder:
             if self._dirty:
                 self._write_manifest()
 
-    def _flush_at_exit(self) -> None:
-        with contextlib.suppress(OSError):  # the folder may be gone (a test's temporary folder)
-            self.flush()
-
     def _write_manifest(self) -> None:
         if self._manifest.get("as_of") is None:
             self._manifest["as_of"] = to_rfc3339(utc_now())
@@ -157,6 +155,21 @@ class SnapshotRecorder:
         tmp.write_text(json.dumps(self._manifest, indent=1, sort_keys=True))
         os.replace(tmp, self.path / MANIFEST)
         self._written_at, self._dirty = time.monotonic(), False
+
+
+#: The recorders that write their manifest at most every `min_interval` (`flush_all` writes what they hold back).
+_THROTTLED: weakref.WeakSet[SnapshotRecorder] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Write the manifest of every throttled recorder holding results not yet listed in it (also at the process's
+    exit). A folder that is gone (a test's temporary folder) is skipped."""
+    for recorder in list(_THROTTLED):
+        with contextlib.suppress(OSError):
+            recorder.flush()
+
+
+atexit.register(flush_all)
 
 
 def _check_entry(entry: Any, where: str) -> dict[str, Any]:
