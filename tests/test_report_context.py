@@ -20,9 +20,10 @@ from goreliable_lib.runner import html as report_html
 from goreliable_lib.runner import index as report_index
 from goreliable_lib.runner import page as report_page
 from goreliable_lib.runner.context import current_run
+from goreliable_lib.runner.jsonable import to_jsonable
 from goreliable_lib.runner.publish import LocalWriter
 from goreliable_lib.runner.scrub import REDACTED, leaked_files, mask_tree, scrub_text, secret_values
-from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, to_jsonable
+from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV
 
 sentinel_env = sentinel_env  # the fixture, re-exported for pytest
 

@@ -1,19 +1,34 @@
-"""`goreliable report run NAME`: one report, through the runner (runner/execute.py)."""
+"""`goreliable report run NAME`: one report, through the runner (runner/execute.py).
+
+The report's kernel-to-be (runner/boot.py) is started first, and the runner loaded by name after it (about 0.9 s of
+imports: pandas, boto3, papermill's plumbing, the report's module), so that the kernel's own imports overlap them
+and the parameters' checks; bad input dismisses it before it was ever a kernel.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from goreliable_lib.cli.report import output_options
-from goreliable_lib.runner.execute import run_report
-from goreliable_lib.runner.params import parse_assignments
+from goreliable_lib.paths import project_root
+from goreliable_lib.runner import boot
+
+#: The runner and its parameters' parser, loaded once the kernel-to-be is started.
+RUNNER, PARAMS = "goreliable_lib.runner.execute", "goreliable_lib.runner.params"
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the report, print its run folder; exit 1 when it failed (the partial run is kept)."""
-    result = run_report(args.name, parse_assignments(args.param or []), args.out, progress=not args.quiet,
-                        files=args.file or [], pdf=args.pdf, **output_options(args))
+    kernel_to_be = boot.spawn(boot.kernel_preload(args.name), cwd=project_root())
+    try:
+        runner, params = importlib.import_module(RUNNER), importlib.import_module(PARAMS)
+        result = runner.run_report(args.name, params.parse_assignments(args.param or []), args.out,
+                                   progress=not args.quiet, files=args.file or [], pdf=args.pdf,
+                                   kernel_to_be=kernel_to_be, **output_options(args))
+    finally:
+        boot.dismiss(kernel_to_be)  # never handed over (bad input, an interrupt): it was never a kernel
     print(result.location)
     if result.exit_code:
         print(f"goreliable: error: report {result.report} failed: {result.error}; the partial run is kept, "

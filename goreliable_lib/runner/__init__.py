@@ -4,7 +4,8 @@
   `kernel` (the kernel and papermill's plumbing), `finalise` (summary.json, banners, report.html), `publish` and
   `index`, `params`, `html`, `scrub`;
 - the kernel's side, inside the notebook: `context` (the run context, `current_run`) and `png`;
-- what both share: `shared` (environment variable and file names, `to_jsonable`) and `files` (the atomic writer).
+- what both share: `shared` (environment variable and file names), `jsonable` (`to_jsonable`) and `files` (the
+  atomic writer).
 Neither side imports the other (import-linter contracts in pyproject.toml); the package itself imports neither
 (`current_run` and `Run` are loaded when first asked for, PEP 562), so the CLI's process never loads IPython.
 

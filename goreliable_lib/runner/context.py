@@ -42,8 +42,9 @@ from goreliable_lib.plots.table import ColumnSpec, people_frame, table_html
 from goreliable_lib.reports.base import BuiltReport, ReportSpec, safe_name, window_from_end
 from goreliable_lib.reports.registry import find_report
 from goreliable_lib.runner.files import atomic_write_text
+from goreliable_lib.runner.jsonable import to_jsonable
 from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png, start_browser, stop_browser
-from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE, to_jsonable
+from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE
 from goreliable_lib.sources.connect import connect
 from goreliable_lib.sources.snapshot import SnapshotRecorder, flush_all
 from goreliable_lib.timeutil import to_rfc3339, utc_now

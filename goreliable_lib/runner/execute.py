@@ -1,7 +1,8 @@
 """Run a report notebook with papermill, in a kernel of the current interpreter, and publish the run.
 
-Order of work: validate the parameters and the destination (exit 2, no kernel started) -> stage the run in
-a temporary folder -> start the kernel (runner/launch.py), which boots and loads the report's modules while the
+Order of work: validate the parameters and the destination (exit 2, no kernel started; the kernel-to-be the
+command may have started, runner/boot.py, is dismissed by the command) -> stage the run in a temporary folder ->
+start the kernel (runner/launch.py: in that kernel-to-be when there is one), which boots and loads the report's modules while the
 runner checks the input files (a catalog that does not parse stops it: exit 2, nothing executed) and loads the
 stages below -> execute (runner/kernel.py: papermill on that kernel, its scrubbing output) -> finalise
 (runner/finalise.py: the data proven free of credentials, summary.json, banners, report.html, what people read
@@ -36,12 +37,12 @@ import contextlib
 import datetime as dt
 import errno
 import importlib
-import importlib.util
 import json
 import logging
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -54,6 +55,7 @@ from goreliable_lib.errors import BadInputError, GoReliableError
 from goreliable_lib.paths import PROJECT_ROOT_ENV, project_root
 from goreliable_lib.reports.base import DEFAULT_NOTIFY_RULE, ReportSpec
 from goreliable_lib.reports.registry import all_reports, get_report, require_notebook
+from goreliable_lib.runner.boot import kernel_preload
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.index import headline
 from goreliable_lib.runner.launch import start_kernel, stop_kernel
@@ -81,9 +83,6 @@ EXIT_INTERRUPTED = EXIT_FAILED
 #: The stages loaded by name while the kernel starts: papermill's execution (runner/kernel.py) and finalising
 #: (runner/finalise.py, nbconvert).
 STAGES = ("goreliable_lib.runner.kernel", "goreliable_lib.runner.finalise")
-#: The modules a report's kernel loads at its start-up: the run context and the report's own module, and pandas'
-#: Parquet engine (pyarrow, loaded by pandas at the first read of a recorded or archived result otherwise).
-KERNEL_PRELOAD = ("goreliable_lib.runner.context", "pyarrow.parquet")
 
 
 #: Reports whose run always has its report.pdf (a postmortem travels as an attachment).
@@ -108,13 +107,6 @@ def load_stages() -> tuple[ModuleType, ...]:
         stages = tuple(importlib.import_module(name) for name in STAGES)
         all_reports()  # the index, rebuilt when the run is published, reads every report's spec
         return stages
-
-
-def kernel_preload(report: ReportSpec) -> tuple[str, ...]:
-    """What the report's kernel imports while it starts: the run context and the report's module (when the report
-    is one of the package's: a test's stand-in spec may name another)."""
-    module = f"goreliable_lib.reports.{report.name.replace('-', '_')}"
-    return (*KERNEL_PRELOAD, *([module] if importlib.util.find_spec(module) is not None else []))
 
 
 @dataclass(frozen=True)
@@ -174,13 +166,16 @@ def _write_failure(writer: Any, report: str, run_id: str, staging: Path, exc: OS
 def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str | Path | None = None,
                progress: bool | dict[str, Any] = True, *, files: Iterable[str | Path] = (),
                report: ReportSpec | None = None, timeout: float | None = None, start_timeout: float = 120,
-               sse: str | None = None, kms_key_id: str | None = None, pdf: str | None = None) -> RunResult:
+               sse: str | None = None, kms_key_id: str | None = None, pdf: str | None = None,
+               kernel_to_be: subprocess.Popen[bytes] | None = None) -> RunResult:
     """Validate, execute and publish one report; returns the RunResult (exit_code 0 ok, 1 failed or interrupted).
     Bad parameters or destination raise BadInputError before any kernel starts; a destination that cannot be
     written while the run is finished raises GoReliableError (exit 1).
 
     `report` overrides the registry entry (tests run their own notebooks); `timeout` limits each cell (s); `pdf`
-    (`A4` or `Letter`) prints report.pdf beside report.html on that paper (always for the postmortem: A4 by default).
+    (`A4` or `Letter`) prints report.pdf beside report.html on that paper (always for the postmortem: A4 by default);
+    `kernel_to_be`: the kernel-to-be the command started for this report (runner/boot.py), the kernel once handed
+    its command (the caller dismisses it when the run stops before that).
     """
     spec = report or get_report(name)
     values = resolve_parameters(spec, parameters, files, check_files=False)
@@ -201,7 +196,7 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     env = {RUN_DIR_ENV: str(staging), REPORT_ENV: spec.name, PROJECT_ROOT_ENV: str(project_root()),
            RUN_ID_ENV: run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
            "GORELIABLE_ARCHIVE_URI": os.environ.get("GORELIABLE_ARCHIVE_URI") or writer.archive_uri()}
-    kernel = start_kernel(env, kernel_preload(spec), cwd=project_root())
+    kernel = start_kernel(env, kernel_preload(spec.name), cwd=project_root(), kernel_to_be=kernel_to_be)
     phases: dict[str, float] = {}
     interrupted: KeyboardInterrupt | None = None
     clock = time.monotonic()

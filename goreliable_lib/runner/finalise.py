@@ -29,6 +29,7 @@ from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.runner.changes import is_compared, since_last_run_markdown
 from goreliable_lib.runner.files import atomic_write_text
 from goreliable_lib.runner.html import write_page
+from goreliable_lib.runner.jsonable import to_jsonable
 from goreliable_lib.runner.pdf import PdfError, write_pdf
 from goreliable_lib.runner.previous import SinceLastRun, compare_with_previous
 from goreliable_lib.runner.publish import Writer
@@ -47,7 +48,6 @@ from goreliable_lib.runner.shared import (
     PDF_FILE,
     SUMMARY_FILE,
     installed_kit_version,
-    to_jsonable,
 )
 from goreliable_lib.signals import describe_interruption
 from goreliable_lib.timeutil import to_rfc3339, utc_now

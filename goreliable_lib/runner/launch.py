@@ -7,7 +7,10 @@ papermill is then handed the running kernel (`adopting`): nbclient finds a manag
 and shuts it down at the end as it would its own.
 
 The kernel is ipykernel of *this* interpreter (sys.executable), whatever kernelspecs are installed, on local
-sockets, with the run's environment; its own stdout/stderr go to the run folder's `KERNEL_LOG`.
+sockets, with the run's environment; its own stdout/stderr go to the run folder's `KERNEL_LOG`. When the command
+started a kernel-to-be (runner/boot.py: it has been importing the kernel's modules since the command began), the
+kernel's command is handed to it instead of starting a new process: jupyter_client's provisioner then watches,
+signals and ends it as a kernel it started itself. A kernel-to-be that is gone by then is replaced by a new process.
 
 Its end: when papermill asks for the usual graceful shutdown, the kernel is first asked to do its exit work
 (`END_OF_RUN`: the snapshot manifest written, Chromium stopped, runner/context.py `end_of_run`) and, once it has
@@ -32,6 +35,7 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_core.utils import run_sync
 from traitlets import default
 
+from goreliable_lib.runner import boot
 from goreliable_lib.runner.shared import KERNEL_LOG, RUN_DIR_ENV
 
 #: What the kernel runs before it is ended (its exit work: runner/context.py `end_of_run`), binding no name.
@@ -40,9 +44,10 @@ END_OF_RUN = "__import__('goreliable_lib.runner.context', fromlist=['end_of_run'
 END_OF_RUN_SECONDS = 5.0
 
 
-def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> type[AsyncKernelManager]:
+def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = (),
+                       kernel_to_be: subprocess.Popen[bytes] | None = None) -> type[AsyncKernelManager]:
     """A kernel manager class starting ipykernel with *this* interpreter, with `env` added to the kernel's
-    environment and the modules `preload` imported at its start-up."""
+    environment and the modules `preload` imported at its start-up; in `kernel_to_be` when it is still there."""
     spec_env = dict(env)
     exec_lines = [f"import {module}" for module in preload]
 
@@ -59,12 +64,28 @@ def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> t
             # the kernel's own stdout/stderr (not the cells': those go to the notebook) into the run folder's
             # .kernel.log, not the operator's terminal (an interrupted kernel prints zmq tracebacks there)
             log = Path(spec_env[RUN_DIR_ENV]) / KERNEL_LOG if RUN_DIR_ENV in spec_env else None
+            if kernel_to_be is not None and self._hand_over(kernel_to_be, kernel_cmd, kw, log):
+                return
             handle = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
             try:
                 await super()._async_launch_kernel(kernel_cmd, **{"stdout": handle, "stderr": handle, **kw})
             finally:
                 if log is not None:
                     handle.close()
+
+        def _hand_over(self, process: subprocess.Popen[bytes], kernel_cmd: list[str], kw: dict[str, Any],
+                       log: Path | None) -> bool:
+            """The kernel's command to the kernel-to-be, which becomes the provisioner's process; False when it is
+            gone."""
+            argv = kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1:]
+            if not boot.hand_over(process, argv, dict(kw.get("env") or os.environ), kw.get("cwd"), log):
+                return False
+            provisioner: Any = self.provisioner  # jupyter_client's LocalProvisioner, as after its launch_kernel
+            provisioner.process, provisioner.pid = process, process.pid
+            provisioner.pgid = os.getpgid(process.pid)
+            provisioner.cwd = kw.get("cwd") or os.getcwd()
+            self._reconcile_connection_info(provisioner.connection_info)
+            return True
 
         async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:  # type: ignore[override]
             if not now and not restart and await self._ran_end_of_run():
@@ -91,7 +112,7 @@ def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> t
         def kernel_spec(self) -> KernelSpec:
             if self._kernel_spec is None:
                 self._kernel_spec = KernelSpec(
-                    argv=[sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher",
+                    argv=[sys.executable, *boot.PYTHON_OPTIONS, "-m", "ipykernel_launcher",
                           "-f", "{connection_file}", *[f"--IPKernelApp.exec_lines={line}" for line in exec_lines]],
                     display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.prefix})",
                     language="python", env=spec_env, resource_dir="")
@@ -100,9 +121,11 @@ def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = ()) -> t
     return CurrentInterpreterKernelManager
 
 
-def start_kernel(env: Mapping[str, str], preload: Sequence[str] = (), cwd: Path | None = None) -> AsyncKernelManager:
-    """Launch the kernel process and return its manager at once (the kernel is still booting)."""
-    manager = kernel_manager_for(env, preload)(kernel_name="python3")
+def start_kernel(env: Mapping[str, str], preload: Sequence[str] = (), cwd: Path | None = None,
+                 kernel_to_be: subprocess.Popen[bytes] | None = None) -> AsyncKernelManager:
+    """Launch the kernel (in `kernel_to_be` when it is still there: runner/boot.py) and return its manager at once
+    (the kernel is still booting)."""
+    manager = kernel_manager_for(env, preload, kernel_to_be)(kernel_name="python3")
     run_sync(manager.start_kernel)(cwd=str(cwd) if cwd else None)
     return manager
 

@@ -3,27 +3,19 @@ run context (the notebook's kernel: context). Neither side imports the other; bo
 
 - the environment the runner gives the kernel (`RUN_DIR_ENV`, `REPORT_ENV`, `RUN_ID_ENV`);
 - the names of the files of a run folder that one side writes and the other reads;
-- `to_jsonable`, the one conversion of values into plain JSON (summary.json and the run context's file);
 - `find_browser`, the one Chromium of a run: the figures' PNGs (png.py, kernel side) and report.pdf (pdf.py).
 
-No heavy import here (no IPython, papermill, boto3, nbformat): pandas and numpy only, which `to_jsonable` needs.
+Nothing heavy is imported here (not even pandas): the command line starts the run's kernel-to-be with it before it
+loads anything else (runner/launch.py). `to_jsonable`, the one conversion of values into plain JSON, is
+runner/jsonable.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.metadata
-import math
 import os
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-
-from goreliable_lib.timeutil import to_rfc3339
 
 #: The run folder the runner stages the run in; the run context writes there (unset: a scratch folder).
 RUN_DIR_ENV = "GORELIABLE_RUN_DIR"
@@ -68,26 +60,3 @@ def find_browser() -> str | None:
         return explicit
     found = next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
     return found or next((c for c in CHROMIUM_CANDIDATES if Path(c).is_file()), None)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON values: times as RFC3339 UTC, durations as seconds, NaN/inf/NA as null, numpy as Python."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series | pd.Index):
-        return [to_jsonable(v) for v in list(value)]
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return None if pd.isna(value) else to_rfc3339(value)
-    if isinstance(value, pd.Timedelta | dt.timedelta):
-        return None if pd.isna(value) else pd.Timedelta(value).total_seconds()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
