@@ -1,10 +1,10 @@
 """Run a report notebook with papermill, in a kernel of the current interpreter, and publish the run.
 
-Order of work: validate the parameters and the destination (exit 2, no kernel started; the kernel-to-be the
-command may have started, runner/boot.py, is dismissed by the command) -> stage the run in a temporary folder ->
-start the kernel (runner/launch.py: in that kernel-to-be when there is one), which boots and loads the report's
-modules while the runner checks the input files (a catalog that does not parse stops it: exit 2, nothing
-executed) and loads the stages below -> execute (runner/kernel.py: papermill on that kernel, its scrubbing output) -> finalise
+Order of work: validate the parameters and the destination (exit 2, no kernel started; the kernel-to-be the command
+may have started, runner/boot.py, is dismissed by the command) -> stage the run in a temporary folder -> start the
+kernel (runner/launch.py: in that kernel-to-be when there is one), which boots and loads the report's modules while
+the runner checks the input files (a catalog that does not parse stops it: exit 2, nothing executed) and loads the
+stages below -> execute (runner/kernel.py: papermill on that kernel, its scrubbing output) -> finalise
 (runner/finalise.py: the data proven free of credentials, summary.json, banners, report.html, what people read
 masked) -> publish (runner/publish.py: atomic rename / upload). A failed run is published too, marked failed, and
 never moves `latest`.
