@@ -1,4 +1,4 @@
-"""The house template (plots.HOUSE_TEMPLATE) draws what plotly_white draws for every kind of trace the kit makes."""
+"""The house template (plots.house_template()) draws what plotly_white draws for every kind of trace the kit makes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import plotly.io as pio
 from plotly.basedatatypes import BaseTraceType
 
 import goreliable_lib
-from goreliable_lib.plots import HOUSE_TEMPLATE, TRACE_KINDS, style
+from goreliable_lib.plots import TRACE_KINDS, house_template, style
 
 PACKAGE = Path(goreliable_lib.__file__).parent
 
@@ -36,16 +36,16 @@ def test_every_trace_kind_the_kit_draws_has_plotly_whites_defaults() -> None:
 
 def test_the_house_template_is_plotly_white_for_those_kinds() -> None:
     white = pio.templates["plotly_white"]
-    assert HOUSE_TEMPLATE.layout.to_plotly_json() == white.layout.to_plotly_json()
+    assert house_template().layout.to_plotly_json() == white.layout.to_plotly_json()
     for kind in TRACE_KINDS:
-        assert [t.to_plotly_json() for t in HOUSE_TEMPLATE.data[kind]] == \
+        assert [t.to_plotly_json() for t in house_template().data[kind]] == \
             [t.to_plotly_json() for t in white.data[kind]], kind
     # and only those: every figure embeds its template
-    assert set(HOUSE_TEMPLATE.data.to_plotly_json()) == set(TRACE_KINDS)
+    assert set(house_template().data.to_plotly_json()) == set(TRACE_KINDS)
 
 
 def test_a_styled_figure_carries_the_house_template() -> None:
     figure = style(go.Figure(go.Bar(x=["a"], y=[1])), "t")
-    assert figure.layout.template.to_plotly_json() == HOUSE_TEMPLATE.to_plotly_json()
+    assert figure.layout.template.to_plotly_json() == house_template().to_plotly_json()
     # plotly_white's look: white plot background, its grid colour
     assert figure.layout.template.layout.plot_bgcolor == "white"
