@@ -1,4 +1,5 @@
-"""The house template (plots.house_template()) draws what plotly_white draws for every kind of trace the kit makes."""
+"""The figures' house style: the house template draws what plotly_white draws for every kind of trace the kit makes;
+horizontal_line draws what add_hline draws."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
+import pytest
 from plotly.basedatatypes import BaseTraceType
 
 import goreliable_lib
-from goreliable_lib.plots import TRACE_KINDS, house_template, style
+from goreliable_lib.plots import LABEL_POSITIONS, TRACE_KINDS, horizontal_line, house_template, style
 
 PACKAGE = Path(goreliable_lib.__file__).parent
 
@@ -49,3 +51,18 @@ def test_a_styled_figure_carries_the_house_template() -> None:
     assert figure.layout.template.to_plotly_json() == house_template().to_plotly_json()
     # plotly_white's look: white plot background, its grid colour
     assert figure.layout.template.layout.plot_bgcolor == "white"
+
+
+@pytest.mark.parametrize("position", sorted(LABEL_POSITIONS))
+@pytest.mark.parametrize("label", [None, "target 99.9%"])
+def test_a_horizontal_line_is_what_add_hline_draws(position: str, label: str | None) -> None:
+    line = {"dash": "dot", "color": "#bbbbbb", "width": 1}
+    font = {"size": 10} if label else None
+    ours = horizontal_line(go.Figure(go.Scatter(x=[1, 2], y=[0, 1])), 0.5, line, label=label, position=position,
+                           font=font)
+    plotly_s = go.Figure(go.Scatter(x=[1, 2], y=[0, 1]))
+    plotly_s.add_hline(y=0.5, line=line, **({"annotation_text": label, "annotation_position": position,
+                                              "annotation_font": font} if label else {}))
+    assert ours.layout.shapes == plotly_s.layout.shapes
+    assert ours.layout.annotations == plotly_s.layout.annotations
+    assert len(ours.layout.annotations) == (1 if label else 0)

@@ -77,8 +77,24 @@ def timeseries(frame: pd.DataFrame, *, x: str = "timestamp", y: str = "value",
     return style(fig, title, y_title=y_title)
 
 
+#: Where `horizontal_line` puts a label: (x on the plot's width, x anchor, y anchor), as plotly's add_hline does.
+LABEL_POSITIONS = {"top left": (0, "left", "bottom"), "top right": (1, "right", "bottom"),
+                   "bottom left": (0, "left", "top"), "bottom right": (1, "right", "top")}
+
+
+def horizontal_line(fig: go.Figure, y: float, line: dict[str, object], *, label: str | None = None,
+                    position: str = "top left", font: dict[str, object] | None = None) -> go.Figure:
+    """A line across the plot at `y`, with an optional label: the very shape and annotation plotly's `add_hline`
+    makes on a figure without subplots, added directly (add_hline resolves subplots first: 4 ms a line, 0.1 s of
+    the SLO report's figures)."""
+    fig.add_shape(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=line)
+    if label is not None:
+        x, x_anchor, y_anchor = LABEL_POSITIONS[position]
+        fig.add_annotation(text=label, showarrow=False, xref="x domain", x=x, xanchor=x_anchor, yref="y", y=y,
+                           yanchor=y_anchor, **({"font": font} if font else {}))
+    return fig
+
+
 def target_line(fig: go.Figure, value: float, label: str, *, colour: str = "#d73027") -> go.Figure:
     """A dashed horizontal target/threshold line with its label."""
-    fig.add_hline(y=value, line_dash="dash", line_color=colour, annotation_text=label,
-                  annotation_position="top left")
-    return fig
+    return horizontal_line(fig, value, {"dash": "dash", "color": colour}, label=label)

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from goreliable_lib.plots import STATUS_COLOURS, log_ticks, short_label, style, target_line
+from goreliable_lib.plots import STATUS_COLOURS, horizontal_line, log_ticks, short_label, style, target_line
 from goreliable_lib.plots.format import percent, rate
 from goreliable_lib.plots.table import Column
 
@@ -147,9 +147,9 @@ def budget_burndown(burndown: pd.DataFrame, start: pd.Timestamp, end: pd.Timesta
                            showarrow=False, font={"size": 16, "color": STATUS_COLOURS["no_data"]})
         low = 0.0
     for label, value in (thresholds or {}).items():
-        fig.add_hline(y=value, line_dash="dot", line_color="#bbbbbb", annotation_text=label,
-                      annotation_position="bottom right", annotation_font_size=10)
-    fig.add_hline(y=0.0, line_color=STATUS_COLOURS["breached"], line_width=1)
+        horizontal_line(fig, value, {"dash": "dot", "color": "#bbbbbb"}, label=label, position="bottom right",
+                        font={"size": 10})
+    horizontal_line(fig, 0.0, {"color": STATUS_COLOURS["breached"], "width": 1})
     fig.update_yaxes(tickformat=".0%", range=[low - 0.05, 1.05])
     style(fig, title, y_title="error budget remaining", height=340)
     return fig.update_layout(hovermode="closest")

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from goreliable_lib.paths import without_credentials
-from goreliable_lib.plots import PALETTE, STATUS_COLOURS, style
+from goreliable_lib.plots import PALETTE, STATUS_COLOURS, horizontal_line, style
 
 POINT_COLUMNS = ["end", "series", "value", "text", "source"]
 _FAILED = STATUS_COLOURS["aborted"]
@@ -219,8 +219,8 @@ def run_trend(points: Iterable[Mapping[str, Any]], runs: Sequence[TrendMark], *,
                            xanchor="left", xshift=2, font={"color": "#555", "size": 11})
     if reference is not None:
         below = bool(len(frame)) and bool((frame["value"].dropna() < reference[0]).any())
-        fig.add_hline(y=reference[0], line_color="#999", line_width=1,
-                      **({"annotation_text": reference[1], "annotation_position": "bottom left"} if below else {}))
+        horizontal_line(fig, reference[0], {"color": "#999", "width": 1}, label=reference[1] if below else None,
+                        position="bottom left")
     height = _PLOT_HEIGHT + _LEGEND_ROW * (len(fig.data) + len(sources)) + _GROUP_GAP * max(0, len(sources) - 1)
     style(fig, title, y_title=y_title, height=height)
     all_ends = [r.end for r in runs]
