@@ -3,7 +3,9 @@ the slow graceful shutdown when it cannot do that work. A real ipykernel, starte
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,24 +70,45 @@ def test_a_kernel_that_cannot_do_its_exit_work_gets_the_graceful_shutdown(tmp_pa
     assert [e["request"]["n"] for e in entries] == [1, 2]  # the snapshot's own atexit flush
 
 
-def test_a_busy_kernel_is_not_killed_in_the_middle_of_its_work(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    # still running a cell when asked (an interrupted or timed-out run): no answer within the time allowed, so the
-    # graceful shutdown (which interrupts the cell, then lets the interpreter exit) ends it
+def test_a_busy_kernel_is_interrupted_then_does_its_exit_work(tmp_path: Path) -> None:
+    # still running a cell when asked (an interrupted or timed-out run): the cell is interrupted, then the kernel
+    # does its exit work and is ended at once
     kernel, data, mark = _kernel_with_pending_results(tmp_path)
-    monkeypatch.setattr(launch, "END_OF_RUN_SECONDS", 0.5)
 
     async def busy_then_shut_down() -> None:
         client = kernel.client()
         client.start_channels()
         try:
-            client.execute("import time; time.sleep(30)")
+            client.execute("import time; time.sleep(300)")
+            await asyncio.sleep(0.5)  # the cell is running
             await kernel.shutdown_kernel(now=False)
         finally:
             client.stop_channels()
 
+    started = time.monotonic()
     run_sync(busy_then_shut_down)()
+    assert time.monotonic() - started < 60  # not the cell's 300 s
     assert not run_sync(kernel.is_alive)()
-    assert mark.read_text() == "the interpreter's exit ran"
+    assert not mark.exists()
     entries = json.loads((data / "manifest.json").read_text())["entries"]
     assert [e["request"]["n"] for e in entries] == [1, 2]
+
+
+def test_a_kernel_whose_cell_ignores_the_interrupt_gets_the_graceful_shutdown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel, data, mark = _kernel_with_pending_results(tmp_path)
+    monkeypatch.setattr(launch, "END_OF_RUN_SECONDS", 1.0)
+
+    async def stubborn_then_shut_down() -> None:
+        client = kernel.client()
+        client.start_channels()
+        try:
+            client.execute("import time\nwhile True:\n    try:\n        time.sleep(300)\n"
+                           "    except KeyboardInterrupt:\n        pass")
+            await asyncio.sleep(0.5)
+            await kernel.shutdown_kernel(now=False)
+        finally:
+            client.stop_channels()
+
+    run_sync(stubborn_then_shut_down)()
+    assert not run_sync(kernel.is_alive)()  # ended by jupyter_client's own steps (request, SIGTERM, SIGKILL)

@@ -15,8 +15,10 @@ signals and ends it as a kernel it started itself. A kernel-to-be that is gone b
 Its end: when papermill asks for the usual graceful shutdown, the kernel is first asked to do its exit work
 (`END_OF_RUN`: the snapshot manifest written, Chromium stopped, runner/context.py `end_of_run`) and, once it has
 answered, is ended at once: the interpreter's own teardown (IPython's reset with a full garbage collection, then
-pandas, pyarrow and zmq taken down) cost 0.4 s a run with nothing left to do. A kernel that does not answer within
-`END_OF_RUN_SECONDS` (still busy, dead, or its exit work failed) gets jupyter_client's graceful shutdown as before.
+pandas, pyarrow and zmq taken down) cost 0.4 s a run with nothing left to do. A cell still running (an interrupt,
+a timeout) is interrupted first, as the graceful shutdown does. A kernel that does not answer within
+`END_OF_RUN_SECONDS` (a cell that ignores the interrupt, a dead kernel, exit work that failed) gets jupyter_client's
+graceful shutdown as before.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -97,11 +100,20 @@ def kernel_manager_for(env: Mapping[str, str], preload: Sequence[str] = (),
             `END_OF_RUN_SECONDS`."""
             if not self.has_kernel or not await self.is_alive():
                 return False
+            # a cell still running (an interrupted or timed-out run) is interrupted first, as jupyter_client's
+            # graceful shutdown does; an idle kernel ignores it
+            await self.interrupt_kernel()
             client = self.client()
             client.start_channels()
+            deadline = time.monotonic() + END_OF_RUN_SECONDS
             try:
-                reply = await client.execute(END_OF_RUN, silent=True, store_history=False, reply=True,
-                                             timeout=END_OF_RUN_SECONDS)
+                # asked twice: after an interrupt the first request may be aborted (queued behind the cell that
+                # failed) or meet the interrupt itself
+                for _ in range(2):
+                    reply = await client.execute(END_OF_RUN, silent=True, store_history=False, reply=True,
+                                                 timeout=max(0.0, deadline - time.monotonic()))
+                    if reply.get("content", {}).get("status") == "ok":
+                        break
             except (TimeoutError, RuntimeError):
                 return False
             finally:
