@@ -44,6 +44,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -223,8 +224,10 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     if progress and error is None:
         print(f"report {spec.name}: running {notebook} as run {run_id}", file=sys.stderr, flush=True)
     clock = time.monotonic()
+    preparing = threading.Thread(target=finalise_stage.prepare, name="goreliable-prepare", daemon=True)
     try:
         if error is None:
+            preparing.start()  # while the notebook runs: the runner only waits on the kernel then
             kernel_stage.execute_notebook(notebook, staging / NOTEBOOK_FILE, values, kernel, progress=progress,
                                           timeout=timeout, start_timeout=start_timeout)
     except KeyboardInterrupt as exc:
