@@ -224,15 +224,20 @@ def test_full_disk(baseline: dict[str, Any], blocks: Path, tmp_path: Path) -> No
 
 
 def _kernel_of(run_folder_prefix: str) -> int | None:
-    """The pid of the kernel whose environment names a run folder under `run_folder_prefix`."""
+    """The pid of the kernel of a run folder under `run_folder_prefix`: a kernel process whose environment names it
+    (as started), or a kernel-to-be that became it (runner/boot.py: its environment was given after it started, so
+    /proc shows the command's; its own output goes to the run folder's .kernel.log)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            if b"ipykernel_launcher" not in (entry / "cmdline").read_bytes():
-                continue
-            if f"GORELIABLE_RUN_DIR={run_folder_prefix}".encode() in (entry / "environ").read_bytes():
-                return int(entry.name)
+            command = (entry / "cmdline").read_bytes()
+            if b"ipykernel_launcher" in command:
+                if f"GORELIABLE_RUN_DIR={run_folder_prefix}".encode() in (entry / "environ").read_bytes():
+                    return int(entry.name)
+            elif b"goreliable_lib.runner.boot" in command:
+                if os.readlink(entry / "fd" / "1").startswith(run_folder_prefix):
+                    return int(entry.name)
     return None
 
 
