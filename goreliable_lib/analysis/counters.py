@@ -153,9 +153,17 @@ def _label_codes(frame: pd.DataFrame, names: list[str], merge_le: bool) -> np.nd
 def series_labels(frame: pd.DataFrame, *, merge_le: bool = True) -> list[tuple[tuple[str, str], ...]]:
     """One label tuple per row ((name, value) pairs sorted, missing or empty labels left out, `le` canonical
     when `merge_le`): the identity of a counter. Two spellings of one bound give the same tuple."""
+    codes, unique = series_label_codes(frame, merge_le=merge_le)
+    return [unique[c] for c in codes]
+
+
+def series_label_codes(frame: pd.DataFrame, *,
+                       merge_le: bool = True) -> tuple[np.ndarray, list[tuple[tuple[str, str], ...]]]:
+    """`series_labels` as (one code per row, the distinct label tuples the codes index): a lookup per counter
+    rather than per row."""
     names = label_names(frame)
     if not len(frame):
-        return []
+        return np.zeros(0, dtype=np.int64), []
     codes = _label_codes(frame, names, merge_le)
     firsts = np.unique(codes, return_index=True)[1]  # the first row of each combination, by code
     columns = [frame[n].to_numpy(dtype=object)[firsts] for n in names]
@@ -167,7 +175,7 @@ def series_labels(frame: pd.DataFrame, *, merge_le: bool = True) -> list[tuple[t
                 continue
             pairs.append((name, canonical_le(value) if merge_le and name == "le" else str(value)))
         unique.append(tuple(pairs))
-    return [unique[c] for c in codes]
+    return codes, unique
 
 
 def series_codes(frame: pd.DataFrame, *, merge_le: bool = True) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from goreliable_lib.analysis.counters import series_labels
+from goreliable_lib.analysis.counters import series_label_codes, series_labels
 from goreliable_lib.events.promql import TERM_LABEL
 from goreliable_lib.inputs.promql import Matcher, Selector, le_regex, regex_escape
 
@@ -24,9 +24,7 @@ def _with_name(frame: pd.DataFrame, name: str | None) -> pd.DataFrame:
     """Functions and aggregations may drop `__name__`: put the family's back (keys always carry it)."""
     if name is None or frame.empty:
         return frame
-    out = frame.copy()
-    out["__name__"] = name
-    return out
+    return frame.assign(**{"__name__": name})
 
 
 @dataclass
@@ -45,8 +43,8 @@ class Family:
         """Counter index per row of a result frame (-1 for a series not listed)."""
         if frame.empty:
             return np.zeros(0, dtype=np.int64)
-        labels = series_labels(_with_name(frame.drop(columns=[TERM_LABEL], errors="ignore"), self.name))
-        return np.array([self.index.get(lab, -1) for lab in labels], dtype=np.int64)
+        codes, labels = series_label_codes(_with_name(frame.drop(columns=[TERM_LABEL], errors="ignore"), self.name))
+        return np.array([self.index.get(lab, -1) for lab in labels], dtype=np.int64)[codes]
 
     def narrow(self, keys: Iterable[int]) -> str:
         """A selector (PromQL) holding at least the given counters' series: the family's selector plus, per
