@@ -141,6 +141,16 @@ def plan_chunks(start_ms: int, end_ms: int, step_ms: int, max_points: int, *,
     return chunks
 
 
+def _labels_as_objects(frame: pd.DataFrame, columns: Any) -> pd.DataFrame:
+    """`columns` (labels) with the `object` dtype and None for a missing label, as a fetch gives them (a snapshot
+    round trip gives pandas' `str` dtype, NaN for missing); changed in place, returned."""
+    for column in columns:
+        if frame[column].dtype != object:
+            frame[column] = pd.Series(frame[column].to_numpy(dtype=object, na_value=None), index=frame.index,
+                                      dtype=object)
+    return frame
+
+
 class PrometheusSource(Source):
     """PromQL into DataFrames: `query` (instant) and `query_range`, long format (see `promjson.to_frame`)."""
 
@@ -300,11 +310,7 @@ class PrometheusSource(Source):
         for message in frame.attrs.get("warnings", []):
             warnings.warn(PrometheusWarning(f"Prometheus warning for series {_short(match, 200)!r}: {message}"),
                           stacklevel=2)
-        for column in frame.columns:  # a snapshot round trip may give pandas' str dtype: back to object/None
-            if frame[column].dtype != object:
-                values = frame[column].astype(object)
-                frame[column] = values.where(values.notna(), None)
-        return frame
+        return _labels_as_objects(frame, frame.columns)  # a snapshot round trip may give pandas' str dtype
 
     @staticmethod
     def wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -332,10 +338,8 @@ class PrometheusSource(Source):
         """Warn about the result's `warnings` (`PrometheusWarning`) and `infos` (`PrometheusInfo`); also give
         label columns the `object` dtype (None = missing) if a snapshot round trip turned them into pandas' `str`
         dtype."""
-        for column in frame.columns[2:]:
-            if frame[column].dtype != object and frame.columns[1] == "value":
-                values = frame[column].astype(object)
-                frame[column] = values.where(values.notna(), None)
+        if len(frame.columns) > 1 and frame.columns[1] == "value":
+            frame = _labels_as_objects(frame, frame.columns[2:])
         for message in frame.attrs.get("warnings", []):
             warnings.warn(PrometheusWarning(f"Prometheus warning for query {_short(promql, 200)!r}: {message}"),
                           stacklevel=3)
