@@ -232,12 +232,12 @@ def _kernel_of(run_folder_prefix: str) -> int | None:
             continue
         with contextlib.suppress(OSError):
             command = (entry / "cmdline").read_bytes()
-            if b"ipykernel_launcher" in command:
-                if f"GORELIABLE_RUN_DIR={run_folder_prefix}".encode() in (entry / "environ").read_bytes():
-                    return int(entry.name)
-            elif b"goreliable_lib.runner.boot" in command:
-                if os.readlink(entry / "fd" / "1").startswith(run_folder_prefix):
-                    return int(entry.name)
+            started_as_kernel = b"ipykernel_launcher" in command and \
+                f"GORELIABLE_RUN_DIR={run_folder_prefix}".encode() in (entry / "environ").read_bytes()
+            became_kernel = b"goreliable_lib.runner.boot" in command and \
+                os.readlink(entry / "fd" / "1").startswith(run_folder_prefix)
+            if started_as_kernel or became_kernel:
+                return int(entry.name)
     return None
 
 
