@@ -1,8 +1,8 @@
 """A run's kernel-to-be: started with the command, before the command loads anything heavy, it imports what the
 report's kernel will import (ipykernel, pandas, plotly, the run context, the report's module: about 1.3 s) while the
 command loads the runner and checks the parameters, and becomes the run's kernel when the runner hands it the
-kernel's command (runner/launch.py). Bad input never reaches that point: the kernel-to-be exits without having
-been a kernel, as it does when the command stops or dies (its stdin is closed).
+kernel's command (runner/launch.py). On bad input, or an interrupt before that point, the command kills it
+(`dismiss`) before it was ever a kernel; when the command dies, its stdin closes and it exits by itself.
 
     python -m goreliable_lib.runner.boot MODULE...
 
