@@ -13,8 +13,7 @@ environment and folder. The modules imported before the order must not read the 
 kit's read it when called).
 
 This module is the bridge between the two sides of a run: the runner starts it (`spawn`), and it becomes the kernel
-(`main`); nothing heavy is imported at its top, so the command can start it first. `report all` starts its own
-first process here too: the server its worker processes are forked from (`worker_context`, `start_worker_server`).
+(`main`); nothing heavy is imported at its top, so the command can start it first.
 """
 
 from __future__ import annotations
@@ -22,12 +21,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import multiprocessing
-import multiprocessing.context
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -46,32 +42,6 @@ def kernel_preload(report: str) -> tuple[str, ...]:
     one of the package's: a test's stand-in report may have none)."""
     module = f"goreliable_lib.reports.{report.replace('-', '_')}"
     return (*KERNEL_PRELOAD, *([module] if importlib.util.find_spec(module) is not None else []))
-
-
-#: `report all`'s worker processes are forked from multiprocessing's forkserver, which imports this module once.
-WORKER_SERVER_PRELOAD = ("goreliable_lib.runner.suite",)
-
-
-def worker_context() -> multiprocessing.context.ForkServerContext:
-    """The context of `report all`'s worker processes: forked from a server process that imported the suite once
-    (no fork of the command's own process, which may hold threads or sockets), not a fresh interpreter each."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_SERVER_PRELOAD))
-    return context  # type: ignore[return-value]
-
-
-def _first_worker() -> None:
-    worker = worker_context().Process(target=os.getpid)  # starting one starts the server (its imports: ~0.9 s)
-    worker.start()
-    worker.join()
-
-
-def start_worker_server() -> threading.Thread:
-    """Start the workers' server now, in a thread (a process start waits for the server's imports), while the
-    command loads the runner and checks the requests; the suite's pool then forks from it."""
-    thread = threading.Thread(target=_first_worker, name="goreliable-worker-server", daemon=True)
-    thread.start()
-    return thread
 
 
 def spawn(preload: Sequence[str], cwd: Path) -> subprocess.Popen[bytes]:

@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 from goreliable_lib.errors import GoReliableError
 from goreliable_lib.reports.base import ReportSpec
 from goreliable_lib.reports.registry import get_report, require_notebook
-from goreliable_lib.runner.boot import worker_context
 from goreliable_lib.runner.execute import run_report
 from goreliable_lib.runner.params import resolve_parameters
 from goreliable_lib.runner.publish import writer_for
+from goreliable_lib.runner.workers import worker_context
 from goreliable_lib.signals import Terminated, describe_interruption, stop_on_sigterm
 
 
@@ -77,8 +77,8 @@ def run_many(requests: Sequence[RunRequest], out: str | None = None, *, jobs: in
         require_notebook(request.report())
     writer_for(out, sse=options.get("sse"), kms_key_id=options.get("kms_key_id")).check()
     workers = max(1, min(jobs or len(requests), len(requests)))
-    # each worker is forked from a server process that imported this module once (boot.worker_context); the command
-    # may have started that server already (boot.start_worker_server)
+    # each worker is forked from a server process that imported this module once (workers.worker_context); the
+    # command may have started that server already (workers.start_worker_server)
     with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=stop_on_sigterm) as pool:
         futures = [pool.submit(_run_in_worker, r, out, options, i, dict(os.environ), os.getcwd())
                    for i, r in enumerate(requests)]
