@@ -58,7 +58,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -141,7 +141,7 @@ def plan_chunks(start_ms: int, end_ms: int, step_ms: int, max_points: int, *,
     return chunks
 
 
-def _labels_as_objects(frame: pd.DataFrame, columns: Any) -> pd.DataFrame:
+def _labels_as_objects(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """`columns` (labels) with the `object` dtype and None for a missing label, as a fetch gives them (a snapshot
     round trip gives pandas' `str` dtype, NaN for missing); changed in place, returned."""
     for column in columns:
