@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from goreliable_lib.inputs.promql import Matcher, format_le, quote
+from goreliable_lib.labelsets import combination_codes, factorize_label
 from goreliable_lib.timeutil import MINUTE, to_rfc3339
 
 MINUTE_NS = MINUTE.value
@@ -137,17 +138,14 @@ def label_names(frame: pd.DataFrame) -> list[str]:
 
 def _label_codes(frame: pd.DataFrame, names: list[str], merge_le: bool) -> np.ndarray:
     """One integer per distinct label combination (missing = ""), vectorised over the rows."""
-    combined = np.zeros(len(frame), dtype=np.int64)
+    per_label = []
     for name in names:  # numpy arrays, not Series: a look-up's frame has a few rows, the per-call cost is what counts
-        column = frame[name].to_numpy(dtype=object)
-        missing = pd.isna(column)
-        codes, uniques = pd.factorize(np.where(missing, "", column) if missing.any() else column,
-                                      use_na_sentinel=False)
-        if merge_le and name == "le":
-            canonical = pd.Series([canonical_le(u) for u in uniques], dtype=object)
-            codes = pd.factorize(canonical)[0][codes] if len(uniques) else codes
-        combined, _ = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)
-    return combined.astype(np.int64)
+        codes, values = factorize_label(frame[name].to_numpy(dtype=object), missing="")
+        if merge_le and name == "le" and len(values):
+            canonical = pd.Series([canonical_le(v) for v in values], dtype=object)
+            codes = pd.factorize(canonical)[0][codes]
+        per_label.append(codes)
+    return combination_codes(per_label, len(frame))
 
 
 def series_labels(frame: pd.DataFrame, *, merge_le: bool = True) -> list[tuple[tuple[str, str], ...]]:

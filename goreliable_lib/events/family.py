@@ -24,6 +24,7 @@ from goreliable_lib.events.lookups import first_samples_after, previous_raw, pre
 from goreliable_lib.events.questions import FIRST_EVER, Previous, Questions, in_order, side_by_side
 from goreliable_lib.events.series import Family
 from goreliable_lib.inputs.promql import Matcher, Selector
+from goreliable_lib.labelsets import combination_codes, factorize_label
 from goreliable_lib.timeutil import MILLISECOND, MINUTE, from_ns, to_ns
 
 #: The blocks the reset flags are asked for in (one point per series-block holding a reset).
@@ -91,14 +92,11 @@ def _pivot(frame: pd.DataFrame, groups: list[str], minutes: pd.DatetimeIndex) ->
     """A (grouped) sum result -> (values[group, minute] with NaN where absent, the groups' label values)."""
     if frame.empty:
         return np.full((0, len(minutes)), np.nan), []
-    columns = [frame[g].astype(object).where(frame[g].notna(), None).to_numpy() if g in frame.columns
-               else np.full(len(frame), None, dtype=object) for g in groups]
-    codes = np.zeros(len(frame), dtype=np.int64)  # the groups' label combinations, in order of appearance
-    for column in columns:
-        column_codes, column_values = pd.factorize(column, use_na_sentinel=False)
-        codes = pd.factorize(codes * (len(column_values) + 1) + column_codes)[0]
+    absent = (np.zeros(len(frame), dtype=np.int64), np.array([None], dtype=object))
+    columns = [factorize_label(frame[g].to_numpy(dtype=object)) if g in frame.columns else absent for g in groups]
+    codes = combination_codes((column_codes for column_codes, _ in columns), len(frame))  # in order of appearance
     firsts = np.unique(codes, return_index=True)[1]
-    uniques = [tuple(column[i] for column in columns) for i in firsts]
+    uniques = [tuple(values[column_codes[i]] for column_codes, values in columns) for i in firsts]
     position = (counters.timestamps_ns(frame["timestamp"]) - minutes[0].value) // MINUTE.value
     inside = (position >= 0) & (position < len(minutes))
     table = np.full((len(uniques), len(minutes)), np.nan)

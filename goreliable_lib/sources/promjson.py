@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from goreliable_lib.inputs.promql import escape_label_value
+from goreliable_lib.labelsets import combination_codes
 
 _VALUES_KEY = b'"values":['
 _EMPTY_VALUES = b'"values":null'
@@ -481,10 +482,8 @@ def wide(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="timestamp"), dtype=np.float64)
     if not labels:
         return frame.set_index("timestamp")[["value"]].sort_index()
-    series_id = np.zeros(len(frame), dtype=np.int64)
-    for column in labels:  # one integer id per distinct label set, in order of appearance
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        series_id = pd.factorize(series_id * (len(uniques) + 1) + codes)[0]
+    series_id = combination_codes((pd.factorize(frame[column], use_na_sentinel=False)[0] for column in labels),
+                                  len(frame))  # one integer id per distinct label set, in order of appearance
     firsts = frame.loc[~pd.Series(series_id).duplicated().to_numpy(), labels].astype(object)
     names = [series_name({key: (None if pd.isna(value) else value) for key, value in zip(labels, row, strict=True)})
              for row in firsts.itertuples(index=False)]
