@@ -195,3 +195,20 @@ def test_incident_impact() -> None:
     assert impact["bad_events"] == 15000
     assert impact["budget_consumed"] == pytest.approx(15000 / (0.001 * 1000 * 30 * 1440))
     assert impact["first_alert_at"] == "2026-11-10T12:02:00Z" and impact["time_to_detect_seconds"] == 120
+
+
+def test_the_minute_grid_places_each_minute_and_leaves_the_rest_out() -> None:
+    start = pd.Timestamp("2026-11-01T10:00Z")
+    events = pd.DataFrame({
+        "timestamp": pd.to_datetime(["2026-11-01T10:01Z", "2026-11-01T10:03Z", "2026-11-01T10:03Z",
+                                     "2026-11-01T10:02:30Z", "2026-11-01T09:59Z", "2026-11-01T10:05Z"],
+                                    format="ISO8601").as_unit("us"),
+        "good": [9, 4, 5, 100, 100, 100], "total": [10, 5, 5, 100, 100, 100]})
+    grid = slo.on_minute_grid(events, start, start + pd.Timedelta(minutes=4))
+    # the window (10:00, 10:04]: 10:01 as given, 10:02 and 10:04 without a row (NaN), 10:03's two rows summed;
+    # 10:02:30 is not a minute, 09:59 and 10:05 are outside: none of them counted
+    assert grid.index.tolist() == list(pd.date_range("2026-11-01T10:01Z", periods=4, freq="min"))
+    assert grid["good"].tolist()[::2] == [9.0, 9.0] and grid["total"].tolist()[::2] == [10.0, 10.0]
+    assert grid.iloc[[1, 3]].isna().all().all()
+    naive = events.assign(timestamp=events["timestamp"].dt.tz_localize(None)).iloc[:1]
+    assert slo.on_minute_grid(naive, start, start + pd.Timedelta(minutes=4)).isna().all().all()  # not UTC minutes
