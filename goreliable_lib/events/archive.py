@@ -27,7 +27,7 @@ from goreliable_lib.inputs.promql import widen_le
 from goreliable_lib.sources.archive import ArchiveSource, complete_days, definition_key
 from goreliable_lib.sources.base import PrometheusAPI
 from goreliable_lib.sources.memo import Memo
-from goreliable_lib.timeutil import DAY, MINUTE, empty_events, to_rfc3339
+from goreliable_lib.timeutil import DAY, MINUTE, empty_events, to_rfc3339, utc_days
 
 #: The version of how events are computed from samples: part of every archive key, so days computed by an
 #: older engine are never mixed with a newer one's.
@@ -77,7 +77,7 @@ class ArchivedDays:
 
 def read_days(archive: ArchiveSource | None, slo: SLO, days: Iterable[pd.Timestamp]) -> ArchivedDays:
     """The archived days of `days` (those it holds and that pass their checks)."""
-    wanted = sorted({pd.Timestamp(d).floor("D") for d in days})
+    wanted = utc_days(days)
     if archive is None or not wanted:
         return ArchivedDays(empty_events())
     key = archive_key(slo)

@@ -42,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from goreliable_lib.errors import BadInputError, SourceError
 from goreliable_lib.sources.base import Source
 from goreliable_lib.sources.drills import s3_client
-from goreliable_lib.timeutil import DAY, MINUTE, empty_events, parse_time, to_rfc3339
+from goreliable_lib.timeutil import DAY, MINUTE, empty_events, parse_time, to_rfc3339, utc_days
 
 FORMAT = "goreliable.slo-archive/v1"
 DEFINITION_FILE = "slo.json"
@@ -273,6 +273,7 @@ class ArchiveSource(Source):
         super().__init__(recorder=recorder, replayer=replayer, clock=clock)
         self.uri = uri
         self._storage = storage_for(uri, s3=s3_client)
+        self._listed: dict[str, pd.DataFrame] = {}  # `days` of a key, until this source writes to it
 
     def __repr__(self) -> str:
         return f"ArchiveSource({self.uri!r})"
@@ -313,13 +314,16 @@ class ArchiveSource(Source):
         return self._get({"method": "keys"})
 
     def days(self, key: str) -> pd.DataFrame:
-        """The days held for a key: `day` (UTC midnight), `complete` (bool), one row per day (complete wins)."""
-        return self._get({"method": "days", "key": key})
+        """The days held for a key: `day` (UTC midnight), `complete` (bool), one row per day (complete wins). Listed
+        once for this source (a run asks for one SLO's days three times) until it writes to the key."""
+        if key not in self._listed:
+            self._listed[key] = self._get({"method": "days", "key": key})
+        return self._listed[key].copy()
 
     def read(self, key: str, days: Iterable[pd.Timestamp]) -> pd.DataFrame:
         """The per-minute events of those days (`timestamp`, `good`, `total`, `day`); a day that is missing or
         fails its checks is left out and named in `attrs["warnings"]`."""
-        wanted = sorted({pd.Timestamp(d).floor("D") for d in days})
+        wanted = utc_days(days)
         return self._get({"method": "read", "key": key, "days": [f"{d:%Y-%m-%d}" for d in wanted]})
 
     def _list_keys(self) -> pd.DataFrame:
@@ -384,6 +388,7 @@ class ArchiveSource(Source):
         outcome: dict[str, list[str]] = {"written": [], "kept": [], "replaced": []}
         if self.offline:
             return outcome
+        self._listed.pop(key, None)
         start, end = parse_time(start, field="start"), parse_time(end, field="end")
         try:
             self._write_definition(key, definition, name)
