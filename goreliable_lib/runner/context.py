@@ -46,7 +46,7 @@ from goreliable_lib.runner.jsonable import to_jsonable
 from goreliable_lib.runner.png import PNG_TIMEOUT_SECONDS, PngTimeout, render_png, start_browser, stop_browser
 from goreliable_lib.runner.shared import CONTEXT_FILE, RUN_DIR_ENV, SUMMARY_FILE
 from goreliable_lib.sources.connect import connect
-from goreliable_lib.sources.snapshot import SnapshotRecorder, flush_all
+from goreliable_lib.sources.snapshot import Encoded, SnapshotRecorder, flush_all
 from goreliable_lib.timeutil import to_rfc3339, utc_now
 
 
@@ -267,7 +267,7 @@ class _RunRecorder(SnapshotRecorder):
         self._run = run
 
     def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame, *,
-               encoded: Path | None = None) -> None:
+               encoded: Encoded | None = None) -> None:
         super().record(source, request, frame, encoded=encoded)
         if source in WARNING_SOURCES:
             for message in frame.attrs.get("warnings") or []:

@@ -63,10 +63,9 @@ class Source:
         """The result of `request` (the snapshot's key: what decides the result); `options` change only how it is
         fetched (e.g. how a range query is cut into requests) and are passed to `_fetch`."""
         if self.replayer is not None:
-            frame = self.replayer.lookup(self.name, request)
+            frame, encoded = self.replayer.read(self.name, request)
             if self.recorder is not None:  # a replayed run records too (the file as it is), so every run folder
-                self.recorder.record(self.name, request, frame,  # holds its data
-                                     encoded=self.replayer.file_of(self.name, request))
+                self.recorder.record(self.name, request, frame, encoded=encoded)  # holds its data
             return frame
         frame = self._fetch(request, **options)
         if self.recorder is not None:

@@ -28,12 +28,11 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -45,6 +44,13 @@ MANIFEST = "manifest.json"
 #: The setting that points the `live` profile at each source's server (named in a miss's advice).
 SERVER_SETTINGS = {"prometheus": "GORELIABLE_PROMETHEUS_URL", "kubecost": "GORELIABLE_KUBECOST_URL",
                    "drills": "GORELIABLE_DRILLS_URI", "archive": "GORELIABLE_ARCHIVE_URI"}
+
+
+class Encoded(NamedTuple):
+    """A recorded result as its snapshot holds it: the Parquet file's bytes and their SHA-256 (checked)."""
+
+    data: bytes
+    sha256: str
 
 
 def request_key(source: str, request: dict[str, Any]) -> str:
@@ -106,18 +112,21 @@ class SnapshotRecorder:
             self._write_manifest()
 
     def record(self, source: str, request: dict[str, Any], frame: pd.DataFrame, *,
-               encoded: Path | None = None) -> None:
-        """Store one result; recording the same request again replaces the earlier result. `encoded`: the result's
-        Parquet file as another snapshot holds it (a replay), copied as it is rather than encoded again."""
+               encoded: Encoded | None = None) -> None:
+        """Store one result; recording the same request again replaces the earlier result. `encoded`: the result
+        as another snapshot holds it (a replay: `SnapshotReplayer.read`), written as it is rather than encoded
+        again."""
         key = request_key(source, request)
         digest = hashlib.sha256(key.encode()).hexdigest()[:20]
         name = f"{source}-{digest}.parquet"
         target = self.path / name
         tmp = target.with_suffix(".parquet.tmp")
         if encoded is not None:
-            shutil.copyfile(encoded, tmp)
+            tmp.write_bytes(encoded.data)
+            checksum = encoded.sha256
         else:
             _write_parquet(frame, tmp)
+            checksum = hashlib.sha256(tmp.read_bytes()).hexdigest()
         os.replace(tmp, target)
         entry = {
             "source": source,
@@ -125,7 +134,7 @@ class SnapshotRecorder:
             "file": name,
             "fetched_at": to_rfc3339(utc_now()),
             "rows": len(frame),
-            "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+            "sha256": checksum,
             "attrs": _jsonable_attrs(dict(frame.attrs)),
         }
         with self._lock:
@@ -256,12 +265,14 @@ class SnapshotReplayer:
         return (f"{self.describe()}, which did not record this {what}: ad-hoc queries need a server (`make lab` "
                 f"starts the local stack and opens the lab on it; or set GORELIABLE_PROFILE=live and {setting})")
 
-    def file_of(self, source: str, request: dict[str, Any]) -> Path:
-        """The Parquet file of a recorded request (after `lookup` found it and checked its checksum)."""
-        return self.path / self._entries[request_key(source, request)]["file"]
 
     def lookup(self, source: str, request: dict[str, Any]) -> pd.DataFrame:
         """The recorded frame for a request, checked against its checksum."""
+        return self.read(source, request)[0]
+
+    def read(self, source: str, request: dict[str, Any]) -> tuple[pd.DataFrame, Encoded]:
+        """The recorded frame for a request and the file it was read from (its bytes checked against the
+        manifest's checksum)."""
         key = request_key(source, request)
         entry = self._entries.get(key)
         if entry is None:
@@ -280,7 +291,8 @@ class SnapshotReplayer:
         except OSError as exc:
             raise SourceError(f"snapshot {file}: the manifest lists it but it cannot be read "
                               f"({exc.strerror or exc})") from None
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        checksum = hashlib.sha256(data).hexdigest()
+        if checksum != entry["sha256"]:
             raise SourceError(f"snapshot {file}: checksum mismatch (the file was changed or is corrupt)")
         try:
             frame = pd.read_parquet(io.BytesIO(data))
@@ -288,7 +300,7 @@ class SnapshotReplayer:
             raise SourceError(f"snapshot {file}: not a readable Parquet file ({type(exc).__name__}: "
                               f"{str(exc)[:200]})") from None
         frame.attrs = json.loads(json.dumps(entry.get("attrs") or {}))  # a copy: replays never share state
-        return frame
+        return frame, Encoded(data, checksum)
 
 
 def merge_snapshots(folders: list[Path], target: Path, *, as_of: pd.Timestamp | str,
