@@ -67,7 +67,7 @@ from goreliable_lib.inputs.openslo import (
     declared_alerting,
 )
 from goreliable_lib.inputs.promql import Matcher, Selector, quote
-from goreliable_lib.inputs.yamlfile import line_of, validate_document
+from goreliable_lib.inputs.yamlfile import SAFE_LOADER, line_of, validate_document
 from goreliable_lib.paths import resolve
 
 __all__ = ["API_VERSION", "SLO", "BudgetPolicy", "Catalog", "SLOObjective", "load_catalog", "load_policy",
@@ -356,8 +356,8 @@ def _name_of(value: Any) -> str | None:
 def _objects(text: str, path_text: str) -> list[_Object]:
     """The file's objects: each YAML document, or each item of a document that is a sequence."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        documents = list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text, Loader=SAFE_LOADER))
+        documents = list(yaml.load_all(text, Loader=SAFE_LOADER))  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

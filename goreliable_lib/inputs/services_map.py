@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from goreliable_lib.errors import BadInputError
 from goreliable_lib.inputs.promql import Selector, parse_selector
-from goreliable_lib.inputs.yamlfile import line_of, read_yaml, validate_document
+from goreliable_lib.inputs.yamlfile import SAFE_LOADER, line_of, read_yaml, validate_document
 from goreliable_lib.paths import resolve
 
 DEFAULT_SERVICES_MAP = "params/services.yaml"
@@ -183,7 +183,7 @@ def parse_services_map(data: Any, node: yaml.Node | None = None, *, source: str 
     if not isinstance(data, dict):
         raise BadInputError(f"{source}: expected a mapping with a `services` list, got {type(data).__name__}")
     if node is None:
-        node = yaml.compose(yaml.safe_dump(data), Loader=yaml.SafeLoader)
+        node = yaml.compose(yaml.safe_dump(data), Loader=SAFE_LOADER)
     items = validate_document(_File, data, source, node).services
     services: list[ServiceMapping] = []
     for index, item in enumerate(items):
@@ -202,5 +202,5 @@ def load_services_map(path: str | Path) -> ServicesMap:
     """Load and validate a services map (a relative path starts at the project root)."""
     shown = str(path)
     data = read_yaml(resolve(path), what="services map", shown=shown)
-    node = yaml.compose(Path(resolve(path)).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    node = yaml.compose(Path(resolve(path)).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     return parse_services_map(data, node, source=shown)

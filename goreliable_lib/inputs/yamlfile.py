@@ -19,6 +19,10 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+#: PyYAML's safe loader, libyaml's C build of it when PyYAML has one (a catalog parses 6x faster).
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: str | Path, *, what: str, shown: str | None = None) -> Any:
     """The parsed YAML of `path`, a `what` file (e.g. "budgets"); every failure is a BadInputError naming
     the file as `shown` (default: the path) and, for syntax errors, the line."""
@@ -32,7 +36,7 @@ def read_yaml(path: str | Path, *, what: str, shown: str | None = None) -> Any:
     except OSError as exc:
         raise BadInputError(f"{name}: cannot read the {what} file ({exc.strerror or exc})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
