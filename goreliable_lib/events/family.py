@@ -113,9 +113,12 @@ def _total(table: np.ndarray, minutes: pd.DatetimeIndex, rows: list[int] | None 
     return pd.Series(np.where(present.any(axis=0), np.nansum(chosen, axis=0), np.nan), index=minutes)
 
 
-def _group_matches(groups: list[str], values: tuple, matchers: tuple[Matcher, ...]) -> bool:
-    frame = pd.DataFrame({g: pd.Series([v], dtype=object) for g, v in zip(groups, values, strict=True)})
-    return bool(matches(frame, matchers).iloc[0])
+def _groups_matching(groups: list[str], values: list[tuple], matchers: tuple[Matcher, ...]) -> list[int]:
+    """The positions of the groups (label values of `groups`) the matchers select, tested all at once."""
+    if not values:
+        return []
+    frame = pd.DataFrame({g: pd.Series([v[i] for v in values], dtype=object) for i, g in enumerate(groups)})
+    return np.flatnonzero(matches(frame, matchers).to_numpy()).tolist()
 
 
 def sums(state: FamilyState) -> Sums:
@@ -157,8 +160,8 @@ def sums(state: FamilyState) -> Sums:
     if separate_part:
         return Sums(a, b, _total(_pivot(frames["pa"], [], state.minutes_a)[0], state.minutes_a),
                     _total(_pivot(frames["pb"], [], state.minutes)[0], state.minutes), flags)
-    in_part_a = [i for i, g in enumerate(groups_a) if _group_matches(groups, g, state.part)]
-    in_part_b = [i for i, g in enumerate(groups_b) if _group_matches(groups, g, state.part)]
+    in_part_a = _groups_matching(groups, groups_a, state.part)
+    in_part_b = _groups_matching(groups, groups_b, state.part)
     return Sums(a, b, _total(table_a, state.minutes_a, in_part_a), _total(table_b, state.minutes, in_part_b), flags)
 
 
