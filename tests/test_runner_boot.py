@@ -122,14 +122,20 @@ def _kernels_to_be_with(marker: str) -> list[psutil.Process]:
     return found
 
 
-def test_bad_input_on_the_command_line_leaves_no_kernel_to_be(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("setting", "param", "named"), [
+    ({}, "window=fortnight", "window"),  # a parameter, refused by the runner's checks
+    ({"GORELIABLE_THANOS_DEDUP": "ture"}, "window=7d", "GORELIABLE_THANOS_DEDUP"),  # a setting, before the runner
+])
+def test_bad_input_on_the_command_line_leaves_no_kernel_to_be(tmp_path: Path, setting: dict[str, str], param: str,
+                                                               named: str) -> None:
+    # the kernel-to-be starts before the settings are loaded and the parameters checked (cli.report_run.prepare)
     marker = uuid.uuid4().hex
     env = {**os.environ, "GORELIABLE_TEST_MARKER": marker, "GORELIABLE_PROFILE": "demo",
-           "GORELIABLE_CONFIG": os.devnull}
-    done = subprocess.run([sys.executable, "-m", "goreliable_lib", "report", "run", "slo", "-p", "window=fortnight",
+           "GORELIABLE_CONFIG": os.devnull, **setting}
+    done = subprocess.run([sys.executable, "-m", "goreliable_lib", "report", "run", "slo", "-p", param,
                            "--out", str(tmp_path / "out")], env=env, cwd=project_root(), capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 2, done.stderr
-    assert "window" in done.stderr
+    assert named in done.stderr
     assert _kernels_to_be_with(marker) == []
     assert not (tmp_path / "out" / "slo").exists() or not any((tmp_path / "out" / "slo").iterdir())

@@ -7,6 +7,10 @@ papermill loads its engines by name). Building the parser imports only what conf
 others are bare entries, enough for `--help` and for argparse to refuse a misspelt name. So `goreliable --help`,
 `--version`, a typo or a bad option answers without loading pandas, papermill or boto3; `report run` loads the
 runner once its arguments are known good.
+
+A command may also set `prepare` (`"module:function"`, called with the parsed arguments before the settings are
+loaded, returning what undoes it or None): `report run` starts its kernel-to-be there (runner/boot.py), since the
+kernel's imports are the longest part of a run's start; whatever then fails, the undo runs once the command ends.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from goreliable_lib import __version__
-from goreliable_lib.config import load_settings
 from goreliable_lib.errors import GoReliableError
 from goreliable_lib.signals import describe_interruption, stop_on_sigterm
 
 EXIT_CODES = "Exit codes: 0 ok, 1 failed while running, 2 bad input."
+#: The settings' loader (pydantic: 0.2 s of imports), loaded by name once a command's `prepare` has run.
+LOAD_SETTINGS = "goreliable_lib.config:load_settings"
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         log_to_stderr()
     stop_on_sigterm()  # Kubernetes stops a pod with SIGTERM: handled like Ctrl-C
+    undo = None
     try:
-        load_settings()  # a misspelt setting (GORELIABLE_THANOS_DEDUP=ture) is bad input before anything runs
+        undo = load(args.prepare)(args) if getattr(args, "prepare", None) else None
+        load(LOAD_SETTINGS)()  # a misspelt setting (GORELIABLE_THANOS_DEDUP=ture) is bad input before anything runs
         handler = load(args.func) if isinstance(args.func, str) else args.func
         code = int(handler(args) or 0)
         sys.stdout.flush()
@@ -146,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # the documented codes only (0, 1, 2): an interrupted command failed while running
         print(f"goreliable: error: {describe_interruption(exc)}", file=sys.stderr)
         return 1
+    finally:
+        if undo is not None:
+            undo()
 
 
 def _reader_left() -> int:

@@ -33,7 +33,7 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
                         help="also print report.pdf beside report.html (A4 unless Letter is given; the postmortem "
                              "always has one)")
     add_output_options(parser)
-    parser.set_defaults(func="goreliable_lib.cli.report_run:run")
+    parser.set_defaults(func="goreliable_lib.cli.report_run:run", prepare="goreliable_lib.cli.report_run:prepare")
 
 
 def configure_all(parser: argparse.ArgumentParser) -> None:
