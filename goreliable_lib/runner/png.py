@@ -7,23 +7,26 @@ PNGs: its run calls it as it begins, and Chromium starts while the data is fetch
 `find_browser` (the one report.pdf is printed with, runner/pdf.py); kaleido runs it headless with --no-sandbox
 (choreographer's default), so it works as root in a container. kaleido bounds a render but not Chromium's start-up,
 and an unattended report must not hang on a picture: a render gets `timeout` seconds, then it is given up (the
-caller says so as a warning).
+caller says so as a warning). kaleido itself (with choreographer and asyncio: 0.1 s of imports) is loaded by name
+with the run's first PNG or `start_browser`: most reports write none, and every report's kernel imports this module.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import threading
 import warnings
 from typing import Any
-
-import kaleido
 
 from goreliable_lib.runner.shared import find_browser
 
 #: The longest a figure's PNG may take (Chromium's start-up included; a render takes ~0.5 s once it runs).
 PNG_TIMEOUT_SECONDS = 120.0
+
+#: The PNG library, loaded when the run's Chromium starts (`_ensure_server`).
+KALEIDO = "kaleido"
 
 _server_lock = threading.Lock()
 _server_started = False
@@ -41,7 +44,7 @@ def stop_browser() -> None:
             return
         _server_started = False
         with contextlib.suppress(Exception):  # already stopped, or never started (no browser found)
-            kaleido.stop_sync_server(silence_warnings=True)
+            importlib.import_module(KALEIDO).stop_sync_server(silence_warnings=True)
 
 
 def _ensure_server() -> None:
@@ -57,7 +60,7 @@ def _ensure_server() -> None:
             return
         warnings.filterwarnings("ignore", message="The kopts argument is ignored", category=UserWarning)
         try:
-            kaleido.start_sync_server(path=browser, silence_warnings=True)
+            importlib.import_module(KALEIDO).start_sync_server(path=browser, silence_warnings=True)
         except Exception:  # a broken browser: write_image reports it per figure
             return
 
