@@ -201,12 +201,14 @@ def test_the_minute_grid_places_each_minute_and_leaves_the_rest_out() -> None:
     start = pd.Timestamp("2026-11-01T10:00Z")
     events = pd.DataFrame({
         "timestamp": pd.to_datetime(["2026-11-01T10:01Z", "2026-11-01T10:03Z", "2026-11-01T10:03Z",
-                                     "2026-11-01T10:02:30Z", "2026-11-01T09:59Z", "2026-11-01T10:05Z"],
+                                     "2026-11-01T10:02:30Z", "2026-11-01T09:59Z", "2026-11-01T10:05Z",
+                                     "2026-11-01T10:02Z", "2026-11-01T10:02Z", "2026-11-01T10:03Z"],
                                     format="ISO8601").as_unit("us"),
-        "good": [9, 4, 5, 100, 100, 100], "total": [10, 5, 5, 100, 100, 100]})
+        "good": [9, 4, 5, 100, 100, 100, np.nan, np.nan, np.nan],
+        "total": [10, 5, 5, 100, 100, 100, np.nan, np.nan, np.nan]})
     grid = slo.on_minute_grid(events, start, start + pd.Timedelta(minutes=4))
-    # the window (10:00, 10:04]: 10:01 as given, 10:02 and 10:04 without a row (NaN), 10:03's two rows summed;
-    # 10:02:30 is not a minute, 09:59 and 10:05 are outside: none of them counted
+    # the window (10:00, 10:04]: 10:01 as given, 10:02 (two rows without a sample) and 10:04 (no row) NaN, 10:03's
+    # three rows summed (4 + 5 and one without a sample); 10:02:30 is not a minute, 09:59 and 10:05 are outside
     assert grid.index.tolist() == list(pd.date_range("2026-11-01T10:01Z", periods=4, freq="min"))
     assert grid["good"].tolist()[::2] == [9.0, 9.0] and grid["total"].tolist()[::2] == [10.0, 10.0]
     assert grid.iloc[[1, 3]].isna().all().all()
