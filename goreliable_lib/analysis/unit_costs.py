@@ -97,10 +97,11 @@ def minute_sums(events: pd.DataFrame, periods: Sequence[tuple[pd.Timestamp, pd.T
     """Per period (lo, hi): the sums of `columns` over the minutes lo < timestamp <= hi (NaN counts 0); columns
     `start` plus `columns`."""
     times = pd.DatetimeIndex(events["timestamp"]).as_unit("ns").asi8 if len(events) else np.array([], dtype=np.int64)
+    values = {c: events[c].to_numpy(float) for c in columns}
     rows = []
     for lo, hi in periods:
         inside = (times > lo.value) & (times <= hi.value)
-        rows.append({"start": lo, **{c: float(np.nansum(events[c].to_numpy(float)[inside])) for c in columns}})
+        rows.append({"start": lo, **{c: float(np.nansum(values[c][inside])) for c in columns}})
     return pd.DataFrame(rows, columns=["start", *columns])
 
 
@@ -110,7 +111,7 @@ def has_cost_data(allocations: Sequence[pd.DataFrame],
     starts = set()
     for frame in allocations:
         if len(frame):
-            starts |= set(pd.DatetimeIndex(frame["start"]))
+            starts |= set(pd.DatetimeIndex(frame["start"]).unique())  # a few starts, many rows each
     return {lo: lo in starts for lo, _ in periods}
 
 
