@@ -59,6 +59,26 @@ class KeptTemplates(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
+#: Output data the page never renders: nbconvert's HTML has no renderer for plotly's own JSON (a figure's text/html,
+#: which the page shows, carries the figure too), so it is left out of what nbconvert copies twice.
+UNRENDERED_DATA = ("application/vnd.plotly.v1+json",)
+
+
+def rendered_part(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """`nb` without its outputs' `UNRENDERED_DATA` (a new notebook sharing the rest; `nb` is left as it is): nbconvert
+    deep-copies the notebook it is given, and a figure's JSON as dictionaries is most of that work."""
+    def output(item: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        data = item.get("data")
+        if not data or not any(kind in data for kind in UNRENDERED_DATA):
+            return item
+        kept = {kind: value for kind, value in data.items() if kind not in UNRENDERED_DATA}
+        return nbformat.NotebookNode({**item, "data": nbformat.NotebookNode(kept)})
+
+    cells = [nbformat.NotebookNode({**cell, "outputs": [output(o) for o in cell["outputs"]]}) if cell.get("outputs")
+             else cell for cell in nb["cells"]]
+    return nbformat.NotebookNode({**nb, "cells": cells})
+
+
 def notebook_to_html(nb: nbformat.NotebookNode, title: str | None = None) -> str:
     """The offline HTML of an executed notebook, code cells hidden."""
     exporter = HTMLExporter(template_file=TEMPLATE_NAME,
@@ -66,8 +86,11 @@ def notebook_to_html(nb: nbformat.NotebookNode, title: str | None = None) -> str
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
+    # the notebook validated once, after the preprocessors, not after each of the 12 (enabled or not): the executed
+    # notebook holds every figure, and a validation of it takes 20 ms
+    exporter.optimistic_validation = True
     exporter.environment.bytecode_cache = KeptTemplates(str(cache_dir() / "templates"))
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
+    body, _ = exporter.from_notebook_node(rendered_part(nb), resources={"metadata": {"name": title or "report"}})
     html = strip_external(body)
     head = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
     if "plotly-graph-div" in html:
