@@ -331,6 +331,12 @@ def _wait_for_kernels(process: subprocess.Popen[str], prefixes: list[str], deadl
     raise AssertionError(f"kernels of {prefixes} never all started (exit {process.poll()})")
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """The command's SIGINT as a terminal gives it (Python's KeyboardInterrupt), even when the tests themselves were
+    started in the background by a shell without job control, which ignores SIGINT for all it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 #: How each interrupt reaches `goreliable report run`: (send it, the error type, the words of the error line).
 INTERRUPTS = {
     # a terminal's Ctrl-C: SIGINT to the whole foreground process group (the kernel is in its own session)
@@ -354,7 +360,8 @@ def test_interrupt_mid_run_via_the_cli(how: str, tmp_path: Path) -> None:
         stuck.delay(120, times=None)  # S3 never answers in time: the notebook is stuck in its first fetch
         process = subprocess.Popen([sys.executable, "-m", "goreliable_lib", "report", "run", "dr", "-q", "--out",
                                     str(state["out"])], cwd=ROOT, env=_live_env_stuck_at(stuck.url),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                   preexec_fn=_ctrl_c_as_in_a_terminal)
         try:
             [kernel] = _wait_for_kernels(process, [str(state["out"] / "dr" / ".tmp-")])
             deadline = time.monotonic() + 240

@@ -17,6 +17,15 @@ import pytest
 from goreliable_lib.signals import Terminated, deferred_interruption, stop_on_sigterm
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT as Python sets it in a terminal (KeyboardInterrupt), even when the tests were started in the background
+    by a shell without job control, which ignores SIGINT for all it starts."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture()
 def sigterm_raises() -> Iterator[None]:
     previous = signal.getsignal(signal.SIGTERM)
