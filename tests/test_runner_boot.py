@@ -31,7 +31,8 @@ print("to the kernel's own log", file=sys.__stderr__, flush=True)
 run.write_summary({"kernel": {"command": Path("/proc/self/cmdline").read_bytes().decode().split("\\0"),
                               "cwd": os.getcwd(), "run_dir": os.environ["GORELIABLE_RUN_DIR"],
                               "report": os.environ["GORELIABLE_REPORT"], "run_id": os.environ["GORELIABLE_RUN_ID"],
-                              "marker": os.environ.get("GORELIABLE_TEST_MARKER")}})
+                              "marker": os.environ.get("GORELIABLE_TEST_MARKER"),
+                              "debugger": "debugpy" in sys.modules and sys.modules["debugpy"] is not None}})
 """
 
 
@@ -65,11 +66,13 @@ def test_the_kernel_to_be_becomes_the_run_s_kernel(tmp_path: Path, monkeypatch: 
     assert seen["run_dir"].endswith(f".tmp-{run_id}")  # the staging folder, published since
     assert seen["cwd"] == str(project_root())
     assert seen["marker"] == "the command's environment at the hand-over"
+    assert seen["debugger"] is False  # debugpy declined (boot.DECLINED_IMPORTS): no debugger client in a run
 
 
 def test_without_a_kernel_to_be_a_kernel_process_is_started(tmp_path: Path) -> None:
     seen = _run(tmp_path, None)
     assert seen["command"][1:4] == [*boot.PYTHON_OPTIONS, "-m", "ipykernel_launcher"]
+    assert seen["debugger"] is True  # ipykernel's own start loads debugpy (what a kernel-to-be declines)
 
 
 def test_a_kernel_to_be_that_is_gone_is_replaced(tmp_path: Path) -> None:
