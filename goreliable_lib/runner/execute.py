@@ -237,6 +237,8 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     finally:
         stop_kernel(kernel)  # only when papermill never took it over (it shuts down the kernels it ran)
     phases["notebook"] = time.monotonic() - clock
+    if preparing.is_alive():  # a notebook shorter than the preparation: finalising builds figures (the index's)
+        preparing.join()
     try:
         clock = time.monotonic()
         summary = finalise_stage.finalise_run(

@@ -199,7 +199,8 @@ def prepare() -> None:
     notebook runs (it only waits on the kernel then). nbconvert's exporter, its templates and the CSS selectors it
     compiles make a process's first page 0.15 s slower than the next; the index's trend figures need the house
     template (0.1 s to load). Never raises: what fails here fails again when the page is written, and is reported
-    there; finalising does not wait for it (what it builds is safe to build twice at once)."""
+    there. The runner waits for it before finalising: plotly builds its validators with shared state, so the house
+    template must not be built while a figure is."""
     with contextlib.suppress(Exception):
         tiny = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("*prepared*"),
                                                nbformat.v4.new_code_cell("", outputs=[])])
