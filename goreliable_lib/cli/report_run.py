@@ -30,16 +30,12 @@ def prepare(args: argparse.Namespace) -> Callable[[], None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the report, print its run folder; exit 1 when it failed (the partial run is kept)."""
-    undo = None if getattr(args, "kernel_to_be", None) else prepare(args)  # called without the command's `prepare`
-    try:
-        runner, params = importlib.import_module(RUNNER), importlib.import_module(PARAMS)
-        result = runner.run_report(args.name, params.parse_assignments(args.param or []), args.out,
-                                   progress=not args.quiet, files=args.file or [], pdf=args.pdf,
-                                   kernel_to_be=args.kernel_to_be, **output_options(args))
-    finally:
-        if undo is not None:
-            undo()
+    """Run the report, print its run folder; exit 1 when it failed (the partial run is kept). `args.kernel_to_be`
+    is `prepare`'s (the command dismisses it if the run never took it)."""
+    runner, params = importlib.import_module(RUNNER), importlib.import_module(PARAMS)
+    result = runner.run_report(args.name, params.parse_assignments(args.param or []), args.out,
+                               progress=not args.quiet, files=args.file or [], pdf=args.pdf,
+                               kernel_to_be=args.kernel_to_be, **output_options(args))
     print(result.location)
     if result.exit_code:
         print(f"goreliable: error: report {result.report} failed: {result.error}; the partial run is kept, "
