@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,12 @@ from report_fixtures import (
     tree_digest,
 )
 
+from goreliable_lib.devstack.stack.manager import alive
+from goreliable_lib.runner import execute
 from goreliable_lib.runner.execute import RunResult, run_report
+from goreliable_lib.runner.launch import start_kernel
 from goreliable_lib.runner.suite import RunRequest, run_many
+from goreliable_lib.signals import stop_on_sigterm
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
@@ -140,3 +145,32 @@ def test_parallel_runs(tmp_path: Path) -> None:
     assert (out / "slo" / "latest").resolve() == max(folders)
     assert not list(out.glob("slo/.tmp-*")) and os.listdir(out / "slo").count("latest") == 1
     assert json.loads((max(folders) / "summary.json").read_text())["runner"]["duration_seconds"] > 0
+
+
+def test_a_sigterm_while_the_kernel_launches_is_a_failed_run_and_no_kernel_is_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM arriving while the kernel process is being launched (seen under `report all` on a loaded machine: the
+    kernel was there, the launch had not returned). The run is kept and published marked failed with `Terminated`
+    (as one stopped a moment later is), and the kernel is stopped. Before, `Terminated` escaped the launch: the
+    report read as "not run", its staging folder was never published and the kernel was left running."""
+    launched: list[int] = []
+
+    def launch_then_sigterm(*args: Any, **kwargs: Any) -> Any:
+        kernel = start_kernel(*args, **kwargs)
+        launched.append(kernel.provisioner.process.pid)
+        os.kill(os.getpid(), signal.SIGTERM)  # as if it arrived before start_kernel returned
+        return kernel
+
+    previous = signal.getsignal(signal.SIGTERM)
+    stop_on_sigterm()
+    monkeypatch.setattr(execute, "start_kernel", launch_then_sigterm)
+    try:
+        result = run_report("slo", stub_parameters(), tmp_path, report=test_report("ok.ipynb"), progress=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 1 and result.location is not None
+    summary = read_summary(result.location)
+    assert summary["status"] == "failed" and summary["error"]["type"] == "Terminated", summary["error"]
+    assert not list((tmp_path / "slo").glob(".tmp-*"))
+    [pid] = launched
+    assert not alive(pid), f"kernel {pid} survived the stopped run"

@@ -197,12 +197,17 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
     env = {RUN_DIR_ENV: str(staging), REPORT_ENV: spec.name, PROJECT_ROOT_ENV: str(project_root()),
            RUN_ID_ENV: run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
            "GORELIABLE_ARCHIVE_URI": os.environ.get("GORELIABLE_ARCHIVE_URI") or writer.archive_uri()}
-    kernel = start_kernel(env, kernel_preload(spec.name), cwd=project_root(), kernel_to_be=kernel_to_be)
-    phases: dict[str, float] = {}
     interrupted: KeyboardInterrupt | None = None
+    try:
+        with deferred_interruption():  # a stop while the kernel launches: raised once it is there to be stopped
+            kernel = start_kernel(env, kernel_preload(spec.name), cwd=project_root(), kernel_to_be=kernel_to_be)
+    except KeyboardInterrupt as exc:  # stopped while its kernel started: a run that failed while running
+        interrupted = exc
+    phases: dict[str, float] = {}
     clock = time.monotonic()
     try:
-        check_inputs(spec, values)
+        if interrupted is None:
+            check_inputs(spec, values)
     except BadInputError:  # bad input files: nothing executed, nothing kept
         stop_kernel(kernel)
         _remove_staging(staging)
