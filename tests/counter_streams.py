@@ -21,6 +21,7 @@ The reference's rules (the documented contract, written again here on purpose):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -188,14 +189,17 @@ def reference_events(table: pd.DataFrame, first: pd.Timestamp, end: pd.Timestamp
     all_t = table["t"].to_numpy(dtype=np.int64)
     oldest = int(all_t.min()) if len(all_t) else None
     events = np.zeros(len(minutes))
-    rows = table.to_dict("records")
     by_counter: dict[tuple, dict[int, float]] = {}
-    for row in rows:
-        if select is not None and not select({k: v for k, v in row.items() if k not in ("t", "value")}):
+    label_columns = [c for c in table.columns if c not in ("t", "value")]
+    # each distinct label set once (selected, identified), then its samples: a counter is the samples of every
+    # label set with its identity (`le` spellings), the highest value kept where two share a timestamp
+    for _, series in table.groupby(label_columns, dropna=False, sort=False) if label_columns else [((), table)]:
+        labels = {k: v for k, v in series.iloc[0].items() if k not in ("t", "value")}
+        if select is not None and not select(labels):
             continue
-        samples = by_counter.setdefault(counter_identity(row), {})
-        t = int(row["t"])
-        samples[t] = max(samples.get(t, -math.inf), float(row["value"]))
+        samples = by_counter.setdefault(counter_identity(labels), {})
+        for t, value in zip(series["t"].tolist(), series["value"].tolist(), strict=True):
+            samples[int(t)] = max(samples.get(int(t), -math.inf), float(value))
     for samples in by_counter.values():
         times = sorted(samples)
         previous = None
@@ -225,6 +229,7 @@ _UNIT = {"ms": 1_000_000, "s": S_NS, "m": MIN_NS, "h": 60 * MIN_NS, "d": 1440 * 
 _STRING = r'"(?:[^"\\]|\\.)*"'
 
 
+@functools.cache
 def _duration_ns(text: str) -> int:
     total, position = 0, 0
     for match in _DURATION.finditer(text):
@@ -256,6 +261,7 @@ class _Sel:
         return True
 
 
+@functools.cache
 def _parse_selector(text: str) -> _Sel:
     match = re.fullmatch(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*", text, re.S)
     assert match, text
@@ -279,6 +285,7 @@ class FakePrometheus:
         self.requests: list[dict[str, Any]] = []
         names = [c for c in table.columns if c not in ("t", "value")]
         self.series_list: list[dict[str, str]] = []
+        self._selected: dict[str, list[int]] = {}
         self.data: list[tuple[np.ndarray, np.ndarray]] = []
         if len(table):
             table = table.sort_values("t", kind="stable")
@@ -346,30 +353,34 @@ class FakePrometheus:
             frame[n] = pd.Series(columns[n], dtype=object)
         return frame
 
-    def _window(self, t: np.ndarray, at: int, length: int) -> np.ndarray:
-        if self.closed:
-            return (t >= at - length) & (t <= at)
-        return (t > at - length) & (t <= at)
+    def _window(self, t: np.ndarray, at: int, length: int) -> tuple[int, int]:
+        """The positions [low, high) of the samples in the range ending at `at` (`t` sorted, unique)."""
+        low = int(np.searchsorted(t, at - length, side="left" if self.closed else "right"))
+        return low, int(np.searchsorted(t, at, side="right"))
+
+    def _matching(self, selector_text: str) -> list[int]:
+        """The positions in `series_list` of the series `selector_text` selects (the same at every step)."""
+        if selector_text not in self._selected:
+            selector = _parse_selector(selector_text)
+            self._selected[selector_text] = [i for i, labels in enumerate(self.series_list) if selector.matches(labels)]
+        return self._selected[selector_text]
 
     def _range(self, text: str, at: int) -> list[tuple[dict[str, str], np.ndarray, np.ndarray, int]]:
         """`SEL[d] [offset o] [@ t]` -> (labels, times, values, index of the first in-window sample)."""
         match = re.fullmatch(r"(.*)\[([0-9a-z]+)\](?:\s+offset\s+([0-9a-z]+))?(?:\s+@\s+([0-9.]+))?", text.strip(),
                              re.S)
         assert match, text
-        selector = _parse_selector(match[1])
         length = _duration_ns(match[2])
         if match[4]:
             at = int(round(float(match[4]) * 1000)) * 1_000_000
         if match[3]:
             at -= _duration_ns(match[3])
         out = []
-        for labels, (t, v) in zip(self.series_list, self.data, strict=True):
-            if not selector.matches(labels):
-                continue
-            inside = self._window(t, at, length)
-            if inside.any():
-                index = int(np.flatnonzero(inside)[0])
-                out.append((labels, t[inside], v[inside], index))
+        for position in self._matching(match[1]):
+            labels, (t, v) = self.series_list[position], self.data[position]
+            low, high = self._window(t, at, length)
+            if high > low:
+                out.append((labels, t[low:high], v[low:high], low))
             elif self.vm_resets:
                 out.append((labels, t[:0], v[:0], int(np.searchsorted(t, at - length, side="right"))))
         return out
@@ -437,6 +448,7 @@ def _sig(key: tuple) -> tuple:
     return tuple((k, v) for k, v in key if k != "__name__")
 
 
+@functools.cache
 def _balanced(text: str) -> bool:
     depth, quoted, escape = 0, False, False
     for char in text:
@@ -458,8 +470,10 @@ def _balanced(text: str) -> bool:
     return depth == 0 and not quoted
 
 
-def _split_top(text: str, op: str) -> list[str]:
-    """Split on `op` outside parentheses, brackets, braces and strings."""
+@functools.cache
+def _split_top(text: str, op: str) -> tuple[str, ...]:
+    """Split on `op` outside parentheses, brackets, braces and strings (the parts of a query are split again at
+    every step of a range: cached, as are the other parsing helpers)."""
     parts, depth, quoted, escape, last, i = [], 0, False, False, 0, 0
     while i < len(text):
         char = text[i]
@@ -483,4 +497,4 @@ def _split_top(text: str, op: str) -> list[str]:
             continue
         i += 1
     parts.append(text[last:])
-    return parts
+    return tuple(parts)
