@@ -22,8 +22,9 @@ its wall time (spawn to exit) split into rows that add up to it:
   (`run.show_figure(..., png=True)`), is rendered inside that cell and counts in its time;
 - papermill between cells: `runner.phases.notebook` less `kernel_wait` and the cells (papermill's saves of the
   notebook, nbclient's messages, the kernel's shutdown);
-- finalise (HTML) and publish + index: the "finalised in N s" and "published (and the index rebuilt) in N s" lines
-  the runner logs at INFO (the reports are published into one folder, one after another, as `make demo` does, so
+- finalise (HTML), PDF and publish + index: the "finalised in N s", "report.pdf printed in N s" (the postmortem,
+  or `--pdf`; 0 for a run that prints none) and "published (and the index rebuilt) in N s" lines the runner logs
+  at INFO (the reports are published into one folder, one after another, as `make demo` does, so
   the index grows as it would there);
 - exit: from the arrival of the runner's last line ("report X: ok in ...") to the process's end (the CLI printing the
   run folder, the interpreter's shutdown);
@@ -87,6 +88,7 @@ PARTS = ("profile", "suite", "cli")
 
 _RUNNING = re.compile(r"^report (\S+): running .* as run \S+$")
 _FINALISED = re.compile(r"report (\S+): finalised in ([0-9.]+) s")
+_PRINTED = re.compile(r"report (\S+): report.pdf printed in ([0-9.]+) s")
 _PUBLISHED = re.compile(r"report (\S+): published \(and the index rebuilt\) in ([0-9.]+) s")
 _DONE = re.compile(r"^report (\S+): (ok|FAILED)\b")
 
@@ -176,6 +178,7 @@ def profile_run(report: str, args: list[str], env: Mapping[str, str], out: Path)
     cells = cell_times(run_folder / "report.ipynb")
     running = _logged(_RUNNING, measured.stderr_lines)
     finalised = _logged(_FINALISED, measured.stderr_lines)
+    printed = _logged(_PRINTED, measured.stderr_lines)
     published = _logged(_PUBLISHED, measured.stderr_lines)
     done = _logged(_DONE, measured.stderr_lines)
     checks, load = phases.get("checks"), phases.get("load")
@@ -186,6 +189,7 @@ def profile_run(report: str, args: list[str], env: Mapping[str, str], out: Path)
         "papermill between cells": (phases["notebook"] - phases.get("kernel_wait", 0.0) - sum(s for _, s in cells)
                                     if "notebook" in phases else None),
         "finalise (HTML)": float(finalised[1].group(2)) if finalised else None,
+        "PDF": float(printed[1].group(2)) if printed else 0.0,
         "publish + index": float(published[1].group(2)) if published else None,
         "exit": measured.wall_seconds - done[0] if done else None}
     rows["the rest"] = measured.wall_seconds - sum(v for v in rows.values() if v is not None)
@@ -195,7 +199,7 @@ def profile_run(report: str, args: list[str], env: Mapping[str, str], out: Path)
 
 
 ROWS = ("CLI start", "parameter checks", "runner load", "kernel wait", "cells", "papermill between cells",
-        "finalise (HTML)", "publish + index", "exit", "the rest")
+        "finalise (HTML)", "PDF", "publish + index", "exit", "the rest")
 
 
 def print_profile(where: str, profile: dict[str, dict[str, Any]]) -> None:
