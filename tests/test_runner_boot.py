@@ -142,3 +142,23 @@ def test_bad_input_on_the_command_line_leaves_no_kernel_to_be(tmp_path: Path, se
     assert named in done.stderr
     assert _kernels_to_be_with(marker) == []
     assert not (tmp_path / "out" / "slo").exists() or not any((tmp_path / "out" / "slo").iterdir())
+
+
+def test_a_kernel_loads_the_aws_sdk_only_with_its_first_s3_client() -> None:
+    """Every report's kernel preload (the report's module included) leaves boto3 unloaded (0.1 s of a kernel's
+    start-up, on the path to its first cell); the first S3 client loads it (sources/drills.py `AWS_SDK`)."""
+    reports = ("slo", "cost", "dr", "postmortem", "slo-review")
+    code = ("import importlib, sys\n"
+            "from goreliable_lib.runner.boot import kernel_preload\n"
+            f"for report in {reports!r}:\n"
+            "    for module in kernel_preload(report):\n"
+            "        importlib.import_module(module)\n"
+            "print(sorted(m for m in ('boto3', 'botocore.config') if m in sys.modules))\n"
+            "from goreliable_lib.sources.drills import s3_client\n"
+            "s3_client()\n"
+            "print(sorted(m for m in ('boto3', 'botocore.config') if m in sys.modules))\n")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "x"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project_root(),
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == ["[]", "['boto3', 'botocore.config']"]
