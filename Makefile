@@ -67,7 +67,7 @@ demo: venv bytecode
 	@echo "open reports/index.html"
 
 lint: venv
-	$(BIN)/ruff check goreliable_lib tests benchmarks
+	$(BIN)/ruff check goreliable_lib tests benchmarks notebooks
 	$(BIN)/lint-imports
 
 unit: venv
