@@ -198,23 +198,19 @@ def run_report(name: str, parameters: Mapping[str, Any] | None = None, out: str 
            RUN_ID_ENV: run_id, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
            "GORELIABLE_ARCHIVE_URI": os.environ.get("GORELIABLE_ARCHIVE_URI") or writer.archive_uri()}
     interrupted: KeyboardInterrupt | None = None
+    clock = time.monotonic()
     try:
         with deferred_interruption():  # a stop while the kernel launches: raised once it is there to be stopped
             kernel = start_kernel(env, kernel_preload(spec.name), cwd=project_root(), kernel_to_be=kernel_to_be)
-    except KeyboardInterrupt as exc:  # stopped while its kernel started: a run that failed while running
-        interrupted = exc
-    phases: dict[str, float] = {}
-    clock = time.monotonic()
-    try:
-        if interrupted is None:
-            check_inputs(spec, values)
+        clock = time.monotonic()
+        check_inputs(spec, values)
     except BadInputError:  # bad input files: nothing executed, nothing kept
         stop_kernel(kernel)
         _remove_staging(staging)
         raise
     except KeyboardInterrupt as exc:  # stopped while its kernel started: a run that failed while running
         interrupted = exc
-    phases["checks"] = time.monotonic() - clock
+    phases: dict[str, float] = {"checks": time.monotonic() - clock}
     error: dict[str, Any] | None = None
     exit_code = EXIT_OK
     clock = time.monotonic()
