@@ -43,9 +43,9 @@ from goreliable_lib.inputs.dr_targets import SEED_COMPONENTS
 from goreliable_lib.sources.base import Source
 
 SCHEMA = "goreliable.drill/v1"
-#: The AWS SDK's modules `s3_client` loads by name: 0.1 s of imports that a kernel reading no S3 (a report on
-#: Prometheus, a local archive or the demo) does without.
-AWS_SDK = ("boto3", "botocore.config")
+#: The AWS SDK, loaded by name by `s3_client`: 0.1 s of imports that a kernel reading no S3 (a report on Prometheus,
+#: a local archive or the demo) does without.
+AWS_SDK = "boto3"
 ALL_COMPONENTS = "*"
 EVENT_TYPES = ("disaster_declared", "recovery_started", "recovered", "verified", "data_loss", "aborted", "note")
 EventType = Literal["disaster_declared", "recovery_started", "recovered", "verified", "data_loss", "aborted", "note"]
@@ -427,9 +427,10 @@ def replayed_uri(uri: str, recorded: Iterable[Any]) -> str:
 def s3_client() -> Any:
     """A boto3 S3 client from the standard AWS environment (AWS_ENDPOINT_URL included), with timeouts. The SDK
     (`AWS_SDK`) is loaded by name here, with the first client."""
-    boto3, botocore_config = (importlib.import_module(name) for name in AWS_SDK)
-    return boto3.client("s3", config=botocore_config.Config(connect_timeout=5, read_timeout=30,
-                                                            retries={"max_attempts": 3, "mode": "standard"}))
+    boto3 = importlib.import_module(AWS_SDK)
+    config = importlib.import_module("botocore.config").Config(connect_timeout=5, read_timeout=30,
+                                                               retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("s3", config=config)
 
 
 def s3_error(uri: str, action: str, exc: Exception) -> DrillLogError:
