@@ -198,8 +198,9 @@ def reference_events(table: pd.DataFrame, first: pd.Timestamp, end: pd.Timestamp
         if select is not None and not select(labels):
             continue
         samples = by_counter.setdefault(counter_identity(labels), {})
-        for t, value in zip(series["t"].tolist(), series["value"].tolist(), strict=True):
-            samples[int(t)] = max(samples.get(int(t), -math.inf), float(value))
+        times, values = series["t"].to_numpy(np.int64).tolist(), series["value"].to_numpy(float).tolist()
+        for t, value in zip(times, values, strict=True):
+            samples[t] = max(samples.get(t, -math.inf), value)
     for samples in by_counter.values():
         times = sorted(samples)
         previous = None
